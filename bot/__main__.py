@@ -1,0 +1,5 @@
+"""`python -m bot` is `dunbot`."""
+
+from bot.cli import main
+
+main()

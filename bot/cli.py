@@ -1,0 +1,393 @@
+"""The `dunbot` command line: parse, call one service, print (Rich for people, --json for machines).
+
+Exit codes: 0 ok, 1 bad input or a failed check, 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+
+from bot.config import EXAMPLE_CONFIG, Settings, check_settings, config_path, load_settings
+from bot.errors import ConfigError, DunbotError, ImportValidationError
+from bot.store.engine import make_engine
+from bot.views import out, print_aging, print_kpi, print_plan
+
+app = typer.Typer(
+    name="dunbot",
+    help="Automated dunning with tiers, a collection ladder and a tamper-evident evidence log.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+report_app = typer.Typer(help="Receivables reports.", no_args_is_help=True)
+evidence_app = typer.Typer(help="The evidence log.", no_args_is_help=True)
+dispute_app = typer.Typer(help="Open or close a dispute on an invoice.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+app.add_typer(evidence_app, name="evidence")
+app.add_typer(dispute_app, name="dispute")
+
+err = Console(stderr=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+ENTITIES = ("customers", "invoices", "payments", "contracts")
+
+
+class State:
+    """Options shared by every command."""
+
+    config: str | None = None
+
+
+state = State()
+
+
+def handled(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn dunbot's own errors into a clear message and the right exit code, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except ImportValidationError as exc:
+            for problem in exc.problems:
+                err.print(problem, markup=False, highlight=False)
+            err.print(f"[red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+        except ConfigError as exc:
+            for problem in exc.problems:
+                err.print(problem, markup=False, highlight=False)
+            err.print(f"[red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+        except DunbotError as exc:
+            err.print(f"[red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+def _settings() -> Settings:
+    return load_settings(config_path(state.config))
+
+
+def _now() -> datetime:
+    # The one place the command line reads the clock; everything below gets it passed in.
+    return datetime.now(UTC)
+
+
+def _today(settings: Settings, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(settings.company.timezone)).date()
+
+
+def _parse_date(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD", param_hint=option) from None
+
+
+def _print_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+@app.callback()
+def _options(
+    config: Annotated[
+        str | None,
+        typer.Option("--config", help="Config file (default: $DUNBOT_CONFIG or ./dunbot.toml)."),
+    ] = None,
+) -> None:
+    state.config = config
+
+
+@app.command()
+@handled
+def init() -> None:
+    """Write dunbot.toml from the example if absent, and create or migrate the database."""
+    from bot.store.migrate import upgrade
+
+    path = config_path(state.config)
+    if not path.exists():
+        if not EXAMPLE_CONFIG.exists():
+            raise ConfigError(f"cannot find {EXAMPLE_CONFIG} to copy; pass --config with your own file")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(EXAMPLE_CONFIG, path)
+        out.print(f"wrote {path} from the example; edit it, then run `dunbot check-config`")
+    settings = load_settings(path)
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    settings.path(settings.evidence.artifact_dir).mkdir(parents=True, exist_ok=True)
+    out.print(f"database ready: {engine.url.render_as_string(hide_password=True)}")
+
+
+@app.command("check-config")
+@handled
+def check_config() -> None:
+    """Validate the config and report every problem as file:key: message."""
+    path = config_path(state.config)
+    problems = check_settings(path)
+    if problems:
+        for problem in problems:
+            err.print(problem, markup=False, highlight=False)
+        err.print(f"[red]{len(problems)} problem(s)[/] in {path}")
+        raise typer.Exit(2)
+    out.print(f"{path}: ok")
+
+
+@app.command("import")
+@handled
+def import_(
+    entity: Annotated[str, typer.Argument(help="customers, invoices, payments or contracts")],
+    file: Annotated[Path, typer.Argument(help="CSV file with the exact header of DESIGN §2")],
+    encoding: Annotated[str, typer.Option("--encoding", help="e.g. gb18030; default UTF-8")] = "utf-8-sig",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and count; write nothing.")] = False,
+) -> None:
+    """Import a CSV file: one transaction, every bad row reported, nothing written on error."""
+    from bot.ingest.service import import_file
+
+    if entity not in ENTITIES:
+        raise typer.BadParameter(f"choose one of {', '.join(ENTITIES)}", param_hint="ENTITY")
+    if encoding.lower() in ("utf-8", "utf8"):
+        encoding = "utf-8-sig"  # a BOM is accepted either way
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    with err.status(f"importing {file} ..."):
+        report = import_file(
+            engine,
+            entity,
+            file,
+            encoding=encoding,
+            dry_run=dry_run,
+            defaults=_import_defaults(settings),
+            now=_now(),
+        )
+    _print_import(report, dry_run)
+
+
+def _import_defaults(settings: Settings) -> Any:
+    from bot.ingest.service import ImportDefaults
+
+    return ImportDefaults(
+        country=settings.company.country,
+        timezone=settings.company.timezone,
+        language=settings.company.language.value,
+    )
+
+
+def _print_import(report: Any, dry_run: bool) -> None:
+    verb = "would import" if dry_run else "imported"
+    out.print(
+        f"{report.source}: {verb} {report.rows} {report.entity} row(s): "
+        f"{report.inserted} new, {report.updated} updated, {report.unchanged} unchanged"
+    )
+    for warning in getattr(report, "warnings", []) or []:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+
+
+@app.command()
+@handled
+def sync() -> None:
+    """Pull customers, contracts, invoices and payments from the [source] database."""
+    from bot.ingest.source import sync_source
+
+    settings = _settings()
+    if not settings.source.url:
+        raise ConfigError(f"{config_path(state.config)}:source.url: set it to sync (an SQLAlchemy URL)")
+    engine = make_engine(settings.database_url)
+    reports = sync_source(
+        engine, settings.source.url, settings.source.queries(), _import_defaults(settings), _now()
+    )
+    for report in reports:
+        _print_import(report, False)
+
+
+@app.command()
+@handled
+def plan(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Plan date YYYY-MM-DD (default today)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="A JSON array of decisions.")] = False,
+) -> None:
+    """Show what the ladder decides for a day. Writes nothing."""
+    from bot.outreach.planning import preview_plan
+
+    settings = _settings()
+    day = _parse_date(as_of, "--as-of") if as_of else _today(settings, _now())
+    engine = make_engine(settings.database_url)
+    if as_json:
+        preview = preview_plan(engine, settings, day)
+        _print_json([d.as_json() for d in preview.decisions])
+        return
+    with err.status(f"planning {day} ..."):
+        preview = preview_plan(engine, settings, day)
+    print_plan(preview)
+
+
+@report_app.command("aging")
+@handled
+def report_aging(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Report date YYYY-MM-DD")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Outstanding by age bucket (current, 1-30, 31-60, 61-90, 90+) per customer, tier and currency."""
+    from bot.reporting import aging_report
+
+    settings = _settings()
+    day = _parse_date(as_of, "--as-of") if as_of else _today(settings, _now())
+    report = aging_report(make_engine(settings.database_url), settings, day)
+    if as_json:
+        _print_json(report.as_json())
+        return
+    print_aging(report)
+
+
+@report_app.command("kpi")
+@handled
+def report_kpi(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="End of the period YYYY-MM-DD")] = None,
+    days: Annotated[int, typer.Option("--days", min=1, help="Length of the period in days")] = 90,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Overdue rate, DSO and CEI per tier over a period ending on --as-of."""
+    from bot.reporting import kpi_report
+
+    settings = _settings()
+    day = _parse_date(as_of, "--as-of") if as_of else _today(settings, _now())
+    report = kpi_report(make_engine(settings.database_url), settings, day, days)
+    if as_json:
+        _print_json(report.as_json())
+        return
+    print_kpi(report, days)
+
+
+@evidence_app.command("verify")
+@handled
+def evidence_verify(
+    pack: Annotated[Path | None, typer.Argument(help="An evidence pack (.zip)")] = None,
+    db: Annotated[bool, typer.Option("--db", help="Verify the whole database instead of a pack.")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Verify the evidence log: every hash, the chain, and the artifacts."""
+    from bot.evidence.service import verify_database
+
+    if pack is not None or not db:
+        raise typer.BadParameter(
+            "verifying a pack file comes with evidence export; use --db to check the database",
+            param_hint="FILE",
+        )
+    settings = _settings()
+    with err.status("verifying the evidence log ..."):
+        report = verify_database(
+            make_engine(settings.database_url), settings.path(settings.evidence.artifact_dir)
+        )
+    if as_json:
+        _print_json(
+            {
+                "ok": report.ok,
+                "events_checked": report.events_checked,
+                "head_seq": report.head_seq,
+                "head_chain_hash": report.head_chain_hash,
+                "problems": [{"seq": p.seq, "item": p.item, "message": p.message} for p in report.problems],
+            }
+        )
+    else:
+        for problem in report.problems:
+            where = f"event {problem.seq}" if problem.seq is not None else problem.item
+            err.print(f"[red]FAIL[/] {where}: {problem.message}", highlight=False)
+        if report.ok:
+            out.print(
+                f"[green]ok[/]: {report.events_checked} event(s), chain head #{report.head_seq} "
+                f"{report.head_chain_hash or '-'}"
+            )
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+@handled
+def promise(
+    invoice: Annotated[str, typer.Argument(help="Invoice number")],
+    on: Annotated[str, typer.Option("--date", help="Promised payment date YYYY-MM-DD")],
+    amount: Annotated[str | None, typer.Option("--amount", help="Promised amount")] = None,
+) -> None:
+    """Record a promise to pay; dunning pauses until the date passes."""
+    from bot.outreach.collector import record_promise
+
+    promised_on = _parse_date(on, "--date")
+    value = None
+    if amount is not None:
+        try:
+            value = Decimal(amount)
+        except InvalidOperation:
+            raise typer.BadParameter(f"{amount!r} is not an amount", param_hint="--amount") from None
+    settings = _settings()
+    record_promise(make_engine(settings.database_url), invoice, promised_on, value, _actor(), _now())
+    out.print(f"promise recorded for {invoice}: {promised_on}" + (f", {value}" if value else ""))
+
+
+@dispute_app.command("open")
+@handled
+def dispute_open(
+    invoice: Annotated[str, typer.Argument(help="Invoice number")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the customer disputes it")],
+) -> None:
+    """Mark an invoice disputed: no dunning until the dispute is closed."""
+    from bot.outreach.collector import set_dispute
+
+    settings = _settings()
+    set_dispute(make_engine(settings.database_url), invoice, True, reason, _actor(), _now())
+    out.print(f"dispute opened on {invoice}")
+
+
+@dispute_app.command("close")
+@handled
+def dispute_close(
+    invoice: Annotated[str, typer.Argument(help="Invoice number")],
+    reason: Annotated[str, typer.Option("--reason", help="How it was resolved")],
+) -> None:
+    """Close a dispute: the ladder resumes."""
+    from bot.outreach.collector import set_dispute
+
+    settings = _settings()
+    set_dispute(make_engine(settings.database_url), invoice, False, reason, _actor(), _now())
+    out.print(f"dispute closed on {invoice}")
+
+
+def _actor() -> str:
+    import getpass
+
+    try:
+        return f"user:{getpass.getuser()}"
+    except OSError:
+        return "user:unknown"
+
+
+@app.command()
+@handled
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", help="Where the demo writes everything")] = Path("demo"),
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Demo date (default: next business day)")
+    ] = None,
+) -> None:
+    """Run dunbot end to end on a generated sample ledger (SQLite, local files)."""
+    from bot.demo import run_demo
+
+    run_demo(directory, _parse_date(as_of, "--as-of") if as_of else None, _now(), out)
+
+
+def main() -> None:
+    """Console script entry point."""
+    app()

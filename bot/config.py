@@ -1,0 +1,559 @@
+"""TOML config -> validated, frozen settings; secrets only from environment variables.
+
+Every problem is reported at once as ``FILE:section.key: message`` (``dunbot check-config``).
+Unknown keys are errors. Relative paths in the file are relative to the file's own folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from datetime import time
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import available_timezones
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from bot.domain.ledger import Channel, Language, Tactic
+from bot.domain.policy import (
+    Assignee,
+    CompliancePolicy,
+    FeeTerms,
+    LadderStep,
+    PlanningPolicy,
+    ScorecardPolicy,
+    StepAction,
+)
+from bot.errors import ConfigError
+
+DEFAULT_CONFIG = "dunbot.toml"
+EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config.example.toml"
+
+
+def _exact_decimal(value: Any) -> Any:
+    # TOML floats would carry binary rounding into money: insist on strings or integers.
+    if isinstance(value, float):
+        raise ValueError(f'write decimals as strings, e.g. "{value}", so they stay exact')
+    if isinstance(value, str):
+        try:
+            parsed = Decimal(value)
+        except InvalidOperation:
+            raise ValueError(f"{value!r} is not a decimal number") from None
+        if not parsed.is_finite():
+            raise ValueError(f"{value!r} is not a finite number")
+        return parsed
+    return value
+
+
+ExactDecimal = Annotated[Decimal, BeforeValidator(_exact_decimal)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_timezone(value: str | None) -> str | None:
+    if value is not None and value not in available_timezones():
+        raise ValueError(f"unknown IANA timezone {value!r} (e.g. Asia/Shanghai, Europe/Berlin)")
+    return value
+
+
+class CompanySettings(_Section):
+    """Who is writing: letterhead, sender, defaults for customers."""
+
+    name: str = "示例贸易有限公司"
+    legal_name: str = "示例贸易有限公司"
+    address: str = "上海市浦东新区世纪大道100号"
+    country: str = "CN"
+    timezone: str = "Asia/Shanghai"
+    language: Language = Language.ZH_CN
+    phone: str = "+86 21 5555 0100"
+    email: str = "ar@example.com"
+    bank_account: str = "中国工商银行上海分行 1001 2345 6789 0000"
+
+    _tz = field_validator("timezone")(_check_timezone)
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z]{2}", value):
+            raise ValueError("country is an ISO 3166 alpha-2 code such as CN or DE")
+        return value
+
+
+class DatabaseSettings(_Section):
+    """Where the ledger, outbox and evidence live."""
+
+    url: str = "sqlite:///dunbot.db"
+
+
+class ScheduleSettings(_Section):
+    """When the daemon runs a cycle."""
+
+    cron: str = "0 9 * * 1-5"
+    timezone: str | None = None  # the company timezone when unset
+
+    _tz = field_validator("timezone")(_check_timezone)
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError("cron takes five fields: minute hour day month weekday")
+        return value
+
+
+class EmailSettings(_Section):
+    """E-mail transport."""
+
+    transport: Literal["smtp", "file"] = "file"
+    host: str = "localhost"
+    port: int = Field(default=587, ge=1, le=65535)
+    starttls: bool = True
+    username: str | None = None
+    password_env: str | None = None
+    from_address: str = "ar@example.com"
+    drop_dir: str = "outbox/email"
+    timeout_seconds: int = Field(default=30, ge=1)
+
+
+class SmsSettings(_Section):
+    """SMS transport (Twilio, or a drop folder)."""
+
+    transport: Literal["twilio", "file"] = "file"
+    account_sid: str | None = None
+    auth_token_env: str | None = None
+    from_number: str | None = None
+    messaging_service_sid: str | None = None
+    api_base_url: str | None = None
+    status_callback_url: str | None = None
+    drop_dir: str = "outbox/sms"
+
+
+class VoiceSettings(_Section):
+    """Automated calls through the [sms] Twilio account."""
+
+    transport: Literal["twilio", "file"] = "file"
+    from_number: str | None = None
+    drop_dir: str = "outbox/voice"
+
+
+class LetterSettings(_Section):
+    """Where signed letters wait for the mailroom."""
+
+    queue_dir: str = "outbox/letters"
+
+
+class SigningSettings(_Section):
+    """The company certificate and seal for signed notices."""
+
+    pkcs12: str | None = None
+    password_env: str | None = None
+    seal_image: str | None = None
+    tsa_url: str | None = None
+    cjk_font: str | None = None
+
+
+class EvidenceSettings(_Section):
+    """Where artifacts (PDFs, raw e-mails, provider responses) are stored by hash."""
+
+    artifact_dir: str = "artifacts"
+
+
+DEFAULT_BANNED_PHRASES = (
+    "arrest",
+    "jail",
+    "police",
+    "criminal record",
+    "逮捕",
+    "坐牢",
+    "公安",
+    "黑名单",
+    "拘留",
+)
+
+
+class ComplianceSettings(_Section):
+    """Contact window, caps, tolerance and phrases that must never be sent."""
+
+    window: str = "08:00-20:00"
+    max_messages_per_7d: int = Field(default=4, ge=1)
+    tolerance: ExactDecimal = Decimal("1.00")
+    banned_phrases: tuple[str, ...] = DEFAULT_BANNED_PHRASES
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        parse_window(value)
+        return value
+
+    @field_validator("tolerance")
+    @classmethod
+    def _tolerance(cls, value: Decimal) -> Decimal:
+        if value < 0:
+            raise ValueError("tolerance cannot be negative")
+        return value
+
+
+def parse_window(value: str) -> tuple[time, time]:
+    """Parse "HH:MM-HH:MM" into (start, end); start must be before end."""
+    match = re.fullmatch(r"(\d{2}):(\d{2})-(\d{2}):(\d{2})", value)
+    if not match:
+        raise ValueError('window is "HH:MM-HH:MM", e.g. "08:00-20:00"')
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    try:
+        start, end = time(h1, m1), time(h2, m2)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a valid time range") from None
+    if start >= end:
+        raise ValueError("the window must start before it ends (same day)")
+    return start, end
+
+
+class FeeSettings(_Section):
+    """Default late-fee terms; a contract's terms override them."""
+
+    grace_days: int = Field(default=15, ge=0)
+    daily_rate: ExactDecimal = Decimal("0.001")
+    penalty_rate: ExactDecimal = Decimal("0.02")
+    penalty_after_days: int = Field(default=30, ge=0)
+
+    @field_validator("daily_rate", "penalty_rate")
+    @classmethod
+    def _rate(cls, value: Decimal) -> Decimal:
+        if not Decimal(0) <= value <= Decimal(1):
+            raise ValueError("a rate is a fraction between 0 and 1 (0.001 = 0.1 %)")
+        return value
+
+
+class ScorecardSettings(_Section):
+    """Weights and thresholds of the credit scorecard (DESIGN §3)."""
+
+    history_weight: ExactDecimal = Decimal(40)
+    lateness_weight: ExactDecimal = Decimal(20)
+    scale_weight: ExactDecimal = Decimal(15)
+    industry_weight: ExactDecimal = Decimal(15)
+    legal_weight: ExactDecimal = Decimal(10)
+    revenue_large: ExactDecimal = Decimal(100_000_000)
+    revenue_medium: ExactDecimal = Decimal(10_000_000)
+    strategic_from: ExactDecimal = Decimal(75)
+    cooperative_from: ExactDecimal = Decimal(50)
+    early_warning_factor: ExactDecimal = Decimal("1.5")
+    industry_risk: dict[str, Literal["low", "medium", "high"]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _weights_sum(self) -> ScorecardSettings:
+        total = (
+            self.history_weight
+            + self.lateness_weight
+            + self.scale_weight
+            + self.industry_weight
+            + self.legal_weight
+        )
+        if total != 100:
+            raise ValueError(f"the five weights must add up to 100, they add up to {total}")
+        if self.cooperative_from >= self.strategic_from:
+            raise ValueError("cooperative_from must be below strategic_from")
+        return self
+
+
+class WebSettings(_Section):
+    """The daemon's HTTP listener (Twilio callbacks, health)."""
+
+    listen: str = "127.0.0.1:8080"
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError('listen is "HOST:PORT", e.g. "127.0.0.1:8080"')
+        return value
+
+
+class SourceSettings(_Section):
+    """A SQL database to pull the ledger from (`dunbot sync`)."""
+
+    url: str | None = None
+    customers: str | None = None
+    invoices: str | None = None
+    payments: str | None = None
+    contracts: str | None = None
+
+    def queries(self) -> dict[str, str]:
+        """The configured query per entity."""
+        named = {
+            "contracts": self.contracts,
+            "customers": self.customers,
+            "invoices": self.invoices,
+            "payments": self.payments,
+        }
+        return {entity: query for entity, query in named.items() if query}
+
+
+class LadderStepSettings(_Section):
+    """One step of a ladder, as written in [[ladder.<tactic>]]."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    day: int = Field(ge=-365, le=3650)
+    channels: tuple[Channel, ...] = Field(min_length=1)
+    signed: bool = False
+    approval: bool = False
+    template: str | None = None
+    action: StepAction = StepAction.NONE
+    assignee: Assignee = Assignee.COLLECTOR
+
+    def to_domain(self) -> LadderStep:
+        """The domain's LadderStep."""
+        return LadderStep(
+            name=self.name,
+            day=self.day,
+            channels=self.channels,
+            signed=self.signed,
+            approval=self.approval,
+            template=self.template or "",
+            action=self.action,
+            assignee=self.assignee,
+        )
+
+
+def _default_ladder() -> dict[Tactic, tuple[LadderStepSettings, ...]]:
+    from bot.domain.ladder import default_ladders
+
+    return {
+        tactic: tuple(
+            LadderStepSettings(
+                name=s.name,
+                day=s.day,
+                channels=s.channels,
+                signed=s.signed,
+                approval=s.approval,
+                template=s.template or None,
+                action=s.action,
+                assignee=s.assignee,
+            )
+            for s in steps
+        )
+        for tactic, steps in default_ladders().items()
+    }
+
+
+class Settings(_Section):
+    """The whole configuration."""
+
+    company: CompanySettings = CompanySettings()
+    database: DatabaseSettings = DatabaseSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    email: EmailSettings = EmailSettings()
+    sms: SmsSettings = SmsSettings()
+    voice: VoiceSettings = VoiceSettings()
+    letter: LetterSettings = LetterSettings()
+    signing: SigningSettings = SigningSettings()
+    evidence: EvidenceSettings = EvidenceSettings()
+    compliance: ComplianceSettings = ComplianceSettings()
+    fees: FeeSettings = FeeSettings()
+    scorecard: ScorecardSettings = ScorecardSettings()
+    web: WebSettings = WebSettings()
+    source: SourceSettings = SourceSettings()
+    ladder: dict[Tactic, tuple[LadderStepSettings, ...]] = Field(default_factory=_default_ladder)
+
+    # Where the file was read from; relative paths are resolved against its folder.
+    base_dir: Path = Path(".")
+
+    @model_validator(mode="after")
+    def _ladder_complete(self) -> Settings:
+        missing = [t.value for t in Tactic if t not in self.ladder]
+        if missing:
+            raise ValueError(f"[ladder] needs a ladder for every tactic; missing: {', '.join(missing)}")
+        return self
+
+    def path(self, value: str) -> Path:
+        """A path from the config, resolved against the config file's folder."""
+        candidate = Path(value).expanduser()
+        return candidate if candidate.is_absolute() else (self.base_dir / candidate)
+
+    @property
+    def database_url(self) -> str:
+        """The database URL, with a relative SQLite path resolved against the config's folder."""
+        url = self.database.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
+            rest = url[len(prefix) :]
+            if rest and rest != ":memory:":
+                return prefix + str(self.path(rest).resolve())
+        return url
+
+    def planning_policy(self) -> PlanningPolicy:
+        """The domain's view of these settings."""
+        start, end = parse_window(self.compliance.window)
+        sc = self.scorecard
+        return PlanningPolicy(
+            ladders={t: tuple(s.to_domain() for s in steps) for t, steps in self.ladder.items()},
+            fees=FeeTerms(
+                grace_days=self.fees.grace_days,
+                daily_rate=self.fees.daily_rate,
+                penalty_rate=self.fees.penalty_rate,
+                penalty_after_days=self.fees.penalty_after_days,
+            ),
+            compliance=CompliancePolicy(
+                window_start=start,
+                window_end=end,
+                max_messages_per_7d=self.compliance.max_messages_per_7d,
+                tolerance=self.compliance.tolerance,
+                banned_phrases=self.compliance.banned_phrases,
+            ),
+            scorecard=ScorecardPolicy(
+                history_weight=sc.history_weight,
+                lateness_weight=sc.lateness_weight,
+                scale_weight=sc.scale_weight,
+                industry_weight=sc.industry_weight,
+                legal_weight=sc.legal_weight,
+                revenue_large=sc.revenue_large,
+                revenue_medium=sc.revenue_medium,
+                strategic_from=sc.strategic_from,
+                cooperative_from=sc.cooperative_from,
+                early_warning_factor=sc.early_warning_factor,
+                industry_risk={k.lower(): v for k, v in sc.industry_risk.items()},
+            ),
+            default_country=self.company.country,
+        )
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _ladder_problems(settings: Settings, file: str) -> list[str]:
+    """Semantic checks pydantic cannot express: order, unique names, templates that exist."""
+    from bot.render.environment import TemplateKind, missing_templates
+
+    kinds_for_channel: Mapping[Channel, tuple[TemplateKind, ...]] = {
+        Channel.EMAIL: (TemplateKind.EMAIL,),
+        Channel.SMS: (TemplateKind.SMS,),
+        Channel.VOICE: (TemplateKind.SMS,),  # a call reads the SMS text
+        Channel.TASK: (TemplateKind.TASK,),
+        Channel.LETTER: (TemplateKind.LETTER,),
+    }
+    problems: list[str] = []
+    for tactic, steps in settings.ladder.items():
+        seen: dict[str, int] = {}
+        previous_day: int | None = None
+        for index, step in enumerate(steps):
+            where = f"{file}:ladder.{tactic.value}[{index}]"
+            if step.name in seen:
+                problems.append(
+                    f"{where}.name: step {step.name!r} appears twice (also at [{seen[step.name]}])"
+                )
+            seen[step.name] = index
+            if previous_day is not None and step.day <= previous_day:
+                problems.append(
+                    f"{where}.day: days must increase along the ladder ({step.day} after {previous_day})"
+                )
+            previous_day = step.day
+            kinds = {kind for channel in step.channels for kind in kinds_for_channel[channel]}
+            if step.signed:
+                kinds.add(TemplateKind.LETTER)
+            name = step.template or step.name
+            for kind in sorted(kinds, key=lambda k: k.value):
+                for language in Language:
+                    for missing in missing_templates(kind, language.value, name):
+                        field = "template" if step.template else "name"
+                        problems.append(f"{where}.{field}: no template {missing} for {name!r}")
+    return problems
+
+
+def _secret_problems(settings: Settings, file: str) -> list[str]:
+    needed: list[tuple[str, str | None]] = []
+    if settings.email.transport == "smtp" and settings.email.username:
+        needed.append(("email.password_env", settings.email.password_env))
+    if settings.sms.transport == "twilio" or settings.voice.transport == "twilio":
+        needed.append(("sms.auth_token_env", settings.sms.auth_token_env))
+    if settings.signing.pkcs12:
+        needed.append(("signing.password_env", settings.signing.password_env))
+    problems = []
+    for key, env_name in needed:
+        if not env_name:
+            problems.append(f"{file}:{key}: name the environment variable that holds the secret")
+        elif env_name not in os.environ:
+            problems.append(f"{file}:{key}: environment variable {env_name} is not set")
+    return problems
+
+
+def parse_settings(document: Mapping[str, Any], file: str, base_dir: Path) -> Settings:
+    """Validate a parsed TOML document; raises ConfigError listing every problem."""
+    if "base_dir" in document:
+        raise ConfigError(f"{file}: invalid config", [f"{file}:base_dir: unknown key"])
+    try:
+        settings = Settings.model_validate({**document, "base_dir": base_dir})
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            key = _location(error["loc"]) or "(top level)"
+            message = error["msg"]
+            if error["type"] == "extra_forbidden":
+                section = _location(error["loc"][:-1]) or "the top level"
+                message = f"unknown key in [{section}]" if error["loc"][:-1] else "unknown section or key"
+            message = message.removeprefix("Value error, ")
+            problems.append(f"{file}:{key}: {message}")
+        raise ConfigError(f"{file}: {len(problems)} problem(s) in the config", problems) from None
+    problems = _ladder_problems(settings, file)
+    if problems:
+        raise ConfigError(f"{file}: {len(problems)} problem(s) in the config", problems)
+    return settings
+
+
+def config_path(explicit: str | None) -> Path:
+    """--config, else $DUNBOT_CONFIG, else ./dunbot.toml."""
+    return Path(explicit or os.environ.get("DUNBOT_CONFIG") or DEFAULT_CONFIG)
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate the config file."""
+    if not path.exists():
+        raise ConfigError(
+            f"no config file at {path}: run `dunbot init` to create one, or pass --config / set DUNBOT_CONFIG"
+        )
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML", [f"{path}: {exc}"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: the config must be UTF-8", [f"{path}: not valid UTF-8"]) from None
+    return parse_settings(document, str(path), path.resolve().parent)
+
+
+def check_settings(path: Path) -> list[str]:
+    """Every problem with the config, including secrets the chosen transports need."""
+    try:
+        settings = load_settings(path)
+    except ConfigError as exc:
+        return exc.problems or [str(exc)]
+    return _secret_problems(settings, str(path))
+
+
+def secret(env_name: str | None, key: str) -> str:
+    """Read a secret from the environment variable named in the config."""
+    if not env_name:
+        raise ConfigError(f"{key} is not set: name the environment variable holding the secret")
+    value = os.environ.get(env_name)
+    if value is None:
+        raise ConfigError(f"environment variable {env_name} (from {key}) is not set")
+    return value

@@ -1,0 +1,114 @@
+"""`dunbot demo`: the whole job on a generated ledger, in one folder, with nothing to set up.
+
+It writes a config (SQLite, file sinks), generates a sample ledger, imports it, records the demo's
+promises and disputes, shows the day's plan and the aging report, and verifies the evidence log.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+from rich.table import Table
+
+from bot.config import EXAMPLE_CONFIG, load_settings
+from bot.domain.calendar import is_business_day
+from bot.store.engine import make_engine
+
+DEMO_ACTOR = "demo"
+
+
+def demo_date(today: date, country: str) -> date:
+    """The demo plans the next business day from ``today`` (inclusive), so something is due."""
+    day = today
+    while not is_business_day(country, day):
+        day += timedelta(days=1)
+    return day
+
+
+def run_demo(directory: Path, as_of: date | None, now: datetime, console: Console) -> None:
+    """Generate, import, plan and report; print where everything is."""
+    from bot.demo_ledger import generate_demo_ledger
+    from bot.evidence.service import verify_database
+    from bot.ingest.service import ImportDefaults, import_file
+    from bot.outreach.collector import record_promise, set_dispute
+    from bot.outreach.planning import preview_plan
+    from bot.reporting import aging_report
+    from bot.store.migrate import upgrade
+    from bot.views import print_aging, print_plan
+
+    directory.mkdir(parents=True, exist_ok=True)
+    config = directory / "dunbot.toml"
+    database = directory / "dunbot.db"
+    # A demo starts clean every time: same seed, same ledger, same plan.
+    for stale in (database, directory / "dunbot.db-wal", directory / "dunbot.db-shm"):
+        stale.unlink(missing_ok=True)
+    shutil.rmtree(directory / "artifacts", ignore_errors=True)
+    shutil.copyfile(EXAMPLE_CONFIG, config)
+    settings = load_settings(config)
+    day = as_of or demo_date(now.astimezone(ZoneInfo(settings.company.timezone)).date(), "CN")
+    console.rule(f"[bold]dunbot demo[/] — plan date {day}")
+
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    console.print(f"1. created {config} and the database {database}")
+
+    files = generate_demo_ledger(directory / "ledger", day)
+    defaults = ImportDefaults(
+        country=settings.company.country,
+        timezone=settings.company.timezone,
+        language=settings.company.language.value,
+    )
+    console.print(f"2. generated a sample ledger in {directory / 'ledger'} and imported it:")
+    for entity, path in (
+        ("contracts", files.contracts),
+        ("customers", files.customers),
+        ("invoices", files.invoices),
+        ("payments", files.payments),
+    ):
+        report = import_file(engine, entity, path, defaults=defaults, now=now)
+        console.print(f"   {entity:<10} {report.inserted:>4} new   ({path.name})")
+    for number, promised_on, amount in files.promises:
+        record_promise(engine, number, promised_on, amount, DEMO_ACTOR, now)
+    for number in files.disputes:
+        set_dispute(engine, number, True, "customer disputes the delivered quantity", DEMO_ACTOR, now)
+    console.print(f"   recorded {len(files.promises)} promise(s) to pay and {len(files.disputes)} dispute(s)")
+
+    console.print(f"3. the plan for {day} (`dunbot plan --as-of {day}`):")
+    preview = preview_plan(engine, settings, day)
+    print_plan(preview, limit=25)
+    _print_plan_summary(preview, console)
+
+    console.print(f"4. aging as of {day} (`dunbot report aging --as-of {day}`):")
+    print_aging(aging_report(engine, settings, day))
+
+    verification = verify_database(engine, settings.path(settings.evidence.artifact_dir))
+    status = "[green]verified[/]" if verification.ok else "[red]FAILED[/]"
+    console.print(
+        f"5. evidence log: {verification.events_checked} event(s), chain {status} (`dunbot evidence verify --db`)"
+    )
+    console.rule()
+    console.print(
+        f"Everything is in {directory.resolve()}. Try:\n"
+        f"  cd {directory} && ../.venv/bin/dunbot plan --as-of {day}\n"
+        f"  ../.venv/bin/dunbot report kpi --as-of {day} --json"
+    )
+
+
+def _print_plan_summary(preview: object, console: Console) -> None:
+    from bot.outreach.planning import PlanPreview
+
+    assert isinstance(preview, PlanPreview)
+    counts: Counter[tuple[str, str, str]] = Counter(
+        (d.tier.value, d.step, d.status.value) for d in preview.decisions
+    )
+    table = Table(title="Decisions per tier and step")
+    for column in ("tier", "step", "status", "invoices"):
+        table.add_column(column, justify="right" if column == "invoices" else "left")
+    for (tier, step, status), n in sorted(counts.items()):
+        table.add_row(tier, step, status, str(n))
+    console.print(table)

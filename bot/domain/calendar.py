@@ -1,0 +1,106 @@
+"""Business days per country and contact windows per recipient time zone.
+
+Business days come from the ``holidays`` package (national calendar, no subdivision), so China's
+make-up working weekends (调休) count as working days. Countries the package does not know fall back
+to Monday to Friday.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays
+
+from bot.domain.policy import CompliancePolicy
+
+_SATURDAY = 5
+
+
+@lru_cache(maxsize=1024)
+def _calendar(country: str, year: int) -> holidays.HolidayBase | None:
+    # Building a holidays object is the expensive part (milliseconds); one per (country, year)
+    # is enough for any number of customers.
+    try:
+        return holidays.country_holidays(country, years=year)
+    except NotImplementedError:
+        return None
+
+
+def _normalise(country: str) -> str:
+    return country.strip().upper()
+
+
+def supported(country: str) -> bool:
+    """True when ``holidays`` knows the public holidays of ``country`` (ISO 3166 code)."""
+    return _calendar(_normalise(country), 2000) is not None
+
+
+@lru_cache(maxsize=65536)
+def is_business_day(country: str, day: date) -> bool:
+    """True when ``day`` is a working day in ``country``: not a weekend, not a public holiday.
+
+    Make-up working weekends are working days; unsupported countries work Monday to Friday.
+    """
+    calendar = _calendar(_normalise(country), day.year)
+    if calendar is None:
+        return day.weekday() < _SATURDAY
+    return bool(calendar.is_working_day(day))
+
+
+def next_business_day(country: str, day: date) -> date:
+    """The first business day strictly after ``day``."""
+    candidate = day + timedelta(days=1)
+    while not is_business_day(country, candidate):
+        candidate += timedelta(days=1)
+    return candidate
+
+
+def days_between(start: date, end: date) -> int:
+    """Signed number of days from ``start`` to ``end`` (negative when ``end`` is earlier)."""
+    return (end - start).days
+
+
+def _zone(tz: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {tz!r}; use an IANA name such as 'Asia/Shanghai'") from None
+
+
+def _require_aware(now_utc: datetime) -> None:
+    if now_utc.tzinfo is None or now_utc.utcoffset() is None:
+        raise ValueError("now_utc must be timezone-aware (UTC); the clock is read once, at the edge")
+
+
+def in_contact_window(now_utc: datetime, tz: str, policy: CompliancePolicy) -> bool:
+    """True when the local time at ``tz`` lies in [window_start, window_end).
+
+    A window whose end is before its start (e.g. 22:00-06:00) spans midnight.
+    """
+    _require_aware(now_utc)
+    local = now_utc.astimezone(_zone(tz)).time().replace(tzinfo=None)
+    start, end = policy.window_start, policy.window_end
+    if start <= end:
+        return start <= local < end
+    return local >= start or local < end
+
+
+def next_window_opening(now_utc: datetime, tz: str, policy: CompliancePolicy) -> datetime:
+    """The earliest instant at or after ``now_utc`` inside the contact window, in UTC.
+
+    ``now_utc`` itself when the window is open now.
+    """
+    _require_aware(now_utc)
+    if in_contact_window(now_utc, tz, policy):
+        return now_utc.astimezone(UTC)
+    zone = _zone(tz)
+    local_day = now_utc.astimezone(zone).date()
+    # Today's opening if still ahead, else tomorrow's; two days cover DST shifts around midnight.
+    for offset in range(3):
+        opening = datetime.combine(local_day + timedelta(days=offset), policy.window_start, tzinfo=zone)
+        opening_utc = opening.astimezone(UTC)
+        if opening_utc >= now_utc:
+            return opening_utc
+    raise AssertionError("unreachable: a daily window opens within three days")

@@ -1,0 +1,43 @@
+"""Late fees accrued under contract terms (DESIGN §4). Notices state them; nothing posts them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from bot.domain.ledger import Contract
+from bot.domain.money import quantize
+from bot.domain.policy import FeeTerms
+
+_ZERO = Decimal(0)
+
+
+def terms_for(contract: Contract | None, defaults: FeeTerms) -> FeeTerms:
+    """The fee terms of ``contract``; every field it leaves unset (or no contract) takes ``defaults``."""
+    if contract is None:
+        return defaults
+    return FeeTerms(
+        grace_days=defaults.grace_days if contract.grace_days is None else contract.grace_days,
+        daily_rate=defaults.daily_rate if contract.daily_rate is None else contract.daily_rate,
+        penalty_rate=defaults.penalty_rate if contract.penalty_rate is None else contract.penalty_rate,
+        penalty_after_days=(
+            defaults.penalty_after_days
+            if contract.penalty_after_days is None
+            else contract.penalty_after_days
+        ),
+    )
+
+
+def late_fee(outstanding: Decimal, days_overdue: int, terms: FeeTerms, currency: str) -> Decimal:
+    """Fee accrued on ``outstanding`` after ``days_overdue`` days (negative = not yet due).
+
+    Daily interest for every day past the grace period plus a one-off penalty from
+    ``penalty_after_days`` on. The sum is rounded once, HALF_UP, so that per-part rounding never
+    drifts from the contract's arithmetic: 100,000.00 at day 40 -> 2,500.00 + 2,000.00 = 4,500.00.
+    """
+    if outstanding <= _ZERO:
+        return quantize(_ZERO, currency)
+    interest_days = max(0, days_overdue - terms.grace_days)
+    fee = outstanding * terms.daily_rate * interest_days
+    if days_overdue >= terms.penalty_after_days:
+        fee += outstanding * terms.penalty_rate
+    return quantize(fee, currency)

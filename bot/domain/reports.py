@@ -1,0 +1,172 @@
+"""Receivables reports: aging buckets and collection KPIs. Pure: ledgers and tiers in, rows out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from bot.domain.ledger import CustomerLedger, Invoice, InvoiceStatus, Tier
+
+AGING_BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
+
+
+def aging_bucket(days_overdue: int) -> str:
+    """The bucket of an invoice ``days_overdue`` days past its due date (≤ 0 is current)."""
+    if days_overdue <= 0:
+        return "current"
+    if days_overdue <= 30:
+        return "1-30"
+    if days_overdue <= 60:
+        return "31-60"
+    if days_overdue <= 90:
+        return "61-90"
+    return "90+"
+
+
+def _collectable(invoice: Invoice, as_of: date) -> bool:
+    # Written-off invoices are no longer receivables; disputed ones still are.
+    return invoice.status is not InvoiceStatus.WRITTEN_OFF and invoice.issue_date <= as_of
+
+
+@dataclass
+class AgingRow:
+    """Outstanding per bucket for one key (a customer or a tier) in one currency."""
+
+    keys: tuple[str, ...]
+    currency: str
+    amounts: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(AGING_BUCKETS, Decimal(0)))
+
+    @property
+    def total(self) -> Decimal:
+        """Sum over the buckets."""
+        return sum(self.amounts.values(), Decimal(0))
+
+    def as_json(self, key_names: tuple[str, ...]) -> dict[str, object]:
+        """Plain JSON with decimal strings."""
+        document: dict[str, object] = dict(zip(key_names, self.keys, strict=True))
+        document["currency"] = self.currency
+        document.update({bucket: str(amount) for bucket, amount in self.amounts.items()})
+        document["total"] = str(self.total)
+        return document
+
+
+@dataclass
+class Aging:
+    """Aging per customer and per tier, each split by currency (amounts never mix currencies)."""
+
+    as_of: date
+    by_customer: list[AgingRow]
+    by_tier: list[AgingRow]
+
+
+def aging(as_of: date, ledgers: Iterable[tuple[CustomerLedger, Tier]]) -> Aging:
+    """Bucket every collectable invoice's outstanding as of ``as_of``."""
+    customers: dict[tuple[str, str, str, str], AgingRow] = {}
+    tiers: dict[tuple[str, str], AgingRow] = {}
+    for ledger, tier in ledgers:
+        c = ledger.customer
+        for invoice in ledger.invoices:
+            if not _collectable(invoice, as_of):
+                continue
+            outstanding = invoice.outstanding_as_of(as_of)
+            if outstanding == 0:
+                continue
+            bucket = aging_bucket((as_of - invoice.due_date).days)
+            row = customers.setdefault(
+                (c.id, c.name, tier.value, invoice.currency),
+                AgingRow((c.id, c.name, tier.value), invoice.currency),
+            )
+            row.amounts[bucket] += outstanding
+            tier_row = tiers.setdefault(
+                (tier.value, invoice.currency), AgingRow((tier.value,), invoice.currency)
+            )
+            tier_row.amounts[bucket] += outstanding
+    tier_order = {t.value: i for i, t in enumerate(Tier)}
+    return Aging(
+        as_of=as_of,
+        by_customer=[customers[k] for k in sorted(customers)],
+        by_tier=[tiers[k] for k in sorted(tiers, key=lambda k: (tier_order[k[0]], k[1]))],
+    )
+
+
+@dataclass
+class KpiRow:
+    """Collection KPIs for one tier in one currency over a period."""
+
+    tier: str
+    currency: str
+    receivables: Decimal  # outstanding at the end of the period
+    overdue: Decimal  # of which past due
+    credit_sales: Decimal  # invoiced during the period
+    beginning_receivables: Decimal
+    overdue_rate: Decimal | None  # overdue / receivables, in %
+    dso: Decimal | None  # receivables / credit sales × days
+    cei: Decimal | None  # collection effectiveness index, in %
+
+    def as_json(self) -> dict[str, object]:
+        """Plain JSON with decimal strings (null where a ratio has no denominator)."""
+        return {
+            "tier": self.tier,
+            "currency": self.currency,
+            "receivables": str(self.receivables),
+            "overdue": str(self.overdue),
+            "credit_sales": str(self.credit_sales),
+            "beginning_receivables": str(self.beginning_receivables),
+            "overdue_rate": None if self.overdue_rate is None else str(self.overdue_rate),
+            "dso": None if self.dso is None else str(self.dso),
+            "cei": None if self.cei is None else str(self.cei),
+        }
+
+
+def _ratio(numerator: Decimal, denominator: Decimal, scale: Decimal) -> Decimal | None:
+    if denominator == 0:
+        return None
+    return (numerator / denominator * scale).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def kpis(end: date, days: int, ledgers: Iterable[tuple[CustomerLedger, Tier]]) -> list[KpiRow]:
+    """Overdue rate, DSO and CEI per tier and currency for the ``days`` ending on ``end``.
+
+    CEI = (beginning receivables + credit sales − ending receivables)
+          / (beginning receivables + credit sales − ending current receivables) × 100.
+    """
+    before = end - timedelta(days=days)  # the day before the period starts
+    sums: dict[tuple[str, str], dict[str, Decimal]] = {}
+    for ledger, tier in ledgers:
+        for invoice in ledger.invoices:
+            if invoice.status is InvoiceStatus.WRITTEN_OFF or invoice.issue_date > end:
+                continue
+            s = sums.setdefault(
+                (tier.value, invoice.currency),
+                dict.fromkeys(("receivables", "overdue", "current", "sales", "beginning"), Decimal(0)),
+            )
+            outstanding = invoice.outstanding_as_of(end)
+            s["receivables"] += outstanding
+            if invoice.due_date < end:
+                s["overdue"] += outstanding
+            else:
+                s["current"] += outstanding
+            if invoice.issue_date > before:
+                s["sales"] += invoice.amount
+            else:
+                s["beginning"] += invoice.outstanding_as_of(before)
+    tier_order = {t.value: i for i, t in enumerate(Tier)}
+    rows = []
+    for (tier_name, currency), s in sorted(sums.items(), key=lambda kv: (tier_order[kv[0][0]], kv[0][1])):
+        collectable = s["beginning"] + s["sales"]
+        rows.append(
+            KpiRow(
+                tier=tier_name,
+                currency=currency,
+                receivables=s["receivables"],
+                overdue=s["overdue"],
+                credit_sales=s["sales"],
+                beginning_receivables=s["beginning"],
+                overdue_rate=_ratio(s["overdue"], s["receivables"], Decimal(100)),
+                dso=_ratio(s["receivables"], s["sales"], Decimal(days)),
+                cei=_ratio(collectable - s["receivables"], collectable - s["current"], Decimal(100)),
+            )
+        )
+    return rows

@@ -1,0 +1,192 @@
+"""Credit scorecard, tiers and dynamic monitoring (DESIGN §3).
+
+The ledger is read as of the plan date: invoices issued later and payments dated later do not exist.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from bot.domain.decisions import EarlyWarning, TierAssessment
+from bot.domain.ledger import CustomerLedger, Invoice, InvoiceStatus, Tier
+from bot.domain.policy import ScorecardPolicy
+
+_ZERO = Decimal(0)
+_CENT = Decimal("0.01")
+_TWO = Decimal(2)
+_TREND_INVOICES = 2
+# The scorecard's 15 / 10 / 5 and 15 / 8 / 0 steps, as fractions of the configured weight.
+_SCALE_MEDIUM = Decimal(2) / Decimal(3)
+_SCALE_SMALL = Decimal(1) / Decimal(3)
+_INDUSTRY_MEDIUM = Decimal(8) / Decimal(15)
+
+
+def _points(value: Decimal) -> Decimal:
+    # Components are rounded to cents before summing so the reported score is exactly what the
+    # thresholds were compared with.
+    return value.quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+def visible_invoices(ledger: CustomerLedger, as_of: date) -> tuple[Invoice, ...]:
+    """The customer's invoices that exist on ``as_of`` (issued on or before it)."""
+    return tuple(invoice for invoice in ledger.invoices if invoice.issue_date <= as_of)
+
+
+def _history_and_lateness(
+    invoices: tuple[Invoice, ...], as_of: date, scorecard: ScorecardPolicy, tolerance: Decimal
+) -> tuple[Decimal, Decimal, str]:
+    window_start = as_of - timedelta(days=scorecard.lookback_days - 1)
+    days_late: list[int] = []
+    for invoice in invoices:
+        paid_on = invoice.settled_on(tolerance, as_of)
+        if paid_on is not None and paid_on >= window_start:
+            days_late.append(max(0, (paid_on - invoice.due_date).days))
+    if len(days_late) < scorecard.min_paid_invoices:
+        return (
+            _points(scorecard.history_weight / _TWO),
+            _points(scorecard.lateness_weight / _TWO),
+            f"{len(days_late)} invoice(s) paid in the last {scorecard.lookback_days} days, "
+            f"fewer than {scorecard.min_paid_invoices}: half marks for history and lateness",
+        )
+    paid = Decimal(len(days_late))
+    on_time = Decimal(sum(1 for late in days_late if late == 0))
+    average_late = Decimal(sum(days_late)) / paid
+    history = scorecard.history_weight * on_time / paid
+    lateness = scorecard.lateness_weight * max(
+        _ZERO, 1 - average_late / Decimal(scorecard.lateness_horizon_days)
+    )
+    return (
+        _points(history),
+        _points(lateness),
+        f"{on_time}/{len(days_late)} paid on time, {_points(average_late)} days late on average",
+    )
+
+
+def _scale(annual_revenue: Decimal | None, scorecard: ScorecardPolicy) -> Decimal:
+    if annual_revenue is not None and annual_revenue >= scorecard.revenue_large:
+        return _points(scorecard.scale_weight)
+    if annual_revenue is not None and annual_revenue >= scorecard.revenue_medium:
+        return _points(scorecard.scale_weight * _SCALE_MEDIUM)
+    return _points(scorecard.scale_weight * _SCALE_SMALL)
+
+
+def _industry(industry: str | None, scorecard: ScorecardPolicy) -> Decimal:
+    risk = scorecard.industry_risk.get((industry or "").strip().lower(), "medium")
+    if risk == "low":
+        return _points(scorecard.industry_weight)
+    if risk == "high":
+        return _ZERO
+    return _points(scorecard.industry_weight * _INDUSTRY_MEDIUM)
+
+
+def _tier_of(score: Decimal, scorecard: ScorecardPolicy) -> Tier:
+    if score >= scorecard.strategic_from:
+        return Tier.STRATEGIC
+    if score >= scorecard.cooperative_from:
+        return Tier.COOPERATIVE
+    return Tier.CAUTIOUS
+
+
+def _is_late(invoice: Invoice, as_of: date, tolerance: Decimal) -> bool:
+    paid_on = invoice.settled_on(tolerance, as_of)
+    # Unpaid and already past due (the caller picks invoices due before as_of) is late too.
+    return paid_on is None or paid_on > invoice.due_date
+
+
+def trend_overdue(invoices: tuple[Invoice, ...], as_of: date, tolerance: Decimal) -> bool:
+    """True when the two most recent invoices due before ``as_of`` were both paid late or are unpaid.
+
+    Disputed invoices do not count: a contested bill says nothing about paying habits.
+    """
+    due_before = [
+        invoice
+        for invoice in invoices
+        if invoice.due_date < as_of and invoice.status is not InvoiceStatus.DISPUTED
+    ]
+    if len(due_before) < _TREND_INVOICES:
+        return False
+    due_before.sort(key=lambda invoice: (invoice.due_date, invoice.issue_date, invoice.number))
+    return all(_is_late(invoice, as_of, tolerance) for invoice in due_before[-_TREND_INVOICES:])
+
+
+def assess(
+    as_of: date, ledger: CustomerLedger, scorecard: ScorecardPolicy, tolerance: Decimal
+) -> TierAssessment:
+    """The customer's tier on ``as_of``: the override when set, else the scorecard.
+
+    A scored customer whose two most recent invoices due before ``as_of`` were both late moves down
+    one tier (trend overdue). An override is never moved; the trend is still reported.
+    """
+    customer = ledger.customer
+    invoices = visible_invoices(ledger, as_of)
+    trend = trend_overdue(invoices, as_of, tolerance)
+    if customer.tier_override is not None:
+        reason = f"tier set by override to {customer.tier_override.value}"
+        if trend:
+            reason += "; trend overdue noted but an override tier is never moved"
+        return TierAssessment(
+            customer=customer.id,
+            tier=customer.tier_override,
+            score=None,
+            scored_tier=None,
+            overridden=True,
+            trend_overdue=trend,
+            components={},
+            reason=reason,
+        )
+
+    history, lateness, history_note = _history_and_lateness(invoices, as_of, scorecard, tolerance)
+    components = {
+        "history": history,
+        "lateness": lateness,
+        "scale": _scale(customer.annual_revenue, scorecard),
+        "industry": _industry(customer.industry, scorecard),
+        "legal": _points(scorecard.legal_weight) if customer.open_lawsuits == 0 else _ZERO,
+    }
+    score = sum(components.values(), _ZERO)
+    scored_tier = _tier_of(score, scorecard)
+    reason = f"score {score} ({history_note}) -> {scored_tier.value}"
+    tier = scored_tier
+    if trend:
+        tier = scored_tier.lower()
+        if tier is scored_tier:
+            reason += "; trend overdue: the two latest invoices due were late, already the lowest tier"
+        else:
+            reason += f"; trend overdue: the two latest invoices due were late, moved down to {tier.value}"
+    return TierAssessment(
+        customer=customer.id,
+        tier=tier,
+        score=score,
+        scored_tier=scored_tier,
+        overridden=False,
+        trend_overdue=trend,
+        components=components,
+        reason=reason,
+    )
+
+
+def early_warnings(
+    as_of: date, ledger: CustomerLedger, scorecard: ScorecardPolicy, tolerance: Decimal
+) -> tuple[EarlyWarning, ...]:
+    """Open invoices more than ``early_warning_factor`` × payment terms overdue on ``as_of``.
+
+    Each recommends a credit hold; raised for override tiers too.
+    """
+    customer = ledger.customer
+    threshold = scorecard.early_warning_factor * customer.payment_terms_days
+    warnings: list[EarlyWarning] = []
+    for invoice in visible_invoices(ledger, as_of):
+        if invoice.status is not InvoiceStatus.OPEN:
+            continue
+        days_overdue = (as_of - invoice.due_date).days
+        if days_overdue > threshold and invoice.outstanding_as_of(as_of) > tolerance:
+            warnings.append(
+                EarlyWarning(
+                    customer=customer.id,
+                    invoice=invoice.number,
+                    days_overdue=days_overdue,
+                    threshold_days=threshold,
+                )
+            )
+    return tuple(warnings)

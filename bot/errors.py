@@ -1,0 +1,86 @@
+"""One exception tree for dunbot; every message says what to do next.
+
+::
+
+    DunbotError                      base; never raised itself
+    ├── ConfigError                  the config file is missing or invalid (exit 2)
+    ├── InputError                   a user-supplied file or argument is wrong (exit 1)
+    │   └── ImportValidationError    a CSV file or SQL source failed validation; carries every problem
+    ├── StoreError                   the database cannot be used as asked
+    │   ├── DatabaseNotInitialised   no schema yet: run `dunbot init`
+    │   └── AppendOnlyViolation      something tried to change or delete an evidence event
+    ├── EvidenceError                the evidence log or an artifact failed verification
+    └── ChannelError                 a transport failed (translated once, at the channel's edge)
+        ├── TransientChannelError    try again later (SMTP 4xx, Twilio 5xx/20429, timeouts before sending)
+        ├── PermanentChannelError    never retry (SMTP 5xx, Twilio 21211/21610/21614)
+        └── AmbiguousChannelError    may or may not have been delivered: never resent automatically
+"""
+
+from __future__ import annotations
+
+
+class DunbotError(Exception):
+    """Base of every error dunbot raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(DunbotError):
+    """The configuration is missing or invalid; ``problems`` lists each as ``file:key: message``."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+
+class InputError(DunbotError):
+    """A file or argument the user gave is wrong."""
+
+    exit_code = 1
+
+
+class ImportValidationError(InputError):
+    """An import failed validation; ``problems`` holds every ``FILE:LINE: column: message``."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        super().__init__(f"{source}: {len(problems)} problem(s); nothing was written")
+        self.source = source
+        self.problems = problems
+
+
+class StoreError(DunbotError):
+    """The database cannot be used as asked."""
+
+    exit_code = 2
+
+
+class DatabaseNotInitialised(StoreError):
+    """The database has no dunbot schema yet."""
+
+
+class AppendOnlyViolation(StoreError):
+    """An UPDATE or DELETE on the append-only evidence log was attempted."""
+
+
+class EvidenceError(DunbotError):
+    """Verification of the evidence log or an artifact failed."""
+
+    exit_code = 1
+
+
+class ChannelError(DunbotError):
+    """A transport failed; subclasses say whether a retry is safe."""
+
+
+class TransientChannelError(ChannelError):
+    """The send did not happen and may be retried with backoff."""
+
+
+class PermanentChannelError(ChannelError):
+    """The send did not happen and must not be retried."""
+
+
+class AmbiguousChannelError(ChannelError):
+    """The send may have happened: the message goes to ``unknown`` and a collector decides."""

@@ -1,0 +1,1 @@
+"""The evidence log: append-only events, a hash chain, artifacts and verification (DESIGN §6)."""

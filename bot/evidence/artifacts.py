@@ -1,0 +1,82 @@
+"""A write-once, content-addressed artifact store: files named by their SHA-256.
+
+Signed PDFs, raw e-mails, provider requests and responses are kept here; evidence events name
+them by hash. A file is written once, atomically, made read-only, and never overwritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from bot.errors import EvidenceError
+
+_HASH = re.compile(r"^[0-9a-f]{64}$")
+
+
+class ArtifactStore:
+    """Artifacts under ``root/ab/cd/<sha256>``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path_of(self, digest: str) -> Path:
+        """Where the artifact with this SHA-256 (lower-case hex) lives."""
+        if not _HASH.match(digest):
+            raise EvidenceError(f"{digest!r} is not a SHA-256 hex digest")
+        return self.root / digest[:2] / digest[2:4] / digest
+
+    def put(self, data: bytes) -> str:
+        """Store ``data`` (idempotent) and return its SHA-256."""
+        digest = hashlib.sha256(data).hexdigest()
+        target = self.path_of(digest)
+        if target.exists():
+            return digest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Write beside the target and rename: a crash never leaves a half-written artifact
+        # under its final name.
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(data)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.chmod(temporary, 0o444)
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        return digest
+
+    def put_file(self, path: Path) -> str:
+        """Store a file's bytes and return its SHA-256."""
+        return self.put(path.read_bytes())
+
+    def exists(self, digest: str) -> bool:
+        """True when the artifact is present (its content is not checked)."""
+        return self.path_of(digest).exists()
+
+    def get(self, digest: str) -> bytes:
+        """The artifact's bytes, checked against its name."""
+        path = self.path_of(digest)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise EvidenceError(f"artifact {digest} is missing from {self.root}") from None
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise EvidenceError(f"artifact {digest} does not match its hash: the file was altered")
+        return data
+
+    def verify(self, digest: str) -> str | None:
+        """None when the artifact is present and intact, else what is wrong with it."""
+        path = self.path_of(digest)
+        if not path.exists():
+            return "missing"
+        sha = hashlib.sha256()
+        with path.open("rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                sha.update(block)
+        return None if sha.hexdigest() == digest else "content does not match its SHA-256"

@@ -1,0 +1,135 @@
+"""Appending to the evidence log: gapless seq, canonical body, content hash and chain hash."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from bot.evidence.canonical import ZERO_HASH, canonical_bytes, chain_hash, format_instant, sha256_hex
+from bot.store.tables import EvidenceEvent
+
+# Any constant works; it only has to be the same for every dunbot process on one database.
+_APPEND_LOCK_KEY = 0x64756E626F74
+
+
+class EventKind(StrEnum):
+    """Kinds of evidence events (DESIGN §6)."""
+
+    IMPORT = "import"  # a ledger file or source was imported and changed something
+    PAYMENT = "payment"  # a payment was recorded
+    TIER_CHANGE = "tier_change"  # the customer's tier differs from the last one recorded
+    ALERT = "alert"  # early warning: an invoice is far overdue; credit hold recommended
+    BROKEN_PROMISE = "broken_promise"  # a promise to pay passed unpaid
+    STEP_SUPERSEDED = "step_superseded"  # a ladder step was skipped because a later one was due
+    STEP_PLANNED = "step_planned"  # a ladder step was planned for sending
+    APPROVAL_REQUESTED = "approval_requested"  # a step waits for a collector's approval
+    APPROVAL = "approval"  # a collector approved or rejected a step
+    NOTICE_RENDERED = "notice_rendered"  # a (signed) notice was produced
+    MESSAGE_SENT = "message_sent"  # a provider accepted a message
+    MESSAGE_FAILED = "message_failed"  # a send failed
+    MESSAGE_UNKNOWN = "message_unknown"  # a send may or may not have happened
+    MESSAGE_DELIVERED = "message_delivered"  # a provider reported delivery (or non-delivery)
+    TASK_CREATED = "task_created"  # a collector work item was created
+    TASK_DONE = "task_done"  # a collector finished a work item
+    DISPUTE = "dispute"  # a dispute was opened or closed
+    PROMISE = "promise"  # a promise to pay was recorded
+    CREDIT_HOLD = "credit_hold"  # the customer's credit was put on hold
+    EXPORT = "export"  # an evidence pack was exported
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to append; ``data`` holds the kind-specific facts."""
+
+    kind: EventKind
+    actor: str
+    data: Mapping[str, Any]
+    customer: str | None = None
+    invoices: tuple[str, ...] = ()
+    dedupe_key: str | None = None
+
+
+def event_body(seq: int, at: datetime, event: NewEvent) -> dict[str, Any]:
+    """The document that is hashed: every field of the event, so no column can change unseen."""
+    return {
+        "seq": seq,
+        "at": format_instant(at),
+        "kind": event.kind.value,
+        "actor": event.actor,
+        "customer": event.customer,
+        "invoices": sorted(event.invoices),
+        "data": dict(event.data),
+    }
+
+
+def _lock_log(session: Session) -> None:
+    # Serialise appenders so seq stays gapless and each chain_hash extends the true predecessor.
+    # On SQLite every transaction already began with BEGIN IMMEDIATE and holds the write lock.
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK_KEY})
+
+
+def append_events(session: Session, at: datetime, events: Iterable[NewEvent]) -> list[EvidenceEvent]:
+    """Append events in order inside the caller's transaction; returns the rows written.
+
+    An event whose ``dedupe_key`` is already in the log is skipped: such facts are recorded once.
+    """
+    pending = list(events)
+    if not pending:
+        return []
+    _lock_log(session)
+    keys = [e.dedupe_key for e in pending if e.dedupe_key]
+    seen: set[str] = set()
+    if keys:
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            seen.update(
+                k
+                for k in session.exec(
+                    select(EvidenceEvent.dedupe_key).where(col(EvidenceEvent.dedupe_key).in_(chunk))
+                )
+                if k
+            )
+    last = session.exec(
+        select(EvidenceEvent.seq, EvidenceEvent.chain_hash).order_by(col(EvidenceEvent.seq).desc()).limit(1)
+    ).first()
+    seq, previous = (last[0], bytes.fromhex(last[1])) if last else (0, ZERO_HASH)
+    written: list[EvidenceEvent] = []
+    for event in pending:
+        if event.dedupe_key:
+            if event.dedupe_key in seen:
+                continue
+            seen.add(event.dedupe_key)
+        seq += 1
+        body = canonical_bytes(event_body(seq, at, event))
+        content = bytes.fromhex(sha256_hex(body))
+        previous = chain_hash(previous, content)
+        row = EvidenceEvent(
+            seq=seq,
+            at=at,
+            kind=event.kind.value,
+            actor=event.actor,
+            customer=event.customer,
+            invoices=json.dumps(sorted(event.invoices), ensure_ascii=False, separators=(",", ":")),
+            body=body.decode("utf-8"),
+            content_hash=content.hex(),
+            chain_hash=previous.hex(),
+            dedupe_key=event.dedupe_key,
+        )
+        session.add(row)
+        written.append(row)
+    session.flush()
+    return written
+
+
+def append_event(session: Session, at: datetime, event: NewEvent) -> EvidenceEvent | None:
+    """Append one event; None when its dedupe_key was already recorded."""
+    written = append_events(session, at, [event])
+    return written[0] if written else None

@@ -1,0 +1,1 @@
+"""The outbox: planning into it, and (later) claiming, sending, recording and reconciling."""

@@ -1,0 +1,1 @@
+"""Persistence: SQLModel tables, the engine, Alembic migrations and queries into domain snapshots."""

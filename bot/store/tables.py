@@ -1,0 +1,193 @@
+"""SQLModel tables for DESIGN §2. Uniqueness that prevents repeats lives here, in the schema."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from bot.store.types import Money, UTCDateTime
+
+
+def _money(nullable: bool = False) -> sa.Column[Decimal]:
+    return sa.Column(Money(), nullable=nullable)
+
+
+def _instant(nullable: bool = True) -> sa.Column[datetime]:
+    return sa.Column(UTCDateTime(), nullable=nullable)
+
+
+class Customer(SQLModel, table=True):
+    """A customer (external key ``id``)."""
+
+    __tablename__ = "customer"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str
+    tax_id: str | None = None
+    tier_override: str | None = Field(default=None, max_length=16)
+    country: str = Field(max_length=2)
+    timezone: str = Field(max_length=64)
+    language: str = Field(max_length=8)
+    email: str | None = None
+    phone: str | None = Field(default=None, max_length=20)
+    address: str | None = None
+    account_manager: str | None = None
+    payment_terms_days: int = 30
+    credit_limit: Decimal | None = Field(default=None, sa_column=_money(nullable=True))
+    industry: str | None = None
+    annual_revenue: Decimal | None = Field(default=None, sa_column=_money(nullable=True))
+    open_lawsuits: int = 0
+    do_not_contact: bool = False
+    credit_hold: bool = False
+    credit_hold_since: datetime | None = Field(default=None, sa_column=_instant())
+    # channels the customer opted out of, comma separated ("sms,voice")
+    opted_out: str = ""
+    # last tier the planner recorded, to notice changes
+    current_tier: str | None = Field(default=None, max_length=16)
+
+
+class Contract(SQLModel, table=True):
+    """Contract terms for late fees (optional)."""
+
+    __tablename__ = "contract"
+
+    ref: str = Field(primary_key=True, max_length=64)
+    grace_days: int | None = None
+    daily_rate: Decimal | None = Field(default=None, sa_column=_money(nullable=True))
+    penalty_rate: Decimal | None = Field(default=None, sa_column=_money(nullable=True))
+    penalty_after_days: int | None = None
+    jurisdiction: str | None = None
+
+
+class Invoice(SQLModel, table=True):
+    """An invoice; the outstanding amount is derived from its payments."""
+
+    __tablename__ = "invoice"
+    __table_args__ = (sa.Index("ix_invoice_customer_due", "customer_id", "due_date"),)
+
+    number: str = Field(primary_key=True, max_length=64)
+    customer_id: str = Field(foreign_key="customer.id", max_length=64)
+    contract_ref: str | None = Field(default=None, max_length=64)
+    currency: str = Field(max_length=3)
+    amount: Decimal = Field(sa_column=_money())
+    issue_date: date
+    due_date: date
+    status: str = Field(default="open", max_length=16)
+    promise_date: date | None = None
+    promise_amount: Decimal | None = Field(default=None, sa_column=_money(nullable=True))
+
+
+class Payment(SQLModel, table=True):
+    """Money received against an invoice."""
+
+    __tablename__ = "payment"
+
+    reference: str = Field(primary_key=True, max_length=64)
+    invoice_number: str = Field(foreign_key="invoice.number", index=True, max_length=64)
+    amount: Decimal = Field(sa_column=_money())
+    paid_on: date
+
+
+class StepExecution(SQLModel, table=True):
+    """One row per (invoice, step): the database, not code, stops a step running twice."""
+
+    __tablename__ = "step_execution"
+    __table_args__ = (sa.UniqueConstraint("invoice_number", "step", name="uq_step_execution_invoice_step"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_number: str = Field(foreign_key="invoice.number", max_length=64)
+    customer_id: str = Field(foreign_key="customer.id", index=True, max_length=64)
+    tactic: str = Field(max_length=16)
+    step: str = Field(max_length=64)
+    status: str = Field(max_length=24)
+    business_date: date
+    reason: str = ""
+    created_at: datetime = Field(sa_column=_instant(nullable=False))
+    updated_at: datetime = Field(sa_column=_instant(nullable=False))
+
+
+class Message(SQLModel, table=True):
+    """The outbox: one row per (customer, step, channel, business date)."""
+
+    __tablename__ = "message"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "customer_id", "step", "channel", "business_date", name="uq_message_once_per_day"
+        ),
+        sa.Index("ix_message_state", "state"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: str = Field(foreign_key="customer.id", index=True, max_length=64)
+    step: str = Field(max_length=64)
+    channel: str = Field(max_length=16)
+    business_date: date
+    recipient: str = ""
+    state: str = Field(default="planned", max_length=24)
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_column=_instant())
+    lease_owner: str | None = None
+    lease_until: datetime | None = Field(default=None, sa_column=_instant())
+    fence: int = 0
+    message_id: str | None = None  # stable RFC 5322 Message-ID, reused on every retry
+    provider_id: str | None = None
+    provider_status: str | None = None
+    artifacts: str = "[]"  # JSON list of artifact SHA-256 hashes
+    last_error: str | None = None
+    created_at: datetime = Field(sa_column=_instant(nullable=False))
+    updated_at: datetime = Field(sa_column=_instant(nullable=False))
+
+
+class MessageInvoice(SQLModel, table=True):
+    """Which invoices a message is about (one message can list several)."""
+
+    __tablename__ = "message_invoice"
+
+    message_id: int = Field(foreign_key="message.id", primary_key=True)
+    invoice_number: str = Field(foreign_key="invoice.number", primary_key=True, max_length=64)
+
+
+class Task(SQLModel, table=True):
+    """A collector work item: call, review, approval or legal hand-off."""
+
+    __tablename__ = "task"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    customer_id: str = Field(foreign_key="customer.id", index=True, max_length=64)
+    invoices: str = "[]"  # JSON list of invoice numbers
+    step: str | None = Field(default=None, max_length=64)
+    assignee: str = ""
+    title: str = ""
+    body: str = ""
+    status: str = Field(default="open", max_length=16)
+    outcome: str | None = None
+    note: str | None = None
+    dedupe_key: str | None = Field(default=None, unique=True)
+    created_at: datetime = Field(sa_column=_instant(nullable=False))
+    done_at: datetime | None = Field(default=None, sa_column=_instant())
+
+
+class EvidenceEvent(SQLModel, table=True):
+    """Append-only, hash-chained record of every fact that matters later (DESIGN §6).
+
+    Database triggers reject UPDATE and DELETE. The columns besides ``body`` repeat fields of the
+    canonical body for querying; verification checks that they agree.
+    """
+
+    __tablename__ = "evidence_event"
+
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    at: datetime = Field(sa_column=_instant(nullable=False))
+    kind: str = Field(max_length=32, index=True)
+    actor: str
+    customer: str | None = Field(default=None, index=True, max_length=64)
+    invoices: str = "[]"  # JSON list of invoice numbers, as in the body
+    body: str  # canonical JSON: sorted keys, UTF-8, no whitespace
+    content_hash: str = Field(max_length=64)
+    chain_hash: str = Field(max_length=64)
+    # a fact that must be recorded once (e.g. "broken_promise:INV-1:2026-03-01") names itself here
+    dedupe_key: str | None = Field(default=None, unique=True)

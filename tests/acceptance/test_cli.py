@@ -1,0 +1,198 @@
+"""The command line end to end, as a user types it, in a fresh folder."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CUSTOMERS = """id,name,tax_id,tier,country,timezone,language,email,phone,address,account_manager,payment_terms_days,credit_limit,industry,annual_revenue,open_lawsuits,do_not_contact
+C1,上海恒通机电设备有限公司,91310000X,cooperative,CN,Asia/Shanghai,zh-CN,finance@hengtong.example.cn,+8613800138000,上海市浦东新区世纪大道1号,am@example.com,30,500000.00,manufacturing,50000000,0,false
+C2,Bright Harbour Ltd,GB123,cautious,GB,Europe/London,en,ap@brightharbour.example.com,+447911123456,"1 Dock Road, London",,45,,retail,,1,
+"""
+INVOICES = """number,customer_id,currency,amount,issue_date,due_date,contract_ref,status
+INV-1,C1,CNY,100000.00,2026-04-01,2026-05-26,,open
+INV-2,C1,CNY,5000.00,2026-05-01,2026-06-07,,open
+INV-3,C2,GBP,2500.50,2026-04-01,2026-05-11,,open
+"""
+PAYMENTS = """reference,invoice_number,amount,paid_on
+P-1,INV-2,1000.00,2026-06-08
+"""
+AS_OF = "2026-06-10"
+
+
+def dunbot(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(cwd), "COLUMNS": "200"},
+    )
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    result = dunbot(tmp_path, "init")
+    assert result.returncode == 0, result.stderr
+    for name, text in (("customers.csv", CUSTOMERS), ("invoices.csv", INVOICES), ("payments.csv", PAYMENTS)):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+@pytest.fixture
+def loaded(workdir: Path) -> Path:
+    for entity in ("customers", "invoices", "payments"):
+        result = dunbot(workdir, "import", entity, f"{entity}.csv")
+        assert result.returncode == 0, result.stderr
+    return workdir
+
+
+def _events(folder: Path) -> int:
+    with sqlite3.connect(folder / "dunbot.db") as connection:
+        return int(connection.execute("SELECT count(*) FROM evidence_event").fetchone()[0])
+
+
+def test_init_writes_config_and_database(tmp_path: Path) -> None:
+    result = dunbot(tmp_path, "init")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "dunbot.toml").exists() and (tmp_path / "dunbot.db").exists()
+    assert "database ready" in result.stdout
+    again = dunbot(tmp_path, "init")
+    assert again.returncode == 0 and "wrote" not in again.stdout
+
+
+def test_check_config_reports_unknown_key_with_exit_2(workdir: Path) -> None:
+    assert dunbot(workdir, "check-config").returncode == 0
+    config = workdir / "dunbot.toml"
+    config.write_text(config.read_text(encoding="utf-8") + "\n[web.extra]\nport = 1\n", encoding="utf-8")
+    result = dunbot(workdir, "check-config")
+    assert result.returncode == 2
+    assert "dunbot.toml:web.extra: unknown key in [web]" in result.stderr
+
+
+def test_commands_before_init_say_run_init(tmp_path: Path) -> None:
+    result = dunbot(tmp_path, "plan")
+    assert result.returncode == 2
+    assert "dunbot init" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_import_lists_problems_and_writes_nothing(workdir: Path) -> None:
+    bad = CUSTOMERS.replace("finance@hengtong.example.cn", "not-an-email").replace(",GB,", ",XX,")
+    (workdir / "bad.csv").write_text(bad, encoding="utf-8")
+    before = _events(workdir)
+    result = dunbot(workdir, "import", "customers", "bad.csv")
+    assert result.returncode == 1
+    assert "bad.csv:2: email:" in result.stderr
+    assert "bad.csv:3: country:" in result.stderr
+    assert "Traceback" not in result.stderr
+    with sqlite3.connect(workdir / "dunbot.db") as connection:
+        assert connection.execute("SELECT count(*) FROM customer").fetchone()[0] == 0
+    assert _events(workdir) == before
+
+
+def test_reimport_changes_nothing(loaded: Path) -> None:
+    before = _events(loaded)
+    result = dunbot(loaded, "import", "invoices", "invoices.csv")
+    assert result.returncode == 0, result.stderr
+    assert "0 new, 0 updated, 3 unchanged" in result.stdout
+    assert _events(loaded) == before
+
+
+def test_plan_json_has_the_contract_shape(loaded: Path) -> None:
+    result = dunbot(loaded, "plan", "--as-of", AS_OF, "--json")
+    assert result.returncode == 0, result.stderr
+    decisions = json.loads(result.stdout)
+    assert decisions, "something is due on the plan date"
+    keys = {
+        "invoice",
+        "customer",
+        "tier",
+        "tactic",
+        "step",
+        "days_overdue",
+        "channels",
+        "late_fee",
+        "status",
+        "reason",
+    }
+    for decision in decisions:
+        assert set(decision) == keys
+        assert decision["status"] in {"planned", "superseded", "deferred", "awaiting_approval"}
+        assert isinstance(decision["late_fee"], str)
+    by_key = {(d["invoice"], d["step"]): d for d in decisions}
+    notice = by_key[("INV-1", "formal_notice")]
+    assert (notice["tier"], notice["tactic"], notice["days_overdue"]) == ("cooperative", "procedural", 15)
+    assert notice["status"] == "planned" and notice["channels"] == ["email", "letter"]
+    assert notice["late_fee"] == "0.00"  # grace is 15 days
+    # GB customer, cautious: day 30 is the preservation pack, which waits for approval
+    assert by_key[("INV-3", "preservation_pack")]["status"] == "awaiting_approval"
+
+
+def test_plan_has_no_side_effects(loaded: Path) -> None:
+    before = _events(loaded)
+    assert dunbot(loaded, "plan", "--as-of", AS_OF).returncode == 0
+    assert _events(loaded) == before
+
+
+def test_plan_table_for_people(loaded: Path) -> None:
+    result = dunbot(loaded, "plan", "--as-of", AS_OF)
+    assert result.returncode == 0, result.stderr
+    assert "formal_notice" in result.stdout and "INV-1" in result.stdout
+
+
+def test_bad_date_is_a_usage_error(loaded: Path) -> None:
+    result = dunbot(loaded, "plan", "--as-of", "2026-02-30")
+    assert result.returncode == 2
+    assert "YYYY-MM-DD" in result.stderr
+
+
+def test_reports_json(loaded: Path) -> None:
+    aging = json.loads(dunbot(loaded, "report", "aging", "--as-of", AS_OF, "--json").stdout)
+    assert aging["buckets"] == ["current", "1-30", "31-60", "61-90", "90+"]
+    cny = next(r for r in aging["by_tier"] if r["currency"] == "CNY")
+    assert cny["total"] == "104000.00"  # 100,000 + 5,000 − 1,000 paid
+    kpi = json.loads(dunbot(loaded, "report", "kpi", "--as-of", AS_OF, "--json").stdout)
+    assert {row["tier"] for row in kpi["tiers"]} == {"cooperative", "cautious"}
+    assert kpi["days"] == 90
+
+
+def test_promise_and_dispute_pause_dunning(loaded: Path) -> None:
+    assert dunbot(loaded, "promise", "INV-1", "--date", "2026-06-20", "--amount", "50000").returncode == 0
+    assert dunbot(loaded, "dispute", "open", "INV-3", "--reason", "goods damaged").returncode == 0
+    decisions = json.loads(dunbot(loaded, "plan", "--as-of", AS_OF, "--json").stdout)
+    assert not any(d["invoice"] in ("INV-1", "INV-3") for d in decisions)
+    unknown = dunbot(loaded, "promise", "NOPE", "--date", "2026-06-20")
+    assert unknown.returncode == 1 and "no invoice 'NOPE'" in unknown.stderr
+
+
+def test_evidence_verify_db_detects_tampering(loaded: Path) -> None:
+    ok = dunbot(loaded, "evidence", "verify", "--db")
+    assert ok.returncode == 0, ok.stderr
+    assert "ok" in ok.stdout
+    with sqlite3.connect(loaded / "dunbot.db") as connection:
+        connection.execute("DROP TRIGGER evidence_event_no_update")
+        connection.execute(
+            "UPDATE evidence_event SET body = replace(body, '1000.00', '9000.00') WHERE kind = 'payment'"
+        )
+    bad = dunbot(loaded, "evidence", "verify", "--db")
+    assert bad.returncode == 1
+    assert "event" in bad.stderr and "FAIL" in bad.stderr
+
+
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    result = dunbot(tmp_path, "demo", "--dir", "demo", "--as-of", AS_OF)
+    assert result.returncode == 0, result.stderr
+    assert "dunbot demo" in result.stdout
+    assert "Decisions per tier and step" in result.stdout
+    assert "verified" in result.stdout
+    assert (tmp_path / "demo" / "ledger" / "invoices.csv").exists()
+    # the demo's folder is a working dunbot folder
+    plan = dunbot(tmp_path / "demo", "plan", "--as-of", AS_OF, "--json")
+    assert plan.returncode == 0 and json.loads(plan.stdout)

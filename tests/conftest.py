@@ -1,0 +1,79 @@
+"""Shared fixtures: real SQLite and, where DUNBOT_TEST_POSTGRES_URL is set, real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from bot.store.engine import make_engine, normalise_url
+from bot.store.migrate import upgrade
+
+POSTGRES_URL = os.environ.get("DUNBOT_TEST_POSTGRES_URL")
+POSTGRES_REQUIRED = os.environ.get("DUNBOT_REQUIRE_POSTGRES") == "1"
+NO_POSTGRES_REASON = (
+    "PostgreSQL tests need DUNBOT_TEST_POSTGRES_URL "
+    "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test); CI sets it"
+)
+
+
+def postgres_url_or_skip() -> str:
+    """The PostgreSQL URL, or skip with a reason (a failure where CI requires PostgreSQL)."""
+    if POSTGRES_URL:
+        return normalise_url(POSTGRES_URL)
+    if POSTGRES_REQUIRED:
+        pytest.fail("DUNBOT_REQUIRE_POSTGRES=1 but DUNBOT_TEST_POSTGRES_URL is not set")
+    pytest.skip(NO_POSTGRES_REASON)
+
+
+@pytest.fixture
+def postgres_schema_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    base = postgres_url_or_skip()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(base)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    separator = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: object) -> str:
+    """A SQLite file in the test's temporary directory."""
+    return f"sqlite:///{tmp_path}/dunbot.db"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """The URL of an empty database, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return str(request.getfixturevalue("sqlite_url"))
+    return str(request.getfixturevalue("postgres_schema_url"))
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """A migrated database engine, on SQLite and on PostgreSQL."""
+    engine = make_engine(db_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def bypass_triggers(connection: sa.Connection) -> None:
+    """Let a tamper test change evidence rows, as an attacker with database access could."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET session_replication_role = replica")
+    else:
+        connection.exec_driver_sql("DROP TRIGGER IF EXISTS evidence_event_no_update")
+        connection.exec_driver_sql("DROP TRIGGER IF EXISTS evidence_event_no_delete")

@@ -1,0 +1,166 @@
+"""Config loading: the example is the defaults, and every problem is named as file:key."""
+
+from __future__ import annotations
+
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from bot.config import EXAMPLE_CONFIG, Settings, check_settings, load_settings, parse_settings
+from bot.domain.ladder import default_ladders
+from bot.errors import ConfigError
+
+
+def _problems(tmp_path: Path, text: str) -> list[str]:
+    path = tmp_path / "dunbot.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    return caught.value.problems
+
+
+def test_example_config_is_exactly_the_defaults() -> None:
+    example = load_settings(EXAMPLE_CONFIG)
+    defaults = Settings(base_dir=example.base_dir)
+    assert example.model_dump() == defaults.model_dump()
+
+
+def test_example_ladder_is_the_design_ladder() -> None:
+    policy = load_settings(EXAMPLE_CONFIG).planning_policy()
+    assert dict(policy.ladders) == dict(default_ladders())
+
+
+def test_example_keeps_contract_defaults() -> None:
+    settings = load_settings(EXAMPLE_CONFIG)
+    assert settings.database.url == "sqlite:///dunbot.db"
+    assert settings.schedule.cron == "0 9 * * 1-5"
+    assert settings.compliance.window == "08:00-20:00"
+    assert settings.compliance.max_messages_per_7d == 4
+    assert settings.compliance.tolerance == Decimal("1.00")
+    assert (settings.fees.grace_days, settings.fees.penalty_after_days) == (15, 30)
+    assert (settings.fees.daily_rate, settings.fees.penalty_rate) == (Decimal("0.001"), Decimal("0.02"))
+    assert settings.web.listen == "127.0.0.1:8080"
+
+
+def test_unknown_key_names_the_section(tmp_path: Path) -> None:
+    problems = _problems(tmp_path, '[compliance]\nwindow = "08:00-20:00"\nmax_per_day = 3\n')
+    assert problems == [f"{tmp_path / 'dunbot.toml'}:compliance.max_per_day: unknown key in [compliance]"]
+
+
+def test_unknown_section(tmp_path: Path) -> None:
+    problems = _problems(tmp_path, "[mailer]\nhost = 'x'\n")
+    assert problems == [f"{tmp_path / 'dunbot.toml'}:mailer: unknown section or key"]
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    problems = _problems(
+        tmp_path,
+        """
+[company]
+timezone = "Mars/Olympus"
+[compliance]
+window = "20:00-08:00"
+tolerance = 1.5
+[fees]
+daily_rate = "2"
+[email]
+transport = "pigeon"
+""",
+    )
+    file = tmp_path / "dunbot.toml"
+    joined = "\n".join(problems)
+    assert len(problems) == 5, joined
+    assert f"{file}:company.timezone: unknown IANA timezone 'Mars/Olympus'" in joined
+    assert f"{file}:compliance.window: the window must start before it ends" in joined
+    assert f'{file}:compliance.tolerance: write decimals as strings, e.g. "1.5"' in joined
+    assert f"{file}:fees.daily_rate: a rate is a fraction between 0 and 1" in joined
+    assert f"{file}:email.transport:" in joined
+
+
+def test_ladder_step_with_unknown_channel(tmp_path: Path) -> None:
+    example = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    broken = example.replace(
+        'name = "overdue_sms"\nday = 3\nchannels = ["sms"]',
+        'name = "overdue_sms"\nday = 3\nchannels = ["fax"]',
+    )
+    assert broken != example
+    problems = _problems(tmp_path, broken)
+    assert len(problems) == 1
+    assert problems[0].startswith(
+        f"{tmp_path / 'dunbot.toml'}:ladder.procedural[2].channels[0]: Input should be"
+    )
+
+
+def test_ladder_step_with_unknown_template(tmp_path: Path) -> None:
+    example = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    broken = example.replace(
+        'name = "overdue_sms"\nday = 3\nchannels = ["sms"]',
+        'name = "overdue_sms"\nday = 3\nchannels = ["sms"]\ntemplate = "no_such_letter"',
+    )
+    problems = _problems(tmp_path, broken)
+    assert problems, "an unknown template must be refused"
+    assert all(
+        p.startswith(f"{tmp_path / 'dunbot.toml'}:ladder.procedural[2].template: no template")
+        for p in problems
+    )
+    assert any("no_such_letter" in p for p in problems)
+
+
+def test_ladder_days_must_increase_and_names_be_unique(tmp_path: Path) -> None:
+    document = tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    steps = document["ladder"]["procedural"]
+    steps[3]["day"] = 2  # collection_call before overdue_sms
+    steps[4]["name"] = "overdue_sms"
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(document, "cfg.toml", tmp_path)
+    joined = "\n".join(caught.value.problems)
+    assert "cfg.toml:ladder.procedural[3].day: days must increase along the ladder (2 after 3)" in joined
+    assert "cfg.toml:ladder.procedural[4].name: step 'overdue_sms' appears twice (also at [2])" in joined
+
+
+def test_missing_tactic_ladder(tmp_path: Path) -> None:
+    document = tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    del document["ladder"]["preservation"]
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(document, "cfg.toml", tmp_path)
+    assert any("missing: preservation" in p for p in caught.value.problems)
+
+
+def test_not_toml(tmp_path: Path) -> None:
+    problems = _problems(tmp_path, "[company\nname = 1\n")
+    assert len(problems) == 1 and "dunbot.toml" in problems[0]
+
+
+def test_missing_file_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="run `dunbot init`"):
+        load_settings(tmp_path / "absent.toml")
+
+
+def test_secrets_come_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "dunbot.toml"
+    path.write_text(
+        '[email]\ntransport = "smtp"\nusername = "bot"\npassword_env = "DUNBOT_TEST_SMTP_PW"\n'
+        '[sms]\ntransport = "twilio"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.delenv("DUNBOT_TEST_SMTP_PW", raising=False)
+    problems = check_settings(path)
+    assert f"{path}:email.password_env: environment variable DUNBOT_TEST_SMTP_PW is not set" in problems
+    assert f"{path}:sms.auth_token_env: name the environment variable that holds the secret" in problems
+    monkeypatch.setenv("DUNBOT_TEST_SMTP_PW", "s3cret")
+    assert (
+        f"{path}:email.password_env: environment variable DUNBOT_TEST_SMTP_PW is not set"
+        not in check_settings(path)
+    )
+
+
+def test_relative_paths_follow_the_config_file(tmp_path: Path) -> None:
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    path = folder / "dunbot.toml"
+    path.write_text('[evidence]\nartifact_dir = "store"\n', encoding="utf-8")
+    settings = load_settings(path)
+    assert settings.path(settings.evidence.artifact_dir) == folder.resolve() / "store"
+    assert settings.database_url == f"sqlite:///{folder.resolve() / 'dunbot.db'}"
