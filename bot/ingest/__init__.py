@@ -1,0 +1,1 @@
+"""Ledger ingest: CSV files and SQL sources -> validated rows -> one idempotent upsert per file."""

@@ -1,0 +1,364 @@
+"""Validate rows of one entity against the database and upsert them in one transaction.
+
+The rules (DESIGN §2): every bad row is reported as ``FILE:LINE: column: message`` and then nothing is
+written; re-importing the same data changes nothing and records nothing. Customers and contracts are
+master data and are updated in place. An invoice's customer, currency, amount and issue date are
+facts a dunning letter relies on, so a different value for an invoice already imported is an error
+(correct it at the source with a credit note, not by rewriting history); its due date, contract and
+status may change. Payments are facts and never change; each new one is an evidence event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, col, select
+
+from bot.domain.ledger import InvoiceStatus
+from bot.domain.money import format_amount, quantize
+from bot.errors import ImportValidationError, InputError
+from bot.evidence.log import EventKind, NewEvent, append_events
+from bot.ingest import schema
+from bot.ingest.csvfile import read_csv
+from bot.ingest.schema import ENTITIES, Entity, ImportDefaults, check_scale, parse_row
+from bot.store.engine import require_schema
+from bot.store.tables import Contract, Customer, Invoice, Payment
+
+__all__ = ["ImportDefaults", "ImportReport", "import_file", "import_in_session", "import_rows"]
+
+IMPORT_ACTOR = "import"
+_CHUNK = 500
+# The column a CSV header names, where the table calls it something else.
+_TABLE_COLUMN = {"tier": "tier_override"}
+_MODELS: Mapping[str, type[SQLModel]] = {
+    "customers": Customer,
+    "contracts": Contract,
+    "invoices": Invoice,
+    "payments": Payment,
+}
+_IMMUTABLE = {
+    "invoices": ("customer_id", "currency", "amount", "issue_date"),
+    "payments": ("invoice_number", "amount", "paid_on"),
+}
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """What an import did (or, on a dry run, would do)."""
+
+    entity: str
+    source: str
+    rows: int
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.inserted or self.updated)
+
+
+def entity_named(name: str) -> Entity:
+    try:
+        return ENTITIES[name]
+    except KeyError:
+        raise InputError(f"cannot import {name!r}: choose one of {', '.join(ENTITIES)}") from None
+
+
+def import_file(
+    engine: Engine,
+    entity: str,
+    path: Path,
+    *,
+    defaults: ImportDefaults,
+    now: datetime,
+    encoding: str = "utf-8-sig",
+    dry_run: bool = False,
+    actor: str = IMPORT_ACTOR,
+) -> ImportReport:
+    """Import one CSV file of ``entity`` in one transaction."""
+    kind = entity_named(entity)
+    require_schema(engine)
+    parsed = read_csv(path, kind.header, encoding)
+    return import_rows(
+        engine,
+        kind.name,
+        parsed.source,
+        parsed.rows,
+        defaults=defaults,
+        now=now,
+        digest=parsed.sha256,
+        dry_run=dry_run,
+        actor=actor,
+    )
+
+
+def import_rows(
+    engine: Engine,
+    entity: str,
+    source: str,
+    rows: Sequence[tuple[int, Mapping[str, str]]],
+    *,
+    defaults: ImportDefaults,
+    now: datetime,
+    digest: str | None = None,
+    dry_run: bool = False,
+    actor: str = IMPORT_ACTOR,
+) -> ImportReport:
+    """Validate ``(line, cells)`` rows and upsert them in one transaction (none on a dry run)."""
+    require_schema(engine)
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            report = import_in_session(
+                session, entity, source, rows, defaults=defaults, now=now, digest=digest, actor=actor
+            )
+        except BaseException:
+            session.rollback()
+            raise
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
+    return report
+
+
+def import_in_session(
+    session: Session,
+    entity: str,
+    source: str,
+    rows: Sequence[tuple[int, Mapping[str, str]]],
+    *,
+    defaults: ImportDefaults,
+    now: datetime,
+    digest: str | None = None,
+    actor: str = IMPORT_ACTOR,
+) -> ImportReport:
+    """The import inside the caller's transaction; raises :class:`ImportValidationError` on any problem."""
+    kind = entity_named(entity)
+    problems: list[str] = []
+    records: dict[str, tuple[int, dict[str, Any]]] = {}
+    report = ImportReport(entity=kind.name, source=source, rows=len(rows))
+    for line, cells in rows:
+        values, row_problems = parse_row(kind, cells, defaults)
+        problems.extend(f"{source}:{line}: {column}: {message}" for column, message in row_problems)
+        if row_problems:
+            continue
+        record = {_TABLE_COLUMN.get(name, name): value for name, value in values.items()}
+        record_key = record[kind.key]
+        if record_key in records:
+            first_line, first = records[record_key]
+            if first != record:
+                problems.append(
+                    f"{source}:{line}: {kind.key}: {record_key!r} appears again with different content "
+                    f"(first on line {first_line})"
+                )
+            else:
+                report.unchanged += 1
+            continue
+        records[record_key] = (line, record)
+    checker = _ReferenceChecker(session, source)
+    if kind.name == "invoices":
+        problems.extend(checker.invoices(records))
+    elif kind.name == "payments":
+        problems.extend(checker.payments(records))
+    model = _MODELS[kind.name]
+    existing = _existing(session, model, kind.key, list(records))
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for record_key, (line, record) in records.items():
+        current = existing.get(record_key)
+        if current is None:
+            inserts.append(record)
+            continue
+        for column in _IMMUTABLE.get(kind.name, ()):
+            if current[column] != record[column]:
+                problems.append(
+                    f"{source}:{line}: {column}: {kind.key} {record_key!r} was imported with {column} "
+                    f"{current[column]}, this row says {record[column]}; a recorded "
+                    f"{kind.name[:-1]} cannot change it (correct it at the source, e.g. with a credit note)"
+                )
+        if kind.name == "invoices":
+            _keep_dunbot_dispute(record, current, report, source, line)
+        if any(current.get(name) != value for name, value in record.items()):
+            updates.append(record)
+        else:
+            report.unchanged += 1
+    if problems:
+        raise ImportValidationError(source, problems)
+    if kind.name == "payments":
+        report.warnings.extend(checker.overpayments(records))
+    report.inserted, report.updated = len(inserts), len(updates)
+    if inserts:
+        session.execute(sa.insert(model), inserts)
+    if updates:
+        session.execute(sa.update(model), updates)
+    events = checker.payment_events(inserts, actor) if kind.name == "payments" else []
+    if report.changed:
+        events.append(
+            NewEvent(
+                kind=EventKind.IMPORT,
+                actor=actor,
+                data={
+                    "entity": kind.name,
+                    "source": source,
+                    "sha256": digest or _rows_digest(rows),
+                    "rows": report.rows,
+                    "inserted": report.inserted,
+                    "updated": report.updated,
+                    "unchanged": report.unchanged,
+                },
+            )
+        )
+    append_events(session, now, events)
+    session.flush()
+    return report
+
+
+def _keep_dunbot_dispute(
+    record: dict[str, Any], current: Mapping[str, Any], report: ImportReport, source: str, line: int
+) -> None:
+    # A dispute opened with `dunbot dispute open` is not closed by a ledger that still says "open".
+    if current["status"] == InvoiceStatus.DISPUTED and record["status"] == InvoiceStatus.OPEN:
+        record["status"] = current["status"]
+        report.warnings.append(
+            f"{source}:{line}: status: invoice {record['number']} stays disputed; "
+            "close the dispute with `dunbot dispute close`"
+        )
+
+
+def _existing(
+    session: Session, model: type[SQLModel], key: str, keys: list[str]
+) -> dict[str, dict[str, Any]]:
+    table = model.__table__  # type: ignore[attr-defined]
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        for row in session.execute(sa.select(table).where(table.c[key].in_(chunk))).mappings():
+            found[row[key]] = dict(row)
+    return found
+
+
+def _rows_digest(rows: Iterable[tuple[int, Mapping[str, str]]]) -> str:
+    digest = hashlib.sha256()
+    for _, cells in rows:
+        digest.update(repr(sorted(cells.items())).encode("utf-8"))
+    return digest.hexdigest()
+
+
+class _ReferenceChecker:
+    """Checks rows against what the database (inside this transaction) already holds."""
+
+    def __init__(self, session: Session, source: str) -> None:
+        self.session = session
+        self.source = source
+        self.invoices_by_number: dict[str, dict[str, Any]] = {}
+
+    def _keys(self, column: Any, wanted: set[str]) -> set[str]:
+        found: set[str] = set()
+        ordered = sorted(wanted)
+        for start in range(0, len(ordered), _CHUNK):
+            found.update(self.session.exec(select(column).where(column.in_(ordered[start : start + _CHUNK]))))
+        return found
+
+    def invoices(self, records: Mapping[str, tuple[int, dict[str, Any]]]) -> list[str]:
+        problems: list[str] = []
+        customers = self._keys(col(Customer.id), {r["customer_id"] for _, r in records.values()})
+        contracts = self._keys(
+            col(Contract.ref), {r["contract_ref"] for _, r in records.values() if r["contract_ref"]}
+        )
+        for line, record in records.values():
+            if record["customer_id"] not in customers:
+                problems.append(
+                    f"{self.source}:{line}: customer_id: no customer {record['customer_id']!r}; "
+                    "import customers first"
+                )
+            if record["contract_ref"] and record["contract_ref"] not in contracts:
+                problems.append(
+                    f"{self.source}:{line}: contract_ref: no contract {record['contract_ref']!r}; "
+                    "import contracts first or leave it empty"
+                )
+            record["amount"] = quantize(record["amount"], record["currency"])
+        return problems
+
+    def payments(self, records: Mapping[str, tuple[int, dict[str, Any]]]) -> list[str]:
+        problems: list[str] = []
+        numbers = sorted({r["invoice_number"] for _, r in records.values()})
+        table = Invoice.__table__  # type: ignore[attr-defined]
+        for start in range(0, len(numbers), _CHUNK):
+            chunk = numbers[start : start + _CHUNK]
+            query = sa.select(table.c.number, table.c.customer_id, table.c.currency, table.c.amount)
+            for row in self.session.execute(query.where(table.c.number.in_(chunk))).mappings():
+                self.invoices_by_number[row["number"]] = dict(row)
+        for line, record in records.values():
+            invoice = self.invoices_by_number.get(record["invoice_number"])
+            if invoice is None:
+                problems.append(
+                    f"{self.source}:{line}: invoice_number: no invoice {record['invoice_number']!r}; "
+                    "import invoices first"
+                )
+                continue
+            message = check_scale(record["amount"], invoice["currency"])
+            if message:
+                problems.append(f"{self.source}:{line}: amount: {message}")
+            else:
+                record["amount"] = quantize(record["amount"], invoice["currency"])
+        return problems
+
+    def overpayments(self, records: Mapping[str, tuple[int, dict[str, Any]]]) -> list[str]:
+        numbers = sorted({r["invoice_number"] for _, r in records.values()})
+        paid: dict[str, Decimal] = {}
+        table = Payment.__table__  # type: ignore[attr-defined]
+        for start in range(0, len(numbers), _CHUNK):
+            chunk = numbers[start : start + _CHUNK]
+            query = sa.select(table.c.reference, table.c.invoice_number, table.c.amount)
+            for row in self.session.execute(query.where(table.c.invoice_number.in_(chunk))):
+                if row.reference not in records:
+                    paid[row.invoice_number] = paid.get(row.invoice_number, Decimal(0)) + row.amount
+        for _, record in records.values():
+            number = record["invoice_number"]
+            paid[number] = paid.get(number, Decimal(0)) + record["amount"]
+        warnings = []
+        for number in numbers:
+            invoice = self.invoices_by_number[number]
+            excess = paid[number] - invoice["amount"]
+            if excess > 0:
+                warnings.append(
+                    f"{self.source}: invoice {number} is overpaid by "
+                    f"{format_amount(excess, invoice['currency'])} {invoice['currency']}; "
+                    "the excess is not applied to other invoices"
+                )
+        return warnings
+
+    def payment_events(self, inserts: Iterable[Mapping[str, Any]], actor: str) -> list[NewEvent]:
+        events = []
+        for record in inserts:
+            invoice = self.invoices_by_number[record["invoice_number"]]
+            events.append(
+                NewEvent(
+                    kind=EventKind.PAYMENT,
+                    actor=actor,
+                    customer=invoice["customer_id"],
+                    invoices=(record["invoice_number"],),
+                    data={
+                        "reference": record["reference"],
+                        "amount": str(record["amount"]),
+                        "currency": invoice["currency"],
+                        "paid_on": record["paid_on"].isoformat(),
+                    },
+                    dedupe_key=f"payment:{record['reference']}",
+                )
+            )
+        return events
+
+
+def known_entities() -> tuple[str, ...]:
+    return schema.IMPORT_ORDER
