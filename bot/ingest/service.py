@@ -25,6 +25,7 @@ from sqlmodel import Session, SQLModel, col, select
 from bot.domain.ledger import InvoiceStatus
 from bot.domain.money import format_amount, quantize
 from bot.errors import ImportValidationError, InputError
+from bot.evidence.canonical import to_jsonable
 from bot.evidence.log import EventKind, NewEvent, append_events
 from bot.ingest import schema
 from bot.ingest.csvfile import read_csv
@@ -174,6 +175,7 @@ def import_in_session(
     existing = _existing(session, model, kind.key, list(records))
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
+    changes: dict[str, dict[str, list[Any]]] = {}
     for record_key, (line, record) in records.items():
         current = existing.get(record_key)
         if current is None:
@@ -188,8 +190,12 @@ def import_in_session(
                 )
         if kind.name == "invoices":
             _keep_dunbot_dispute(record, current, report, source, line)
-        if any(current.get(name) != value for name, value in record.items()):
+        diff = {
+            name: [current.get(name), value] for name, value in record.items() if current.get(name) != value
+        }
+        if diff:
             updates.append(record)
+            changes[record_key] = diff
         else:
             report.unchanged += 1
     if problems:
@@ -215,6 +221,9 @@ def import_in_session(
                     "inserted": report.inserted,
                     "updated": report.updated,
                     "unchanged": report.unchanged,
+                    # what an update changed, old and new value per column: a moved due date or a
+                    # new e-mail address is part of the record a court may ask about
+                    "changes": to_jsonable(changes),
                 },
             )
         )

@@ -458,3 +458,14 @@ def test_dates_parse_to_dates(loaded: Engine) -> None:
     with loaded.connect() as connection:
         paid_on = connection.execute(sa.text("SELECT paid_on FROM payment WHERE reference='P-1'")).scalar()
     assert str(paid_on) == date(2026, 6, 8).isoformat()
+
+
+def test_an_update_records_old_and_new_values(loaded: Engine, write: Callable[[str, str], Path]) -> None:
+    run(loaded, "invoices", write("moved.csv", INVOICES.replace("2026-05-26", "2026-06-26")))
+    with loaded.connect() as connection:
+        body = connection.execute(
+            sa.text("SELECT body FROM evidence_event ORDER BY seq DESC LIMIT 1")
+        ).scalar()
+    data = json.loads(str(body))["data"]
+    assert data["updated"] == 1
+    assert data["changes"] == {"INV-1": {"due_date": ["2026-05-26", "2026-06-26"]}}
