@@ -235,6 +235,46 @@ def plan(
     print_plan(preview)
 
 
+@app.command()
+@handled
+def cycle(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Business date YYYY-MM-DD (default today)")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Render everything the day would send; write and send nothing.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="A JSON summary.")] = False,
+) -> None:
+    """Plan the day, record it, and send every message that is due (one pass of the daemon)."""
+    import asyncio
+
+    from bot.outreach.cycle import dry_run_cycle, run_cycle
+    from bot.outreach.instance import instance_guard
+    from bot.views import cycle_json, dry_run_json, print_cycle, print_dry_run, sending_progress
+
+    settings = _settings()
+    day = _parse_date(as_of, "--as-of") if as_of else _today(settings, _now())
+    engine = make_engine(settings.database_url)
+    if dry_run:
+        messages, statuses = dry_run_cycle(engine, settings, day)
+        if as_json:
+            _print_json(dry_run_json(day, messages, statuses))
+        else:
+            print_dry_run(day, messages, statuses)
+        if any(m.blocked for m in messages):
+            raise typer.Exit(1)
+        return
+    with instance_guard(engine) as exclusive, sending_progress(err, enabled=not as_json) as progress:
+        report = asyncio.run(
+            run_cycle(engine, settings, day, clock=_now, exclusive=exclusive, progress=progress)
+        )
+    if as_json:
+        _print_json(cycle_json(report))
+    else:
+        print_cycle(report)
+
+
 @report_app.command("aging")
 @handled
 def report_aging(

@@ -150,6 +150,17 @@ class VoiceSettings(_Section):
     drop_dir: str = "outbox/voice"
 
 
+class OutreachSettings(_Section):
+    """How the outbox sends: retries, leases and concurrency."""
+
+    max_attempts: int = Field(default=5, ge=1, le=50)
+    retry_backoff_seconds: int = Field(default=60, ge=1)
+    lease_seconds: int = Field(default=300, ge=5)
+    batch_size: int = Field(default=50, ge=1, le=10_000)
+    concurrency: int = Field(default=8, ge=1, le=256)
+    review_assignee: str = "collector"
+
+
 class LetterSettings(_Section):
     """Where signed letters wait for the mailroom."""
 
@@ -363,6 +374,7 @@ class Settings(_Section):
     signing: SigningSettings = SigningSettings()
     evidence: EvidenceSettings = EvidenceSettings()
     compliance: ComplianceSettings = ComplianceSettings()
+    outreach: OutreachSettings = OutreachSettings()
     fees: FeeSettings = FeeSettings()
     scorecard: ScorecardSettings = ScorecardSettings()
     web: WebSettings = WebSettings()

@@ -89,7 +89,8 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
     verification = verify_database(engine, settings.path(settings.evidence.artifact_dir))
     status = "[green]verified[/]" if verification.ok else "[red]FAILED[/]"
     console.print(
-        f"5. evidence log: {verification.events_checked} event(s), chain {status} (`dunbot evidence verify --db`)"
+        f"5. evidence log: {verification.events_checked} event(s), chain {status} "
+        "(`dunbot evidence verify --db`)"
     )
     console.rule()
     console.print(

@@ -12,7 +12,8 @@
     ├── EvidenceError                the evidence log or an artifact failed verification
     └── ChannelError                 a transport failed (translated once, at the channel's edge)
         ├── TransientChannelError    try again later (SMTP 4xx, Twilio 5xx/20429, timeouts before sending)
-        ├── PermanentChannelError    never retry (SMTP 5xx, Twilio 21211/21610/21614)
+        ├── PermanentChannelError    never retry (SMTP 5xx, Twilio 21211/21614)
+        │   └── RecipientOptedOut    the recipient unsubscribed (Twilio 21610): record it, stop the channel
         └── AmbiguousChannelError    may or may not have been delivered: never resent automatically
 """
 
@@ -71,7 +72,18 @@ class EvidenceError(DunbotError):
 
 
 class ChannelError(DunbotError):
-    """A transport failed; subclasses say whether a retry is safe."""
+    """A transport failed; subclasses say whether a retry is safe.
+
+    ``code`` is the provider's own code ("550", "21610"); ``artifacts`` the raw exchange (request and
+    response bytes, by file name) kept as evidence of the failed attempt.
+    """
+
+    def __init__(
+        self, message: str, *, code: str | None = None, artifacts: dict[str, bytes] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.artifacts = artifacts or {}
 
 
 class TransientChannelError(ChannelError):
@@ -80,6 +92,10 @@ class TransientChannelError(ChannelError):
 
 class PermanentChannelError(ChannelError):
     """The send did not happen and must not be retried."""
+
+
+class RecipientOptedOut(PermanentChannelError):
+    """The provider says the recipient unsubscribed (Twilio 21610): record the opt-out, stop the channel."""
 
 
 class AmbiguousChannelError(ChannelError):

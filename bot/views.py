@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -88,3 +92,119 @@ def print_kpi(report: Any, days: int) -> None:
 
 def _pct(value: Decimal | None) -> str:
     return "—" if value is None else f"{value} %"
+
+
+# --- cycles ---------------------------------------------------------------------------------------
+
+_OUTCOME_ORDER = ("sent", "retry", "held", "cancelled", "failed", "blocked", "unknown")
+
+
+@contextmanager
+def sending_progress(console: Console, *, enabled: bool) -> Iterator[Callable[[Any], None] | None]:
+    """A live count of messages handled while a cycle sends (on stderr; off for --json)."""
+    if not enabled or not console.is_terminal:
+        yield None
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("sending: 0 handled", total=None)
+        counts: Counter[str] = Counter()
+
+        def advance(outcome: Any) -> None:
+            counts[str(outcome)] += 1
+            summary = ", ".join(f"{counts[o]} {o}" for o in _OUTCOME_ORDER if counts[o])
+            bar.update(task, description=f"sending: {summary}")
+
+        yield advance
+
+
+def cycle_json(report: Any) -> dict[str, Any]:
+    """The --json document of `dunbot cycle`."""
+    recorded = report.recorded
+    return {
+        "as_of": report.as_of.isoformat(),
+        "synced": report.synced,
+        "planned": {
+            "step_executions": recorded.executions if recorded else 0,
+            "messages": recorded.messages if recorded else 0,
+            "approval_tasks": recorded.tasks if recorded else 0,
+            "events": recorded.events if recorded else 0,
+        },
+        "recovered": {"released": report.released, "unknown": report.recovered_unknown},
+        "outcomes": {str(k): v for k, v in sorted(report.stats.outcomes.items())},
+        "by_step": [
+            {"step": step, "channel": channel, "outcome": str(outcome), "count": count}
+            for (step, channel, outcome), count in sorted(report.stats.by_step.items())
+        ],
+    }
+
+
+def print_cycle(report: Any) -> None:
+    """What a cycle planned and sent, per step and channel."""
+    document = cycle_json(report)
+    planned = document["planned"]
+    out.print(
+        f"[bold]cycle {document['as_of']}[/]: planned {planned['messages']} new message(s), "
+        f"{planned['step_executions']} step execution(s), {planned['approval_tasks']} approval task(s)"
+    )
+    if report.recovered_unknown or report.released:
+        out.print(
+            f"[yellow]recovered[/] {report.released} stale claim(s); {report.recovered_unknown} message(s) "
+            "found mid-send are now unknown, each with a review task"
+        )
+    table = Table(title="messages handled", show_lines=False)
+    table.add_column("step")
+    table.add_column("channel")
+    for outcome in _OUTCOME_ORDER:
+        table.add_column(outcome, justify="right")
+    rows: dict[tuple[str, str], Counter[str]] = {}
+    for item in document["by_step"]:
+        rows.setdefault((item["step"], item["channel"]), Counter())[item["outcome"]] += item["count"]
+    for (step, channel), counts in sorted(rows.items()):
+        table.add_row(step, channel, *(str(counts[o] or "") for o in _OUTCOME_ORDER))
+    if rows:
+        out.print(table)
+    else:
+        out.print("nothing was due")
+    totals = document["outcomes"]
+    out.print(", ".join(f"{totals.get(o, 0)} {o}" for o in _OUTCOME_ORDER if totals.get(o)) or "0 sent")
+
+
+def dry_run_json(day: date, messages: Sequence[Any], statuses: Counter[str]) -> dict[str, Any]:
+    """The --json document of `dunbot cycle --dry-run`."""
+    return {
+        "as_of": day.isoformat(),
+        "dry_run": True,
+        "decisions": dict(sorted(statuses.items())),
+        "messages": [
+            {
+                "customer": m.customer,
+                "step": m.step,
+                "channel": m.channel,
+                "recipient": m.recipient,
+                "subject": m.subject,
+                "invoices": list(m.invoices),
+                "blocked": m.blocked or None,
+            }
+            for m in messages
+        ],
+    }
+
+
+def print_dry_run(day: date, messages: Sequence[Any], statuses: Counter[str]) -> None:
+    """Every message the day would send, rendered; nothing was written or sent."""
+    table = Table(title=f"dry run {day}: {len(messages)} message(s) would be sent (nothing written)")
+    for column in ("customer", "step", "channel", "recipient", "subject / text"):
+        table.add_column(column, overflow="fold")
+    for m in messages:
+        subject = f"[red]BLOCKED: {m.blocked}[/]" if m.blocked else m.subject
+        table.add_row(m.customer, m.step, m.channel, m.recipient.replace("\n", " "), subject)
+    out.print(table)
+    out.print(", ".join(f"{count} {status}" for status, count in sorted(statuses.items())) or "nothing due")

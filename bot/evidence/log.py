@@ -36,6 +36,9 @@ class EventKind(StrEnum):
     MESSAGE_FAILED = "message_failed"  # a send failed
     MESSAGE_UNKNOWN = "message_unknown"  # a send may or may not have happened
     MESSAGE_DELIVERED = "message_delivered"  # a provider reported delivery (or non-delivery)
+    MESSAGE_CANCELLED = "message_cancelled"  # the fresh re-check found the message no longer due
+    MESSAGE_RESOLVED = "message_resolved"  # a collector said what became of an unknown message
+    OPT_OUT = "opt_out"  # a recipient unsubscribed from a channel (e.g. Twilio 21610)
     TASK_CREATED = "task_created"  # a collector work item was created
     TASK_DONE = "task_done"  # a collector finished a work item
     DISPUTE = "dispute"  # a dispute was opened or closed

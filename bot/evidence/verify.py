@@ -59,13 +59,16 @@ class VerificationReport:
 
 
 def referenced_artifacts(data: Any) -> Iterator[str]:
-    """Artifact hashes an event's data names: values of keys ending in ``_sha256`` and ``artifacts`` lists."""
+    """Artifact hashes an event's data names: values of keys ending in ``_sha256``, and the values of an
+    ``artifacts`` list or of an ``artifacts`` mapping (file name -> hash)."""
     if isinstance(data, dict):
         for key, value in data.items():
             if key.endswith("_sha256") and isinstance(value, str):
                 yield value
             elif key == "artifacts" and isinstance(value, list):
                 yield from (v for v in value if isinstance(v, str))
+            elif key == "artifacts" and isinstance(value, dict):
+                yield from (v for v in value.values() if isinstance(v, str))
             else:
                 yield from referenced_artifacts(value)
     elif isinstance(data, list):

@@ -137,6 +137,7 @@ class Message(SQLModel, table=True):
     provider_status: str | None = None
     artifacts: str = "[]"  # JSON list of artifact SHA-256 hashes
     last_error: str | None = None
+    sent_at: datetime | None = Field(default=None, sa_column=_instant())  # when the provider accepted it
     created_at: datetime = Field(sa_column=_instant(nullable=False))
     updated_at: datetime = Field(sa_column=_instant(nullable=False))
 

@@ -117,6 +117,7 @@ def upgrade() -> None:
         sa.Column("provider_status", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("artifacts", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("sent_at", bot.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", bot.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", bot.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(

@@ -1,0 +1,168 @@
+"""Turn one outbox message into words: the template context, the rendered text, the Outgoing.
+
+Amounts are formatted here (templates never format numbers), late fees are computed as of the send
+date under the invoice's contract terms, and the banned-phrase check runs on everything rendered:
+a hit means the message is not sent (:class:`BlockedContent`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from bot.channels.base import Outgoing
+from bot.config import Settings
+from bot.domain.compliance import banned_phrase_hits
+from bot.domain.fees import late_fee, terms_for
+from bot.domain.ledger import Channel, Contract, Customer, Invoice
+from bot.domain.money import format_amount
+from bot.domain.policy import FeeTerms, LadderStep
+from bot.render.context import (
+    CompanyContext,
+    CurrencyTotal,
+    CustomerContext,
+    InvoiceLine,
+    MessageContext,
+    StepContext,
+)
+from bot.render.environment import render_email, render_sms, render_task
+
+
+class BlockedContent(Exception):
+    """The rendered text contains a banned phrase: it must not be sent."""
+
+    def __init__(self, hits: Sequence[str]) -> None:
+        super().__init__(f"banned phrase(s) in the rendered message: {', '.join(hits)}")
+        self.hits = list(hits)
+
+
+@dataclass(frozen=True, slots=True)
+class Composed:
+    """A rendered message and what it is about."""
+
+    outgoing: Outgoing
+    context: MessageContext
+
+
+def invoice_lines(
+    invoices: Sequence[Invoice], contracts: Mapping[str, Contract], fees: FeeTerms, as_of: date
+) -> tuple[list[InvoiceLine], list[CurrencyTotal]]:
+    """The invoice table and per-currency totals, formatted for people."""
+    lines: list[InvoiceLine] = []
+    sums: dict[str, tuple[Decimal, Decimal]] = {}
+    for invoice in sorted(invoices, key=lambda i: (i.due_date, i.number)):
+        outstanding = invoice.outstanding_as_of(as_of)
+        days = (as_of - invoice.due_date).days
+        contract = contracts.get(invoice.contract_ref) if invoice.contract_ref else None
+        fee = late_fee(outstanding, days, terms_for(contract, fees), invoice.currency)
+        lines.append(
+            InvoiceLine(
+                number=invoice.number,
+                currency=invoice.currency,
+                amount=format_amount(invoice.amount, invoice.currency),
+                outstanding=format_amount(outstanding, invoice.currency),
+                issue_date=invoice.issue_date.isoformat(),
+                due_date=invoice.due_date.isoformat(),
+                days_overdue=days,
+                late_fee=format_amount(fee, invoice.currency),
+            )
+        )
+        total, total_fee = sums.get(invoice.currency, (Decimal(0), Decimal(0)))
+        sums[invoice.currency] = (total + outstanding, total_fee + fee)
+    totals = [
+        CurrencyTotal(
+            currency=currency,
+            outstanding=format_amount(total, currency),
+            late_fee=format_amount(fee, currency),
+        )
+        for currency, (total, fee) in sums.items()
+    ]
+    return lines, totals
+
+
+def message_context(
+    settings: Settings,
+    customer: Customer,
+    step: LadderStep,
+    invoices: Sequence[Invoice],
+    contracts: Mapping[str, Contract],
+    as_of: date,
+    reference: str,
+    *,
+    notice_attached: bool = False,
+) -> MessageContext:
+    """Everything a template may use (``bot/render/context.py``)."""
+    company = settings.company
+    lines, totals = invoice_lines(invoices, contracts, settings.planning_policy().fees, as_of)
+    return MessageContext(
+        company=CompanyContext(
+            name=company.name,
+            legal_name=company.legal_name,
+            address=company.address,
+            phone=company.phone,
+            email=company.email,
+            bank_account=company.bank_account,
+        ),
+        customer=CustomerContext(
+            id=customer.id, name=customer.name, account_manager=customer.account_manager or ""
+        ),
+        step=StepContext(name=step.name, day=step.day),
+        as_of=as_of.isoformat(),
+        reference=reference,
+        notice_attached=notice_attached,
+        invoices=lines,
+        totals=totals,
+    )
+
+
+def compose(
+    settings: Settings,
+    *,
+    key: str,
+    channel: Channel,
+    recipient: str,
+    customer: Customer,
+    step: LadderStep,
+    invoices: Sequence[Invoice],
+    contracts: Mapping[str, Contract],
+    as_of: date,
+    reference: str,
+) -> Composed:
+    """Render ``step`` for ``channel``; raises :class:`BlockedContent` on a banned phrase."""
+    context = message_context(settings, customer, step, invoices, contracts, as_of, reference)
+    language = customer.language.value
+    name = step.template_name
+    subject, html = "", None
+    if channel is Channel.EMAIL:
+        email = render_email(language, name, context)
+        subject, text, html = email.subject, email.text, email.html
+    elif channel in (Channel.SMS, Channel.VOICE):
+        text = render_sms(language, name, context)
+    elif channel is Channel.TASK:
+        task = render_task(language, name, context)
+        subject, text = task.title, task.body
+    else:
+        from bot.render.environment import render_letter
+
+        subject, text = reference, render_letter(language, name, context)
+    hits = banned_phrase_hits(
+        "\n".join(part for part in (subject, text, html or "") if part), settings.compliance.banned_phrases
+    )
+    if hits:
+        raise BlockedContent(hits)
+    outgoing = Outgoing(
+        key=key,
+        channel=channel,
+        recipient=recipient,
+        subject=subject,
+        text=text,
+        html=html,
+        language=language,
+        customer=customer.id,
+        step=step.name,
+        invoices=tuple(line["number"] for line in context["invoices"]),
+        metadata={"reference": reference},
+    )
+    return Composed(outgoing=outgoing, context=context)

@@ -1,0 +1,224 @@
+"""A cycle (DESIGN §5): sync sources -> plan and record the day -> recover -> send what is due.
+
+``run_cycle`` is what `dunbot cycle` and each tick of `dunbot run` call. ``dry_run_cycle`` renders
+every message the day's plan would send and reports it, writing and sending nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy.engine import Engine
+
+from bot.channels.base import Sender
+from bot.config import Settings, secret
+from bot.domain.decisions import DecisionStatus, PlanDecision
+from bot.domain.ledger import Channel, CustomerLedger
+from bot.evidence.artifacts import ArtifactStore
+from bot.outreach.compose import BlockedContent, compose
+from bot.outreach.outbox import Outbox, OutboxStats, Outcome, message_key, recipient_for
+from bot.outreach.planning import RecordedPlan, preview_plan, record_plan
+from bot.render.environment import TemplateRenderError
+from bot.store.engine import require_schema
+
+
+@dataclass
+class CycleReport:
+    """What one cycle did."""
+
+    as_of: date
+    recorded: RecordedPlan | None = None
+    stats: OutboxStats = field(default_factory=OutboxStats)
+    released: int = 0
+    recovered_unknown: int = 0
+    synced: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DryRunMessage:
+    """A message the plan would send, rendered."""
+
+    customer: str
+    step: str
+    channel: str
+    recipient: str
+    subject: str
+    invoices: tuple[str, ...]
+    blocked: str = ""
+
+
+def worker_name() -> str:
+    """This process, for leases and as the actor of the events it writes."""
+    return f"outbox@{socket.gethostname()}:{os.getpid()}"
+
+
+def build_senders(settings: Settings) -> dict[Channel, Sender]:
+    """The transports the config names; secrets are read from the environment here, once."""
+    from bot.channels.file import FileSender
+    from bot.channels.letter import LetterQueueSender
+
+    senders: dict[Channel, Sender] = {
+        Channel.LETTER: LetterQueueSender(settings.path(settings.letter.queue_dir))
+    }
+    email = settings.email
+    if email.transport == "smtp":
+        from bot.channels.smtp import SmtpSender
+
+        password = secret(email.password_env, "email.password_env") if email.username else None
+        senders[Channel.EMAIL] = SmtpSender(
+            host=email.host,
+            port=email.port,
+            starttls=email.starttls,
+            username=email.username,
+            password=password,
+            from_address=email.from_address,
+            timeout=float(email.timeout_seconds),
+            connections=settings.outreach.concurrency,
+        )
+    else:
+        senders[Channel.EMAIL] = FileSender(
+            Channel.EMAIL, settings.path(email.drop_dir), from_address=email.from_address
+        )
+    sms, voice = settings.sms, settings.voice
+    if sms.transport == "twilio" or voice.transport == "twilio":
+        from bot.channels.twilio import TwilioSmsSender, TwilioVoiceSender
+
+        token = secret(sms.auth_token_env, "sms.auth_token_env")
+        common = {
+            "account_sid": sms.account_sid or "",
+            "auth_token": token,
+            "status_callback_url": sms.status_callback_url,
+            "api_base_url": sms.api_base_url,
+        }
+        if sms.transport == "twilio":
+            senders[Channel.SMS] = TwilioSmsSender(
+                from_number=sms.from_number, messaging_service_sid=sms.messaging_service_sid, **common
+            )
+        if voice.transport == "twilio":
+            senders[Channel.VOICE] = TwilioVoiceSender(
+                from_number=voice.from_number or sms.from_number, **common
+            )
+    senders.setdefault(Channel.SMS, FileSender(Channel.SMS, settings.path(sms.drop_dir)))
+    senders.setdefault(Channel.VOICE, FileSender(Channel.VOICE, settings.path(voice.drop_dir)))
+    return senders
+
+
+async def run_cycle(
+    engine: Engine,
+    settings: Settings,
+    as_of: date,
+    *,
+    clock: Callable[[], datetime],
+    exclusive: bool,
+    senders: dict[Channel, Sender] | None = None,
+    stop: asyncio.Event | None = None,
+    progress: Callable[[Outcome], None] | None = None,
+    worker: str | None = None,
+) -> CycleReport:
+    """Plan ``as_of``, record it, recover what a crash left behind, and send everything due."""
+    require_schema(engine)
+    report = CycleReport(as_of=as_of)
+    if settings.source.url:
+        from bot.ingest.service import ImportDefaults
+        from bot.ingest.source import sync_source
+
+        defaults = ImportDefaults(
+            country=settings.company.country,
+            timezone=settings.company.timezone,
+            language=settings.company.language.value,
+        )
+        reports = sync_source(engine, settings.source.url, settings.source.queries(), defaults, clock())
+        report.synced = sum(r.inserted + r.updated for r in reports)
+    report.recorded = record_plan(engine, settings, as_of, clock())
+    own_senders = senders is None
+    active = senders if senders is not None else build_senders(settings)
+    outbox = Outbox(
+        engine,
+        settings,
+        active,
+        ArtifactStore(settings.path(settings.evidence.artifact_dir)),
+        worker=worker or worker_name(),
+        clock=clock,
+    )
+    try:
+        report.released, report.recovered_unknown = outbox.recover(exclusive=exclusive)
+        report.stats = await outbox.drain(as_of, stop=stop, progress=progress)
+    finally:
+        if own_senders:
+            for sender in active.values():
+                await sender.aclose()
+    return report
+
+
+def dry_run_cycle(
+    engine: Engine, settings: Settings, as_of: date
+) -> tuple[list[DryRunMessage], Counter[str]]:
+    """Render every message the plan for ``as_of`` would send; nothing is written or sent."""
+    preview = preview_plan(engine, settings, as_of)
+    policy = settings.planning_policy()
+    steps = {(tactic, step.name): step for tactic, ladder in policy.ladders.items() for step in ladder}
+    ledgers = _ledgers(engine, as_of, sorted({plan.customer for plan in preview.plans}))
+    messages: list[DryRunMessage] = []
+    statuses: Counter[str] = Counter(d.status.value for d in preview.decisions)
+    for plan in preview.plans:
+        ledger = ledgers.get(plan.customer)
+        if ledger is None:
+            continue
+        groups: dict[str, list[str]] = {}
+        first: dict[str, PlanDecision] = {}
+        for decision in plan.decisions:
+            if decision.status is DecisionStatus.PLANNED:
+                groups.setdefault(decision.step, []).append(decision.invoice)
+                first.setdefault(decision.step, decision)
+        for step_name, numbers in groups.items():
+            decision = first[step_name]
+            step = steps[(decision.tactic, step_name)]
+            invoices = [i for i in ledger.invoices if i.number in numbers]
+            for channel_value in decision.channels:
+                channel = Channel(channel_value)
+                recipient = recipient_for(ledger.customer, channel, settings)
+                try:
+                    composed = compose(
+                        settings,
+                        key=message_key(0, as_of, channel, settings.email.from_address),
+                        channel=channel,
+                        recipient=recipient,
+                        customer=ledger.customer,
+                        step=step,
+                        invoices=invoices,
+                        contracts=ledger.contracts,
+                        as_of=as_of,
+                        reference=f"DN-{as_of:%Y%m%d}-DRYRUN",
+                    )
+                except (BlockedContent, TemplateRenderError) as exc:
+                    messages.append(
+                        DryRunMessage(
+                            plan.customer, step_name, channel.value, recipient, "", tuple(numbers), str(exc)
+                        )
+                    )
+                    continue
+                out = composed.outgoing
+                messages.append(
+                    DryRunMessage(
+                        plan.customer,
+                        step_name,
+                        channel.value,
+                        recipient,
+                        out.subject or out.text[:60],
+                        out.invoices,
+                    )
+                )
+    return messages, statuses
+
+
+def _ledgers(engine: Engine, as_of: date, customer_ids: list[str]) -> dict[str, CustomerLedger]:
+    from bot.store.queries import iter_ledgers
+
+    with engine.connect() as connection:
+        return {ledger.customer.id: ledger for ledger in iter_ledgers(connection, as_of, customer_ids)}

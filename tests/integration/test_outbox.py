@@ -1,0 +1,233 @@
+"""The outbox against a real database and real drop folders: sent once, re-checked, recovered."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot.channels.file import FileSender
+from bot.config import ComplianceSettings, EmailSettings, EvidenceSettings, Settings, SmsSettings
+from bot.domain.ledger import Channel
+from bot.evidence.artifacts import ArtifactStore
+from bot.evidence.verify import verify_log
+from bot.outreach.cycle import run_cycle
+from bot.outreach.outbox import Outbox, Outcome
+from bot.outreach.planning import record_plan
+from bot.store import tables
+
+AS_OF = date(2026, 6, 10)  # a Wednesday, a working day in China
+NOON_SHANGHAI = datetime(2026, 6, 10, 4, 0, tzinfo=UTC)
+
+
+class Clock:
+    """An injected clock the test moves by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        email=EmailSettings(transport="file", drop_dir="outbox/email", from_address="ar@xinghe.com.cn"),
+        sms=SmsSettings(transport="file", drop_dir="outbox/sms"),
+        evidence=EvidenceSettings(artifact_dir="artifacts"),
+        compliance=ComplianceSettings(window="08:00-20:00"),
+        base_dir=tmp_path,
+    )
+
+
+def _seed(engine: Engine, **customer: object) -> None:
+    fields: dict[str, object] = {
+        "id": "C1",
+        "name": "杭州远航贸易有限公司",
+        "tier_override": "cooperative",
+        "country": "CN",
+        "timezone": "Asia/Shanghai",
+        "language": "zh-CN",
+        "email": "ap@yuanhang.com.cn",
+        "phone": "+8613800138000",
+        "address": "杭州市西湖区文三路 1 号",
+    }
+    fields.update(customer)
+    with Session(engine) as session:
+        session.add(tables.Customer(**fields))  # type: ignore[arg-type]
+        session.flush()
+        for number, due in (("I-0", date(2026, 6, 10)), ("I-3", date(2026, 6, 7))):
+            session.add(
+                tables.Invoice(
+                    number=number,
+                    customer_id="C1",
+                    currency="CNY",
+                    amount=Decimal("5000.00"),
+                    issue_date=date(2026, 5, 1),
+                    due_date=due,
+                )
+            )
+        session.commit()
+
+
+def _senders(settings: Settings) -> dict[Channel, FileSender]:
+    return {
+        Channel.EMAIL: FileSender(
+            Channel.EMAIL, settings.path("outbox/email"), from_address="ar@xinghe.com.cn"
+        ),
+        Channel.SMS: FileSender(Channel.SMS, settings.path("outbox/sms")),
+    }
+
+
+def _cycle(engine: Engine, settings: Settings, clock: Clock) -> object:
+    return asyncio.run(
+        run_cycle(engine, settings, AS_OF, clock=clock, exclusive=True, senders=dict(_senders(settings)))
+    )
+
+
+def _messages(engine: Engine) -> dict[str, tuple[str, int]]:
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT step, channel, state, attempts FROM message")).all()
+    return {f"{r.step}/{r.channel}": (r.state, r.attempts) for r in rows}
+
+
+def _kinds(engine: Engine) -> list[str]:
+    with engine.connect() as connection:
+        return [r[0] for r in connection.execute(sa.text("SELECT kind FROM evidence_event ORDER BY seq"))]
+
+
+def test_a_cycle_sends_each_message_once(engine: Engine, settings: Settings) -> None:
+    _seed(engine)
+    clock = Clock(NOON_SHANGHAI)
+    _cycle(engine, settings, clock)
+    assert _messages(engine) == {"due_statement/email": ("sent", 1), "overdue_sms/sms": ("sent", 1)}
+    emails = list(settings.path("outbox/email").iterdir())
+    sms = list(settings.path("outbox/sms").iterdir())
+    assert len(emails) == 1 and len(sms) == 1
+    raw = emails[0].read_bytes()
+    assert b"Message-ID: <dunbot." in raw and b"X-Dunbot-Invoices: I-0" in raw
+    assert "I-3" in json.loads(sms[0].read_text(encoding="utf-8"))["body"]
+
+    clock.now += timedelta(hours=2)
+    _cycle(engine, settings, clock)  # the same day again: nothing new, nothing twice
+    assert len(list(settings.path("outbox/email").iterdir())) == 1
+    assert len(list(settings.path("outbox/sms").iterdir())) == 1
+    assert _kinds(engine).count("message_sent") == 2
+
+    with engine.connect() as connection:
+        body = json.loads(
+            connection.execute(
+                sa.text("SELECT body FROM evidence_event WHERE kind = 'message_sent' LIMIT 1")
+            ).scalar_one()
+        )
+        report = verify_log(connection, ArtifactStore(settings.path("artifacts")))
+    assert report.ok, report.problems
+    assert report.artifacts_checked == 2
+    assert set(body["data"]["artifacts"]) <= {"message.eml", "message.json"}
+
+
+def test_payment_after_planning_cancels_the_message(engine: Engine, settings: Settings) -> None:
+    _seed(engine)
+    clock = Clock(NOON_SHANGHAI)
+    record_plan(engine, settings, AS_OF, clock())
+    with Session(engine) as session:
+        session.add(
+            tables.Payment(reference="P-1", invoice_number="I-3", amount=Decimal("5000.00"), paid_on=AS_OF)
+        )
+        session.commit()
+    _cycle(engine, settings, clock)
+    assert _messages(engine) == {"due_statement/email": ("sent", 1), "overdue_sms/sms": ("cancelled", 0)}
+    assert not settings.path("outbox/sms").exists()
+    assert "message_cancelled" in _kinds(engine)
+
+
+def test_outside_the_contact_window_the_message_waits(engine: Engine, settings: Settings) -> None:
+    _seed(engine)
+    late_evening = datetime(2026, 6, 10, 13, 30, tzinfo=UTC)  # 21:30 in Shanghai
+    _cycle(engine, settings, Clock(late_evening))
+    assert _messages(engine) == {"due_statement/email": ("planned", 0), "overdue_sms/sms": ("planned", 0)}
+    with engine.connect() as connection:
+        waits = set(connection.execute(sa.text("SELECT next_attempt_at FROM message")).scalars())
+    assert {str(w)[:16] for w in waits} == {"2026-06-11 00:00"}  # 08:00 next morning in Shanghai
+    _cycle(engine, settings, Clock(datetime(2026, 6, 11, 0, 5, tzinfo=UTC)))
+    assert _messages(engine) == {"due_statement/email": ("sent", 1), "overdue_sms/sms": ("sent", 1)}
+
+
+def test_a_crash_while_sending_becomes_unknown_with_a_review_task(engine: Engine, settings: Settings) -> None:
+    _seed(engine)
+    clock = Clock(NOON_SHANGHAI)
+    record_plan(engine, settings, AS_OF, clock())
+    outbox = Outbox(
+        engine,
+        settings,
+        _senders(settings),
+        ArtifactStore(settings.path("artifacts")),
+        worker="w1",
+        clock=clock,
+    )
+    claims = outbox.claim(AS_OF, 10)
+    assert len(claims) == 2
+    # The process dies after committing `sending` for the SMS, before the provider answered.
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE message SET state = 'sending', attempts = 1 WHERE channel = 'sms'")
+        )
+    released, unknown = outbox.recover(exclusive=True)
+    assert (released, unknown) == (1, 1)
+    _cycle(engine, settings, clock)
+    assert _messages(engine) == {"due_statement/email": ("sent", 1), "overdue_sms/sms": ("unknown", 1)}
+    assert not settings.path("outbox/sms").exists()  # never resent automatically
+    with engine.connect() as connection:
+        tasks = connection.execute(sa.text("SELECT kind, status, title FROM task")).all()
+    assert [(t.kind, t.status) for t in tasks] == [("review", "open")]
+    assert "message_unknown" in _kinds(engine)
+
+
+def test_a_worker_that_lost_its_lease_cannot_send(engine: Engine, settings: Settings) -> None:
+    _seed(engine)
+    clock = Clock(NOON_SHANGHAI)
+    record_plan(engine, settings, AS_OF, clock())
+    store = ArtifactStore(settings.path("artifacts"))
+    slow = Outbox(engine, settings, _senders(settings), store, worker="slow", clock=clock)
+    fast = Outbox(engine, settings, _senders(settings), store, worker="fast", clock=clock)
+    stale = slow.claim(AS_OF, 10)
+    clock.now += timedelta(seconds=settings.outreach.lease_seconds + 1)
+    assert fast.recover(exclusive=False) == (2, 0)
+    fresh = fast.claim(AS_OF, 10)
+    assert [f for _, f in fresh] == [f + 1 for _, f in stale]
+    outcomes = asyncio.run(_process_all(slow, stale)) + asyncio.run(_process_all(fast, fresh))
+    assert [o for _, _, o in outcomes] == [Outcome.LOST, Outcome.LOST, Outcome.SENT, Outcome.SENT]
+    assert len(list(settings.path("outbox/email").iterdir())) == 1
+
+
+async def _process_all(outbox: Outbox, claims: list[tuple[int, int]]) -> list[tuple[str, str, Outcome]]:
+    return [await outbox.process(message_id, fence, AS_OF) for message_id, fence in claims]
+
+
+def test_a_banned_phrase_blocks_the_send_and_raises_a_task(engine: Engine, settings: Settings) -> None:
+    _seed(engine, name="Police Supply Ltd", language="en")
+    _cycle(engine, settings, Clock(NOON_SHANGHAI))
+    # The e-mail names the customer and is blocked; the SMS does not and goes out.
+    assert _messages(engine) == {"due_statement/email": ("failed", 0), "overdue_sms/sms": ("sent", 1)}
+    with engine.connect() as connection:
+        titles = list(connection.execute(sa.text("SELECT title FROM task ORDER BY id")).scalars())
+    assert len(titles) == 1 and "banned phrase" in titles[0] and "police" in titles[0]
+    assert not settings.path("outbox/email").exists()
+
+
+def test_opted_out_channel_is_cancelled(engine: Engine, settings: Settings) -> None:
+    _seed(engine)
+    clock = Clock(NOON_SHANGHAI)
+    record_plan(engine, settings, AS_OF, clock())
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE customer SET opted_out = 'sms'"))
+    _cycle(engine, settings, clock)
+    assert _messages(engine) == {"due_statement/email": ("sent", 1), "overdue_sms/sms": ("cancelled", 0)}
