@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import shutil
 import sys
 from collections.abc import Callable
@@ -275,6 +276,32 @@ def cycle(
         print_cycle(report)
 
 
+@app.command()
+@handled
+def run() -> None:
+    """The daemon: a cycle on every tick of [schedule] cron, Twilio callbacks on [web] listen."""
+    import asyncio
+    import logging
+
+    from bot.outreach.instance import instance_guard
+    from bot.scheduler import run_daemon
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    from bot.store.engine import require_schema
+
+    require_schema(engine)
+
+    def started(ticks: list[datetime]) -> None:
+        when = ", ".join(t.isoformat(timespec="minutes") for t in ticks)
+        err.print(f"dunbot running (pid {os.getpid()}); next cycles: {when}; web on {settings.web.listen}")
+
+    with instance_guard(engine) as exclusive:
+        asyncio.run(run_daemon(engine, settings, exclusive=exclusive, clock=_now, on_start=started))
+    err.print("dunbot stopped")
+
+
 @report_app.command("aging")
 @handled
 def report_aging(
@@ -403,6 +430,46 @@ def dispute_close(
     settings = _settings()
     set_dispute(make_engine(settings.database_url), invoice, False, reason, _actor(), _now())
     out.print(f"dispute closed on {invoice}")
+
+
+@app.command()
+@handled
+def approve(task: Annotated[int, typer.Argument(help="The approval task's id (`dunbot tasks`)")]) -> None:
+    """Approve a step that waits for approval: its messages go out with the next cycle."""
+    _decide(task, approve=True, reason="")
+
+
+@app.command()
+@handled
+def reject(
+    task: Annotated[int, typer.Argument(help="The approval task's id (`dunbot tasks`)")],
+    reason: Annotated[str, typer.Option("--reason", help="Why; recorded in the evidence log")],
+) -> None:
+    """Reject a step that waits for approval: it will not be sent."""
+    _decide(task, approve=False, reason=reason)
+
+
+def _decide(task: int, *, approve: bool, reason: str) -> None:
+    from bot.outreach.approval import decide
+
+    settings = _settings()
+    now = _now()
+    result = decide(
+        make_engine(settings.database_url),
+        settings,
+        task,
+        approve=approve,
+        reason=reason,
+        actor=_actor(),
+        now=now,
+        business_date=_today(settings, now),
+    )
+    verb = "approved" if result.approved else "rejected"
+    out.print(
+        f"task {result.task}: {result.step} for {result.customer} ({', '.join(result.invoices)}) {verb}"
+    )
+    if result.approved:
+        out.print(f"{len(result.messages)} message(s) queued; the next `dunbot cycle` sends them")
 
 
 def _actor() -> str:

@@ -110,8 +110,11 @@ class ScheduleSettings(_Section):
     @field_validator("cron")
     @classmethod
     def _cron(cls, value: str) -> str:
-        if len(value.split()) != 5:
-            raise ValueError("cron takes five fields: minute hour day month weekday")
+        from bot.scheduler import cron_problem  # the one module that knows APScheduler
+
+        problem = cron_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
 

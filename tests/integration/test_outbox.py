@@ -231,3 +231,102 @@ def test_opted_out_channel_is_cancelled(engine: Engine, settings: Settings) -> N
         connection.execute(sa.text("UPDATE customer SET opted_out = 'sms'"))
     _cycle(engine, settings, clock)
     assert _messages(engine) == {"due_statement/email": ("sent", 1), "overdue_sms/sms": ("cancelled", 0)}
+
+
+def _seed_approval_case(engine: Engine) -> int:
+    _seed(engine)
+    with Session(engine) as session:
+        session.add(
+            tables.Invoice(
+                number="I-60",
+                customer_id="C1",
+                currency="CNY",
+                amount=Decimal("80000.00"),
+                issue_date=date(2026, 3, 1),
+                due_date=AS_OF - timedelta(days=60),
+            )
+        )
+        session.commit()
+    record_plan(engine, Settings(), AS_OF, NOON_SHANGHAI)
+    with engine.connect() as connection:
+        task = connection.execute(sa.text("SELECT id, step FROM task WHERE kind = 'approval'")).one()
+    assert task.step == "payment_order_pack"
+    return int(task.id)
+
+
+def test_an_approved_step_is_sent_by_the_next_cycle(engine: Engine, settings: Settings) -> None:
+    from bot.outreach.approval import decide
+
+    task_id = _seed_approval_case(engine)
+    result = decide(
+        engine,
+        settings,
+        task_id,
+        approve=True,
+        reason="",
+        actor="user:li",
+        now=NOON_SHANGHAI,
+        business_date=AS_OF,
+    )
+    assert result.approved and result.invoices == ("I-60",) and len(result.messages) == 1
+    _cycle(engine, settings, Clock(NOON_SHANGHAI))
+    with engine.connect() as connection:
+        legal = connection.execute(
+            sa.text("SELECT kind, assignee, invoices FROM task WHERE kind = 'legal'")
+        ).one()
+        status = connection.execute(
+            sa.text(
+                "SELECT status FROM step_execution WHERE invoice_number = 'I-60' AND step = 'payment_order_pack'"
+            )
+        ).scalar_one()
+    assert (legal.kind, legal.assignee, json.loads(legal.invoices)) == ("legal", "legal", ["I-60"])
+    assert status == "approved"
+    assert _messages(engine)["payment_order_pack/task"] == ("sent", 1)
+    assert "approval" in _kinds(engine) and "task_created" in _kinds(engine)
+    with pytest.raises(Exception, match="already decided"):
+        decide(
+            engine,
+            settings,
+            task_id,
+            approve=False,
+            reason="x",
+            actor="user:li",
+            now=NOON_SHANGHAI,
+            business_date=AS_OF,
+        )
+
+
+def test_a_rejected_step_is_never_sent(engine: Engine, settings: Settings) -> None:
+    from bot.errors import InputError
+    from bot.outreach.approval import decide
+
+    task_id = _seed_approval_case(engine)
+    with pytest.raises(InputError, match="--reason is required"):
+        decide(
+            engine,
+            settings,
+            task_id,
+            approve=False,
+            reason=" ",
+            actor="user:li",
+            now=NOON_SHANGHAI,
+            business_date=AS_OF,
+        )
+    decide(
+        engine,
+        settings,
+        task_id,
+        approve=False,
+        reason="customer in talks",
+        actor="user:li",
+        now=NOON_SHANGHAI,
+        business_date=AS_OF,
+    )
+    _cycle(engine, settings, Clock(NOON_SHANGHAI))
+    assert "payment_order_pack/task" not in _messages(engine)
+    record_plan(engine, settings, AS_OF + timedelta(days=1), NOON_SHANGHAI + timedelta(days=1))
+    with engine.connect() as connection:
+        open_approvals = connection.execute(
+            sa.text("SELECT count(*) FROM task WHERE kind='approval' AND status='open'")
+        ).scalar_one()
+    assert open_approvals == 0
