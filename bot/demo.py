@@ -6,14 +6,16 @@ promises and disputes, shows the day's plan and the aging report, and verifies t
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections import Counter
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import Engine
 
 from bot.config import EXAMPLE_CONFIG, load_settings
 from bot.domain.calendar import is_business_day
@@ -36,6 +38,8 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
     from bot.evidence.service import verify_database
     from bot.ingest.service import ImportDefaults, import_file
     from bot.outreach.collector import record_promise, set_dispute
+    from bot.outreach.cycle import run_cycle
+    from bot.outreach.outbox import Outcome
     from bot.outreach.planning import preview_plan
     from bot.reporting import aging_report
     from bot.store.migrate import upgrade
@@ -47,7 +51,8 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
     # A demo starts clean every time: same seed, same ledger, same plan.
     for stale in (database, directory / "dunbot.db-wal", directory / "dunbot.db-shm"):
         stale.unlink(missing_ok=True)
-    shutil.rmtree(directory / "artifacts", ignore_errors=True)
+    for folder in ("artifacts", "outbox"):
+        shutil.rmtree(directory / folder, ignore_errors=True)
     shutil.copyfile(EXAMPLE_CONFIG, config)
     settings = load_settings(config)
     day = as_of or demo_date(now.astimezone(ZoneInfo(settings.company.timezone)).date(), "CN")
@@ -83,20 +88,43 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
     print_plan(preview, limit=25)
     _print_plan_summary(preview, console)
 
-    console.print(f"4. aging as of {day} (`dunbot report aging --as-of {day}`):")
+    console.print(f"4. a cycle (`dunbot cycle --as-of {day}`) at 10:00 {settings.company.timezone}:")
+    clock_at = datetime.combine(day, time(10, 0), tzinfo=ZoneInfo(settings.company.timezone))
+    cycle = asyncio.run(run_cycle(engine, settings, day, clock=lambda: clock_at, exclusive=True))
+    _print_cycle_summary(engine, preview, day, console)
+    held = cycle.stats.outcomes.get(Outcome.HELD, 0)
+    if held:
+        console.print(
+            f"   {held} message(s) wait for the recipient's contact window "
+            f"({settings.compliance.window} local time) and go out with a later cycle"
+        )
+    for label, folder in (
+        ("e-mails (.eml)", settings.email.drop_dir),
+        ("SMS (.json)", settings.sms.drop_dir),
+        ("letters for the mailroom", settings.letter.queue_dir),
+    ):
+        path = settings.path(folder)
+        count = sum(1 for f in path.iterdir() if not f.name.startswith(".")) if path.exists() else 0
+        console.print(f"   {label:<26} {count:>4} file(s) in {path}")
+
+    console.print(f"5. aging as of {day} (`dunbot report aging --as-of {day}`):")
     print_aging(aging_report(engine, settings, day))
 
     verification = verify_database(engine, settings.path(settings.evidence.artifact_dir))
     status = "[green]verified[/]" if verification.ok else "[red]FAILED[/]"
     console.print(
-        f"5. evidence log: {verification.events_checked} event(s), chain {status} "
-        "(`dunbot evidence verify --db`)"
+        f"6. evidence log: {verification.events_checked} event(s) and "
+        f"{verification.artifacts_checked} artifact(s), chain {status} (`dunbot evidence verify --db`)"
     )
     console.rule()
     console.print(
         f"Everything is in {directory.resolve()}. Try:\n"
-        f"  cd {directory} && ../.venv/bin/dunbot plan --as-of {day}\n"
-        f"  ../.venv/bin/dunbot report kpi --as-of {day} --json"
+        f"  cd {directory}\n"
+        f"  ../.venv/bin/dunbot tasks                      # collector work: calls, reviews, approvals\n"
+        f"  ../.venv/bin/dunbot log --customer <ID>        # every contact with one customer\n"
+        f"  ../.venv/bin/dunbot cycle --as-of {day} --dry-run\n"
+        f"  ../.venv/bin/dunbot report kpi --as-of {day} --json\n"
+        f"  ../.venv/bin/dunbot evidence verify --db"
     )
 
 
@@ -112,4 +140,28 @@ def _print_plan_summary(preview: object, console: Console) -> None:
         table.add_column(column, justify="right" if column == "invoices" else "left")
     for (tier, step, status), n in sorted(counts.items()):
         table.add_row(tier, step, status, str(n))
+    console.print(table)
+
+
+def _print_cycle_summary(engine: Engine, preview: object, day: date, console: Console) -> None:
+    """Messages of the day by tier, step, channel and state."""
+    import sqlalchemy as sa
+
+    from bot.outreach.planning import PlanPreview
+
+    assert isinstance(preview, PlanPreview)
+    tier_of = {plan.customer: plan.assessment.tier.value for plan in preview.plans if plan.assessment}
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text("SELECT customer_id, step, channel, state FROM message WHERE business_date = :day"),
+            {"day": day},
+        ).all()
+    counts: Counter[tuple[str, str, str, str]] = Counter(
+        (tier_of.get(r.customer_id, "?"), r.step, r.channel, r.state) for r in rows
+    )
+    table = Table(title=f"Messages of {day} per tier and step")
+    for column in ("tier", "step", "channel", "state", "messages"):
+        table.add_column(column, justify="right" if column == "messages" else "left")
+    for (tier, step, channel, state), n in sorted(counts.items()):
+        table.add_row(tier, step, channel, state, str(n))
     console.print(table)

@@ -77,3 +77,15 @@ def bypass_triggers(connection: sa.Connection) -> None:
     else:
         connection.exec_driver_sql("DROP TRIGGER IF EXISTS evidence_event_no_update")
         connection.exec_driver_sql("DROP TRIGGER IF EXISTS evidence_event_no_delete")
+
+
+@pytest.fixture
+def twilio_server() -> Iterator[object]:
+    """A Twilio-compatible REST server on 127.0.0.1 (tests/support/twilio_server.py), stopped afterwards."""
+    from tests.support.twilio_server import TwilioServer
+
+    server = TwilioServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()

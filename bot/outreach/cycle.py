@@ -90,19 +90,24 @@ def build_senders(settings: Settings) -> dict[Channel, Sender]:
         from bot.channels.twilio import TwilioSmsSender, TwilioVoiceSender
 
         token = secret(sms.auth_token_env, "sms.auth_token_env")
-        common = {
-            "account_sid": sms.account_sid or "",
-            "auth_token": token,
-            "status_callback_url": sms.status_callback_url,
-            "api_base_url": sms.api_base_url,
-        }
         if sms.transport == "twilio":
             senders[Channel.SMS] = TwilioSmsSender(
-                from_number=sms.from_number, messaging_service_sid=sms.messaging_service_sid, **common
+                account_sid=sms.account_sid or "",
+                auth_token=token,
+                from_number=sms.from_number,
+                messaging_service_sid=sms.messaging_service_sid,
+                status_callback_url=sms.status_callback_url,
+                api_base_url=sms.api_base_url,
+                connections=settings.outreach.concurrency,
             )
         if voice.transport == "twilio":
             senders[Channel.VOICE] = TwilioVoiceSender(
-                from_number=voice.from_number or sms.from_number, **common
+                account_sid=sms.account_sid or "",
+                auth_token=token,
+                from_number=voice.from_number or sms.from_number,
+                status_callback_url=sms.status_callback_url,
+                api_base_url=sms.api_base_url,
+                connections=settings.outreach.concurrency,
             )
     senders.setdefault(Channel.SMS, FileSender(Channel.SMS, settings.path(sms.drop_dir)))
     senders.setdefault(Channel.VOICE, FileSender(Channel.VOICE, settings.path(voice.drop_dir)))

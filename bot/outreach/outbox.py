@@ -884,7 +884,7 @@ class Outbox:
             ).scalar()
         if earliest is None:
             return None
-        return max(earliest - now, timedelta(0))
+        return max(earliest - now, timedelta(milliseconds=50))  # never a busy loop
 
 
 def _task_kind(step: LadderStep) -> str:

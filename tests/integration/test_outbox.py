@@ -330,3 +330,83 @@ def test_a_rejected_step_is_never_sent(engine: Engine, settings: Settings) -> No
             sa.text("SELECT count(*) FROM task WHERE kind='approval' AND status='open'")
         ).scalar_one()
     assert open_approvals == 0
+
+
+class RunningClock:
+    """Real time, shifted to start at ``start``: waits for retries really pass."""
+
+    def __init__(self, start: datetime) -> None:
+        import time
+
+        self.start, self.origin, self.time = start, time.monotonic(), time
+
+    def __call__(self) -> datetime:
+        return self.start + timedelta(seconds=self.time.monotonic() - self.origin)
+
+
+def _twilio_settings(settings: Settings, server: object) -> tuple[Settings, dict[Channel, object]]:
+    from bot.channels.twilio import TwilioSmsSender
+    from bot.config import OutreachSettings
+    from tests.support.twilio_server import ACCOUNT_SID, AUTH_TOKEN
+
+    quick = settings.model_copy(
+        update={"outreach": OutreachSettings(retry_backoff_seconds=1, max_attempts=3)}
+    )
+    senders: dict[Channel, object] = dict(_senders(settings))
+    senders[Channel.SMS] = TwilioSmsSender(
+        account_sid=ACCOUNT_SID,
+        auth_token=AUTH_TOKEN,
+        from_number="+15005550006",
+        messaging_service_sid=None,
+        status_callback_url=None,
+        api_base_url=server.url,  # type: ignore[attr-defined]
+    )
+    return quick, senders
+
+
+def test_twilio_500_then_success_is_sent_once(
+    engine: Engine, settings: Settings, twilio_server: object
+) -> None:
+    quick, senders = _twilio_settings(settings, twilio_server)
+    _seed(engine)
+    twilio_server.push(("status", 500))  # type: ignore[attr-defined]
+    asyncio.run(
+        run_cycle(engine, quick, AS_OF, clock=RunningClock(NOON_SHANGHAI), exclusive=True, senders=senders)
+    )  # type: ignore[arg-type]
+    requests = twilio_server.requests  # type: ignore[attr-defined]
+    assert [r.outcome for r in requests] == ["status:500", "accepted"]
+    assert requests[0].key == requests[1].key  # the same message, retried with its own key
+    assert len(twilio_server.accepted) == 1  # type: ignore[attr-defined]
+    assert _messages(engine)["overdue_sms/sms"] == ("sent", 2)
+    kinds = _kinds(engine)
+    assert kinds.count("message_failed") == 1 and kinds.count("message_sent") == 2
+
+
+def test_twilio_21610_records_the_opt_out(engine: Engine, settings: Settings, twilio_server: object) -> None:
+    quick, senders = _twilio_settings(settings, twilio_server)
+    _seed(engine)
+    twilio_server.push(("twilio_error", 21610))  # type: ignore[attr-defined]
+    asyncio.run(
+        run_cycle(engine, quick, AS_OF, clock=RunningClock(NOON_SHANGHAI), exclusive=True, senders=senders)
+    )  # type: ignore[arg-type]
+    assert _messages(engine)["overdue_sms/sms"] == ("failed", 1)
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT opted_out FROM customer")).scalar_one() == "sms"
+    assert "opt_out" in _kinds(engine)
+    # A later SMS step for the same customer is cancelled, never requested from Twilio.
+    with Session(engine) as session:
+        session.add(
+            tables.Invoice(
+                number="I-7",
+                customer_id="C1",
+                currency="CNY",
+                amount=Decimal("100.00"),
+                issue_date=date(2026, 5, 1),
+                due_date=AS_OF - timedelta(days=7),
+            )
+        )
+        session.commit()
+    asyncio.run(
+        run_cycle(engine, quick, AS_OF, clock=RunningClock(NOON_SHANGHAI), exclusive=True, senders=senders)
+    )  # type: ignore[arg-type]
+    assert len(twilio_server.requests) == 1  # type: ignore[attr-defined]
