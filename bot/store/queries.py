@@ -75,8 +75,12 @@ def customer_snapshot(row: sa.Row[Any] | Mapping[str, Any]) -> Customer:
     )
 
 
-def load_contracts(connection: Connection) -> dict[str, Contract]:
-    """Every contract (few, shared by many invoices)."""
+def load_contracts(connection: Connection, customer_ids: Sequence[str] | None = None) -> dict[str, Contract]:
+    """Every contract (few, shared by many invoices), or those the customers' invoices name."""
+    statement = sa.select(contract_t)
+    if customer_ids is not None:
+        named = sa.select(invoice_t.c.contract_ref).where(invoice_t.c.customer_id.in_(customer_ids))
+        statement = statement.where(contract_t.c.ref.in_(named))
     return {
         row.ref: Contract(
             ref=row.ref,
@@ -86,7 +90,7 @@ def load_contracts(connection: Connection) -> dict[str, Contract]:
             penalty_after_days=row.penalty_after_days,
             jurisdiction=row.jurisdiction,
         )
-        for row in connection.execute(sa.select(contract_t))
+        for row in connection.execute(statement)
     }
 
 
@@ -100,7 +104,7 @@ def iter_ledgers(
     With ``as_of``, invoices issued later are left out (the domain also filters payments by date,
     but later payments are not even read).
     """
-    contracts = load_contracts(connection)
+    contracts = load_contracts(connection, customer_ids)
     customers = sa.select(customer_t).order_by(customer_t.c.id)
     invoices = sa.select(
         invoice_t.c.number,
