@@ -20,8 +20,10 @@ ambiguous (it may have been accepted).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -363,11 +365,17 @@ class _TwilioSender:
             api_base_url=api_base_url, timeout=timeout, connections=connections
         )
         self.client: Any = Client(account_sid, auth_token, http_client=self.http_client)
+        # Its own threads, as many as connections: the loop's default executor has only cpu + 4
+        # workers, which would silently cap the concurrency the outbox asks for.
+        self._threads = ThreadPoolExecutor(max_workers=connections, thread_name_prefix="twilio")
 
     async def _create(self, key: str, operation: Callable[[], _T]) -> tuple[_T, _Exchange]:
-        return await asyncio.to_thread(_call, key, operation)
+        loop = asyncio.get_running_loop()
+        context = contextvars.copy_context()
+        return await loop.run_in_executor(self._threads, context.run, _call, key, operation)
 
     async def aclose(self) -> None:
+        self._threads.shutdown(wait=True)
         session: requests.Session | None = self.http_client.session
         if session is not None:
             session.close()

@@ -15,6 +15,8 @@ from sqlmodel import Session, col, select
 from bot.evidence.canonical import ZERO_HASH, canonical_bytes, chain_hash, format_instant, sha256_hex
 from bot.store.tables import EvidenceEvent
 
+_evidence_t = EvidenceEvent.__table__  # type: ignore[attr-defined]
+
 # Any constant works; it only has to be the same for every dunbot process on one database.
 _APPEND_LOCK_KEY = 0x64756E626F74
 
@@ -105,6 +107,7 @@ def append_events(session: Session, at: datetime, events: Iterable[NewEvent]) ->
     ).first()
     seq, previous = (last[0], bytes.fromhex(last[1])) if last else (0, ZERO_HASH)
     written: list[EvidenceEvent] = []
+    rows: list[dict[str, Any]] = []
     for event in pending:
         if event.dedupe_key:
             if event.dedupe_key in seen:
@@ -114,21 +117,23 @@ def append_events(session: Session, at: datetime, events: Iterable[NewEvent]) ->
         body = canonical_bytes(event_body(seq, at, event))
         content = bytes.fromhex(sha256_hex(body))
         previous = chain_hash(previous, content)
-        row = EvidenceEvent(
-            seq=seq,
-            at=at,
-            kind=event.kind.value,
-            actor=event.actor,
-            customer=event.customer,
-            invoices=json.dumps(sorted(event.invoices), ensure_ascii=False, separators=(",", ":")),
-            body=body.decode("utf-8"),
-            content_hash=content.hex(),
-            chain_hash=previous.hex(),
-            dedupe_key=event.dedupe_key,
-        )
-        session.add(row)
-        written.append(row)
-    session.flush()
+        row: dict[str, Any] = {
+            "seq": seq,
+            "at": at,
+            "kind": event.kind.value,
+            "actor": event.actor,
+            "customer": event.customer,
+            "invoices": json.dumps(sorted(event.invoices), ensure_ascii=False, separators=(",", ":")),
+            "body": body.decode("utf-8"),
+            "content_hash": content.hex(),
+            "chain_hash": previous.hex(),
+            "dedupe_key": event.dedupe_key,
+        }
+        rows.append(row)
+        written.append(EvidenceEvent(**row))
+    if rows:
+        # Core executemany inside the caller's transaction: the log is written in one round trip.
+        session.connection().execute(sa.insert(_evidence_t), rows)
     return written
 
 

@@ -155,6 +155,7 @@ async def run_cycle(
         report.released, report.recovered_unknown = outbox.recover(exclusive=exclusive)
         report.stats = await outbox.drain(as_of, stop=stop, progress=progress)
     finally:
+        outbox.close()
         if own_senders:
             for sender in active.values():
                 await sender.aclose()

@@ -28,8 +28,9 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -44,10 +45,19 @@ from sqlmodel import Session
 from bot.channels.base import Outgoing, Receipt, Sender
 from bot.config import Settings
 from bot.domain.calendar import in_contact_window, next_window_opening
-from bot.domain.ledger import AUTOMATED_CHANNELS, TACTIC_OF_TIER, Channel, Customer, Invoice, InvoiceStatus
+from bot.domain.ledger import (
+    AUTOMATED_CHANNELS,
+    TACTIC_OF_TIER,
+    Channel,
+    Customer,
+    CustomerLedger,
+    Invoice,
+    InvoiceStatus,
+)
 from bot.domain.policy import Assignee, LadderStep
 from bot.errors import (
     AmbiguousChannelError,
+    ChannelError,
     PermanentChannelError,
     RecipientOptedOut,
     TransientChannelError,
@@ -121,16 +131,35 @@ class OutboxStats:
 
 
 @dataclass(frozen=True, slots=True)
-class _Prepared:
-    """A message marked ``sending``, ready for its provider."""
+class _Ready:
+    """A claimed message, re-checked and rendered, waiting for its ``sending`` commit."""
 
     id: int
     fence: int
-    attempts: int
+    attempts: int  # including the attempt about to be made
     customer: str
     step: str
     channel: Channel
     outgoing: Outgoing
+
+
+@dataclass(frozen=True, slots=True)
+class _Result:
+    """What the provider said: a receipt or a translated error."""
+
+    ready: _Ready
+    receipt: Receipt | None
+    error: ChannelError | None
+    stored: dict[str, str]  # artifact name -> SHA-256, already in the artifact store
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    """The outcome of one message in this pass."""
+
+    step: str
+    channel: str
+    outcome: Outcome
 
 
 def message_key(message_id: int, business_date: date, channel: Channel, from_address: str) -> str:
@@ -163,6 +192,11 @@ class Outbox:
         self.policy = settings.planning_policy()
         self.lease = timedelta(seconds=settings.outreach.lease_seconds)
         self.postgres = engine.dialect.name == "postgresql"
+        self._storage = ThreadPoolExecutor(max_workers=4, thread_name_prefix="artifacts")
+
+    def close(self) -> None:
+        """Stop the artifact-writing threads (after the last drain)."""
+        self._storage.shutdown(wait=True)
 
     # --- recovery ----------------------------------------------------------------------------
 
@@ -259,127 +293,120 @@ class Outbox:
             message_t.c.lease_owner == self.worker,
         )
 
-    # --- one message ---------------------------------------------------------------------------
+    # --- preparing a batch ---------------------------------------------------------------------
 
-    async def process(self, message_id: int, fence: int, as_of: date) -> tuple[str, str, Outcome]:
-        """Re-check, render, send and record one claimed message."""
-        prepared = self._prepare(message_id, fence, as_of)
-        if not isinstance(prepared, _Prepared):
-            return prepared
-        sender = self.senders[prepared.channel]
-        try:
-            receipt = await sender.send(prepared.outgoing)
-        except RecipientOptedOut as exc:
-            outcome = self._record_failure(prepared, exc, permanent=True, opt_out=True)
-        except PermanentChannelError as exc:
-            outcome = self._record_failure(prepared, exc, permanent=True)
-        except TransientChannelError as exc:
-            outcome = self._record_failure(prepared, exc, permanent=False)
-        except AmbiguousChannelError as exc:
-            outcome = self._record_unknown(prepared, str(exc), exc.artifacts)
-        except Exception as exc:
-            log.exception("sender %s failed unexpectedly", prepared.channel)
-            outcome = self._record_unknown(prepared, f"unexpected {type(exc).__name__}: {exc}", {})
-        else:
-            outcome = self._record_sent(prepared, receipt)
-        return prepared.step, prepared.channel.value, outcome
+    def _prepare(self, claims: list[tuple[int, int]], as_of: date) -> tuple[list[_Ready], list[_Done]]:
+        """Re-check and render a claimed batch in ONE transaction.
 
-    def _prepare(self, message_id: int, fence: int, as_of: date) -> _Prepared | tuple[str, str, Outcome]:
+        Messages no longer due are cancelled, those outside the window or over the caps are held,
+        blocked ones fail with a task, task-channel messages become collector tasks; the rest come back
+        ready to be marked ``sending``. Everything here is undone by a rollback: nothing was sent yet.
+        """
         now = self.clock()
+        ready: list[_Ready] = []
+        done: list[_Done] = []
+        fences = dict(claims)
         with Session(self.engine) as session:
             connection = session.connection()
-            row = connection.execute(
-                sa.select(message_t).where(*self._ours(message_id, fence)).with_for_update()
-                if self.postgres
-                else sa.select(message_t).where(*self._ours(message_id, fence))
-            ).first()
-            if row is None:
-                return "", "", Outcome.LOST
-            channel = Channel(row.channel)
-            numbers = list(
-                connection.execute(
-                    sa.select(message_invoice_t.c.invoice_number).where(
-                        message_invoice_t.c.message_id == message_id
-                    )
-                ).scalars()
+            query = sa.select(message_t).where(
+                message_t.c.id.in_(list(fences)),
+                message_t.c.state == MessageState.CLAIMED,
+                message_t.c.lease_owner == self.worker,
             )
-            # consumed whole: a half-read streamed query would leave a server-side cursor open
-            ledgers = list(iter_ledgers(connection, as_of, [row.customer_id]))
-            ledger = ledgers[0] if ledgers else None
-            customer = ledger.customer if ledger else None
-            if customer is None or ledger is None:
-                return self._finish(session, row, MessageState.CANCELLED, "the customer is gone", now)
-            invoices = [i for i in ledger.invoices if i.number in numbers]
-            still_due = [i for i in invoices if self._still_due(i, as_of)]
-            reason = self._not_sendable(customer, channel, still_due)
-            if reason:
-                return self._finish(session, row, MessageState.CANCELLED, reason, now)
-            if channel in AUTOMATED_CHANNELS:
-                hold = self._hold_until(connection, customer, channel, message_id, now)
-                if hold is not None:
-                    connection.execute(
-                        sa.update(message_t)
-                        .where(message_t.c.id == message_id)
-                        .values(
-                            state=MessageState.PLANNED,
-                            next_attempt_at=hold,
-                            lease_owner=None,
-                            lease_until=None,
-                            updated_at=now,
-                        )
-                    )
-                    session.commit()
-                    return row.step, channel.value, Outcome.HELD
-            step = self._step(connection, row.step, numbers, customer)
-            if step is None:
-                return self._finish(
-                    session,
-                    row,
-                    MessageState.FAILED,
-                    f"step {row.step!r} is no longer in the ladder",
-                    now,
-                    task=True,
+            rows = [r for r in connection.execute(query).all() if r.fence == fences[r.id]]
+            done.extend(_Done("", "", Outcome.LOST) for _ in range(len(claims) - len(rows)))
+            if not rows:
+                return ready, done
+            numbers: dict[int, list[str]] = {}
+            for link in connection.execute(
+                sa.select(message_invoice_t).where(message_invoice_t.c.message_id.in_([r.id for r in rows]))
+            ):
+                numbers.setdefault(link.message_id, []).append(link.invoice_number)
+            customers = sorted({r.customer_id for r in rows})
+            ledgers = {ledger.customer.id: ledger for ledger in iter_ledgers(connection, as_of, customers)}
+            tactics = self._tactics(connection, [n for ns in numbers.values() for n in ns])
+            recent = self._recent_sends(connection, customers, now)
+            events: list[NewEvent] = []
+            for row in rows:
+                outcome = self._prepare_one(
+                    connection, row, numbers.get(row.id, []), ledgers, tactics, recent, as_of, now, events
                 )
-            key = row.message_id or message_key(
-                message_id, row.business_date, channel, self.settings.email.from_address
-            )
-            recipient = recipient_for(customer, channel, self.settings)
-            try:
-                composed = compose(
-                    self.settings,
-                    key=key,
-                    channel=channel,
-                    recipient=recipient,
-                    customer=customer,
-                    step=step,
-                    invoices=still_due,
-                    contracts=ledger.contracts,
-                    as_of=as_of,
-                    reference=_reference(self.settings, message_id, row.business_date),
-                )
-            except (BlockedContent, TemplateRenderError) as exc:
-                return self._finish(session, row, MessageState.FAILED, str(exc), now, task=True, blocked=True)
-            if channel is Channel.TASK:
-                return self._create_task(session, row, composed.outgoing, step, customer, now)
-            attempts = row.attempts + 1
-            connection.execute(
-                sa.update(message_t)
-                .where(*self._ours(message_id, fence))
-                .values(
-                    state=MessageState.SENDING,
-                    attempts=attempts,
-                    recipient=recipient,
-                    message_id=key,
-                    sent_at=now,  # the attempt: a message being sent counts against the caps
-                    lease_until=now + self.lease,
-                    updated_at=now,
-                )
-            )
+                if isinstance(outcome, _Ready):
+                    ready.append(outcome)
+                else:
+                    done.append(outcome)
+            append_events(session, now, events)
             session.commit()
-        return _Prepared(
-            id=message_id,
-            fence=fence,
-            attempts=attempts,
+        return ready, done
+
+    def _prepare_one(
+        self,
+        connection: Connection,
+        row: Any,
+        numbers: list[str],
+        ledgers: Mapping[str, CustomerLedger],
+        tactics: Mapping[tuple[str, str], str],
+        recent: dict[str, list[tuple[str, datetime]]],
+        as_of: date,
+        now: datetime,
+        events: list[NewEvent],
+    ) -> _Ready | _Done:
+        channel = Channel(row.channel)
+        ledger = ledgers.get(row.customer_id)
+        if ledger is None:
+            return self._finish(connection, row, MessageState.CANCELLED, "the customer is gone", now, events)
+        customer = ledger.customer
+        still_due = [i for i in ledger.invoices if i.number in numbers and self._still_due(i, as_of)]
+        reason = self._not_sendable(customer, channel, still_due)
+        if reason:
+            return self._finish(connection, row, MessageState.CANCELLED, reason, now, events)
+        if channel in AUTOMATED_CHANNELS:
+            sent = recent.setdefault(customer.id, [])
+            hold = self._hold_until(customer, channel, sent, now)
+            if hold is not None:
+                connection.execute(
+                    sa.update(message_t)
+                    .where(message_t.c.id == row.id)
+                    .values(
+                        state=MessageState.PLANNED,
+                        next_attempt_at=hold,
+                        lease_owner=None,
+                        lease_until=None,
+                        updated_at=now,
+                    )
+                )
+                return _Done(row.step, channel.value, Outcome.HELD)
+            sent.append((channel.value, now))  # the next message of this batch sees this one
+        step = self._step(row.step, [tactics.get((n, row.step), "") for n in numbers], customer)
+        if step is None:
+            reason = f"step {row.step!r} is no longer in the ladder"
+            return self._finish(connection, row, MessageState.FAILED, reason, now, events, task=True)
+        key = row.message_id or message_key(
+            row.id, row.business_date, channel, self.settings.email.from_address
+        )
+        try:
+            composed = compose(
+                self.settings,
+                key=key,
+                channel=channel,
+                recipient=recipient_for(customer, channel, self.settings),
+                customer=customer,
+                step=step,
+                invoices=still_due,
+                contracts=ledger.contracts,
+                as_of=as_of,
+                reference=_reference(self.settings, row.id, row.business_date),
+            )
+        except (BlockedContent, TemplateRenderError) as exc:
+            return self._finish(
+                connection, row, MessageState.FAILED, str(exc), now, events, task=True, blocked=True
+            )
+        if channel is Channel.TASK:
+            return self._create_task(connection, row, composed.outgoing, step, customer, now, events)
+        return _Ready(
+            id=row.id,
+            fence=row.fence,
+            attempts=row.attempts + 1,
             customer=customer.id,
             step=row.step,
             channel=channel,
@@ -409,44 +436,54 @@ class Outbox:
             return "the customer has no postal address"
         return None
 
+    def _recent_sends(
+        self, connection: Connection, customers: list[str], now: datetime
+    ) -> dict[str, list[tuple[str, datetime]]]:
+        """customer -> (channel, when) of automated messages attempted in the last 7 × 24 hours."""
+        found: dict[str, list[tuple[str, datetime]]] = {}
+        query = sa.select(message_t.c.customer_id, message_t.c.channel, message_t.c.sent_at).where(
+            message_t.c.customer_id.in_(customers),
+            message_t.c.state.in_([s.value for s in CONTACTED]),
+            message_t.c.channel.in_([c.value for c in AUTOMATED_CHANNELS]),
+            message_t.c.sent_at > now - timedelta(days=7),
+        )
+        for row in connection.execute(query):
+            found.setdefault(row.customer_id, []).append((row.channel, row.sent_at))
+        return found
+
     def _hold_until(
-        self, connection: Connection, customer: Customer, channel: Channel, message_id: int, now: datetime
+        self, customer: Customer, channel: Channel, recent: list[tuple[str, datetime]], now: datetime
     ) -> datetime | None:
         """When a message outside the window or over the caps may be tried again; None to send now."""
         compliance = self.policy.compliance
         if not in_contact_window(now, customer.timezone, compliance):
             return next_window_opening(now, customer.timezone, compliance)
-        recent = connection.execute(
-            sa.select(message_t.c.channel, message_t.c.sent_at).where(
-                message_t.c.customer_id == customer.id,
-                message_t.c.id != message_id,
-                message_t.c.state.in_([s.value for s in CONTACTED]),
-                message_t.c.channel.in_([c.value for c in AUTOMATED_CHANNELS]),
-                message_t.c.sent_at > now - timedelta(days=7),
-            )
-        ).all()
         zone = ZoneInfo(customer.timezone)
         today = now.astimezone(zone).date()
         same_channel_today = any(
-            r.channel == channel.value and r.sent_at.astimezone(zone).date() == today for r in recent
+            c == channel.value and at.astimezone(zone).date() == today for c, at in recent
         )
         if len(recent) < compliance.max_messages_per_7d and not same_channel_today:
             return None
         if same_channel_today:
             tomorrow = datetime.combine(today + timedelta(days=1), compliance.window_start, tzinfo=zone)
             return next_window_opening(tomorrow, customer.timezone, compliance)
-        oldest = min(r.sent_at for r in recent)
+        oldest = min(at for _, at in recent)
         return next_window_opening(oldest + timedelta(days=7), customer.timezone, compliance)
 
-    def _step(
-        self, connection: Connection, name: str, numbers: list[str], customer: Customer
-    ) -> LadderStep | None:
-        tactics = connection.execute(
-            sa.select(execution_t.c.tactic).where(
-                execution_t.c.invoice_number.in_(numbers), execution_t.c.step == name
+    @staticmethod
+    def _tactics(connection: Connection, numbers: list[str]) -> dict[tuple[str, str], str]:
+        found: dict[tuple[str, str], str] = {}
+        for start in range(0, len(numbers), 500):
+            query = sa.select(execution_t.c.invoice_number, execution_t.c.step, execution_t.c.tactic).where(
+                execution_t.c.invoice_number.in_(numbers[start : start + 500])
             )
-        ).scalars()
-        candidates = [*dict.fromkeys(tactics)]
+            for row in connection.execute(query):
+                found[(row.invoice_number, row.step)] = row.tactic
+        return found
+
+    def _step(self, name: str, tactics: list[str], customer: Customer) -> LadderStep | None:
+        candidates = [t for t in dict.fromkeys(tactics) if t]
         if customer.tier_override is not None:
             candidates.append(TACTIC_OF_TIER[customer.tier_override].value)
         for tactic, steps in self.policy.ladders.items():
@@ -460,26 +497,23 @@ class Outbox:
                     return step
         return None
 
-    # --- recording -----------------------------------------------------------------------------
-
     def _finish(
         self,
-        session: Session,
+        connection: Connection,
         row: Any,
         state: MessageState,
         reason: str,
         now: datetime,
+        events: list[NewEvent],
         *,
         task: bool = False,
         blocked: bool = False,
-    ) -> tuple[str, str, Outcome]:
-        connection = session.connection()
+    ) -> _Done:
         connection.execute(
             sa.update(message_t)
             .where(message_t.c.id == row.id)
             .values(state=state, last_error=reason, lease_owner=None, lease_until=None, updated_at=now)
         )
-        invoices = self._invoices_of(connection, row.id)
         kind = EventKind.MESSAGE_CANCELLED if state is MessageState.CANCELLED else EventKind.MESSAGE_FAILED
         data: dict[str, Any] = {
             "message": row.id,
@@ -490,20 +524,18 @@ class Outbox:
         }
         if blocked:
             data["blocked"] = True
-        events = [
+        events.append(
             NewEvent(
                 kind=kind,
                 actor=self.worker,
                 customer=row.customer_id,
-                invoices=invoices,
+                invoices=self._invoices_of(connection, row.id),
                 data=data,
                 dedupe_key=f"{kind.value}:{row.id}",
             )
-        ]
+        )
         if task:
             events.extend(self._review_task(connection, row, f"Message not sent: {reason}", now))
-        append_events(session, now, events)
-        session.commit()
         outcome = (
             Outcome.CANCELLED
             if state is MessageState.CANCELLED
@@ -511,28 +543,28 @@ class Outbox:
             if blocked
             else Outcome.FAILED
         )
-        return row.step, row.channel, outcome
+        return _Done(row.step, row.channel, outcome)
 
     def _create_task(
         self,
-        session: Session,
+        connection: Connection,
         row: Any,
         outgoing: Outgoing,
         step: LadderStep,
         customer: Customer,
         now: datetime,
-    ) -> tuple[str, str, Outcome]:
-        connection = session.connection()
-        invoices = outgoing.invoices
+        events: list[NewEvent],
+    ) -> _Done:
         assignee = step.assignee.value
         if step.assignee is Assignee.ACCOUNT_MANAGER and customer.account_manager:
             assignee = customer.account_manager
+        kind = _task_kind(step)
         task_id = connection.execute(
             sa.insert(task_t)
             .values(
-                kind=_task_kind(step),
+                kind=kind,
                 customer_id=row.customer_id,
-                invoices=json.dumps(list(invoices)),
+                invoices=json.dumps(list(outgoing.invoices)),
                 step=row.step,
                 assignee=assignee,
                 title=outgoing.subject,
@@ -558,195 +590,289 @@ class Outbox:
                 updated_at=now,
             )
         )
-        append_events(
-            session,
-            now,
-            [
-                NewEvent(
-                    kind=EventKind.TASK_CREATED,
-                    actor=self.worker,
-                    customer=row.customer_id,
-                    invoices=tuple(invoices),
-                    data={
-                        "task": task_id,
-                        "message": row.id,
-                        "kind": _task_kind(step),
-                        "step": row.step,
-                        "assignee": assignee,
-                        "title": outgoing.subject,
-                    },
-                    dedupe_key=f"task_created:message:{row.id}",
-                )
-            ],
+        events.append(
+            NewEvent(
+                kind=EventKind.TASK_CREATED,
+                actor=self.worker,
+                customer=row.customer_id,
+                invoices=tuple(outgoing.invoices),
+                data={
+                    "task": task_id,
+                    "message": row.id,
+                    "kind": kind,
+                    "step": row.step,
+                    "assignee": assignee,
+                    "title": outgoing.subject,
+                },
+                dedupe_key=f"task_created:message:{row.id}",
+            )
         )
-        session.commit()
-        return row.step, row.channel, Outcome.SENT
+        return _Done(row.step, row.channel, Outcome.SENT)
+
+    # --- sending ---------------------------------------------------------------------------------
+
+    def _mark_sending(self, group: list[_Ready]) -> list[_Ready]:
+        """Commit ``sending`` for a group, BEFORE any of them is handed to a provider."""
+        now = self.clock()
+        params = [
+            {
+                "b_id": ready.id,
+                "b_fence": ready.fence,
+                "b_attempts": ready.attempts,
+                "b_recipient": ready.outgoing.recipient,
+                "b_key": ready.outgoing.key,
+            }
+            for ready in group
+        ]
+        statement = (
+            sa.update(message_t)
+            .where(
+                message_t.c.id == sa.bindparam("b_id"),
+                message_t.c.fence == sa.bindparam("b_fence"),
+                message_t.c.state == MessageState.CLAIMED,
+                message_t.c.lease_owner == self.worker,
+            )
+            .values(
+                state=MessageState.SENDING,
+                attempts=sa.bindparam("b_attempts"),
+                recipient=sa.bindparam("b_recipient"),
+                message_id=sa.bindparam("b_key"),
+                sent_at=now,  # the attempt: a message being sent counts against the caps
+                lease_until=now + self.lease,
+                updated_at=now,
+            )
+        )
+        with Session(self.engine) as session:
+            connection = session.connection()
+            changed = connection.execute(statement, params).rowcount
+            if changed == len(group):
+                marked = list(group)
+            else:  # a lease was lost to another worker: only the rows now `sending` under our key are ours
+                ours = {
+                    row.id
+                    for row in connection.execute(
+                        sa.select(message_t.c.id, message_t.c.message_id).where(
+                            message_t.c.id.in_([r.id for r in group]),
+                            message_t.c.state == MessageState.SENDING,
+                            message_t.c.lease_owner == self.worker,
+                        )
+                    )
+                }
+                marked = [r for r in group if r.id in ours]
+            session.commit()
+        return marked
+
+    async def _send(self, ready: _Ready) -> _Result:
+        receipt: Receipt | None = None
+        error: ChannelError | None = None
+        try:
+            receipt = await self.senders[ready.channel].send(ready.outgoing)
+        except (PermanentChannelError, TransientChannelError, AmbiguousChannelError) as exc:
+            error = exc
+        except Exception as exc:
+            # A sender bug after `sending` was committed: whether it went out cannot be known.
+            log.exception("sender %s failed unexpectedly", ready.channel)
+            error = AmbiguousChannelError(f"unexpected {type(exc).__name__}: {exc}")
+        artifacts = receipt.artifacts if receipt is not None else error.artifacts if error is not None else {}
+        # Stored (and fsynced) off the event loop, before the event that names them is written.
+        loop = asyncio.get_running_loop()
+        stored = await loop.run_in_executor(self._storage, self._store, artifacts)
+        return _Result(ready, receipt, error, stored)
+
+    # --- recording -------------------------------------------------------------------------------
+
+    def _record(self, results: list[_Result]) -> list[_Done]:
+        """Record a group of provider answers in ONE transaction (their artifacts are already stored)."""
+        now = self.clock()
+        done: list[_Done] = []
+        sent: list[dict[str, Any]] = []
+        with Session(self.engine) as session:
+            connection = session.connection()
+            events: list[NewEvent] = []
+            for result in results:
+                ready, error, artifacts = result.ready, result.error, result.stored
+                if result.receipt is not None:
+                    sent.append(self._sent_row(ready, result.receipt, artifacts))
+                    events.append(self._sent_event(ready, result.receipt, artifacts))
+                    outcome = Outcome.SENT
+                elif isinstance(error, AmbiguousChannelError):
+                    outcome = self._record_unknown(connection, ready, str(error), artifacts, now, events)
+                else:
+                    assert isinstance(error, PermanentChannelError | TransientChannelError)
+                    outcome = self._record_failure(connection, ready, error, artifacts, now, events)
+                done.append(_Done(ready.step, ready.channel.value, outcome))
+            if sent:
+                connection.execute(self._sent_statement(now), sent)
+            append_events(session, now, events)
+            session.commit()
+        return done
+
+    @staticmethod
+    def _sent_statement(now: datetime) -> sa.Update:
+        # `unknown` too: recovery may have given up on a slow send that then succeeded.
+        return (
+            sa.update(message_t)
+            .where(
+                message_t.c.id == sa.bindparam("b_id"),
+                sa.or_(message_t.c.state == MessageState.SENDING, message_t.c.state == MessageState.UNKNOWN),
+            )
+            .values(
+                state=MessageState.SENT,
+                provider_id=sa.bindparam("b_provider_id"),
+                provider_status=sa.bindparam("b_provider_status"),
+                artifacts=sa.bindparam("b_artifacts"),
+                sent_at=now,
+                last_error=None,
+                lease_owner=None,
+                lease_until=None,
+                updated_at=now,
+            )
+        )
+
+    @staticmethod
+    def _sent_row(ready: _Ready, receipt: Receipt, stored: dict[str, str]) -> dict[str, Any]:
+        return {
+            "b_id": ready.id,
+            "b_provider_id": receipt.provider_id,
+            "b_provider_status": receipt.provider_status,
+            "b_artifacts": json.dumps(sorted(stored.values())),
+        }
+
+    def _sent_event(self, ready: _Ready, receipt: Receipt, stored: dict[str, str]) -> NewEvent:
+        return NewEvent(
+            kind=EventKind.MESSAGE_SENT,
+            actor=self.worker,
+            customer=ready.customer,
+            invoices=ready.outgoing.invoices,
+            data={
+                "message": ready.id,
+                "channel": ready.channel.value,
+                "step": ready.step,
+                "recipient": ready.outgoing.recipient,
+                "key": ready.outgoing.key,
+                "reference": ready.outgoing.metadata.get("reference", ""),
+                "attempt": ready.attempts,
+                "provider_id": receipt.provider_id,
+                "provider_status": receipt.provider_status,
+                "detail": dict(receipt.detail),
+                "artifacts": stored,
+            },
+            dedupe_key=f"message_sent:{ready.id}",
+        )
 
     def _store(self, artifacts: Mapping[str, bytes]) -> dict[str, str]:
         return {name: self.artifacts.put(data) for name, data in sorted(artifacts.items())}
 
-    def _record_sent(self, prepared: _Prepared, receipt: Receipt) -> Outcome:
-        now = self.clock()
-        stored = self._store(receipt.artifacts)
-        with Session(self.engine) as session:
-            connection = session.connection()
-            connection.execute(
-                sa.update(message_t)
-                .where(
-                    message_t.c.id == prepared.id,
-                    message_t.c.state.in_([MessageState.SENDING, MessageState.UNKNOWN]),
-                )
-                .values(
-                    state=MessageState.SENT,
-                    provider_id=receipt.provider_id,
-                    provider_status=receipt.provider_status,
-                    artifacts=json.dumps(sorted(stored.values())),
-                    sent_at=now,
-                    last_error=None,
-                    lease_owner=None,
-                    lease_until=None,
-                    updated_at=now,
-                )
-            )
-            append_events(
-                session,
-                now,
-                [
-                    NewEvent(
-                        kind=EventKind.MESSAGE_SENT,
-                        actor=self.worker,
-                        customer=prepared.customer,
-                        invoices=prepared.outgoing.invoices,
-                        data={
-                            "message": prepared.id,
-                            "channel": prepared.channel.value,
-                            "step": prepared.step,
-                            "recipient": prepared.outgoing.recipient,
-                            "key": prepared.outgoing.key,
-                            "reference": prepared.outgoing.metadata.get("reference", ""),
-                            "attempt": prepared.attempts,
-                            "provider_id": receipt.provider_id,
-                            "provider_status": receipt.provider_status,
-                            "detail": dict(receipt.detail),
-                            "artifacts": stored,
-                        },
-                        dedupe_key=f"message_sent:{prepared.id}",
-                    )
-                ],
-            )
-            session.commit()
-        return Outcome.SENT
-
     def _record_failure(
         self,
-        prepared: _Prepared,
+        connection: Connection,
+        ready: _Ready,
         exc: PermanentChannelError | TransientChannelError,
-        *,
-        permanent: bool,
-        opt_out: bool = False,
+        stored: dict[str, str],
+        now: datetime,
+        events: list[NewEvent],
     ) -> Outcome:
-        now = self.clock()
-        stored = self._store(exc.artifacts)
-        retry = not permanent and prepared.attempts < self.settings.outreach.max_attempts
-        with Session(self.engine) as session:
-            connection = session.connection()
-            values: dict[str, Any] = {
-                "last_error": str(exc),
-                "lease_owner": None,
-                "lease_until": None,
-                "updated_at": now,
-                "artifacts": json.dumps(sorted(stored.values())),
-            }
-            if retry:
-                delay = timedelta(
-                    seconds=self.settings.outreach.retry_backoff_seconds * 2 ** (prepared.attempts - 1)
-                )
-                values.update(state=MessageState.PLANNED, next_attempt_at=now + min(delay, MAX_BACKOFF))
-            else:
-                values.update(state=MessageState.FAILED)
-            connection.execute(
-                sa.update(message_t)
-                .where(message_t.c.id == prepared.id, message_t.c.state == MessageState.SENDING)
-                .values(**values)
+        permanent = isinstance(exc, PermanentChannelError)
+        retry = not permanent and ready.attempts < self.settings.outreach.max_attempts
+        values: dict[str, Any] = {
+            "last_error": str(exc),
+            "lease_owner": None,
+            "lease_until": None,
+            "updated_at": now,
+            "artifacts": json.dumps(sorted(stored.values())),
+        }
+        if retry:
+            backoff = self.settings.outreach.retry_backoff_seconds * 2 ** (ready.attempts - 1)
+            values.update(
+                state=MessageState.PLANNED,
+                next_attempt_at=now + min(timedelta(seconds=backoff), MAX_BACKOFF),
+                sent_at=None,  # not attempted after all: does not count against the caps
             )
-            data = {
-                "message": prepared.id,
-                "channel": prepared.channel.value,
-                "step": prepared.step,
-                "recipient": prepared.outgoing.recipient,
-                "key": prepared.outgoing.key,
-                "attempt": prepared.attempts,
-                "code": exc.code,
-                "error": str(exc),
-                "permanent": permanent,
-                "will_retry": retry,
-                "artifacts": stored,
-            }
-            events = [
-                NewEvent(
-                    kind=EventKind.MESSAGE_FAILED,
-                    actor=self.worker,
-                    customer=prepared.customer,
-                    invoices=prepared.outgoing.invoices,
-                    data=data,
-                    dedupe_key=f"message_failed:{prepared.id}:{prepared.attempts}",
-                )
-            ]
-            if opt_out:
-                events.extend(self._opt_out(connection, prepared, exc.code))
-            if not retry:
-                row = connection.execute(sa.select(message_t).where(message_t.c.id == prepared.id)).one()
-                events.extend(self._review_task(connection, row, f"Message failed: {exc}", now))
-            append_events(session, now, events)
-            session.commit()
+        else:
+            values.update(state=MessageState.FAILED)
+        connection.execute(
+            sa.update(message_t)
+            .where(message_t.c.id == ready.id, message_t.c.state == MessageState.SENDING)
+            .values(**values)
+        )
+        events.append(
+            NewEvent(
+                kind=EventKind.MESSAGE_FAILED,
+                actor=self.worker,
+                customer=ready.customer,
+                invoices=ready.outgoing.invoices,
+                data={
+                    "message": ready.id,
+                    "channel": ready.channel.value,
+                    "step": ready.step,
+                    "recipient": ready.outgoing.recipient,
+                    "key": ready.outgoing.key,
+                    "attempt": ready.attempts,
+                    "code": exc.code,
+                    "error": str(exc),
+                    "permanent": permanent,
+                    "will_retry": retry,
+                    "artifacts": stored,
+                },
+                dedupe_key=f"message_failed:{ready.id}:{ready.attempts}",
+            )
+        )
+        if isinstance(exc, RecipientOptedOut):
+            events.extend(self._opt_out(connection, ready, exc.code))
+        if not retry:
+            row = connection.execute(sa.select(message_t).where(message_t.c.id == ready.id)).one()
+            events.extend(self._review_task(connection, row, f"Message failed: {exc}", now))
         return Outcome.RETRY if retry else Outcome.FAILED
 
-    def _opt_out(self, connection: Connection, prepared: _Prepared, code: str | None) -> list[NewEvent]:
+    def _opt_out(self, connection: Connection, ready: _Ready, code: str | None) -> list[NewEvent]:
         current = connection.execute(
-            sa.select(customer_t.c.opted_out).where(customer_t.c.id == prepared.customer)
+            sa.select(customer_t.c.opted_out).where(customer_t.c.id == ready.customer)
         ).scalar_one()
         channels = {c for c in (current or "").split(",") if c}
-        channels.add(prepared.channel.value)
+        channels.add(ready.channel.value)
         connection.execute(
             sa.update(customer_t)
-            .where(customer_t.c.id == prepared.customer)
+            .where(customer_t.c.id == ready.customer)
             .values(opted_out=",".join(sorted(channels)))
         )
         return [
             NewEvent(
                 kind=EventKind.OPT_OUT,
                 actor=self.worker,
-                customer=prepared.customer,
+                customer=ready.customer,
                 data={
-                    "channel": prepared.channel.value,
-                    "recipient": prepared.outgoing.recipient,
+                    "channel": ready.channel.value,
+                    "recipient": ready.outgoing.recipient,
                     "code": code,
-                    "message": prepared.id,
+                    "message": ready.id,
                 },
-                dedupe_key=f"opt_out:{prepared.customer}:{prepared.channel.value}:{prepared.outgoing.recipient}",
+                dedupe_key=f"opt_out:{ready.customer}:{ready.channel.value}:{ready.outgoing.recipient}",
             )
         ]
 
-    def _record_unknown(self, prepared: _Prepared, reason: str, artifacts: Mapping[str, bytes]) -> Outcome:
-        now = self.clock()
-        stored = self._store(artifacts)
-        with Session(self.engine) as session:
-            connection = session.connection()
-            connection.execute(
-                sa.update(message_t)
-                .where(message_t.c.id == prepared.id, message_t.c.state == MessageState.SENDING)
-                .values(
-                    state=MessageState.UNKNOWN,
-                    last_error=reason,
-                    artifacts=json.dumps(sorted(stored.values())),
-                    lease_owner=None,
-                    lease_until=None,
-                    updated_at=now,
-                )
+    def _record_unknown(
+        self,
+        connection: Connection,
+        ready: _Ready,
+        reason: str,
+        stored: dict[str, str],
+        now: datetime,
+        events: list[NewEvent],
+    ) -> Outcome:
+        connection.execute(
+            sa.update(message_t)
+            .where(message_t.c.id == ready.id, message_t.c.state == MessageState.SENDING)
+            .values(
+                state=MessageState.UNKNOWN,
+                last_error=reason,
+                artifacts=json.dumps(sorted(stored.values())),
+                lease_owner=None,
+                lease_until=None,
+                updated_at=now,
             )
-            row = connection.execute(sa.select(message_t).where(message_t.c.id == prepared.id)).one()
-            append_events(session, now, self._unknown_events(connection, row, reason, now, stored))
-            session.commit()
+        )
+        row = connection.execute(sa.select(message_t).where(message_t.c.id == ready.id)).one()
+        events.extend(self._unknown_events(connection, row, reason, now, stored))
         return Outcome.UNKNOWN
 
     def _unknown_events(
@@ -833,6 +959,16 @@ class Outbox:
 
     # --- the loop ------------------------------------------------------------------------------
 
+    async def process(self, message_id: int, fence: int, as_of: date) -> tuple[str, str, Outcome]:
+        """Re-check, render, send and record one claimed message (the loop below does it in bulk)."""
+        ready, done = self._prepare([(message_id, fence)], as_of)
+        for item in ready:
+            marked = self._mark_sending([item])
+            if not marked:
+                return item.step, item.channel.value, Outcome.LOST
+            done.extend(self._record([await self._send(marked[0])]))
+        return done[0].step, done[0].channel, done[0].outcome
+
     async def drain(
         self,
         as_of: date,
@@ -841,34 +977,59 @@ class Outbox:
         retry_horizon: timedelta = timedelta(seconds=60),
         progress: Callable[[Outcome], None] | None = None,
     ) -> OutboxStats:
-        """Send every due message; wait for retries due within ``retry_horizon``; honour ``stop``."""
+        """Send every due message; wait for retries due within ``retry_horizon``; honour ``stop``.
+
+        Up to ``concurrency`` sends are in flight. Whenever some finish, their results are recorded
+        together and as many waiting messages are marked ``sending`` together: under load one commit
+        covers many messages, and no message is ever handed to a provider before its ``sending``
+        commit.
+        """
         stats = OutboxStats()
-        limit = asyncio.Semaphore(self.settings.outreach.concurrency)
         stop = stop or asyncio.Event()
 
-        async def one(message_id: int, fence: int) -> None:
-            async with limit:
-                if stop.is_set():
-                    unstarted.append((message_id, fence))
-                    return
-                step, channel, outcome = await self.process(message_id, fence, as_of)
-                if outcome is not Outcome.LOST:
-                    stats.add(step, channel, outcome)
+        def count(items: list[_Done]) -> None:
+            for item in items:
+                if item.outcome is not Outcome.LOST:
+                    stats.add(item.step, item.channel, item.outcome)
                 if progress is not None:
-                    progress(outcome)
+                    progress(item.outcome)
 
-        while not stop.is_set():
-            claims = self.claim(as_of, self.settings.outreach.batch_size)
-            if not claims:
-                wait = self._next_retry_in(as_of, retry_horizon)
-                if wait is None:
-                    break
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=wait.total_seconds())
+        concurrency = self.settings.outreach.concurrency
+        queue: deque[_Ready] = deque()
+        flying: set[asyncio.Task[_Result]] = set()
+        exhausted = False
+        while True:
+            if not stop.is_set() and not exhausted and len(queue) < concurrency:
+                # Top up before the queue runs dry, so sends never wait for a whole batch to finish.
+                claims = self.claim(as_of, self.settings.outreach.batch_size)
+                if claims:
+                    ready, done = self._prepare(claims, as_of)
+                    count(done)
+                    queue.extend(ready)
+                else:
+                    exhausted = True
+            free = concurrency - len(flying)
+            if free > 0 and queue and not stop.is_set():
+                group = [queue.popleft() for _ in range(min(free, len(queue)))]
+                for item in self._mark_sending(group):
+                    flying.add(asyncio.create_task(self._send(item)))
+            if flying:
+                finished, flying = await asyncio.wait(flying, return_when=asyncio.FIRST_COMPLETED)
+                count(self._record([task.result() for task in finished]))
                 continue
-            unstarted: list[tuple[int, int]] = []
-            await asyncio.gather(*(one(message_id, fence) for message_id, fence in claims))
-            stats.released += self.release(unstarted)
+            if queue and not stop.is_set():
+                continue
+            if stop.is_set() or not exhausted:
+                if stop.is_set():
+                    break
+                continue
+            wait = self._next_retry_in(as_of, retry_horizon)
+            if wait is None:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=wait.total_seconds())
+            exhausted = False
+        stats.released += self.release([(r.id, r.fence) for r in queue])
         return stats
 
     def _next_retry_in(self, as_of: date, horizon: timedelta) -> timedelta | None:

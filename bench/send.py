@@ -1,0 +1,335 @@
+"""Sending through the full outbox against a bare client loop, in one run (issue 3).
+
+    .venv/bin/python bench/send.py [--messages 5000] [--concurrency 8] [--only email|sms] [--db sqlite|postgres]
+
+For e-mail, 5,000 messages go to a local aiosmtpd server (its own process, so it does not share the
+GIL with the client) twice: once through a bare aiosmtplib loop (``concurrency`` connections, each
+sending its share of pre-built messages back to back), once through dunbot's outbox (claim, fresh
+re-check, render, ``sending`` committed before the call, the send, ``sent`` with an evidence event and
+the raw message stored as an artifact). The SMS half does the same against the Twilio-compatible test
+server with the official ``twilio`` client: bare ``messages.create`` from ``concurrency`` threads
+against the outbox. Planning (writing the messages) is not timed; the target is full ≤ 1.5 × bare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from email.message import EmailMessage
+from email.policy import SMTP
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.config import ComplianceSettings, EmailSettings, EvidenceSettings, OutreachSettings, Settings
+from bot.domain.ledger import Channel
+from bot.evidence.artifacts import ArtifactStore
+from bot.outreach.outbox import Outbox
+from bot.outreach.planning import record_plan
+from bot.store import tables
+from bot.store.engine import make_engine
+from bot.store.migrate import upgrade
+
+AS_OF = date(2026, 6, 10)  # a Wednesday, a working day in China
+NOON = datetime(2026, 6, 10, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai: inside the contact window
+FROM = "ar@xinghe.com.cn"
+
+
+@dataclass
+class Result:
+    channel: str
+    messages: int
+    bare: float
+    full: float
+    received: int
+
+    @property
+    def ratio(self) -> float:
+        return self.full / self.bare
+
+
+# --- servers in their own processes ------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _smtp_server(port: int, ready: Any, count: Any) -> None:
+    from aiosmtpd.controller import Controller
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            with count.get_lock():
+                count.value += 1
+            return "250 OK"
+
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    ready.set()
+    threading.Event().wait()
+
+
+def _twilio_server(port: int, ready: Any, count: Any) -> None:
+    from tests.support.twilio_server import TwilioServer
+
+    server = TwilioServer().start()  # it picks its own port; hand it to the parent
+    count.value = int(server.url.rsplit(":", 1)[1])
+    ready.set()
+    threading.Event().wait()
+
+
+def _start(target: Callable[..., None]) -> tuple[multiprocessing.Process, int, Any]:
+    context = multiprocessing.get_context("spawn")
+    ready, count = context.Event(), context.Value("i", 0)
+    port = _free_port()
+    process = context.Process(target=target, args=(port, ready, count), daemon=True)
+    process.start()
+    if not ready.wait(30):
+        raise SystemExit("the local server did not start")
+    return process, port, count
+
+
+# --- the database --------------------------------------------------------------------------------
+
+
+def _database(url: str | None, folder: Path, messages: int, channel: str) -> sa.Engine:
+    engine = make_engine(url or f"sqlite:///{folder / 'bench.db'}")
+    upgrade(engine)
+    due = AS_OF if channel == "email" else AS_OF - timedelta(days=3)  # due_statement / overdue_sms
+    customers = [
+        {
+            "id": f"C{i:06d}",
+            "name": f"客户{i:06d}贸易有限公司",
+            "tier_override": "cooperative",
+            "country": "CN",
+            "timezone": "Asia/Shanghai",
+            "language": "zh-CN",
+            "email": f"ap{i}@customer{i}.com.cn",
+            "phone": f"+86138{i:08d}",
+            "address": "上海市浦东新区世纪大道 1 号",
+            "payment_terms_days": 30,
+            "open_lawsuits": 0,
+            "do_not_contact": False,
+            "credit_hold": False,
+            "opted_out": "",
+        }
+        for i in range(messages)
+    ]
+    invoices = [
+        {
+            "number": f"INV-{i:06d}",
+            "customer_id": f"C{i:06d}",
+            "currency": "CNY",
+            "amount": Decimal("12500.00"),
+            "issue_date": due - timedelta(days=30),
+            "due_date": due,
+            "status": "open",
+        }
+        for i in range(messages)
+    ]
+    with engine.begin() as connection:
+        connection.execute(sa.insert(tables.Customer.__table__), customers)  # type: ignore[attr-defined]
+        connection.execute(sa.insert(tables.Invoice.__table__), invoices)  # type: ignore[attr-defined]
+    return engine
+
+
+def _settings(folder: Path, concurrency: int, port: int) -> Settings:
+    return Settings(
+        email=EmailSettings(transport="smtp", host="127.0.0.1", port=port, starttls=False, from_address=FROM),
+        evidence=EvidenceSettings(artifact_dir=str(folder / "artifacts")),
+        compliance=ComplianceSettings(window="00:00-23:59", max_messages_per_7d=10),
+        outreach=OutreachSettings(concurrency=concurrency, batch_size=max(50, concurrency * 4)),
+        base_dir=folder,
+    )
+
+
+def _full(engine: sa.Engine, settings: Settings, senders: dict[Channel, Any]) -> tuple[float, int]:
+    record_plan(engine, settings, AS_OF, NOON)
+    outbox = Outbox(
+        engine,
+        settings,
+        senders,
+        ArtifactStore(settings.path("artifacts")),
+        worker="bench",
+        clock=lambda: NOON,
+    )
+    started = time.perf_counter()
+    stats = asyncio.run(outbox.drain(AS_OF))
+    elapsed = time.perf_counter() - started
+    return elapsed, stats.outcomes.get("sent", 0)  # type: ignore[call-overload]
+
+
+# --- e-mail ----------------------------------------------------------------------------------------
+
+
+def _bare_email(port: int, messages: int, concurrency: int) -> float:
+    import aiosmtplib
+
+    def build(i: int) -> bytes:
+        email = EmailMessage(policy=SMTP)
+        email["From"], email["To"] = FROM, f"ap{i}@customer{i}.com.cn"
+        email["Subject"] = "应收账款对账单"
+        email["Message-ID"] = f"<bare.{i}@xinghe.com.cn>"
+        email.set_content("尊敬的客户：贵司以下款项已到期……\n" * 12)
+        email.add_alternative("<p>尊敬的客户：贵司以下款项已到期……</p>" * 12, subtype="html")
+        return email.as_bytes()
+
+    raw = [build(i) for i in range(messages)]
+
+    async def worker(share: list[int]) -> None:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
+        await client.connect()
+        for i in share:
+            await client.sendmail(FROM, [f"ap{i}@customer{i}.com.cn"], raw[i])
+        await client.quit()
+
+    async def main() -> None:
+        await asyncio.gather(*(worker(list(range(k, messages, concurrency))) for k in range(concurrency)))
+
+    started = time.perf_counter()
+    asyncio.run(main())
+    return time.perf_counter() - started
+
+
+def bench_email(messages: int, concurrency: int, db_url: str | None) -> Result:
+    from bot.channels.smtp import SmtpSender
+
+    process, port, count = _start(_smtp_server)
+    try:
+        bare = _bare_email(port, messages, concurrency)
+        with tempfile.TemporaryDirectory() as folder:
+            engine = _database(db_url, Path(folder), messages, "email")
+            settings = _settings(Path(folder), concurrency, port)
+            sender = SmtpSender(
+                host="127.0.0.1",
+                port=port,
+                starttls=False,
+                username=None,
+                password=None,
+                from_address=FROM,
+                timeout=30.0,
+                connections=concurrency,
+            )
+            full, sent = _full(engine, settings, {Channel.EMAIL: sender})
+            asyncio.run(sender.aclose())
+            engine.dispose()
+        if sent != messages:
+            raise SystemExit(f"the outbox sent {sent} of {messages} e-mails")
+        return Result("email", messages, bare, full, count.value)
+    finally:
+        process.terminate()
+
+
+# --- SMS -------------------------------------------------------------------------------------------
+
+
+def bench_sms(messages: int, concurrency: int, db_url: str | None) -> Result:
+    from twilio.http.http_client import TwilioHttpClient
+    from twilio.rest import Client
+
+    from bot.channels.twilio import TwilioSmsSender
+    from tests.support.twilio_server import ACCOUNT_SID, AUTH_TOKEN
+
+    process, _, port = _start(_twilio_server)
+    base = f"http://127.0.0.1:{port.value}"
+
+    class Rewrite(TwilioHttpClient):  # type: ignore[misc]
+        def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+            return super().request(method, url.replace("https://api.twilio.com", base), *args, **kwargs)
+
+    try:
+        client = Client(ACCOUNT_SID, AUTH_TOKEN, http_client=Rewrite())
+        started = time.perf_counter()
+        with ThreadPoolExecutor(concurrency) as pool:
+            list(
+                pool.map(
+                    lambda i: client.messages.create(
+                        to=f"+86138{i:08d}", from_="+15005550006", body="您有一笔款项已逾期 3 天"
+                    ),
+                    range(messages),
+                )
+            )
+        bare = time.perf_counter() - started
+        with tempfile.TemporaryDirectory() as folder:
+            engine = _database(db_url, Path(folder), messages, "sms")
+            settings = _settings(Path(folder), concurrency, 25)
+            sender = TwilioSmsSender(
+                account_sid=ACCOUNT_SID,
+                auth_token=AUTH_TOKEN,
+                from_number="+15005550006",
+                messaging_service_sid=None,
+                status_callback_url=None,
+                api_base_url=base,
+                connections=concurrency,
+            )
+            full, sent = _full(engine, settings, {Channel.SMS: sender})
+            asyncio.run(sender.aclose())
+            engine.dispose()
+        if sent != messages:
+            raise SystemExit(f"the outbox sent {sent} of {messages} SMS")
+        return Result("sms", messages, bare, full, sent)
+    finally:
+        process.terminate()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--only", choices=("email", "sms"))
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    args = parser.parse_args()
+    db_url = None
+    if args.db == "postgres":
+        db_url = os.environ.get(
+            "DUNBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        )
+        _reset_postgres(db_url)
+    results = []
+    if args.only in (None, "email"):
+        results.append(bench_email(args.messages, args.concurrency, db_url))
+        if db_url:
+            _reset_postgres(db_url)
+    if args.only in (None, "sms"):
+        results.append(bench_sms(args.messages, args.concurrency, db_url))
+    print(
+        f"{'channel':<8}{'messages':>10}{'bare s':>10}{'full s':>10}{'ratio':>8}{'full msg/s':>12}  target ≤ 1.5"
+    )
+    for r in results:
+        verdict = "met" if r.ratio <= 1.5 else "MISSED"
+        print(
+            f"{r.channel:<8}{r.messages:>10}{r.bare:>10.2f}{r.full:>10.2f}{r.ratio:>8.2f}{r.messages / r.full:>12.0f}  {verdict}"
+        )
+
+
+def _reset_postgres(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP SCHEMA IF EXISTS bench_send CASCADE")
+        connection.exec_driver_sql("CREATE SCHEMA bench_send")
+    engine.dispose()
+    os.environ["PGOPTIONS"] = "-csearch_path=bench_send"
+
+
+if __name__ == "__main__":
+    main()
