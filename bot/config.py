@@ -186,6 +186,19 @@ class EvidenceSettings(_Section):
     artifact_dir: str = "artifacts"
 
 
+# Industry (as written in customers.csv) -> risk band of the scorecard; unknown industries are medium.
+DEFAULT_INDUSTRY_RISK: Mapping[str, Literal["low", "medium", "high"]] = {
+    "utilities": "low",
+    "government": "low",
+    "telecommunications": "low",
+    "manufacturing": "medium",
+    "retail": "medium",
+    "logistics": "medium",
+    "construction": "high",
+    "real_estate": "high",
+    "hospitality": "high",
+}
+
 DEFAULT_BANNED_PHRASES = (
     "arrest",
     "jail",
@@ -265,7 +278,9 @@ class ScorecardSettings(_Section):
     strategic_from: ExactDecimal = Decimal(75)
     cooperative_from: ExactDecimal = Decimal(50)
     early_warning_factor: ExactDecimal = Decimal("1.5")
-    industry_risk: dict[str, Literal["low", "medium", "high"]] = Field(default_factory=dict)
+    industry_risk: dict[str, Literal["low", "medium", "high"]] = Field(
+        default_factory=lambda: dict(DEFAULT_INDUSTRY_RISK)
+    )
 
     @model_validator(mode="after")
     def _weights_sum(self) -> ScorecardSettings:
@@ -520,7 +535,12 @@ def parse_settings(document: Mapping[str, Any], file: str, base_dir: Path) -> Se
         settings = Settings.model_validate({**document, "base_dir": base_dir})
     except ValidationError as exc:
         problems = []
-        for error in exc.errors():
+        errors = exc.errors()
+        for error in errors:
+            if error["type"] == "too_short" and any(
+                other is not error and other["loc"][: len(error["loc"])] == error["loc"] for other in errors
+            ):
+                continue  # "at least 1 item" only because the item itself was invalid: say that once
             key = _location(error["loc"]) or "(top level)"
             message = error["msg"]
             if error["type"] == "extra_forbidden":

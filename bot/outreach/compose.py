@@ -27,7 +27,7 @@ from bot.render.context import (
     MessageContext,
     StepContext,
 )
-from bot.render.environment import render_email, render_sms, render_task
+from bot.render.environment import render_email, render_letter, render_sms, render_task
 
 
 class BlockedContent(Exception):
@@ -144,8 +144,6 @@ def compose(
         task = render_task(language, name, context)
         subject, text = task.title, task.body
     else:
-        from bot.render.environment import render_letter
-
         subject, text = reference, render_letter(language, name, context)
     hits = banned_phrase_hits(
         "\n".join(part for part in (subject, text, html or "") if part), settings.compliance.banned_phrases

@@ -9,8 +9,9 @@ Templates live under one directory (``$DUNBOT_TEMPLATES``, else the repository's
 
 Templates are operator-editable text, so they are rendered in an ``ImmutableSandboxedEnvironment``
 (no attribute tricks, no mutation of the context) with ``StrictUndefined`` (a misspelt variable is an
-error, never a silently empty notice). Autoescaping is on for ``.html.j2`` only. Every Jinja2 problem
-comes out as :class:`TemplateRenderError`, naming the file and, where known, the line.
+error, never a silently empty notice). Autoescaping is on for ``.html.j2`` and for letters (ReportLab
+markup is XML). Every Jinja2 problem comes out as :class:`TemplateRenderError`, naming the file and,
+where known, the line.
 """
 
 from __future__ import annotations
@@ -151,6 +152,21 @@ def render_task(
     return RenderedTask(title=title, body=_tidy_text(body).rstrip("\n"))
 
 
+def render_letter(
+    language: str, name: str, context: Mapping[str, Any], *, directory: Path | None = None
+) -> str:
+    """Render the body of letter ``name``: ReportLab paragraph markup, paragraphs split by a blank line.
+
+    Values are XML-escaped (the template is autoescaped); only the template's own ``<b>``, ``<i>`` and
+    ``<br/>`` are markup.
+    """
+    (letter_file,) = template_files(TemplateKind.LETTER, language, name)
+    text = _tidy_text(_render(letter_file, context, directory))
+    if not text.strip():
+        raise TemplateRenderError(letter_file, "the letter rendered empty")
+    return text
+
+
 def _tidy_text(text: str) -> str:
     # Optional pieces (an attachment line, an account manager) may leave blank runs behind: a plain-text
     # body keeps at most one empty line between paragraphs and no trailing spaces.
@@ -195,7 +211,10 @@ def _environment(root: Path) -> ImmutableSandboxedEnvironment:
 
 
 def _autoescape(template_name: str | None) -> bool:
-    return template_name is not None and template_name.endswith(".html.j2")
+    # HTML e-mail bodies and letter bodies (ReportLab paragraph markup is XML: & and < must be escaped).
+    if template_name is None:
+        return False
+    return template_name.endswith(".html.j2") or template_name.startswith(f"{TemplateKind.LETTER.value}/")
 
 
 def _refuse_none(value: object) -> object:
