@@ -130,6 +130,7 @@ class EmailSettings(_Section):
     from_address: str = "ar@example.com"
     drop_dir: str = "outbox/email"
     timeout_seconds: int = Field(default=30, ge=1)
+    ca_file: str | None = None  # a private CA to trust for STARTTLS; the system's CAs otherwise
 
 
 class SmsSettings(_Section):

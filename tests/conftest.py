@@ -89,3 +89,15 @@ def twilio_server() -> Iterator[object]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[object]:
+    """An SMTP server on 127.0.0.1 requiring STARTTLS and AUTH (tests/support/smtp_server.py)."""
+    from tests.support.smtp_server import SmtpServer
+
+    server = SmtpServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -10,42 +10,14 @@ from __future__ import annotations
 import json
 import os
 import re
-from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from bot.channels.base import Outgoing, Receipt
+from bot.channels.mime import build_email
 from bot.domain.ledger import Channel
 from bot.errors import PermanentChannelError, TransientChannelError
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def build_email(message: Outgoing, from_address: str, *, now: datetime | None = None) -> bytes:
-    """The RFC 5322 bytes of an e-mail: text (+ HTML) alternative, attachments, stable Message-ID."""
-    email = EmailMessage(policy=SMTP)
-    email["From"] = from_address
-    email["To"] = message.recipient
-    email["Subject"] = message.subject
-    email["Date"] = format_datetime(now or datetime.now(UTC))
-    email["Message-ID"] = message.key if message.key.startswith("<") else make_msgid()
-    if message.customer:
-        email["X-Dunbot-Customer"] = message.customer
-    if message.step:
-        email["X-Dunbot-Step"] = message.step
-    if message.invoices:
-        email["X-Dunbot-Invoices"] = ", ".join(message.invoices)
-    email.set_content(message.text)
-    if message.html:
-        email.add_alternative(message.html, subtype="html")
-    for attachment in message.attachments:
-        maintype, _, subtype = attachment.content_type.partition("/")
-        email.add_attachment(
-            attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename
-        )
-    return email.as_bytes()
 
 
 class FileSender:

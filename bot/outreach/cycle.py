@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import ssl
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -71,6 +72,9 @@ def build_senders(settings: Settings) -> dict[Channel, Sender]:
         from bot.channels.smtp import SmtpSender
 
         password = secret(email.password_env, "email.password_env") if email.username else None
+        tls_context = (
+            ssl.create_default_context(cafile=str(settings.path(email.ca_file))) if email.ca_file else None
+        )
         senders[Channel.EMAIL] = SmtpSender(
             host=email.host,
             port=email.port,
@@ -79,6 +83,7 @@ def build_senders(settings: Settings) -> dict[Channel, Sender]:
             password=password,
             from_address=email.from_address,
             timeout=float(email.timeout_seconds),
+            tls_context=tls_context,
             connections=settings.outreach.concurrency,
         )
     else:

@@ -1,0 +1,174 @@
+"""E-mail over SMTP with aiosmtplib: STARTTLS, AUTH, a small pool of kept-open connections.
+
+The message is serialised once (:func:`bot.channels.mime.build_email`) and exactly those bytes are
+sent and returned as the ``message.eml`` artifact, so the evidence is what went over the wire. The
+Message-ID is ``Outgoing.key``: the same on every retry.
+
+Errors are translated here, by the phase they happen in:
+
+* connecting, TLS, EHLO, ``MAIL FROM`` and ``RCPT TO`` happen before the message exists for the
+  server: a 4xx reply or a dropped connection is transient, a 5xx reply permanent;
+* ``DATA``: a 4xx/5xx reply to the message is definite (transient / permanent), but a timeout or a
+  dropped connection while the server has, or may have, the content is *ambiguous* — the message
+  may have been accepted, so it must not be sent again automatically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from contextlib import suppress
+
+import aiosmtplib
+
+from bot.channels.base import Outgoing, Receipt
+from bot.channels.mime import build_email
+from bot.domain.ledger import Channel
+from bot.errors import AmbiguousChannelError, ChannelError, PermanentChannelError, TransientChannelError
+
+
+class SmtpSender:
+    """Sends e-mail through one SMTP server over up to ``connections`` kept-open connections."""
+
+    channel = Channel.EMAIL
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        starttls: bool,
+        username: str | None,
+        password: str | None,
+        from_address: str,
+        timeout: float = 30.0,
+        tls_context: ssl.SSLContext | None = None,
+        connections: int = 1,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.starttls = starttls
+        self.username = username
+        self.password = password
+        self.from_address = from_address
+        self.timeout = timeout
+        self.tls_context = tls_context
+        self._idle: asyncio.Queue[aiosmtplib.SMTP | None] | None = None
+        self._size = max(1, connections)
+
+    def _pool(self) -> asyncio.Queue[aiosmtplib.SMTP | None]:
+        if self._idle is None:  # created inside the running loop
+            self._idle = asyncio.Queue()
+            for _ in range(self._size):
+                self._idle.put_nowait(None)  # a slot without an open connection yet
+        return self._idle
+
+    async def _connect(self, artifacts: dict[str, bytes]) -> aiosmtplib.SMTP:
+        client = aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            timeout=self.timeout,
+            start_tls=False,
+            tls_context=self.tls_context,
+        )
+        where = f"{self.host}:{self.port}"
+        try:
+            await client.connect()
+            await client.ehlo()
+            if self.starttls:
+                if not client.supports_extension("starttls"):
+                    raise PermanentChannelError(
+                        f"SMTP server {where} does not offer STARTTLS, which [email] starttls requires; "
+                        "refusing to send credentials and customer data in clear text",
+                        artifacts=artifacts,
+                    )
+                await client.starttls(tls_context=self.tls_context)
+            if self.username:
+                await client.login(self.username, self.password or "")
+        except ChannelError:
+            await _close(client)
+            raise
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            await _close(client)
+            raise PermanentChannelError(
+                f"SMTP server {where} refused the login for {self.username!r}: {exc.code} {exc.message}; "
+                "check [email] username and the password variable",
+                code=str(exc.code),
+                artifacts=artifacts,
+            ) from None
+        except aiosmtplib.SMTPResponseException as exc:
+            await _close(client)
+            raise _by_code(f"SMTP server {where} refused the session", exc, artifacts) from None
+        except (aiosmtplib.SMTPException, OSError, ssl.SSLError) as exc:
+            await _close(client)
+            raise TransientChannelError(
+                f"cannot open an SMTP session with {where}: {type(exc).__name__}: {exc}", artifacts=artifacts
+            ) from None
+        return client
+
+    async def send(self, message: Outgoing) -> Receipt:
+        raw = build_email(message, self.from_address)
+        artifacts = {"message.eml": raw}
+        pool = self._pool()
+        client = await pool.get()
+        keep: aiosmtplib.SMTP | None = None
+        try:
+            if client is None or not client.is_connected:
+                client = await self._connect(artifacts)
+            try:
+                await client.mail(self.from_address)
+                await client.rcpt(message.recipient)
+            except aiosmtplib.SMTPResponseException as exc:
+                with suppress(aiosmtplib.SMTPException, OSError):
+                    await client.rset()
+                keep = client if client.is_connected else None
+                raise _by_code(f"SMTP server refused {message.recipient}", exc, artifacts) from None
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                raise TransientChannelError(
+                    f"SMTP connection lost before the message was sent: {type(exc).__name__}: {exc}",
+                    artifacts=artifacts,
+                ) from None
+            try:
+                response = await client.data(raw)
+            except aiosmtplib.SMTPResponseException as exc:
+                keep = client if client.is_connected else None
+                raise _by_code("SMTP server rejected the message", exc, artifacts) from None
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                raise AmbiguousChannelError(
+                    f"SMTP connection lost or timed out during DATA ({type(exc).__name__}: {exc}); "
+                    "the server may have accepted the message",
+                    artifacts=artifacts,
+                ) from None
+            keep = client
+        finally:
+            if keep is None and client is not None:
+                await _close(client)
+            pool.put_nowait(keep)
+        return Receipt(
+            provider_id=message.key,
+            provider_status="accepted",
+            artifacts=artifacts,
+            detail={"reply": f"{response.code} {response.message}"},
+        )
+
+    async def aclose(self) -> None:
+        if self._idle is None:
+            return
+        while not self._idle.empty():
+            client = self._idle.get_nowait()
+            if client is not None:
+                with suppress(aiosmtplib.SMTPException, OSError):
+                    await client.quit()
+                await _close(client)
+
+
+def _by_code(what: str, exc: aiosmtplib.SMTPResponseException, artifacts: dict[str, bytes]) -> ChannelError:
+    text = f"{what}: {exc.code} {exc.message}"
+    if 400 <= exc.code < 500:
+        return TransientChannelError(text, code=str(exc.code), artifacts=artifacts)
+    return PermanentChannelError(text, code=str(exc.code), artifacts=artifacts)
+
+
+async def _close(client: aiosmtplib.SMTP) -> None:
+    with suppress(Exception):
+        client.close()
