@@ -172,3 +172,6 @@ def _by_code(what: str, exc: aiosmtplib.SMTPResponseException, artifacts: dict[s
 async def _close(client: aiosmtplib.SMTP) -> None:
     with suppress(Exception):
         client.close()
+    # A failed TLS handshake closes its socket in callbacks: give the loop a turn to run them, so no
+    # socket outlives its connection (and the loop) unclosed.
+    await asyncio.sleep(0.01)
