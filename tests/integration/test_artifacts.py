@@ -1,0 +1,42 @@
+"""The write-once, content-addressed artifact store."""
+
+from __future__ import annotations
+
+import hashlib
+import stat
+from pathlib import Path
+
+import pytest
+
+from bot.errors import EvidenceError
+from bot.evidence.artifacts import ArtifactStore
+
+
+def test_put_stores_by_hash_read_only_and_is_idempotent(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path)
+    data = "律师函 PDF bytes".encode()
+    digest = store.put(data)
+    assert digest == hashlib.sha256(data).hexdigest()
+    path = tmp_path / digest[:2] / digest[2:4] / digest
+    assert path.read_bytes() == data
+    assert not path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+    assert store.put(data) == digest
+    assert store.get(digest) == data and store.exists(digest)
+    assert [p.name for p in path.parent.iterdir()] == [digest]  # no temporary files left behind
+
+
+def test_verify_reports_missing_and_altered(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path)
+    digest = store.put(b"provider response")
+    assert store.verify(digest) is None
+    path = store.path_of(digest)
+    path.chmod(0o644)
+    path.write_bytes(b"provider response!")
+    assert store.verify(digest) not in (None, "missing")
+    path.unlink()
+    assert store.verify(digest) == "missing"
+
+
+def test_a_digest_must_be_a_sha256(tmp_path: Path) -> None:
+    with pytest.raises(EvidenceError, match="not a SHA-256"):
+        ArtifactStore(tmp_path).path_of("../../etc/passwd")
