@@ -38,6 +38,8 @@ dispute_app = typer.Typer(help="Open or close a dispute on an invoice.", no_args
 app.add_typer(report_app, name="report")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(dispute_app, name="dispute")
+task_app = typer.Typer(help="Finish a collector task.", no_args_is_help=True)
+app.add_typer(task_app, name="task")
 
 err = Console(stderr=True)
 
@@ -470,6 +472,75 @@ def _decide(task: int, *, approve: bool, reason: str) -> None:
     )
     if result.approved:
         out.print(f"{len(result.messages)} message(s) queued; the next `dunbot cycle` sends them")
+
+
+@app.command()
+@handled
+def log(
+    customer: Annotated[
+        str | None, typer.Option("--customer", help="One customer's contacts and facts")
+    ] = None,
+    invoice: Annotated[str | None, typer.Option("--invoice", help="One invoice's contacts and facts")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The full canonical event bodies.")] = False,
+) -> None:
+    """The contact log: every evidence event for a customer or invoice (default: the latest 200)."""
+    from bot.outreach.contact_log import contact_log
+    from bot.views import print_log
+
+    settings = _settings()
+    entries = contact_log(make_engine(settings.database_url), customer=customer, invoice=invoice)
+    if as_json:
+        _print_json([entry.body for entry in entries])
+    else:
+        print_log(entries)
+
+
+@app.command()
+@handled
+def tasks(
+    mine: Annotated[
+        bool, typer.Option("--mine", help="Only tasks assigned to you: $DUNBOT_USER, else your login name")
+    ] = False,
+    include_done: Annotated[bool, typer.Option("--all", help="Include finished tasks.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="A JSON array of tasks.")] = False,
+) -> None:
+    """Collector work items: calls, reviews, approvals and legal hand-offs."""
+    from bot.outreach.tasks import list_tasks
+    from bot.views import print_tasks, tasks_json
+
+    settings = _settings()
+    assignee = _me() if mine else None
+    found = list_tasks(make_engine(settings.database_url), assignee=assignee, include_done=include_done)
+    if as_json:
+        _print_json(tasks_json(found))
+    else:
+        print_tasks(found, mine=assignee)
+
+
+def _me() -> str:
+    import getpass
+
+    return os.environ.get("DUNBOT_USER") or getpass.getuser()
+
+
+@task_app.command("done")
+@handled
+def task_done(
+    task: Annotated[int, typer.Argument(help="The task id (`dunbot tasks`)")],
+    note: Annotated[str, typer.Option("--note", help="What was done; recorded in the evidence log")],
+    outcome: Annotated[
+        str | None,
+        typer.Option("--outcome", help="For the review of an unknown message: delivered or not-delivered"),
+    ] = None,
+) -> None:
+    """Finish a task with a note (and, for an unknown message, say whether it arrived)."""
+    from bot.outreach.tasks import finish_task
+
+    if not note.strip():
+        raise typer.BadParameter("say what was done", param_hint="--note")
+    settings = _settings()
+    done = finish_task(make_engine(settings.database_url), task, note, _actor(), _now(), outcome=outcome)
+    out.print(f"task {done.id} ({done.kind}: {done.title}) done")
 
 
 def _actor() -> str:

@@ -265,6 +265,7 @@ def generate_demo_ledger(out_dir: Path, as_of: date, *, seed: int = 7) -> DemoLe
                 if late
                 else due - timedelta(days=rng.randint(0, 5))
             )
+            paid_on = min(paid_on, as_of - timedelta(days=1))  # history: paid before the plan date
             if k == 0 and index % 7 == 0:
                 pay(number, amount, country.currency, paid_on)
                 pay(

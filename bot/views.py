@@ -208,3 +208,69 @@ def print_dry_run(day: date, messages: Sequence[Any], statuses: Counter[str]) ->
         table.add_row(m.customer, m.step, m.channel, m.recipient.replace("\n", " "), subject)
     out.print(table)
     out.print(", ".join(f"{count} {status}" for status, count in sorted(statuses.items())) or "nothing due")
+
+
+# --- collectors -----------------------------------------------------------------------------------
+
+
+def tasks_json(tasks: Sequence[Any]) -> list[dict[str, Any]]:
+    """The --json document of `dunbot tasks`."""
+    return [
+        {
+            "id": t.id,
+            "kind": t.kind,
+            "customer": t.customer,
+            "invoices": list(t.invoices),
+            "step": t.step,
+            "assignee": t.assignee,
+            "title": t.title,
+            "body": t.body,
+            "status": t.status,
+            "outcome": t.outcome,
+            "note": t.note,
+            "created_at": t.created_at.isoformat(),
+            "done_at": t.done_at.isoformat() if t.done_at else None,
+        }
+        for t in tasks
+    ]
+
+
+def print_tasks(tasks: Sequence[Any], *, mine: str | None) -> None:
+    """Open (or all) tasks as a table."""
+    who = f" for {mine}" if mine else ""
+    table = Table(title=f"{len(tasks)} task(s){who}")
+    for column in ("id", "kind", "customer", "invoices", "step", "assignee", "title", "status", "created"):
+        table.add_column(column, overflow="fold", justify="right" if column == "id" else "left")
+    for t in tasks:
+        table.add_row(
+            str(t.id),
+            t.kind,
+            t.customer,
+            ", ".join(t.invoices),
+            t.step or "",
+            t.assignee,
+            t.title,
+            t.status if t.status == "open" else f"{t.status} ({t.outcome})",
+            f"{t.created_at:%Y-%m-%d %H:%M}",
+        )
+    out.print(table)
+    if any(t.kind == "approval" and t.status == "open" for t in tasks):
+        out.print("approve with `dunbot approve ID`, reject with `dunbot reject ID --reason TEXT`")
+
+
+def print_log(entries: Sequence[Any]) -> None:
+    """The contact log as a table, oldest first."""
+    table = Table(title=f"{len(entries)} event(s)")
+    for column in ("seq", "at (UTC)", "kind", "actor", "customer", "invoices", "what"):
+        table.add_column(column, overflow="fold", justify="right" if column == "seq" else "left")
+    for e in entries:
+        table.add_row(
+            str(e.seq),
+            f"{e.at:%Y-%m-%d %H:%M:%S}",
+            e.kind,
+            e.actor,
+            e.customer or "",
+            ", ".join(e.invoices),
+            e.summary,
+        )
+    out.print(table)

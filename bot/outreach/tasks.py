@@ -1,0 +1,185 @@
+"""Collector work items: list them, finish them, and resolve messages whose fate was unknown.
+
+Finishing a task is one transaction and one evidence event. A review task raised for a message in
+state ``unknown`` can say what became of it (``delivered`` or ``not-delivered``): the message then
+moves to ``sent`` or ``failed`` and a MESSAGE_RESOLVED event records who decided and why. Either way
+dunbot never resends it by itself.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot.errors import InputError
+from bot.evidence.log import EventKind, NewEvent, append_events
+from bot.store import tables
+from bot.store.engine import require_schema
+
+task_t = tables.Task.__table__  # type: ignore[attr-defined]
+message_t = tables.Message.__table__  # type: ignore[attr-defined]
+
+OUTCOMES = ("delivered", "not-delivered")
+
+
+@dataclass(frozen=True, slots=True)
+class TaskView:
+    """One task as collectors see it."""
+
+    id: int
+    kind: str
+    customer: str
+    invoices: tuple[str, ...]
+    step: str | None
+    assignee: str
+    title: str
+    body: str
+    status: str
+    outcome: str | None
+    note: str | None
+    created_at: datetime
+    done_at: datetime | None
+
+
+def list_tasks(engine: Engine, *, assignee: str | None = None, include_done: bool = False) -> list[TaskView]:
+    """Open tasks (or all), oldest first; ``assignee`` filters to one person or team."""
+    require_schema(engine)
+    query = sa.select(task_t).order_by(task_t.c.created_at, task_t.c.id)
+    if not include_done:
+        query = query.where(task_t.c.status == "open")
+    if assignee is not None:
+        query = query.where(task_t.c.assignee == assignee)
+    with engine.connect() as connection:
+        return [_view(row) for row in connection.execute(query)]
+
+
+def _view(row: sa.Row[tuple[object, ...]]) -> TaskView:
+    m = row._mapping
+    return TaskView(
+        id=int(m["id"]),
+        kind=str(m["kind"]),
+        customer=str(m["customer_id"]),
+        invoices=tuple(json.loads(str(m["invoices"]))),
+        step=m["step"],
+        assignee=str(m["assignee"]),
+        title=str(m["title"]),
+        body=str(m["body"]),
+        status=str(m["status"]),
+        outcome=m["outcome"],
+        note=m["note"],
+        created_at=m["created_at"],
+        done_at=m["done_at"],
+    )
+
+
+def finish_task(
+    engine: Engine, task_id: int, note: str, actor: str, now: datetime, *, outcome: str | None = None
+) -> TaskView:
+    """Mark an open task done with a note; for a review of an unknown message, record its fate."""
+    require_schema(engine)
+    if not note.strip():
+        raise InputError("--note is required: say what was done, it goes into the evidence log")
+    if outcome is not None and outcome not in OUTCOMES:
+        raise InputError(f"--outcome must be one of {', '.join(OUTCOMES)}")
+    with Session(engine) as session:
+        connection = session.connection()
+        row = connection.execute(sa.select(task_t).where(task_t.c.id == task_id)).first()
+        if row is None:
+            raise InputError(f"no task {task_id}: `dunbot tasks` lists the open ones")
+        task = _view(row)
+        if task.kind == "approval":
+            raise InputError(
+                f"task {task_id} asks for an approval: use `dunbot approve {task_id}` or "
+                f"`dunbot reject {task_id} --reason ...`"
+            )
+        if task.status != "open":
+            raise InputError(f"task {task_id} is already done (at {task.done_at:%Y-%m-%d %H:%M} UTC)")
+        message_id = _reviewed_message(row)
+        if outcome is not None and message_id is None:
+            raise InputError(
+                f"--outcome applies only to the review of a message; task {task_id} is a {task.kind} task"
+            )
+        connection.execute(
+            sa.update(task_t)
+            .where(task_t.c.id == task_id, task_t.c.status == "open")
+            .values(status="done", outcome=outcome or "done", note=note, done_at=now)
+        )
+        events = [
+            NewEvent(
+                kind=EventKind.TASK_DONE,
+                actor=actor,
+                customer=task.customer,
+                invoices=task.invoices,
+                data={
+                    "task": task_id,
+                    "kind": task.kind,
+                    "step": task.step,
+                    "title": task.title,
+                    "note": note,
+                },
+                dedupe_key=f"task_done:{task_id}",
+            )
+        ]
+        if outcome is not None and message_id is not None:
+            events.extend(_resolve_message(connection, message_id, outcome, note, actor, now, task))
+        append_events(session, now, events)
+        session.commit()
+    return list_task(engine, task_id)
+
+
+def list_task(engine: Engine, task_id: int) -> TaskView:
+    with engine.connect() as connection:
+        return _view(connection.execute(sa.select(task_t).where(task_t.c.id == task_id)).one())
+
+
+def _reviewed_message(row: sa.Row[tuple[object, ...]]) -> int | None:
+    key = str(row._mapping["dedupe_key"] or "")
+    if key.startswith("review:message:"):
+        return int(key.rsplit(":", 1)[1])
+    return None
+
+
+def _resolve_message(
+    connection: sa.Connection,
+    message_id: int,
+    outcome: str,
+    note: str,
+    actor: str,
+    now: datetime,
+    task: TaskView,
+) -> list[NewEvent]:
+    message = connection.execute(sa.select(message_t).where(message_t.c.id == message_id)).one()
+    if message.state != "unknown":
+        raise InputError(
+            f"message {message_id} is {message.state}, not unknown: finish the task without --outcome"
+        )
+    state = "sent" if outcome == "delivered" else "failed"
+    connection.execute(
+        sa.update(message_t)
+        .where(message_t.c.id == message_id, message_t.c.state == "unknown")
+        .values(state=state, last_error=None if state == "sent" else message.last_error, updated_at=now)
+    )
+    return [
+        NewEvent(
+            kind=EventKind.MESSAGE_RESOLVED,
+            actor=actor,
+            customer=task.customer,
+            invoices=task.invoices,
+            data={
+                "message": message_id,
+                "channel": message.channel,
+                "step": message.step,
+                "key": message.message_id,
+                "outcome": outcome,
+                "state": state,
+                "note": note,
+                "task": task.id,
+            },
+            dedupe_key=f"message_resolved:{message_id}",
+        )
+    ]

@@ -1,0 +1,163 @@
+"""Collector work against a real database: tasks, resolving unknown messages, the contact log."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot.channels.file import FileSender
+from bot.config import EmailSettings, EvidenceSettings, Settings, SmsSettings
+from bot.domain.ledger import Channel
+from bot.errors import InputError
+from bot.evidence.artifacts import ArtifactStore
+from bot.evidence.verify import verify_log
+from bot.outreach.contact_log import contact_log
+from bot.outreach.cycle import run_cycle
+from bot.outreach.outbox import Outbox
+from bot.outreach.planning import record_plan
+from bot.outreach.tasks import finish_task, list_tasks
+from bot.store import tables
+
+AS_OF = date(2026, 6, 10)
+NOON = datetime(2026, 6, 10, 4, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        email=EmailSettings(transport="file", drop_dir="outbox/email"),
+        sms=SmsSettings(transport="file", drop_dir="outbox/sms"),
+        evidence=EvidenceSettings(artifact_dir="artifacts"),
+        base_dir=tmp_path,
+    )
+
+
+@pytest.fixture
+def seeded(engine: Engine, settings: Settings) -> Engine:
+    with Session(engine) as session:
+        session.add(
+            tables.Customer(
+                id="C1",
+                name="杭州远航贸易有限公司",
+                tier_override="cooperative",
+                country="CN",
+                timezone="Asia/Shanghai",
+                language="zh-CN",
+                email="ap@yuanhang.com.cn",
+                phone="+8613800138000",
+                account_manager="am@xinghe.com.cn",
+            )
+        )
+        session.flush()
+        for number, days in (("I-3", 3), ("I-7", 7), ("I-0", 0)):
+            session.add(
+                tables.Invoice(
+                    number=number,
+                    customer_id="C1",
+                    currency="CNY",
+                    amount=Decimal("5000.00"),
+                    issue_date=date(2026, 4, 1),
+                    due_date=AS_OF - timedelta(days=days),
+                )
+            )
+        session.commit()
+    record_plan(engine, settings, AS_OF, NOON)
+    # The SMS is found mid-send after a crash: unknown, with a review task.
+    outbox = Outbox(
+        engine, settings, {}, ArtifactStore(settings.path("artifacts")), worker="w", clock=lambda: NOON
+    )
+    outbox.claim(AS_OF, 100)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE message SET state = 'sending', attempts = 1 WHERE channel = 'sms'")
+        )
+    outbox.recover(exclusive=True)
+    senders = {
+        Channel.EMAIL: FileSender(Channel.EMAIL, settings.path("outbox/email")),
+        Channel.SMS: FileSender(Channel.SMS, settings.path("outbox/sms")),
+    }
+    asyncio.run(run_cycle(engine, settings, AS_OF, clock=lambda: NOON, exclusive=True, senders=dict(senders)))
+    return engine
+
+
+def _task(engine: Engine, kind: str) -> int:
+    return next(t.id for t in list_tasks(engine) if t.kind == kind)
+
+
+def test_open_tasks_are_listed_and_filtered(seeded: Engine) -> None:
+    kinds = sorted(t.kind for t in list_tasks(seeded))
+    assert kinds == ["call", "review"]  # collection_call for I-7, the review of the unknown SMS
+    call = next(t for t in list_tasks(seeded) if t.kind == "call")
+    assert call.invoices == ("I-7",) and call.step == "collection_call"
+    assert sorted(t.kind for t in list_tasks(seeded, assignee="collector")) == ["call", "review"]
+    assert list_tasks(seeded, assignee="nobody") == []
+
+
+def test_finishing_a_task_is_recorded_once(seeded: Engine) -> None:
+    call = _task(seeded, "call")
+    done = finish_task(seeded, call, "called Ms Wang, pays Friday", "user:li", NOON)
+    assert done.status == "done" and done.note == "called Ms Wang, pays Friday"
+    assert call not in [t.id for t in list_tasks(seeded)]
+    assert call in [t.id for t in list_tasks(seeded, include_done=True)]
+    with pytest.raises(InputError, match="already done"):
+        finish_task(seeded, call, "again", "user:li", NOON)
+    with pytest.raises(InputError, match="no task 999"):
+        finish_task(seeded, 999, "x", "user:li", NOON)
+    with pytest.raises(InputError, match="--note is required"):
+        finish_task(seeded, _task(seeded, "review"), "  ", "user:li", NOON)
+    kinds = [e.kind for e in contact_log(seeded, customer="C1")]
+    assert kinds.count("task_done") == 1
+
+
+def test_resolving_an_unknown_message(seeded: Engine, settings: Settings) -> None:
+    review = _task(seeded, "review")
+    with pytest.raises(InputError, match="--outcome must be one of"):
+        finish_task(seeded, review, "checked", "user:li", NOON, outcome="maybe")
+    finish_task(seeded, review, "Twilio console shows it delivered", "user:li", NOON, outcome="delivered")
+    with seeded.connect() as connection:
+        state = connection.execute(sa.text("SELECT state FROM message WHERE channel = 'sms'")).scalar_one()
+        report = verify_log(connection, ArtifactStore(settings.path("artifacts")))
+    assert state == "sent"
+    assert report.ok, report.problems
+    resolved = [e for e in contact_log(seeded, invoice="I-7") if e.kind == "message_resolved"]
+    assert len(resolved) == 1 and resolved[0].body["data"]["outcome"] == "delivered"
+    assert resolved[0].actor == "user:li"
+
+
+def test_outcome_is_only_for_reviews_of_messages(seeded: Engine) -> None:
+    with pytest.raises(InputError, match="applies only to the review of a message"):
+        finish_task(seeded, _task(seeded, "call"), "done", "user:li", NOON, outcome="delivered")
+
+
+def test_approval_tasks_are_decided_with_approve_or_reject(engine: Engine) -> None:
+    with Session(engine) as session:
+        session.add(
+            tables.Customer(id="C9", name="x", country="CN", timezone="Asia/Shanghai", language="zh-CN")
+        )
+        session.flush()
+        session.add(tables.Task(kind="approval", customer_id="C9", step="lawyer_letter", created_at=NOON))
+        session.commit()
+    task = list_tasks(engine)[0]
+    with pytest.raises(InputError, match=f"dunbot approve {task.id}"):
+        finish_task(engine, task.id, "ok", "user:li", NOON)
+
+
+def test_the_contact_log_filters_and_orders(seeded: Engine) -> None:
+    by_invoice = contact_log(seeded, invoice="I-7")
+    assert by_invoice and all("I-7" in e.invoices for e in by_invoice)
+    assert [e.seq for e in by_invoice] == sorted(e.seq for e in by_invoice)
+    everything = contact_log(seeded)
+    assert {e.kind for e in everything} >= {"step_planned", "message_sent", "message_unknown", "task_created"}
+    sent = next(e for e in everything if e.kind == "message_sent")
+    assert "email" in sent.summary and "ap@yuanhang.com.cn" in sent.summary
+    with pytest.raises(InputError, match="no customer 'C404'"):
+        contact_log(seeded, customer="C404")
+    with pytest.raises(InputError, match="no invoice 'I-404'"):
+        contact_log(seeded, invoice="I-404")
