@@ -9,8 +9,8 @@ that peak memory is per measurement:
 
 * **scan**: the driver alone (``sqlite3`` / ``psycopg`` with a server-side cursor) reading every row
   of ``invoice`` and of ``payment`` — the data planning has to read;
-* **plan**: ``preview_plan`` — exactly what `dunbot plan` runs (streamed ledgers, scorecard, tiers,
-  the ladder for every invoice), counting its decisions.
+* **plan**: what `dunbot plan --json` runs (streamed ledgers, scorecard, tiers, the ladder for every
+  invoice, every decision serialised as it is made).
 
 Targets: plan ≤ 4 × scan, peak RSS ≤ 1.5 GB.
 """
@@ -18,6 +18,7 @@ Targets: plan ≤ 4 × scan, peak RSS ≤ 1.5 GB.
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import random
@@ -177,7 +178,7 @@ def _scan(url: str, postgres: bool, result: Any) -> None:
 
 def _plan(url: str, postgres: bool, result: Any) -> None:
     from bot.config import DatabaseSettings, Settings
-    from bot.outreach.planning import preview_plan
+    from bot.outreach.planning import iter_plans
     from bot.store.engine import make_engine
 
     if postgres:
@@ -185,8 +186,12 @@ def _plan(url: str, postgres: bool, result: Any) -> None:
     settings = Settings(database=DatabaseSettings(url=url))
     engine = make_engine(url)
     started = time.perf_counter()
-    preview = preview_plan(engine, settings, AS_OF)
-    decisions = sum(len(plan.decisions) for plan in preview.plans)
+    # What `dunbot plan --json` does: every customer's plan, streamed, each decision serialised.
+    decisions = 0
+    for plan in iter_plans(engine, settings, AS_OF):
+        for decision in plan.decisions:
+            json.dumps(decision.as_json(), ensure_ascii=False, default=str)
+            decisions += 1
     result.put((time.perf_counter() - started, decisions, _peak_mb()))
 
 

@@ -47,6 +47,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 ENTITIES = ("customers", "invoices", "payments", "contracts")
+PLAN_TABLE_ROWS = 2000  # a table longer than this is for `--json`, not for reading
 
 
 class State:
@@ -224,18 +225,26 @@ def plan(
     as_json: Annotated[bool, typer.Option("--json", help="A JSON array of decisions.")] = False,
 ) -> None:
     """Show what the ladder decides for a day. Writes nothing."""
-    from bot.outreach.planning import preview_plan
+    from bot.outreach.planning import iter_plans, preview_plan
 
     settings = _settings()
     day = _parse_date(as_of, "--as-of") if as_of else _today(settings, _now())
     engine = make_engine(settings.database_url)
     if as_json:
-        preview = preview_plan(engine, settings, day)
-        _print_json([d.as_json() for d in preview.decisions])
+        # Streamed: a million decisions are written as they are made, never held at once.
+        write = sys.stdout.write
+        first = True
+        write("[")
+        for customer_plan in iter_plans(engine, settings, day):
+            for decision in customer_plan.decisions:
+                write("\n  " if first else ",\n  ")
+                write(json.dumps(decision.as_json(), ensure_ascii=False, default=str))
+                first = False
+        write("\n]\n" if not first else "]\n")
         return
     with err.status(f"planning {day} ..."):
-        preview = preview_plan(engine, settings, day)
-    print_plan(preview)
+        preview = preview_plan(engine, settings, day, keep=PLAN_TABLE_ROWS)
+    print_plan(preview, limit=PLAN_TABLE_ROWS)
 
 
 @app.command()

@@ -44,13 +44,13 @@ def print_plan(preview: Any, limit: int | None = None) -> None:
             f"[{styles.get(d.status.value, '')}]{d.status.value}[/]",
             d.reason,
         )
-    if limit is not None and len(decisions) > limit:
-        table.caption = f"first {limit} of {len(decisions)} decisions; `dunbot plan` shows them all"
+    shown = min(len(decisions), limit) if limit is not None else len(decisions)
+    if shown < preview.decision_count:
+        table.caption = (
+            f"first {shown} of {preview.decision_count} decisions; `dunbot plan --json` lists them all"
+        )
     out.print(table)
-    counts: dict[str, int] = {}
-    for d in preview.decisions:
-        counts[d.status.value] = counts.get(d.status.value, 0) + 1
-    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing due"
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(preview.status_counts.items())) or "nothing due"
     tiers = ", ".join(f"{n} {t.value}" for t, n in sorted(preview.tiers.items())) or "none"
     out.print(
         f"{preview.customers} customer(s) ({preview.customers_off_day} not on a business day); "

@@ -50,6 +50,9 @@ class PlanPreview:
     customers: int = 0
     customers_off_day: int = 0
     tiers: Counter[Tier] = field(default_factory=Counter)
+    # Over every decision, also those not kept in ``plans`` when a limit was given.
+    status_counts: Counter[str] = field(default_factory=Counter)
+    decision_count: int = 0
 
     @property
     def decisions(self) -> list[PlanDecision]:
@@ -62,8 +65,10 @@ def _plans(connection: Connection, policy: PlanningPolicy, as_of: date) -> Itera
         yield plan_customer(as_of, ledger, executions, contacts, policy)
 
 
-def _collect(plans: Iterator[CustomerPlan], as_of: date) -> PlanPreview:
+def _collect(plans: Iterator[CustomerPlan], as_of: date, keep: int | None = None) -> PlanPreview:
+    """Count everything; keep the customers' plans (all, or until ``keep`` decisions are kept)."""
     preview = PlanPreview(as_of=as_of)
+    kept = 0
     for plan in plans:
         preview.customers += 1
         if not plan.business_day:
@@ -71,17 +76,31 @@ def _collect(plans: Iterator[CustomerPlan], as_of: date) -> PlanPreview:
             continue
         if plan.assessment is not None:
             preview.tiers[plan.assessment.tier] += 1
+        for decision in plan.decisions:
+            preview.status_counts[decision.status.value] += 1
+        preview.decision_count += len(plan.decisions)
+        if keep is not None and kept >= keep:
+            continue
         if plan.decisions or plan.early_warnings or plan.broken_promises or plan.assessment:
             preview.plans.append(plan)
+            kept += len(plan.decisions)
     return preview
 
 
-def preview_plan(engine: Engine, settings: Settings, as_of: date) -> PlanPreview:
-    """Plan ``as_of`` without writing anything."""
+def preview_plan(engine: Engine, settings: Settings, as_of: date, *, keep: int | None = None) -> PlanPreview:
+    """Plan ``as_of`` without writing anything; with ``keep``, hold only about that many decisions."""
     require_schema(engine)
     policy = settings.planning_policy()
     with engine.connect() as connection:
-        return _collect(_plans(connection, policy, as_of), as_of)
+        return _collect(_plans(connection, policy, as_of), as_of, keep)
+
+
+def iter_plans(engine: Engine, settings: Settings, as_of: date) -> Iterator[CustomerPlan]:
+    """Every customer's plan for ``as_of``, one at a time: memory stays bounded by one customer."""
+    require_schema(engine)
+    policy = settings.planning_policy()
+    with engine.connect() as connection:
+        yield from _plans(connection, policy, as_of)
 
 
 @dataclass
