@@ -38,6 +38,11 @@ SCHEMA = "bench_plan"
 
 
 def _peak_mb() -> float:
+    """This process's own peak RSS. Not ru_maxrss: Linux carries that across fork and exec, so a
+    child started by a big parent would report the parent's size."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
