@@ -6,18 +6,24 @@ Message-ID is ``Outgoing.key``: the same on every retry.
 
 Errors are translated here, by the phase they happen in:
 
-* connecting, TLS, EHLO, ``MAIL FROM`` and ``RCPT TO`` happen before the message exists for the
-  server: a 4xx reply or a dropped connection is transient, a 5xx reply permanent;
-* ``DATA``: a 4xx/5xx reply to the message is definite (transient / permanent), but a timeout or a
-  dropped connection while the server has, or may have, the content is *ambiguous* — the message
-  may have been accepted, so it must not be sent again automatically.
+* connecting, TLS, EHLO, ``MAIL FROM``, ``RCPT TO`` and the ``DATA`` command itself (up to the
+  server's ``354``) happen before the message exists for the server: a 4xx reply or a dropped
+  connection is transient, a 5xx reply permanent. A kept-open connection found dead before ``DATA``
+  is replaced once, silently;
+* after the content is written, a 4xx/5xx reply is definite (transient / permanent), but a timeout or
+  a dropped connection is *ambiguous* — the server may have accepted the message, so it must not be
+  sent again automatically.
+
+Every error carries the message bytes as ``artifacts["message.eml"]``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 from contextlib import suppress
+from dataclasses import replace
 
 import aiosmtplib
 
@@ -25,6 +31,16 @@ from bot.channels.base import Outgoing, Receipt
 from bot.channels.mime import build_email
 from bot.domain.ledger import Channel
 from bot.errors import AmbiguousChannelError, ChannelError, PermanentChannelError, TransientChannelError
+
+_PERIOD = re.compile(rb"(?m)^\.")  # a line starting with "." is sent as ".." (RFC 5321 4.5.2)
+
+
+class _Stale(Exception):
+    """The connection was lost before anything of the message was sent; ``error`` is what to raise."""
+
+    def __init__(self, error: TransientChannelError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class SmtpSender:
@@ -107,38 +123,36 @@ class SmtpSender:
         return client
 
     async def send(self, message: Outgoing) -> Receipt:
+        if not message.key.startswith("<"):  # build_email uses a random id for a bare key: keep it stable
+            message = replace(message, key=f"<{message.key}>")
         raw = build_email(message, self.from_address)
         artifacts = {"message.eml": raw}
         pool = self._pool()
         client = await pool.get()
         keep: aiosmtplib.SMTP | None = None
         try:
+            reused = client is not None and client.is_connected
             if client is None or not client.is_connected:
                 client = await self._connect(artifacts)
             try:
-                await client.mail(self.from_address)
-                await client.rcpt(message.recipient)
-            except aiosmtplib.SMTPResponseException as exc:
-                with suppress(aiosmtplib.SMTPException, OSError):
-                    await client.rset()
-                keep = client if client.is_connected else None
-                raise _by_code(f"SMTP server refused {message.recipient}", exc, artifacts) from None
-            except (aiosmtplib.SMTPException, OSError) as exc:
-                raise TransientChannelError(
-                    f"SMTP connection lost before the message was sent: {type(exc).__name__}: {exc}",
-                    artifacts=artifacts,
-                ) from None
-            try:
-                response = await client.data(raw)
-            except aiosmtplib.SMTPResponseException as exc:
-                keep = client if client.is_connected else None
-                raise _by_code("SMTP server rejected the message", exc, artifacts) from None
-            except (aiosmtplib.SMTPException, OSError) as exc:
-                raise AmbiguousChannelError(
-                    f"SMTP connection lost or timed out during DATA ({type(exc).__name__}: {exc}); "
-                    "the server may have accepted the message",
-                    artifacts=artifacts,
-                ) from None
+                try:
+                    await self._envelope(client, message.recipient, artifacts)
+                except _Stale:
+                    if not reused:
+                        raise
+                    # A kept-open connection the server had dropped meanwhile: nothing was sent, so
+                    # open a fresh one and try once more.
+                    await _close(client)
+                    client = None
+                    client = await self._connect(artifacts)
+                    await self._envelope(client, message.recipient, artifacts)
+                response = await self._data(client, raw, artifacts)
+            except (TransientChannelError, PermanentChannelError):
+                # A refusal (4xx/5xx reply) leaves a usable connection: keep it for the next message.
+                keep = client if client is not None and client.is_connected else None
+                raise
+            except _Stale as stale:
+                raise stale.error from None
             keep = client
         finally:
             if keep is None and client is not None:
@@ -150,6 +164,71 @@ class SmtpSender:
             artifacts=artifacts,
             detail={"reply": f"{response.code} {response.message}"},
         )
+
+    async def _envelope(self, client: aiosmtplib.SMTP, recipient: str, artifacts: dict[str, bytes]) -> None:
+        """``MAIL FROM`` and ``RCPT TO``: nothing of the message has left yet, so nothing is ambiguous."""
+        try:
+            await client.mail(self.from_address)
+            await client.rcpt(recipient)
+        except aiosmtplib.SMTPResponseException as exc:
+            with suppress(aiosmtplib.SMTPException, OSError):
+                await client.rset()
+            raise _by_code(f"SMTP server refused {recipient}", exc, artifacts) from None
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise _Stale(
+                TransientChannelError(
+                    f"SMTP connection lost before the message was sent: {type(exc).__name__}: {exc}",
+                    artifacts=artifacts,
+                )
+            ) from None
+
+    async def _data(
+        self, client: aiosmtplib.SMTP, raw: bytes, artifacts: dict[str, bytes]
+    ) -> aiosmtplib.SMTPResponse:
+        """``DATA`` in two steps, so a failure is placed before or after the content left.
+
+        ``SMTP.data()`` cannot tell a connection lost while waiting for ``354`` (nothing sent: transient)
+        from one lost while waiting for the reply to the content (ambiguous); so the command goes through
+        ``execute_command`` and the content through the protocol's own ``write`` and ``read_response``,
+        with the same dot-stuffing ``data()`` applies (``raw`` already has CRLF line ends).
+        """
+        try:
+            start = await client.execute_command(b"DATA")
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            client.close()
+            raise TransientChannelError(
+                f"SMTP connection lost before the message was sent (at DATA): {type(exc).__name__}: {exc}",
+                artifacts=artifacts,
+            ) from None
+        if start.code != 354:
+            raise _by_code(
+                "SMTP server refused DATA", aiosmtplib.SMTPDataError(start.code, start.message), artifacts
+            )
+        protocol = client.protocol
+        if protocol is None or not client.is_connected:
+            raise TransientChannelError(
+                "SMTP connection lost before the message was sent (after 354)", artifacts=artifacts
+            )
+        content = _PERIOD.sub(b"..", raw if raw.endswith(b"\r\n") else raw + b"\r\n") + b".\r\n"
+        try:
+            protocol.write(content)
+            response = await protocol.read_response(timeout=self.timeout)
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            client.close()
+            raise AmbiguousChannelError(
+                f"SMTP connection lost or timed out after the message was sent ({type(exc).__name__}: "
+                f"{exc}); the server may have accepted it: it is not sent again automatically",
+                artifacts=artifacts,
+            ) from None
+        if response.code != 250:
+            with suppress(aiosmtplib.SMTPException, OSError):
+                await client.rset()
+            raise _by_code(
+                "SMTP server rejected the message",
+                aiosmtplib.SMTPDataError(response.code, response.message),
+                artifacts,
+            )
+        return response
 
     async def aclose(self) -> None:
         if self._idle is None:

@@ -156,3 +156,93 @@ def test_the_connection_is_reused_after_a_refusal(smtp_server: SmtpServer, fault
     results = _send(_sender(smtp_server), _message(1), _message(2))
     assert isinstance(results[0], TransientChannelError | PermanentChannelError)
     assert results[1].provider_id == "<dunbot.2.20261123@xinghe.com.cn>"
+
+
+def _one_by_one(sender: SmtpSender, *messages: Outgoing) -> list[Any]:
+    """Send in order over the same sender (and so the same kept-open connection)."""
+
+    async def run() -> list[Any]:
+        results: list[Any] = []
+        try:
+            for message in messages:
+                try:
+                    results.append(await sender.send(message))
+                except Exception as exc:
+                    results.append(exc)
+        finally:
+            await sender.aclose()
+        return results
+
+    return asyncio.run(run())
+
+
+def test_a_reply_slower_than_the_timeout_after_data_is_ambiguous() -> None:
+    server = SmtpServer(slow_seconds=1.5).start()
+    try:
+        server.push("slow")
+        (error,) = _send(_sender(server, timeout=0.5), _message())
+    finally:
+        server.stop()
+    assert isinstance(error, AmbiguousChannelError) and "may have accepted" in str(error)
+    assert error.artifacts["message.eml"].startswith(b"Content-Type: multipart/alternative")
+    assert [r.message_id for r in server.received] == ["<dunbot.1.20261123@xinghe.com.cn>"]
+
+
+def test_a_connection_lost_before_354_is_transient(smtp_server: SmtpServer) -> None:
+    smtp_server.push("drop_before_354")
+    first, second = _one_by_one(_sender(smtp_server), _message(), _message())
+    assert isinstance(first, TransientChannelError) and "before the message was sent" in str(first)
+    assert "message.eml" in first.artifacts
+    assert second.provider_id == "<dunbot.1.20261123@xinghe.com.cn>"
+    assert [r.message_id for r in smtp_server.received] == ["<dunbot.1.20261123@xinghe.com.cn>"]
+
+
+def test_a_kept_connection_found_dead_is_replaced_silently(smtp_server: SmtpServer) -> None:
+    sender = _sender(smtp_server)
+
+    async def run() -> list[Any]:
+        results: list[Any] = [await sender.send(_message(1))]
+        smtp_server.push("drop_at_mail")  # the kept-open connection dies at the next MAIL FROM
+        results.append(await sender.send(_message(2)))
+        await sender.aclose()
+        return results
+
+    first, second = asyncio.run(run())
+    assert first.provider_id == "<dunbot.1.20261123@xinghe.com.cn>"
+    assert second.provider_id == "<dunbot.2.20261123@xinghe.com.cn>"
+    assert smtp_server.faults == []  # the fault did strike, on the kept-open connection
+    assert len(smtp_server.received) == 2
+
+
+def test_a_fresh_connection_lost_at_mail_is_transient(smtp_server: SmtpServer) -> None:
+    smtp_server.push("drop_at_mail")  # no kept-open connection to blame: reported, not retried
+    first, second = _one_by_one(_sender(smtp_server), _message(1), _message(2))
+    assert isinstance(first, TransientChannelError) and "before the message was sent" in str(first)
+    assert second.provider_id == "<dunbot.2.20261123@xinghe.com.cn>"
+    assert [r.message_id for r in smtp_server.received] == ["<dunbot.2.20261123@xinghe.com.cn>"]
+
+
+def test_the_next_message_after_an_ambiguous_drop_goes_over_a_new_connection(smtp_server: SmtpServer) -> None:
+    smtp_server.push("drop_after_data")
+    first, second = _one_by_one(_sender(smtp_server), _message(1), _message(2))
+    assert isinstance(first, AmbiguousChannelError)
+    assert second.provider_id == "<dunbot.2.20261123@xinghe.com.cn>"
+    assert len(smtp_server.received) == 2
+
+
+def test_a_bare_key_still_gives_one_stable_message_id(smtp_server: SmtpServer) -> None:
+    smtp_server.push("421")
+    first, second = _one_by_one(_sender(smtp_server), _message(key="dunbot-7"), _message(key="dunbot-7"))
+    assert isinstance(first, TransientChannelError)
+    assert b"Message-ID: <dunbot-7>\r\n" in first.artifacts["message.eml"]
+    assert second.provider_id == "<dunbot-7>"
+    assert [r.message_id for r in smtp_server.received] == ["<dunbot-7>"]
+
+
+def test_lines_starting_with_a_dot_arrive_unchanged(smtp_server: SmtpServer) -> None:
+    text = "Zeile eins\n.\n.. zwei Punkte\n.ende\n"
+    (receipt,) = _send(_sender(smtp_server), _message(text=text, html=None, subject="Mahnung"))
+    (received,) = smtp_server.received
+    assert received.raw == receipt.artifacts["message.eml"]
+    body = received.parsed.get_body(preferencelist=("plain",))
+    assert body is not None and body.get_content().replace("\r\n", "\n") == text

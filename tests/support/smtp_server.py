@@ -7,6 +7,12 @@ A fault queue decides how the next messages fare at DATA, one fault per message,
     server.push("421")              # reply 421 (try again later): nothing stored
     server.push("550")              # reply 550 (rejected): nothing stored
     server.push("drop_after_data")  # take the whole message, store it, close the connection unanswered
+    server.push("slow")             # take and store the message, answer 250 only after ``slow_seconds``
+
+and two faults at other points of the dialogue, taken only when they are next in the queue::
+
+    server.push("drop_at_mail")     # close the connection on MAIL FROM (a kept-open connection gone stale)
+    server.push("drop_before_354")  # close the connection on the DATA command, before asking for content
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -35,6 +41,7 @@ from cryptography.x509.oid import NameOID
 
 USERNAME = "dunbot"
 PASSWORD = "s3cret-smtp-password"
+_OTHER_POINTS = frozenset({"drop_at_mail", "drop_before_354"})
 
 
 @dataclass(frozen=True)
@@ -101,7 +108,38 @@ class _Handler:
         if fault == "drop_after_data":
             smtp.transport.close()
             await asyncio.sleep(0.2)
+        if fault == "slow":
+            await asyncio.sleep(self.server.slow_seconds)
         return "250 2.0.0 OK queued"
+
+
+class _Session(SMTP):
+    """aiosmtpd's SMTP session with the two faults that strike before DATA's content."""
+
+    def __init__(self, server: SmtpServer, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.dunbot_server = server
+
+    async def smtp_MAIL(self, arg: str) -> None:
+        if self.dunbot_server.next_fault_if("drop_at_mail") and self.transport is not None:
+            self.transport.close()
+            return
+        await super().smtp_MAIL(arg)
+
+    async def smtp_DATA(self, arg: str) -> None:
+        if self.dunbot_server.next_fault_if("drop_before_354") and self.transport is not None:
+            self.transport.close()
+            return
+        await super().smtp_DATA(arg)
+
+
+class _Controller(Controller):
+    def __init__(self, server: SmtpServer, handler: Any, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self.dunbot_server = server
+
+    def factory(self) -> SMTP:
+        return _Session(self.dunbot_server, self.handler, **self.SMTP_kwargs)
 
 
 class _Authenticator:
@@ -118,8 +156,9 @@ class _Authenticator:
 class SmtpServer:
     """Start with ``start()``; point the client at ``host``/``port`` with ``client_context()``."""
 
-    def __init__(self, *, require_tls: bool = True) -> None:
+    def __init__(self, *, require_tls: bool = True, slow_seconds: float = 2.0) -> None:
         self.host = "127.0.0.1"
+        self.slow_seconds = slow_seconds  # longer than the client timeout a "slow" test uses
         self.port = _free_port()
         self.require_tls = require_tls
         self._folder = tempfile.TemporaryDirectory()
@@ -140,7 +179,7 @@ class SmtpServer:
                 "authenticator": _Authenticator(),
                 "auth_require_tls": True,
             }
-        self._controller = Controller(_Handler(self), hostname=self.host, port=self.port, **options)
+        self._controller = _Controller(self, _Handler(self), hostname=self.host, port=self.port, **options)
         self._controller.start()
         return self
 
@@ -157,9 +196,26 @@ class SmtpServer:
         with self._lock:
             self._faults.extend(faults)
 
-    def next_fault(self) -> str | None:
+    @property
+    def faults(self) -> list[str]:
+        """The faults not yet used, in order."""
         with self._lock:
-            return self._faults.popleft() if self._faults else None
+            return list(self._faults)
+
+    def next_fault(self) -> str | None:
+        """The next DATA fault; one meant for another point of the dialogue stays queued."""
+        with self._lock:
+            if not self._faults or self._faults[0] in _OTHER_POINTS:
+                return None
+            return self._faults.popleft()
+
+    def next_fault_if(self, fault: str) -> bool:
+        """Take ``fault`` if it is the next one."""
+        with self._lock:
+            if self._faults and self._faults[0] == fault:
+                self._faults.popleft()
+                return True
+            return False
 
     def record(self, message: Received) -> None:
         with self._lock:
