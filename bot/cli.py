@@ -9,6 +9,7 @@ import functools
 import json
 import os
 import shutil
+import signal
 import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -277,10 +278,20 @@ def cycle(
         if any(m.blocked for m in messages):
             raise typer.Exit(1)
         return
-    with instance_guard(engine) as exclusive, sending_progress(err, enabled=not as_json) as progress:
-        report = asyncio.run(
-            run_cycle(engine, settings, day, clock=_now, exclusive=exclusive, progress=progress)
+
+    async def cycle_until_done_or_signalled(exclusive: bool, progress: Any) -> Any:
+        # SIGTERM/SIGINT: stop claiming, let the messages in flight finish and be recorded, give the
+        # rest back, exit 0. Nothing is left `sending`, so nothing turns `unknown` needlessly.
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        return await run_cycle(
+            engine, settings, day, clock=_now, exclusive=exclusive, progress=progress, stop=stop
         )
+
+    with instance_guard(engine) as exclusive, sending_progress(err, enabled=not as_json) as progress:
+        report = asyncio.run(cycle_until_done_or_signalled(exclusive, progress))
     if as_json:
         _print_json(cycle_json(report))
     else:

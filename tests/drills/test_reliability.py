@@ -49,7 +49,13 @@ def _dunbot(folder: Path, *args: str, timeout: float = 300) -> subprocess.Comple
     )
 
 
-def _prepare(folder: Path, smtp: SmtpServer, twilio: TwilioServer, database_url: str | None = None) -> None:
+def _prepare(
+    folder: Path,
+    smtp: SmtpServer,
+    twilio: TwilioServer,
+    database_url: str | None = None,
+    customers: int = CUSTOMERS,
+) -> None:
     assert _dunbot(folder, "init").returncode == 0
     config = folder / "dunbot.toml"
     text = config.read_text(encoding="utf-8")
@@ -92,12 +98,12 @@ api_base_url = "{twilio.url}"
     )
     rows = [
         f"D{n:05d},客户{n:05d}贸易有限公司,,cautious,CN,Asia/Shanghai,zh-CN,ap{n}@c{n}.com.cn,+86131{n:08d},,,30,,,,0,false"
-        for n in range(CUSTOMERS)
+        for n in range(customers)
     ]
     (folder / "customers.csv").write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
     due = AS_OF + timedelta(days=7)  # pre_due_reminder of the preservation ladder: e-mail and SMS
     issued = due - timedelta(days=30)
-    invoices = [f"I{n:05d},D{n:05d},CNY,{1000 + n}.00,{issued},{due},,open" for n in range(CUSTOMERS)]
+    invoices = [f"I{n:05d},D{n:05d},CNY,{1000 + n}.00,{issued},{due},,open" for n in range(customers)]
     (folder / "invoices.csv").write_text(
         "number,customer_id,currency,amount,issue_date,due_date,contract_ref,status\n"
         + "\n".join(invoices)
@@ -218,3 +224,37 @@ def test_four_instances_on_postgresql_send_each_message_once(
     assert states == {"sent": 2 * CUSTOMERS}
     assert workers >= 2, "the work must actually have been shared"
     print(f"concurrency drill: {workers} workers shared {2 * CUSTOMERS} messages")
+
+
+def test_sigterm_lets_the_messages_in_flight_finish(
+    tmp_path: Path, smtp: SmtpServer, twilio: TwilioServer
+) -> None:
+    _prepare(tmp_path, smtp, twilio, customers=40)
+    smtp.push(*["slow"] * 40)  # every e-mail takes seconds to be acknowledged
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "cycle", "--as-of", AS_OF.isoformat(), "--json"],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not smtp.received and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert smtp.received, "sending never started"
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    with sqlite3.connect(tmp_path / "dunbot.db") as connection:
+        states = dict(
+            connection.execute(
+                "SELECT state, count(*) FROM message WHERE channel = 'email' GROUP BY state"
+            ).fetchall()
+        )
+    assert "sending" not in states and "claimed" not in states and "unknown" not in states, states
+    assert states.get("sent", 0) == len(smtp.received)  # what was in flight finished and was recorded
+    assert states.get("planned", 0) > 0  # the rest waits for the next cycle
+    resumed = _dunbot(tmp_path, "cycle", "--as-of", AS_OF.isoformat(), "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    _assert_each_arrived_at_most_once(smtp, twilio)
