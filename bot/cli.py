@@ -552,6 +552,9 @@ def task_done(
         str | None,
         typer.Option("--outcome", help="For the review of an unknown message: delivered or not-delivered"),
     ] = None,
+    tracking: Annotated[
+        str | None, typer.Option("--tracking", help="For a posted letter: the registered-mail number")
+    ] = None,
 ) -> None:
     """Finish a task with a note (and, for an unknown message, say whether it arrived)."""
     from bot.outreach.tasks import finish_task
@@ -559,7 +562,9 @@ def task_done(
     if not note.strip():
         raise typer.BadParameter("say what was done", param_hint="--note")
     settings = _settings()
-    done = finish_task(make_engine(settings.database_url), task, note, _actor(), _now(), outcome=outcome)
+    done = finish_task(
+        make_engine(settings.database_url), task, note, _actor(), _now(), outcome=outcome, tracking=tracking
+    )
     out.print(f"task {done.id} ({done.kind}: {done.title}) done")
 
 

@@ -694,6 +694,8 @@ class Outbox:
                 if result.receipt is not None:
                     sent.append(self._sent_row(ready, result.receipt, artifacts))
                     events.append(self._sent_event(ready, result.receipt, artifacts))
+                    if ready.channel is Channel.LETTER:
+                        events.extend(self._mailroom_task(connection, ready, result.receipt, now))
                     outcome = Outcome.SENT
                 elif isinstance(error, AmbiguousChannelError):
                     outcome = self._record_unknown(connection, ready, str(error), artifacts, now, events)
@@ -706,6 +708,49 @@ class Outbox:
             append_events(session, now, events)
             session.commit()
         return done
+
+    def _mailroom_task(
+        self, connection: Connection, ready: _Ready, receipt: Receipt, now: datetime
+    ) -> list[NewEvent]:
+        """A queued letter is a job for the mailroom: print, post by registered mail, record tracking."""
+        reference = ready.outgoing.metadata.get("reference", receipt.provider_id)
+        recipient = " / ".join(line for line in ready.outgoing.recipient.splitlines() if line.strip())
+        title = f"Print and post {reference} by registered mail to {recipient}"
+        body = (
+            f"The letter is {receipt.provider_id} in the print queue ({self.settings.letter.queue_dir}).\n"
+            "When it is posted, record the tracking number: "
+            '`dunbot task done <id> --note "posted" --tracking <number>`.'
+        )
+        insert = postgresql.insert if self.postgres else sqlite.insert
+        task_id = connection.execute(
+            insert(task_t)
+            .values(
+                kind="letter",
+                customer_id=ready.customer,
+                invoices=json.dumps(list(ready.outgoing.invoices)),
+                step=ready.step,
+                assignee="mailroom",
+                title=title[:500],
+                body=body,
+                status="open",
+                dedupe_key=f"letter:message:{ready.id}",
+                created_at=now,
+            )
+            .on_conflict_do_nothing()
+            .returning(task_t.c.id)
+        ).scalar()
+        if task_id is None:
+            return []
+        return [
+            NewEvent(
+                kind=EventKind.TASK_CREATED,
+                actor=self.worker,
+                customer=ready.customer,
+                invoices=ready.outgoing.invoices,
+                data={"task": task_id, "kind": "letter", "message": ready.id, "title": title[:500]},
+                dedupe_key=f"task_created:letter:{ready.id}",
+            )
+        ]
 
     @staticmethod
     def _sent_statement(now: datetime) -> sa.Update:

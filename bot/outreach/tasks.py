@@ -78,9 +78,17 @@ def _view(row: sa.Row[tuple[object, ...]]) -> TaskView:
 
 
 def finish_task(
-    engine: Engine, task_id: int, note: str, actor: str, now: datetime, *, outcome: str | None = None
+    engine: Engine,
+    task_id: int,
+    note: str,
+    actor: str,
+    now: datetime,
+    *,
+    outcome: str | None = None,
+    tracking: str | None = None,
 ) -> TaskView:
-    """Mark an open task done with a note; for a review of an unknown message, record its fate."""
+    """Mark an open task done with a note; for a review of an unknown message, record its fate;
+    for a letter, the registered-mail tracking number."""
     require_schema(engine)
     if not note.strip():
         raise InputError("--note is required: say what was done, it goes into the evidence log")
@@ -99,6 +107,12 @@ def finish_task(
             )
         if task.status != "open":
             raise InputError(f"task {task_id} is already done (at {task.done_at:%Y-%m-%d %H:%M} UTC)")
+        if tracking is not None and task.kind != "letter":
+            raise InputError(f"--tracking is for posted letters; task {task_id} is a {task.kind} task")
+        if task.kind == "letter" and not (tracking or "").strip():
+            raise InputError(
+                f"task {task_id} is a posted letter: give the registered-mail number with --tracking"
+            )
         message_id = _reviewed_message(row)
         if outcome is not None and message_id is None:
             raise InputError(
@@ -107,7 +121,12 @@ def finish_task(
         connection.execute(
             sa.update(task_t)
             .where(task_t.c.id == task_id, task_t.c.status == "open")
-            .values(status="done", outcome=outcome or "done", note=note, done_at=now)
+            .values(
+                status="done",
+                outcome=outcome or (f"posted: {tracking}" if tracking else "done"),
+                note=note,
+                done_at=now,
+            )
         )
         events = [
             NewEvent(
@@ -121,6 +140,7 @@ def finish_task(
                     "step": task.step,
                     "title": task.title,
                     "note": note,
+                    "tracking": tracking,
                 },
                 dedupe_key=f"task_done:{task_id}",
             )

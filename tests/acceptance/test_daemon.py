@@ -72,10 +72,13 @@ def test_sigterm_stops_the_daemon_cleanly(folder: Path) -> None:
         line = _wait_for_line(daemon, "dunbot running")
         assert "next cycles:" in line
         os.kill(daemon.pid, signal.SIGTERM)
-        assert daemon.wait(timeout=30) == 0
+        _, rest = daemon.communicate(timeout=30)
+        assert daemon.returncode == 0, rest
+        assert "dunbot stopped" in rest
     finally:
         if daemon.poll() is None:
             daemon.kill()
+            daemon.communicate()
 
 
 def test_a_second_instance_on_sqlite_refuses_to_start(folder: Path) -> None:
@@ -104,7 +107,7 @@ def test_a_second_instance_on_sqlite_refuses_to_start(folder: Path) -> None:
         assert cycle.returncode == 2 and "another dunbot" in cycle.stderr
     finally:
         first.send_signal(signal.SIGTERM)
-        first.wait(timeout=30)
+        first.communicate(timeout=30)
 
 
 def test_a_bad_cron_is_a_config_error(folder: Path) -> None:
