@@ -231,10 +231,12 @@ class SmtpSender:
         return response
 
     async def aclose(self) -> None:
-        if self._idle is None:
+        """Quit every kept-open connection; the sender can be used again (in a new event loop too)."""
+        idle, self._idle = self._idle, None
+        if idle is None:
             return
-        while not self._idle.empty():
-            client = self._idle.get_nowait()
+        while not idle.empty():
+            client = idle.get_nowait()
             if client is not None:
                 with suppress(aiosmtplib.SMTPException, OSError):
                     await client.quit()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +18,7 @@ from bot.config import EmailSettings, EvidenceSettings, Settings, SmsSettings
 from bot.domain.ledger import Channel
 from bot.errors import InputError
 from bot.evidence.artifacts import ArtifactStore
+from bot.evidence.log import EventKind, NewEvent, append_events
 from bot.evidence.verify import verify_log
 from bot.outreach.contact_log import contact_log
 from bot.outreach.cycle import run_cycle
@@ -161,3 +163,157 @@ def test_the_contact_log_filters_and_orders(seeded: Engine) -> None:
         contact_log(seeded, customer="C404")
     with pytest.raises(InputError, match="no invoice 'I-404'"):
         contact_log(seeded, invoice="I-404")
+
+
+# --- rows inserted directly: no cycle, every branch of the services --------------------------------
+
+
+@pytest.fixture
+def desk(engine: Engine) -> dict[str, int]:
+    """One customer, two invoices, an SMS of unknown fate, its review task and a call task."""
+    with Session(engine) as session:
+        session.add(
+            tables.Customer(
+                id="D1", name="Bright Harbour Ltd", country="GB", timezone="Europe/London", language="en"
+            )
+        )
+        session.flush()
+        for number in ("D-1", "D-2"):
+            session.add(
+                tables.Invoice(
+                    number=number,
+                    customer_id="D1",
+                    currency="GBP",
+                    amount=Decimal("100.00"),
+                    issue_date=date(2026, 4, 1),
+                    due_date=date(2026, 5, 1),
+                )
+            )
+        session.flush()
+        message = tables.Message(
+            customer_id="D1",
+            step="overdue_sms",
+            channel="sms",
+            business_date=AS_OF,
+            recipient="+447911123456",
+            state="unknown",
+            attempts=1,
+            last_error="timeout after the request was sent",
+            created_at=NOON,
+            updated_at=NOON,
+        )
+        session.add(message)
+        session.flush()
+        assert message.id is not None
+        session.add(tables.MessageInvoice(message_id=message.id, invoice_number="D-1"))
+        review = tables.Task(
+            kind="review",
+            customer_id="D1",
+            invoices='["D-1"]',
+            step="overdue_sms",
+            assignee="ar@example.com",
+            title="Did the SMS arrive?",
+            dedupe_key=f"review:message:{message.id}",
+            created_at=NOON,
+        )
+        call = tables.Task(
+            kind="call",
+            customer_id="D1",
+            invoices='["D-2"]',
+            step="collection_call",
+            assignee="li",
+            title="Call about D-2",
+            created_at=NOON + timedelta(minutes=1),
+        )
+        session.add_all([review, call])
+        session.commit()
+        assert review.id is not None and call.id is not None
+        return {"message": message.id, "review": review.id, "call": call.id}
+
+
+def _message_state(engine: Engine, message: int) -> str:
+    with engine.connect() as connection:
+        return str(
+            connection.execute(
+                sa.text("SELECT state FROM message WHERE id = :id"), {"id": message}
+            ).scalar_one()
+        )
+
+
+def test_done_task_writes_one_event_with_its_facts(engine: Engine, desk: dict[str, int]) -> None:
+    later = NOON + timedelta(hours=2)
+    assert [t.id for t in list_tasks(engine)] == [desk["review"], desk["call"]]
+    assert [t.id for t in list_tasks(engine, assignee="li")] == [desk["call"]]
+    done = finish_task(engine, desk["call"], "left a voicemail", "user:li", later)
+    assert (done.status, done.outcome, done.note, done.done_at) == ("done", "done", "left a voicemail", later)
+    with pytest.raises(InputError, match=rf"task {desk['call']} is already done \(at 2026-06-10 06:00 UTC\)"):
+        finish_task(engine, desk["call"], "again", "user:li", later)
+    [event] = contact_log(engine, invoice="D-2")
+    assert (event.kind, event.actor, event.customer, event.invoices) == (
+        "task_done",
+        "user:li",
+        "D1",
+        ("D-2",),
+    )
+    data = event.body["data"]
+    assert (data["task"], data["kind"], data["step"], data["title"], data["note"]) == (
+        desk["call"],
+        "call",
+        "collection_call",
+        "Call about D-2",
+        "left a voicemail",
+    )
+    assert "Call about D-2" in event.summary
+
+
+def test_not_delivered_fails_the_message_and_the_chain_verifies(engine: Engine, desk: dict[str, int]) -> None:
+    finish_task(engine, desk["review"], "carrier says undelivered", "user:ar", NOON, outcome="not-delivered")
+    assert _message_state(engine, desk["message"]) == "failed"
+    kinds = [e.kind for e in contact_log(engine, customer="D1")]
+    assert kinds == ["task_done", "message_resolved"]
+    resolved = contact_log(engine, invoice="D-1")[-1]
+    assert resolved.body["data"]["state"] == "failed" and resolved.body["data"]["message"] == desk["message"]
+    with engine.connect() as connection:
+        report = verify_log(connection)
+    assert report.ok, report.problems
+
+
+def test_a_message_no_longer_unknown_leaves_the_task_open(engine: Engine, desk: dict[str, int]) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE message SET state = 'delivered' WHERE id = :id"), {"id": desk["message"]}
+        )
+    with pytest.raises(InputError, match="is delivered, not unknown"):
+        finish_task(engine, desk["review"], "checked", "user:ar", NOON, outcome="delivered")
+    # one transaction: nothing of the refused attempt remains
+    assert desk["review"] in [t.id for t in list_tasks(engine)]
+    assert contact_log(engine) == []
+    # without --outcome the review is simply closed; the message is left as it is
+    finish_task(engine, desk["review"], "already delivered, nothing to do", "user:ar", NOON)
+    assert _message_state(engine, desk["message"]) == "delivered"
+    assert [e.kind for e in contact_log(engine)] == ["task_done"]
+
+
+def test_the_log_without_filters_is_the_latest_200_in_order(engine: Engine, desk: dict[str, int]) -> None:
+    with Session(engine) as session:
+        append_events(
+            session,
+            NOON,
+            [
+                NewEvent(
+                    kind=EventKind.ALERT, actor="system", data={"n": n}, customer="D1", invoices=("D-1",)
+                )
+                for n in range(205)
+            ],
+        )
+        session.commit()
+    latest = contact_log(engine)
+    assert [e.seq for e in latest] == list(range(6, 206))
+    assert latest[0].body["data"] == {"n": 5} and latest[0].summary == "n=5"
+    with engine.connect() as connection:
+        bodies = {
+            seq: body for seq, body in connection.execute(sa.text("SELECT seq, body FROM evidence_event"))
+        }
+    assert all(e.body == json.loads(str(bodies[e.seq])) for e in latest)
+    assert len(contact_log(engine, customer="D1")) == 205
+    assert contact_log(engine, invoice="D-2") == []

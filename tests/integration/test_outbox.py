@@ -410,3 +410,123 @@ def test_twilio_21610_records_the_opt_out(engine: Engine, settings: Settings, tw
         run_cycle(engine, quick, AS_OF, clock=RunningClock(NOON_SHANGHAI), exclusive=True, senders=senders)
     )  # type: ignore[arg-type]
     assert len(twilio_server.requests) == 1  # type: ignore[attr-defined]
+
+
+def test_a_letter_is_queued_for_the_mailroom_and_its_tracking_recorded(
+    engine: Engine, settings: Settings
+) -> None:
+    from bot.channels.letter import LetterQueueSender
+    from bot.errors import InputError
+    from bot.outreach.tasks import finish_task, list_tasks
+
+    _seed(engine)
+    with Session(engine) as session:
+        session.add(
+            tables.Invoice(
+                number="I-15",
+                customer_id="C1",
+                currency="CNY",
+                amount=Decimal("20000.00"),
+                issue_date=date(2026, 4, 1),
+                due_date=AS_OF - timedelta(days=15),
+            )
+        )
+        session.commit()
+    senders: dict[Channel, object] = dict(_senders(settings))
+    senders[Channel.LETTER] = LetterQueueSender(settings.path("outbox/letters"))
+    asyncio.run(
+        run_cycle(engine, settings, AS_OF, clock=Clock(NOON_SHANGHAI), exclusive=True, senders=senders)
+    )  # type: ignore[arg-type]
+    assert _messages(engine)["formal_notice/letter"] == ("sent", 1)
+    queue = settings.path("outbox/letters")
+    manifest = [
+        json.loads(line) for line in (queue / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    assert len(manifest) == 1 and manifest[0]["invoices"] == ["I-15"]
+    assert "杭州市西湖区" in manifest[0]["recipient"]
+    letter = (queue / manifest[0]["file"]).read_text(encoding="utf-8")
+    assert "正式催款函" in letter and "I-15" in letter
+    (mailroom,) = [t for t in list_tasks(engine) if t.kind == "letter"]
+    assert mailroom.assignee == "mailroom" and manifest[0]["reference"] in mailroom.title
+    with pytest.raises(InputError, match="--tracking"):
+        finish_task(engine, mailroom.id, "posted", "user:mailroom", NOON_SHANGHAI)
+    done = finish_task(
+        engine, mailroom.id, "posted", "user:mailroom", NOON_SHANGHAI, tracking="RR123456789CN"
+    )
+    assert done.outcome == "posted: RR123456789CN"
+    with engine.connect() as connection:
+        body = connection.execute(
+            sa.text("SELECT body FROM evidence_event WHERE kind = 'task_done' ORDER BY seq DESC LIMIT 1")
+        ).scalar_one()
+    assert json.loads(body)["data"]["tracking"] == "RR123456789CN"
+
+
+def _smtp_settings(settings: Settings, server: object) -> tuple[Settings, dict[Channel, object]]:
+    from bot.channels.smtp import SmtpSender
+    from bot.config import OutreachSettings
+    from tests.support.smtp_server import PASSWORD, USERNAME
+
+    quick = settings.model_copy(
+        update={"outreach": OutreachSettings(retry_backoff_seconds=1, max_attempts=3)}
+    )
+    senders: dict[Channel, object] = dict(_senders(settings))
+    senders[Channel.EMAIL] = SmtpSender(
+        host=server.host,  # type: ignore[attr-defined]
+        port=server.port,  # type: ignore[attr-defined]
+        starttls=True,
+        username=USERNAME,
+        password=PASSWORD,
+        from_address="ar@xinghe.com.cn",
+        timeout=5.0,
+        tls_context=server.client_context(),  # type: ignore[attr-defined]
+    )
+    return quick, senders
+
+
+def _email_cycle(engine: Engine, settings: Settings, senders: dict[Channel, object]) -> None:
+    async def cycle() -> None:
+        clock = RunningClock(NOON_SHANGHAI)
+        try:
+            await run_cycle(engine, settings, AS_OF, clock=clock, exclusive=True, senders=senders)  # type: ignore[arg-type]
+        finally:
+            await senders[Channel.EMAIL].aclose()  # type: ignore[attr-defined]
+
+    asyncio.run(cycle())
+
+
+def test_smtp_421_then_success_is_sent_once(engine: Engine, settings: Settings, smtp_server: object) -> None:
+    quick, senders = _smtp_settings(settings, smtp_server)
+    _seed(engine)
+    smtp_server.push("421")  # type: ignore[attr-defined]
+    _email_cycle(engine, quick, senders)
+    assert _messages(engine)["due_statement/email"] == ("sent", 2)
+    assert len(smtp_server.received) == 1  # type: ignore[attr-defined]
+
+
+def test_smtp_550_fails_without_retry(engine: Engine, settings: Settings, smtp_server: object) -> None:
+    quick, senders = _smtp_settings(settings, smtp_server)
+    _seed(engine)
+    smtp_server.push("550")  # type: ignore[attr-defined]
+    _email_cycle(engine, quick, senders)
+    assert _messages(engine)["due_statement/email"] == ("failed", 1)
+    assert smtp_server.received == []  # type: ignore[attr-defined]
+    with engine.connect() as connection:
+        assert (
+            connection.execute(sa.text("SELECT count(*) FROM task WHERE kind = 'review'")).scalar_one() == 1
+        )
+
+
+def test_smtp_dropped_after_data_is_unknown_and_never_resent(
+    engine: Engine, settings: Settings, smtp_server: object
+) -> None:
+    quick, senders = _smtp_settings(settings, smtp_server)
+    _seed(engine)
+    smtp_server.push("drop_after_data")  # type: ignore[attr-defined]
+    _email_cycle(engine, quick, senders)
+    _email_cycle(engine, quick, senders)  # and again: still not resent
+    assert _messages(engine)["due_statement/email"] == ("unknown", 1)
+    assert len(smtp_server.received) == 1  # type: ignore[attr-defined]
+    with engine.connect() as connection:
+        assert (
+            connection.execute(sa.text("SELECT count(*) FROM task WHERE kind = 'review'")).scalar_one() == 1
+        )

@@ -1,0 +1,156 @@
+"""`dunbot tasks`, `task done` and `log` as a collector types them, on rows seeded straight into SQLite."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CREATED = "2026-06-10 02:00:00.000000"  # how SQLAlchemy stores a UTC instant in SQLite
+
+
+def dunbot(cwd: Path, *args: str, user: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "COLUMNS": "200"}
+    if user is not None:
+        env["DUNBOT_USER"] = user
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+def _sql(folder: Path, statement: str, *params: object) -> list[tuple[object, ...]]:
+    with sqlite3.connect(folder / "dunbot.db") as connection:
+        return connection.execute(statement, params).fetchall()
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> dict[str, object]:
+    """A fresh folder with one customer, two invoices, an SMS of unknown fate and three open tasks."""
+    result = dunbot(tmp_path, "init")
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(tmp_path / "dunbot.db") as db:
+        db.execute(
+            "INSERT INTO customer (id, name, country, timezone, language, email, phone, payment_terms_days,"
+            " open_lawsuits, do_not_contact, credit_hold, opted_out, tier_override)"
+            " VALUES ('C1', '杭州远航贸易有限公司', 'CN', 'Asia/Shanghai', 'zh-CN', 'ap@yuanhang.example.cn',"
+            " '+8613800138000', 30, 0, 0, 0, '', 'cooperative')"
+        )
+        for number, due in (("INV-1", "2026-06-07"), ("INV-2", "2026-05-26")):
+            db.execute(
+                "INSERT INTO invoice (number, customer_id, currency, amount, issue_date, due_date, status)"
+                " VALUES (?, 'C1', 'CNY', '5000.00', '2026-04-01', ?, 'open')",
+                (number, due),
+            )
+        message = db.execute(
+            "INSERT INTO message (customer_id, step, channel, business_date, recipient, state, attempts,"
+            " fence, message_id, artifacts, created_at, updated_at)"
+            " VALUES ('C1', 'overdue_sms', 'sms', '2026-06-10', '+8613800138000', 'unknown', 1, 1,"
+            " '<m1@dunbot>', '[]', ?, ?)",
+            (CREATED, CREATED),
+        ).lastrowid
+        db.execute("INSERT INTO message_invoice (message_id, invoice_number) VALUES (?, 'INV-1')", (message,))
+        ids: dict[str, object] = {"message": message, "folder": tmp_path}
+        for kind, invoices, step, assignee, key in (
+            ("review", '["INV-1"]', "overdue_sms", "ar@xinghe.example.cn", f"review:message:{message}"),
+            ("call", '["INV-2"]', "collection_call", "li", "call:C1:collection_call"),
+            ("approval", '["INV-2"]', "lawyer_letter", "ar@xinghe.example.cn", "approval:C1:lawyer_letter"),
+        ):
+            ids[kind] = db.execute(
+                "INSERT INTO task (kind, customer_id, invoices, step, assignee, title, body, status,"
+                " dedupe_key, created_at) VALUES (?, 'C1', ?, ?, ?, ?, '', 'open', ?, ?)",
+                (kind, invoices, step, assignee, f"{kind} for C1", key, CREATED),
+            ).lastrowid
+    return ids
+
+
+def test_tasks_lists_open_work_and_mine_filters_by_dunbot_user(desk: dict[str, object]) -> None:
+    folder = Path(str(desk["folder"]))
+    listed = dunbot(folder, "tasks", "--json")
+    assert listed.returncode == 0, listed.stderr
+    tasks = json.loads(listed.stdout)
+    assert sorted(t["kind"] for t in tasks) == ["approval", "call", "review"]
+    review = next(t for t in tasks if t["kind"] == "review")
+    assert review["invoices"] == ["INV-1"] and review["step"] == "overdue_sms" and review["status"] == "open"
+
+    mine = dunbot(folder, "tasks", "--mine", "--json", user="ar@xinghe.example.cn")
+    assert mine.returncode == 0, mine.stderr
+    assert sorted(t["kind"] for t in json.loads(mine.stdout)) == ["approval", "review"]
+
+    table = dunbot(folder, "tasks")
+    assert table.returncode == 0, table.stderr
+    assert "collection_call" in table.stdout and "dunbot approve" in table.stdout
+
+
+def test_task_done_once_with_exit_codes(desk: dict[str, object]) -> None:
+    folder = Path(str(desk["folder"]))
+    call, approval = str(desk["call"]), str(desk["approval"])
+
+    empty = dunbot(folder, "task", "done", call, "--note", "  ")
+    assert empty.returncode == 2
+    missing = dunbot(folder, "task", "done", call)
+    assert missing.returncode == 2
+
+    done = dunbot(folder, "task", "done", call, "--note", "客户承诺周五付款")
+    assert done.returncode == 0, done.stderr
+    assert f"task {call}" in done.stdout and "done" in done.stdout
+    again = dunbot(folder, "task", "done", call, "--note", "again")
+    assert again.returncode == 1 and "already done" in again.stderr
+    unknown = dunbot(folder, "task", "done", "999", "--note", "x")
+    assert unknown.returncode == 1 and "no task 999" in unknown.stderr
+    refused = dunbot(folder, "task", "done", approval, "--note", "ok")
+    assert refused.returncode == 1 and f"dunbot approve {approval}" in refused.stderr
+
+    assert _sql(folder, "SELECT status, outcome, note FROM task WHERE id = ?", int(call)) == [
+        ("done", "done", "客户承诺周五付款")
+    ]
+    open_now = json.loads(dunbot(folder, "tasks", "--json").stdout)
+    assert int(call) not in [t["id"] for t in open_now]
+    everything = json.loads(dunbot(folder, "tasks", "--all", "--json").stdout)
+    assert next(t for t in everything if t["id"] == int(call))["status"] == "done"
+    assert _sql(folder, "SELECT count(*) FROM evidence_event WHERE kind = 'task_done'") == [(1,)]
+
+
+def test_resolving_an_unknown_sms_and_reading_the_log(desk: dict[str, object]) -> None:
+    folder = Path(str(desk["folder"]))
+    review, message = str(desk["review"]), int(str(desk["message"]))
+
+    bad = dunbot(folder, "task", "done", review, "--note", "checked", "--outcome", "maybe")
+    assert bad.returncode == 1 and "--outcome must be one of" in bad.stderr
+    resolved = dunbot(
+        folder, "task", "done", review, "--note", "Twilio console: undelivered", "--outcome", "not-delivered"
+    )
+    assert resolved.returncode == 0, resolved.stderr
+    assert _sql(folder, "SELECT state FROM message WHERE id = ?", message) == [("failed",)]
+
+    log = dunbot(folder, "log", "--invoice", "INV-1", "--json")
+    assert log.returncode == 0, log.stderr
+    events = json.loads(log.stdout)
+    assert [e["kind"] for e in events] == ["task_done", "message_resolved"]
+    assert [e["seq"] for e in events] == sorted(e["seq"] for e in events)
+    assert events[1]["data"]["outcome"] == "not-delivered" and events[1]["data"]["state"] == "failed"
+    assert (
+        events[0]["data"]["task"] == int(review)
+        and events[0]["data"]["note"] == "Twilio console: undelivered"
+    )
+    assert all(e["customer"] == "C1" and e["actor"].startswith("user:") for e in events)
+
+    assert json.loads(dunbot(folder, "log", "--invoice", "INV-2", "--json").stdout) == []
+    assert len(json.loads(dunbot(folder, "log", "--customer", "C1", "--json").stdout)) == 2
+    table = dunbot(folder, "log", "--customer", "C1")
+    assert table.returncode == 0 and "message_resolved" in table.stdout
+
+    for flag, value in (("--customer", "C404"), ("--invoice", "NOPE-1")):
+        unknown = dunbot(folder, "log", flag, value)
+        assert unknown.returncode == 1 and value in unknown.stderr
+
+    verified = dunbot(folder, "evidence", "verify", "--db")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
