@@ -1004,7 +1004,7 @@ class Outbox:
 
     # --- the loop ------------------------------------------------------------------------------
 
-    async def process(self, message_id: int, fence: int, as_of: date) -> tuple[str, str, Outcome]:
+    async def deliver(self, message_id: int, fence: int, as_of: date) -> tuple[str, str, Outcome]:
         """Re-check, render, send and record one claimed message (the loop below does it in bulk)."""
         ready, done = self._prepare([(message_id, fence)], as_of)
         for item in ready:

@@ -209,7 +209,7 @@ def test_a_worker_that_lost_its_lease_cannot_send(engine: Engine, settings: Sett
 
 
 async def _process_all(outbox: Outbox, claims: list[tuple[int, int]]) -> list[tuple[str, str, Outcome]]:
-    return [await outbox.process(message_id, fence, AS_OF) for message_id, fence in claims]
+    return [await outbox.deliver(message_id, fence, AS_OF) for message_id, fence in claims]
 
 
 def test_a_banned_phrase_blocks_the_send_and_raises_a_task(engine: Engine, settings: Settings) -> None:
