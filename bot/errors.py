@@ -5,7 +5,12 @@
     DunbotError                      base; never raised itself
     ├── ConfigError                  the config file is missing or invalid (exit 2)
     ├── InputError                   a user-supplied file or argument is wrong (exit 1)
-    │   └── ImportValidationError    a CSV file or SQL source failed validation; carries every problem
+    │   ├── ImportValidationError    a CSV file or SQL source failed validation; carries every problem
+    │   └── NoticeError              a signed notice cannot be produced as configured
+    │       ├── NoticeUnavailable    no company certificate is configured ([signing] pkcs12)
+    │       ├── FontUnavailable      no usable font for the notice's language ([signing] cjk_font)
+    │       ├── MissingGlyphs        the font lacks characters the notice must show
+    │       └── SigningFailed        pyHanko or the timestamp authority failed (``transient`` if the TSA)
     ├── StoreError                   the database cannot be used as asked
     │   ├── DatabaseNotInitialised   no schema yet: run `dunbot init`
     │   └── AppendOnlyViolation      something tried to change or delete an evidence event
@@ -49,6 +54,34 @@ class ImportValidationError(InputError):
         super().__init__(f"{source}: {len(problems)} problem(s); nothing was written")
         self.source = source
         self.problems = problems
+
+
+class NoticeError(InputError):
+    """A signed notice cannot be produced; the message names the setting or the cause."""
+
+
+class NoticeUnavailable(NoticeError):
+    """Signed notices need the company certificate, and none is configured."""
+
+
+class FontUnavailable(NoticeError):
+    """No usable font for a notice: the message names the setting to change."""
+
+
+class MissingGlyphs(NoticeError):
+    """The chosen font cannot draw some characters of the notice; ``characters`` lists them."""
+
+    def __init__(self, message: str, characters: list[str]) -> None:
+        super().__init__(message)
+        self.characters = characters
+
+
+class SigningFailed(NoticeError):
+    """A notice could not be signed; ``transient`` when the timestamp authority was the problem."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class StoreError(DunbotError):

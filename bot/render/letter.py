@@ -1,0 +1,615 @@
+"""The notice as a page: letterhead, recipient, the letter text, signature block, seal and schedule.
+
+ReportLab's platypus lays out an A4 letter from the rendered letter template (one paragraph per
+blank-line-separated block; a first ``<b>…</b>`` paragraph is the title) and the message context:
+
+* letterhead (trading and legal name, address, phone, e-mail), reference number and date;
+* the recipient block (name and postal address) and the customer number;
+* the body, then the signature block: the company's legal name and date, the seal (the configured
+  image, else a drawn seal marked SPECIMEN) and, beside it, the box where the PAdES signature's
+  visible appearance goes (its page and position are returned for the signer);
+* a schedule of the invoices (number, currency, issue date, due date, outstanding, days overdue,
+  accrued late fee) with totals per currency, split over pages with the header repeated;
+* a footer on every page: reference and "page x of y".
+
+Every string drawn is checked against the font before layout (:mod:`bot.render.fonts`).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    BaseDocTemplate,
+    CondPageBreak,
+    Flowable,
+    Frame,
+    HRFlowable,
+    KeepTogether,
+    PageTemplate,
+    Paragraph,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from bot.errors import InputError
+from bot.render.context import MessageContext
+from bot.render.fonts import FontChoice, LoadedFont, font_for
+from bot.render.signing import PANEL_SIZE, SignatureBox
+
+PAGE_WIDTH, PAGE_HEIGHT = A4
+MARGIN = 20 * mm
+CONTENT_WIDTH = PAGE_WIDTH - 2 * MARGIN
+INK = colors.HexColor("#1A1A1A")
+ACCENT = colors.HexColor("#1F3A68")
+SEAL_RED = colors.HexColor("#C8102E")
+RULE = colors.HexColor("#9AA5B8")
+
+_TAGS = re.compile(r"<[^>]+>")
+_TITLE = re.compile(r"^<b>(.+)</b>$", re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class Labels:
+    """The fixed words of a notice's layout in one language."""
+
+    reference: str
+    date: str
+    customer_no: str
+    recipient: str
+    schedule: str
+    columns: tuple[str, str, str, str, str, str, str]
+    total: str
+    not_due: str
+    seal_note: str
+    page: str  # format with {page} and {pages}
+    specimen: str
+    signed_for: str
+
+
+LABELS: dict[str, Labels] = {
+    "zh-CN": Labels(
+        reference="编号",
+        date="日期",
+        customer_no="客户编号",
+        recipient="致",
+        schedule="附表:未付款项明细",
+        columns=("发票号", "币种", "开票日期", "到期日", "未付金额", "逾期天数", "违约金"),
+        total="合计",
+        not_due="未到期",
+        seal_note="(盖章)",
+        page="第 {page} 页 / 共 {pages} 页",
+        specimen="样章 SPECIMEN",
+        signed_for="",
+    ),
+    "en": Labels(
+        reference="Reference",
+        date="Date",
+        customer_no="Customer no.",
+        recipient="To",
+        schedule="Schedule: amounts outstanding",
+        columns=("Invoice", "Currency", "Issued", "Due", "Outstanding", "Days overdue", "Late fee"),
+        total="Total",
+        not_due="not yet due",
+        seal_note="(company seal)",
+        page="Page {page} of {pages}",
+        specimen="SPECIMEN",
+        signed_for="For and on behalf of",
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeContent:
+    """What goes on the page: the rendered letter text and the facts around it."""
+
+    language: str
+    context: MessageContext
+    body: str  # render_letter output: ReportLab markup paragraphs separated by blank lines
+    recipient_address: str  # postal address, lines separated by newlines ("" when unknown)
+    seal_image: Path | None = None
+    signer_name: str = ""  # the certificate's common name, shown in the signature panel
+
+
+@dataclass(frozen=True, slots=True)
+class LaidOutNotice:
+    """The unsigned PDF and where its signature goes."""
+
+    pdf: bytes
+    signature: SignatureBox
+    pages: int
+
+
+def labels_for(language: str) -> Labels:
+    """The layout words for ``language`` (zh-CN for any zh variant, else English)."""
+    return LABELS["zh-CN"] if language.lower().startswith("zh") else LABELS["en"]
+
+
+def letter_date(as_of: str, language: str) -> str:
+    """The date line: 2026年12月1日 in Chinese, 1 December 2026 in English."""
+    day = date.fromisoformat(as_of)
+    if language.lower().startswith("zh"):
+        return f"{day.year}年{day.month}月{day.day}日"
+    return f"{day.day} {day:%B} {day.year}"
+
+
+def lay_out_notice(content: NoticeContent, fonts: FontChoice) -> LaidOutNotice:
+    """Lay out the notice; raises :class:`~bot.render.fonts.MissingGlyphs` before drawing anything."""
+    labels = labels_for(content.language)
+    paragraphs = [p.strip() for p in content.body.split("\n\n") if p.strip()]
+    if not paragraphs:
+        raise InputError("the letter text is empty; nothing to lay out")
+    title_match = _TITLE.match(paragraphs[0])
+    title = title_match.group(1) if title_match else ""
+    body = paragraphs[1:] if title_match else paragraphs
+    ctx = content.context
+    company = ctx["company"]
+    date_line = letter_date(ctx["as_of"], content.language)
+    header_lines = [
+        company["name"],
+        company["legal_name"],
+        " · ".join(part for part in (company["address"], company["phone"], company["email"]) if part),
+    ]
+    recipient_lines = [ctx["customer"]["name"], *_lines(content.recipient_address)]
+    rows = _schedule_rows(ctx, labels)
+    panel = panel_lines(content.language, content.signer_name)
+    drawn = [
+        *panel,
+        "…",
+        *header_lines,
+        *recipient_lines,
+        title,
+        *(_plain(p) for p in body),
+        *(cell for row in rows for cell in row),
+        *labels.columns,
+        labels.reference,
+        labels.date,
+        labels.customer_no,
+        labels.schedule,
+        labels.seal_note,
+        labels.page.format(page=0, pages=0),
+        labels.specimen,
+        labels.signed_for,
+        ctx["reference"],
+        ctx["customer"]["id"],
+        date_line,
+        "0123456789:/ ",
+    ]
+    font = font_for(content.language, drawn, fonts)
+    styles = _Styles(font, chinese=content.language.lower().startswith("zh"))
+
+    recorded: list[SignatureBox] = []
+    story: list[Flowable] = []
+    story += _letterhead(header_lines, styles)
+    story.append(_reference_block(labels, ctx["reference"], date_line, ctx["customer"]["id"], styles))
+    story.append(Spacer(1, 4 * mm))
+    story += [Paragraph(_escape(line), styles.recipient_bold if i == 0 else styles.recipient)
+              for i, line in enumerate(recipient_lines)]  # fmt: skip
+    story.append(Spacer(1, 6 * mm))
+    if title:
+        story.append(Paragraph(title, styles.title))
+        story.append(Spacer(1, 4 * mm))
+    closing: list[Flowable] = []
+    for index, paragraph in enumerate(body):
+        style = styles.body_style(index, paragraph, len(body))
+        (closing if style is styles.closing else story).append(Paragraph(paragraph, style))
+    block = _SignatureBlock(
+        company["legal_name"], date_line, labels, font, content.seal_image, panel, recorded.append
+    )
+    # The closing formula (此致 / 敬礼!, "Yours faithfully,") never leaves the signature behind.
+    story.append(KeepTogether([*closing, Spacer(1, 2 * mm), block]))
+    story.append(CondPageBreak(40 * mm))
+    story.append(Spacer(1, 6 * mm))
+    story.append(Paragraph(labels.schedule, styles.heading))
+    story.append(Spacer(1, 2 * mm))
+    story.append(_schedule_table(rows, labels, ctx, styles))
+
+    buffer = io.BytesIO()
+    document = BaseDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=MARGIN,
+        bottomMargin=MARGIN + 6 * mm,
+        title=(title and _plain(title)) or ctx["reference"],
+        author=company["legal_name"],
+        subject=ctx["reference"],
+        creator="dunbot",
+        invariant=True,
+        initialFontName=font.regular,
+        lang="zh-CN" if styles.chinese else "en",
+    )
+    frame = Frame(MARGIN, MARGIN + 6 * mm, CONTENT_WIDTH, PAGE_HEIGHT - 2 * MARGIN - 6 * mm, id="body")
+    document.addPageTemplates([PageTemplate(id="letter", frames=[frame])])
+    footer = _Footer(font, labels, ctx["reference"], company["legal_name"])
+    pages: list[int] = []
+    document.build(story, canvasmaker=_numbered_canvas(footer, pages))
+    if len(recorded) != 1:
+        raise InputError("the signature block was not placed exactly once; the notice layout is broken")
+    return LaidOutNotice(pdf=buffer.getvalue(), signature=recorded[0], pages=pages[0] if pages else 1)
+
+
+# --- pieces ----------------------------------------------------------------------------------------
+
+
+class _Styles:
+    def __init__(self, font: LoadedFont, *, chinese: bool) -> None:
+        self.font = font
+        self.chinese = chinese
+        base = ParagraphStyle(
+            "base",
+            fontName=font.regular,
+            fontSize=10.5,
+            leading=17 if chinese else 15,
+            textColor=INK,
+            bulletFontName=font.regular,
+            wordWrap="CJK" if chinese else None,
+        )
+        self.body = ParagraphStyle("body", parent=base, spaceAfter=5, alignment=TA_LEFT)
+        self.indented = ParagraphStyle("indented", parent=self.body, firstLineIndent=21 if chinese else 0)
+        self.closing = ParagraphStyle("closing", parent=self.body, spaceBefore=4)
+        self.title = ParagraphStyle(
+            "title", parent=base, fontName=font.bold, fontSize=15, leading=21, alignment=TA_CENTER
+        )
+        self.heading = ParagraphStyle("heading", parent=base, fontName=font.bold, fontSize=11, leading=15)
+        self.company = ParagraphStyle(
+            "company", parent=base, fontName=font.bold, fontSize=17, leading=22, textColor=ACCENT
+        )
+        self.letterhead = ParagraphStyle(
+            "letterhead", parent=base, fontSize=8.5, leading=12, textColor=ACCENT
+        )
+        self.recipient = ParagraphStyle("recipient", parent=base, fontSize=10.5, leading=15)
+        self.recipient_bold = ParagraphStyle("recipient_bold", parent=self.recipient, fontName=font.bold)
+        self.meta = ParagraphStyle("meta", parent=base, fontSize=9, leading=13, alignment=TA_RIGHT)
+        self.cell = ParagraphStyle("cell", parent=base, fontSize=8.5, leading=11)
+        self.cell_right = ParagraphStyle("cell_right", parent=self.cell, alignment=TA_RIGHT)
+        self.cell_head = ParagraphStyle(
+            "cell_head", parent=self.cell, fontName=font.bold, textColor=colors.white
+        )
+
+    def body_style(self, index: int, paragraph: str, count: int) -> ParagraphStyle:
+        # Chinese letters indent body paragraphs by two characters; the salutation and the closing
+        # formula (此致 / 敬礼!) stand flush.
+        if index == 0:
+            return self.body
+        plain = _plain(paragraph)
+        if index >= count - 2 and len(plain) <= 12:
+            return self.closing
+        return self.indented
+
+
+def _letterhead(lines: Sequence[str], styles: _Styles) -> list[Flowable]:
+    name, legal_name, contact = lines
+    flowables: list[Flowable] = [Paragraph(_escape(name), styles.company)]
+    if legal_name and legal_name != name:
+        flowables.append(Paragraph(_escape(legal_name), styles.letterhead))
+    flowables.append(Paragraph(_escape(contact), styles.letterhead))
+    flowables.append(HRFlowable(width="100%", thickness=1.2, color=ACCENT, spaceBefore=3, spaceAfter=5))
+    return flowables
+
+
+def _reference_block(labels: Labels, reference: str, date_line: str, customer: str, styles: _Styles) -> Table:
+    text = (
+        f"{labels.reference}: {_escape(reference)}<br/>{labels.date}: {_escape(date_line)}<br/>"
+        f"{labels.customer_no}: {_escape(customer)}"
+    )
+    table = Table([["", Paragraph(text, styles.meta)]], colWidths=[CONTENT_WIDTH - 75 * mm, 75 * mm])
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                ("FONTNAME", (0, 0), (-1, -1), styles.font.regular),  # empty cells too: no Helvetica
+            ]
+        )
+    )
+    return table
+
+
+def _schedule_rows(ctx: MessageContext, labels: Labels) -> list[list[str]]:
+    rows = []
+    for line in ctx["invoices"]:
+        days = line["days_overdue"]
+        rows.append(
+            [
+                line["number"],
+                line["currency"],
+                line["issue_date"],
+                line["due_date"],
+                line["outstanding"],
+                str(days) if days > 0 else labels.not_due,
+                line["late_fee"],
+            ]
+        )
+    return rows
+
+
+def _schedule_table(rows: list[list[str]], labels: Labels, ctx: MessageContext, styles: _Styles) -> Table:
+    header = [Paragraph(_escape(c), styles.cell_head) for c in labels.columns]
+    body = [
+        [
+            Paragraph(_escape(cell), styles.cell_right if column in (4, 5, 6) else styles.cell)
+            for column, cell in enumerate(row)
+        ]
+        for row in rows
+    ]
+    totals = [
+        [
+            Paragraph(f"<b>{_escape(labels.total)}</b>", styles.cell),
+            Paragraph(_escape(total["currency"]), styles.cell),
+            "",
+            "",
+            Paragraph(f"<b>{_escape(total['outstanding'])}</b>", styles.cell_right),
+            "",
+            Paragraph(f"<b>{_escape(total['late_fee'])}</b>", styles.cell_right),
+        ]
+        for total in ctx["totals"]
+    ]
+    widths = [30 * mm, 18 * mm, 22 * mm, 22 * mm, 29 * mm, 20 * mm, 29 * mm]
+    scale = CONTENT_WIDTH / sum(widths)
+    table = Table([header, *body, *totals], colWidths=[w * scale for w in widths], repeatRows=1)
+    first_total = 1 + len(body)
+    table.setStyle(
+        TableStyle(
+            [
+                ("BACKGROUND", (0, 0), (-1, 0), ACCENT),
+                ("LINEBELOW", (0, 0), (-1, -1), 0.3, RULE),
+                ("ROWBACKGROUNDS", (0, 1), (-1, first_total - 1), [colors.white, colors.HexColor("#F3F5F9")]),
+                ("LINEABOVE", (0, first_total), (-1, first_total), 0.9, ACCENT),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("FONTNAME", (0, 0), (-1, -1), styles.font.regular),
+                ("TOPPADDING", (0, 0), (-1, -1), 3),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+            ]
+        )
+    )
+    return table
+
+
+class _SignatureBlock(Flowable):  # type: ignore[misc]  # ReportLab is untyped
+    """Legal name, date and seal on the right; the signature panel's box beside the seal."""
+
+    HEIGHT = 40 * mm
+    SEAL_DIAMETER = 36 * mm
+
+    def __init__(
+        self,
+        legal_name: str,
+        date_line: str,
+        labels: Labels,
+        font: LoadedFont,
+        seal_image: Path | None,
+        panel: list[str],
+        record: Callable[[SignatureBox], None],
+    ) -> None:
+        super().__init__()
+        self.panel = panel
+        self.legal_name = legal_name
+        self.date_line = date_line
+        self.labels = labels
+        self.font = font
+        self.seal_image = seal_image
+        self.record = record
+
+    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
+        self.width = available_width
+        return available_width, self.HEIGHT
+
+    def draw(self) -> None:
+        canvas = self.canv
+        right = self.width
+        text_top = self.HEIGHT - 9 * mm
+        seal_center = (right - 32 * mm, text_top - 4 * mm)
+        canvas.setFillColor(INK)
+        if self.labels.signed_for:
+            canvas.setFont(self.font.regular, 9.5)
+            canvas.drawRightString(right, text_top + 6 * mm, self.labels.signed_for)
+        name_size = _fit_size(self.legal_name, self.font.bold, 11, 80 * mm)
+        canvas.setFont(self.font.bold, name_size)
+        canvas.drawRightString(right, text_top, self.legal_name)
+        canvas.setFont(self.font.regular, 9.5)
+        canvas.drawRightString(right, text_top - 6 * mm, self.labels.seal_note)
+        canvas.drawRightString(right, text_top - 12 * mm, self.date_line)
+        self._draw_seal(canvas, *seal_center)
+        panel_width, panel_height = PANEL_SIZE
+        panel_right = seal_center[0] - self.SEAL_DIAMETER / 2 - 4 * mm
+        panel_x = max(0.0, panel_right - panel_width)
+        panel_y = 2 * mm
+        self._draw_panel(canvas, panel_x, panel_y, panel_width, panel_height)
+        x1, y1 = canvas.absolutePosition(panel_x, panel_y)
+        x2, y2 = canvas.absolutePosition(panel_x + panel_width, panel_y + panel_height)
+        self.record(
+            SignatureBox(
+                page=canvas.getPageNumber() - 1,
+                box=(math.floor(x1), math.floor(y1), math.ceil(x2), math.ceil(y2)),
+            )
+        )
+
+    def _draw_panel(self, canvas: Canvas, x: float, y: float, width: float, height: float) -> None:
+        # The words of the visible signature; the signature widget placed here draws the frame.
+        canvas.saveState()
+        canvas.setFillColor(colors.Color(0.93, 0.95, 0.99))
+        canvas.rect(x, y, width, height, stroke=0, fill=1)
+        canvas.setFillColor(ACCENT)
+        canvas.setFont(self.font.bold, 8.5)
+        canvas.drawString(x + 7, y + height - 14, self.panel[0])
+        canvas.setFont(self.font.regular, 7)
+        for index, line in enumerate(self.panel[1:]):
+            canvas.drawString(
+                x + 7, y + height - 27 - index * 10, _fit(line, self.font.regular, 7, width - 14)
+            )
+        canvas.restoreState()
+
+    def _draw_seal(self, canvas: Canvas, cx: float, cy: float) -> None:
+        radius = self.SEAL_DIAMETER / 2
+        if self.seal_image is not None:
+            try:
+                image = ImageReader(str(self.seal_image))
+            except OSError as exc:
+                raise InputError(f"[signing] seal_image: cannot read {self.seal_image}: {exc}") from None
+            canvas.drawImage(
+                image,
+                cx - radius,
+                cy - radius,
+                self.SEAL_DIAMETER,
+                self.SEAL_DIAMETER,
+                mask="auto",
+                preserveAspectRatio=True,
+                anchor="c",
+            )
+            return
+        _draw_specimen_seal(canvas, cx, cy, radius, self.legal_name, self.labels.specimen, self.font)
+
+
+def _draw_specimen_seal(
+    canvas: Canvas, cx: float, cy: float, radius: float, name: str, specimen: str, font: LoadedFont
+) -> None:
+    """A round red seal: the legal name along the upper rim, a star, and SPECIMEN across the middle."""
+    canvas.saveState()
+    canvas.setStrokeColor(SEAL_RED)
+    canvas.setFillColor(SEAL_RED)
+    canvas.setStrokeAlpha(0.85)
+    canvas.setFillAlpha(0.85)
+    canvas.setLineWidth(2.2)
+    canvas.circle(cx, cy, radius - 1.2, stroke=1, fill=0)
+    _star(canvas, cx, cy + 1.5 * mm, radius * 0.28)
+    characters = list(name)
+    size = max(5.0, min(11.0, 2 * math.pi * radius * 0.62 / max(len(characters), 1)))
+    sweep = min(250.0, len(characters) * size * 1.05 / (radius * 0.78) * 180 / math.pi)
+    start = 90 + sweep / 2
+    canvas.setFont(font.bold, size)
+    for index, character in enumerate(characters):
+        angle = start - (sweep * (index + 0.5) / len(characters))
+        theta = math.radians(angle)
+        x = cx + (radius * 0.74) * math.cos(theta)
+        y = cy + (radius * 0.74) * math.sin(theta)
+        canvas.saveState()
+        canvas.translate(x, y)
+        canvas.rotate(angle - 90)
+        canvas.drawCentredString(0, -size / 3, character)
+        canvas.restoreState()
+    canvas.setFont(font.bold, 6.5)
+    canvas.drawCentredString(cx, cy - radius * 0.52, specimen)
+    canvas.restoreState()
+
+
+def _star(canvas: Canvas, cx: float, cy: float, radius: float) -> None:
+    path = canvas.beginPath()
+    for point in range(10):
+        r = radius if point % 2 == 0 else radius * 0.4
+        theta = math.radians(90 + point * 36)
+        x, y = cx + r * math.cos(theta), cy + r * math.sin(theta)
+        if point == 0:
+            path.moveTo(x, y)
+        else:
+            path.lineTo(x, y)
+    path.close()
+    canvas.drawPath(path, stroke=0, fill=1)
+
+
+@dataclass(frozen=True, slots=True)
+class _Footer:
+    font: LoadedFont
+    labels: Labels
+    reference: str
+    company: str
+
+    def draw(self, canvas: Canvas, page: int, pages: int) -> None:
+        canvas.saveState()
+        canvas.setStrokeColor(RULE)
+        canvas.setLineWidth(0.4)
+        canvas.line(MARGIN, MARGIN + 3 * mm, PAGE_WIDTH - MARGIN, MARGIN + 3 * mm)
+        canvas.setFont(self.font.regular, 7.5)
+        canvas.setFillColor(ACCENT)
+        canvas.drawString(
+            MARGIN, MARGIN - 1 * mm, f"{self.company} · {self.labels.reference} {self.reference}"
+        )
+        canvas.drawRightString(
+            PAGE_WIDTH - MARGIN, MARGIN - 1 * mm, self.labels.page.format(page=page, pages=pages)
+        )
+        canvas.restoreState()
+
+
+def _numbered_canvas(footer: _Footer, pages: list[int]) -> Any:
+    """A canvas class that holds pages back until the end, so each footer can say 'of y'."""
+
+    class NumberedCanvas(Canvas):  # type: ignore[misc]  # ReportLab is untyped
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            # ReportLab starts every page in Helvetica, a font it never embeds: start in ours instead.
+            kwargs["initialFontName"] = kwargs.get("initialFontName") or footer.font.regular
+            super().__init__(*args, **kwargs)
+            self._held: list[dict[str, Any]] = []
+
+        def showPage(self) -> None:
+            self._held.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            total = len(self._held)
+            pages.append(total)
+            for number, state in enumerate(self._held, start=1):
+                self.__dict__.update(state)
+                footer.draw(self, number, total)
+                super().showPage()
+            super().save()
+
+    return NumberedCanvas
+
+
+def panel_lines(language: str, signer_name: str) -> list[str]:
+    """The words of the visible signature panel."""
+    if language.lower().startswith("zh"):
+        return ["电子签名 · PAdES", f"签署人:{signer_name}", "签署时间见签名属性,校验:dunbot notice verify"]
+    return [
+        "Digitally signed · PAdES",
+        f"Signer: {signer_name}",
+        "Signing time in the signature; verify: dunbot notice verify",
+    ]
+
+
+def _fit(text: str, font_name: str, size: float, width: float) -> str:
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    if stringWidth(text, font_name, size) <= width:
+        return text
+    while text and stringWidth(text + "…", font_name, size) > width:
+        text = text[:-1]
+    return text + "…"
+
+
+def _fit_size(text: str, font_name: str, size: float, width: float) -> float:
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    while size > 6 and stringWidth(text, font_name, size) > width:
+        size -= 0.5
+    return size
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _plain(markup: str) -> str:
+    """The characters a piece of paragraph markup draws: tags removed, entities decoded."""
+    return html.unescape(_TAGS.sub("", markup))
+
+
+def _escape(text: str) -> str:
+    return html.escape(text, quote=False)

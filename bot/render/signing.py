@@ -1,0 +1,227 @@
+"""PAdES signing of notices with the company certificate (pyHanko), the key loaded once per process.
+
+pyHanko's convenience path (``SimpleSigner.load`` + ``signers.sign_pdf`` per file) reloads the key
+for every file and, because no size is given, signs every file twice: once with a dummy signature to
+estimate how many bytes to reserve, then for real. A :class:`NoticeSigner` loads the PKCS#12 once,
+measures the signature container once (a sample signature at start-up, with a timestamp token when a
+TSA is set) and reserves that size plus a margin for every notice; its :class:`CachedSigner` keeps
+the private key deserialised and reuses the CMS container (``bot/render/cms_signer.py``).
+
+Signatures are PAdES B-B (``ETSI.CAdES.detached``, SHA-256); with ``[signing] tsa_url`` the signature
+carries an RFC 3161 signature timestamp (B-T). The visible signature sits beside the seal: the
+letter's layout draws the panel's words with the letter's embedded font (so every character of the
+file is embedded) and the signature widget, placed on that panel, draws its frame.
+
+pyHanko's signing is asynchronous and its synchronous wrapper calls ``asyncio.run``, which cannot be
+used inside the outbox's event loop; the signer therefore runs pyHanko on a private event-loop
+thread of its own, which also keeps the TSA's HTTP session open between notices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import threading
+import weakref
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import fields, signers
+from pyhanko.sign.general import SigningError
+from pyhanko.sign.timestamps import HTTPTimeStamper
+from pyhanko.stamp import StaticStampStyle
+from reportlab.pdfgen.canvas import Canvas
+
+from bot.errors import ConfigError, SigningFailed
+from bot.render.cms_signer import CachedSigner
+from bot.render.fonts import BUNDLED_LATIN, BUNDLED_LATIN_BOLD, load_font
+
+SIGNATURE_FIELD = "DunbotNotice"
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureBox:
+    """Where the visible signature goes: page index (0-based) and the box in PDF points."""
+
+    page: int
+    box: tuple[int, int, int, int]
+
+
+class _LoopThread:
+    """An event loop on a daemon thread: pyHanko's coroutines run here, whoever calls."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="dunbot-signing", daemon=True)
+        self._thread.start()
+
+    def run(self, coroutine: Coroutine[Any, Any, _T], timeout: float) -> _T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def close(self) -> None:
+        if self.loop.is_closed():
+            return
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=5)
+        self.loop.close()
+
+
+def load_pkcs12(path: Path, passphrase: bytes | None) -> signers.SimpleSigner:
+    """Load the company certificate and key; a clear :class:`ConfigError` when that is not possible."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"[signing] pkcs12: cannot read {path}: {exc.strerror}") from None
+    try:
+        signer = signers.SimpleSigner.load_pkcs12_data(data, other_certs=(), passphrase=passphrase)
+    except (ValueError, TypeError) as exc:
+        hint = "check [signing] password_env" if passphrase else "it may need a password: set password_env"
+        raise ConfigError(f"[signing] pkcs12: cannot open {path} ({exc}); {hint}") from None
+    if signer is None or signer.signing_cert is None:
+        raise ConfigError(f"[signing] pkcs12: {path} holds no certificate with a private key")
+    loaded: signers.SimpleSigner = signer
+    return loaded
+
+
+def certificate_common_name(signer: signers.SimpleSigner) -> str:
+    """The signer's common name (or the whole subject when it has none)."""
+    certificate = signer.signing_cert
+    if certificate is None:
+        return ""
+    subject = certificate.subject
+    name = subject.native.get("common_name") if isinstance(subject.native, dict) else None
+    return str(name or subject.human_friendly)
+
+
+class NoticeSigner:
+    """Signs notices with one company certificate; create once, use for every notice, then close."""
+
+    def __init__(
+        self,
+        signer: signers.SimpleSigner,
+        *,
+        tsa_url: str | None = None,
+        location: str = "",
+        reason: str = "",
+        timeout_seconds: float = 30.0,
+    ) -> None:
+        self.signer = CachedSigner(signer)
+        self.signer_name = certificate_common_name(signer)
+        self.tsa_url = tsa_url
+        self.timeout = timeout_seconds
+        self._location = location or None
+        self._reason = reason or None
+        self._loop = _LoopThread()
+        self._timestamper = HTTPTimeStamper(tsa_url, timeout=int(timeout_seconds)) if tsa_url else None
+        self._finalizer = weakref.finalize(self, _cleanup, self._loop)
+        self.bytes_reserved = self._measure_reserve()
+
+    @classmethod
+    def from_pkcs12(
+        cls, path: Path, passphrase: bytes | None, *, tsa_url: str | None = None, **kwargs: Any
+    ) -> NoticeSigner:
+        """Load ``path`` once and build a signer."""
+        return cls(load_pkcs12(path, passphrase), tsa_url=tsa_url, **kwargs)
+
+    def close(self) -> None:
+        """Stop the signing thread."""
+        self._finalizer()
+
+    # --- signing --------------------------------------------------------------------------------
+
+    def sign(self, pdf: bytes, where: SignatureBox) -> bytes:
+        """Sign ``pdf`` with a visible signature at ``where``; returns the signed file."""
+        try:
+            return self._sign(pdf, where, self.bytes_reserved)
+        except SigningError as exc:
+            if "reserved" not in str(exc).lower() and "space" not in str(exc).lower():
+                raise SigningFailed(f"signing the notice failed: {exc}") from None
+        # A signature larger than measured (a longer timestamp token): let pyHanko estimate once.
+        signed = self._sign(pdf, where, None)
+        self.bytes_reserved = max(self.bytes_reserved, 2 * (_contents_size(signed) + 8192))
+        return signed
+
+    def _sign(self, pdf: bytes, where: SignatureBox, reserve: int | None) -> bytes:
+        meta = signers.PdfSignatureMetadata(
+            field_name=SIGNATURE_FIELD,
+            md_algorithm="sha256",
+            subfilter=fields.SigSeedSubFilter.PADES,
+            location=self._location,
+            reason=self._reason,
+            name=self.signer_name,
+        )
+        pdf_signer = signers.PdfSigner(
+            meta,
+            signer=self.signer,
+            timestamper=self._timestamper,
+            stamp_style=self._stamp(),
+            new_field_spec=fields.SigFieldSpec(SIGNATURE_FIELD, on_page=where.page, box=where.box),
+        )
+        writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+        output = io.BytesIO()
+        try:
+            self._loop.run(
+                pdf_signer.async_sign_pdf(writer, bytes_reserved=reserve, output=output), self.timeout
+            )
+        except SigningError:
+            raise
+        except TimeoutError:
+            raise SigningFailed(
+                f"signing took longer than {self.timeout:.0f} s"
+                + (f"; is the timestamp authority {self.tsa_url} reachable?" if self.tsa_url else ""),
+                transient=True,
+            ) from None
+        except Exception as exc:  # pyHanko and aiohttp raise many types; this is the edge
+            # With a TSA, anything that goes wrong inside pyHanko is most likely the TSA's answer or
+            # its absence: try again later rather than give the notice up.
+            where_from = f" (timestamp authority {self.tsa_url})" if self.tsa_url else ""
+            raise SigningFailed(
+                f"signing the notice failed{where_from}: {type(exc).__name__}: {exc}",
+                transient=self.tsa_url is not None,
+            ) from None
+        return output.getvalue()
+
+    def _measure_reserve(self) -> int:
+        # One real signature of a blank page (timestamped when a TSA is set) gives the container size.
+        sample = _blank_pdf()
+        signed = self._sign(sample, SignatureBox(0, (40, 40, 200, 100)), None)
+        # pyHanko counts the reserve in hex digits: two per byte of the CMS container.
+        margin = 8192 if self.tsa_url else 2048
+        return 2 * (_contents_size(signed) + margin)
+
+    def _stamp(self) -> StaticStampStyle:
+        # The panel's words are page content (laid out with the letter's embedded font); the widget's
+        # own appearance is the panel's frame, so the signature is visible where the words are.
+        return _FRAME
+
+
+def _cleanup(loop: _LoopThread) -> None:
+    loop.close()
+
+
+def _contents_size(signed_pdf: bytes) -> int:
+    reader = PdfFileReader(io.BytesIO(signed_pdf), strict=False)
+    signature = reader.embedded_signatures[-1]
+    return len(signature.signed_data.dump()) + 64
+
+
+def _blank_pdf() -> bytes:
+    latin = load_font(BUNDLED_LATIN, BUNDLED_LATIN_BOLD)
+    return _blank_pdf_with(latin.regular)
+
+
+def _blank_pdf_with(font_name: str) -> bytes:
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=(300, 200), initialFontName=font_name)
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
+PANEL_SIZE = (170.0, 50.0)  # points: the box the layout reserves for the visible signature
+_FRAME = StaticStampStyle(border_width=1, border_color=(0.12, 0.23, 0.41), background=None)
