@@ -82,6 +82,7 @@ class CompanySettings(_Section):
     phone: str = "+86 21 5555 0100"
     email: str = "ar@example.com"
     bank_account: str = "中国工商银行上海分行 1001 2345 6789 0000"
+    contact_person: str = ""  # named in notices as the person to contact; "" names only phone and e-mail
 
     _tz = field_validator("timezone")(_check_timezone)
 
@@ -179,6 +180,16 @@ class SigningSettings(_Section):
     seal_image: str | None = None
     tsa_url: str | None = None
     cjk_font: str | None = None
+    latin_font: str | None = None  # for English notices; DejaVu Serif or ReportLab's Vera when unset
+    location: str = ""  # the signature's /Location, e.g. "Shanghai"
+    timeout_seconds: int = Field(default=30, ge=1)  # a signature (with its TSA round trip) takes at most
+
+    @field_validator("tsa_url")
+    @classmethod
+    def _tsa(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError('tsa_url is an http(s) URL, e.g. "http://timestamp.example.com/tsa"')
+        return value
 
 
 class EvidenceSettings(_Section):
@@ -517,7 +528,8 @@ def _secret_problems(settings: Settings, file: str) -> list[str]:
         needed.append(("email.password_env", settings.email.password_env))
     if settings.sms.transport == "twilio" or settings.voice.transport == "twilio":
         needed.append(("sms.auth_token_env", settings.sms.auth_token_env))
-    if settings.signing.pkcs12:
+    if settings.signing.pkcs12 and settings.signing.password_env:
+        # A PKCS#12 without a password (the trial one) needs none; a wrong guess shows when it is opened.
         needed.append(("signing.password_env", settings.signing.password_env))
     problems = []
     for key, env_name in needed:
@@ -576,13 +588,53 @@ def load_settings(path: Path) -> Settings:
     return parse_settings(document, str(path), path.resolve().parent)
 
 
+def _signing_problems(settings: Settings, file: str) -> list[str]:
+    """Signed steps and letters need a certificate that opens, fonts and a seal that exist."""
+    signing = settings.signing
+    needs_notice = any(
+        step.signed or Channel.LETTER in step.channels for steps in settings.ladder.values() for step in steps
+    )
+    problems: list[str] = []
+    for key, value in (("cjk_font", signing.cjk_font), ("latin_font", signing.latin_font)):
+        if value and not settings.path(value).is_file():
+            problems.append(f"{file}:signing.{key}: {settings.path(value)} does not exist")
+    if signing.seal_image and not settings.path(signing.seal_image).is_file():
+        problems.append(f"{file}:signing.seal_image: {settings.path(signing.seal_image)} does not exist")
+    if not needs_notice:
+        return problems
+    if not signing.pkcs12:
+        problems.append(
+            f"{file}:signing.pkcs12: the ladder has signed steps or letters, which need the company "
+            "certificate; set it, or run `dunbot init --self-signed` for a trial one"
+        )
+    elif not settings.path(signing.pkcs12).is_file():
+        problems.append(f"{file}:signing.pkcs12: {settings.path(signing.pkcs12)} does not exist")
+    elif not signing.password_env or signing.password_env in os.environ:
+        from bot.render.signing import load_pkcs12
+
+        password = os.environ.get(signing.password_env or "") if signing.password_env else None
+        try:
+            load_pkcs12(settings.path(signing.pkcs12), password.encode("utf-8") if password else None)
+        except ConfigError as exc:
+            problems.append(f"{file}:{str(exc).replace('[signing] ', 'signing.')}")
+    if settings.company.language is Language.ZH_CN and not signing.cjk_font:
+        from bot.render.fonts import find_cjk_font
+
+        if find_cjk_font() is None:
+            problems.append(
+                f"{file}:signing.cjk_font: no TrueType CJK font found on this system, so zh-CN notices "
+                "cannot be rendered; install one (apt install fonts-wqy-zenhei) or set this key"
+            )
+    return problems
+
+
 def check_settings(path: Path) -> list[str]:
-    """Every problem with the config, including secrets the chosen transports need."""
+    """Every problem with the config, including secrets and signing material the ladder needs."""
     try:
         settings = load_settings(path)
     except ConfigError as exc:
         return exc.problems or [str(exc)]
-    return _secret_problems(settings, str(path))
+    return _secret_problems(settings, str(path)) + _signing_problems(settings, str(path))
 
 
 def secret(env_name: str | None, key: str) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from bot.channels.base import Outgoing
+from bot.channels.base import Attachment, Outgoing
 from bot.config import Settings
 from bot.domain.compliance import banned_phrase_hits
 from bot.domain.fees import late_fee, terms_for
@@ -21,6 +21,7 @@ from bot.domain.money import format_amount
 from bot.domain.policy import FeeTerms, LadderStep
 from bot.render.context import (
     CompanyContext,
+    ContractTerms,
     CurrencyTotal,
     CustomerContext,
     InvoiceLine,
@@ -28,6 +29,7 @@ from bot.render.context import (
     StepContext,
 )
 from bot.render.environment import render_email, render_letter, render_sms, render_task
+from bot.render.notice import SignedNotice
 
 
 class BlockedContent(Exception):
@@ -82,6 +84,40 @@ def invoice_lines(
     return lines, totals
 
 
+def percent(rate: Decimal) -> str:
+    """A rate as people write it: 0.001 -> "0.1%", 0.02 -> "2%", 0.0005 -> "0.05%"."""
+    value = (rate * 100).normalize()
+    text = f"{value:f}"
+    return f"{text}%"
+
+
+def contract_terms(
+    invoices: Sequence[Invoice], contracts: Mapping[str, Contract], fees: FeeTerms
+) -> list[ContractTerms]:
+    """The terms each invoice of the message falls under, grouped by contract (default terms last)."""
+    groups: dict[str, list[str]] = {}
+    for invoice in sorted(invoices, key=lambda i: (i.due_date, i.number)):
+        ref = invoice.contract_ref if invoice.contract_ref in contracts else ""
+        groups.setdefault(ref or "", []).append(invoice.number)
+    ordered = sorted(groups, key=lambda ref: (ref == "", ref))
+    terms: list[ContractTerms] = []
+    for ref in ordered:
+        contract = contracts.get(ref) if ref else None
+        applied = terms_for(contract, fees)
+        terms.append(
+            ContractTerms(
+                ref=ref,
+                invoices=groups[ref],
+                grace_days=applied.grace_days,
+                daily_rate=percent(applied.daily_rate),
+                penalty_rate=percent(applied.penalty_rate),
+                penalty_after_days=applied.penalty_after_days,
+                jurisdiction=(contract.jurisdiction or "") if contract else "",
+            )
+        )
+    return terms
+
+
 def message_context(
     settings: Settings,
     customer: Customer,
@@ -95,7 +131,8 @@ def message_context(
 ) -> MessageContext:
     """Everything a template may use (``bot/render/context.py``)."""
     company = settings.company
-    lines, totals = invoice_lines(invoices, contracts, settings.planning_policy().fees, as_of)
+    fees = settings.planning_policy().fees
+    lines, totals = invoice_lines(invoices, contracts, fees, as_of)
     return MessageContext(
         company=CompanyContext(
             name=company.name,
@@ -104,6 +141,7 @@ def message_context(
             phone=company.phone,
             email=company.email,
             bank_account=company.bank_account,
+            contact_person=company.contact_person,
         ),
         customer=CustomerContext(
             id=customer.id, name=customer.name, account_manager=customer.account_manager or ""
@@ -114,6 +152,7 @@ def message_context(
         notice_attached=notice_attached,
         invoices=lines,
         totals=totals,
+        contracts=contract_terms(invoices, contracts, fees),
     )
 
 
@@ -129,9 +168,18 @@ def compose(
     contracts: Mapping[str, Contract],
     as_of: date,
     reference: str,
+    notice: SignedNotice | None = None,
 ) -> Composed:
-    """Render ``step`` for ``channel``; raises :class:`BlockedContent` on a banned phrase."""
-    context = message_context(settings, customer, step, invoices, contracts, as_of, reference)
+    """Render ``step`` for ``channel``; raises :class:`BlockedContent` on a banned phrase.
+
+    With ``notice`` the signed PDF is attached (e-mail) or is the letter itself (letter), and the
+    message takes the notice's reference number.
+    """
+    if notice is not None:
+        reference = notice.reference
+    context = message_context(
+        settings, customer, step, invoices, contracts, as_of, reference, notice_attached=notice is not None
+    )
     language = customer.language.value
     name = step.template_name
     subject, html = "", None
@@ -150,6 +198,11 @@ def compose(
     )
     if hits:
         raise BlockedContent(hits)
+    attachments: tuple[Attachment, ...] = ()
+    metadata = {"reference": reference}
+    if notice is not None:
+        attachments = (Attachment(notice.filename, "application/pdf", notice.pdf),)
+        metadata["notice_sha256"] = notice.sha256
     outgoing = Outgoing(
         key=key,
         channel=channel,
@@ -161,6 +214,7 @@ def compose(
         customer=customer.id,
         step=step.name,
         invoices=tuple(line["number"] for line in context["invoices"]),
-        metadata={"reference": reference},
+        attachments=attachments,
+        metadata=metadata,
     )
     return Composed(outgoing=outgoing, context=context)

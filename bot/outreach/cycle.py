@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -21,11 +22,14 @@ from bot.channels.base import Sender
 from bot.config import Settings, secret
 from bot.domain.decisions import DecisionStatus, PlanDecision
 from bot.domain.ledger import Channel, CustomerLedger
+from bot.errors import DunbotError
 from bot.evidence.artifacts import ArtifactStore
 from bot.outreach.compose import BlockedContent, compose
-from bot.outreach.outbox import Outbox, OutboxStats, Outcome, message_key, recipient_for
+from bot.outreach.notices import notice_renderer
+from bot.outreach.outbox import Outbox, OutboxStats, Outcome, message_key, needs_notice, recipient_for
 from bot.outreach.planning import RecordedPlan, preview_plan, record_plan
 from bot.render.environment import TemplateRenderError
+from bot.render.notice import NoticeRenderer, SignedNotice
 from bot.store.engine import require_schema
 
 
@@ -170,8 +174,17 @@ async def run_cycle(
 def dry_run_cycle(
     engine: Engine, settings: Settings, as_of: date
 ) -> tuple[list[DryRunMessage], Counter[str]]:
-    """Render every message the plan for ``as_of`` would send; nothing is written or sent."""
+    """Render every message the plan for ``as_of`` would send; nothing is written or sent.
+
+    Signed notices are rendered and signed too (in memory, then dropped), so a missing font, glyph
+    or certificate shows up here as a blocked message rather than on the day.
+    """
     preview = preview_plan(engine, settings, as_of)
+    renderer: NoticeRenderer | str  # the renderer, or why there is none (each signed message says it)
+    try:
+        renderer = notice_renderer(settings)
+    except DunbotError as exc:
+        renderer = f"the signed notice could not be produced: {exc}"
     policy = settings.planning_policy()
     steps = {(tactic, step.name): step for tactic, ladder in policy.ladders.items() for step in ladder}
     ledgers = _ledgers(engine, as_of, sorted({plan.customer for plan in preview.plans}))
@@ -191,9 +204,28 @@ def dry_run_cycle(
             decision = first[step_name]
             step = steps[(decision.tactic, step_name)]
             invoices = [i for i in ledger.invoices if i.number in numbers]
+            notice: SignedNotice | None = None
+            notice_problem = ""
             for channel_value in decision.channels:
                 channel = Channel(channel_value)
                 recipient = recipient_for(ledger.customer, channel, settings)
+                if needs_notice(step, channel) and notice is None and not notice_problem:
+                    notice, notice_problem = _dry_run_notice(
+                        renderer, settings, ledger, step, invoices, as_of
+                    )
+                if needs_notice(step, channel) and notice_problem:
+                    messages.append(
+                        DryRunMessage(
+                            plan.customer,
+                            step_name,
+                            channel.value,
+                            recipient,
+                            "",
+                            tuple(numbers),
+                            notice_problem,
+                        )
+                    )
+                    continue
                 try:
                     composed = compose(
                         settings,
@@ -206,6 +238,7 @@ def dry_run_cycle(
                         contracts=ledger.contracts,
                         as_of=as_of,
                         reference=f"DN-{as_of:%Y%m%d}-DRYRUN",
+                        notice=notice if needs_notice(step, channel) else None,
                     )
                 except (BlockedContent, TemplateRenderError) as exc:
                     messages.append(
@@ -225,7 +258,35 @@ def dry_run_cycle(
                         out.invoices,
                     )
                 )
+    if not isinstance(renderer, str):
+        renderer.close()
     return messages, statuses
+
+
+def _dry_run_notice(
+    renderer: NoticeRenderer | str,
+    settings: Settings,
+    ledger: CustomerLedger,
+    step: Any,
+    invoices: list[Any],
+    as_of: date,
+) -> tuple[SignedNotice | None, str]:
+    """The step's notice rendered and signed in memory, or why it cannot be."""
+    from bot.outreach.compose import message_context
+
+    if isinstance(renderer, str):
+        return None, renderer
+    try:
+        context = message_context(
+            settings, ledger.customer, step, invoices, ledger.contracts, as_of,
+            f"DN-{as_of:%Y%m%d}-DRYRUN", notice_attached=True,
+        )  # fmt: skip
+        notice = renderer.render(
+            ledger.customer.language.value, step.template_name, context, ledger.customer.address or ""
+        )
+    except DunbotError as exc:
+        return None, f"the signed notice could not be produced: {exc}"
+    return notice, ""
 
 
 def _ledgers(engine: Engine, as_of: date, customer_ids: list[str]) -> dict[str, CustomerLedger]:

@@ -58,14 +58,18 @@ from bot.domain.policy import Assignee, LadderStep
 from bot.errors import (
     AmbiguousChannelError,
     ChannelError,
+    DunbotError,
     PermanentChannelError,
     RecipientOptedOut,
+    SigningFailed,
     TransientChannelError,
 )
 from bot.evidence.artifacts import ArtifactStore
 from bot.evidence.log import EventKind, NewEvent, append_events
 from bot.outreach.compose import BlockedContent, compose
+from bot.outreach.notices import NoticeService
 from bot.render.environment import TemplateRenderError
+from bot.render.notice import SignedNotice
 from bot.store import tables
 from bot.store.queries import customer_t, iter_ledgers
 
@@ -193,10 +197,12 @@ class Outbox:
         self.lease = timedelta(seconds=settings.outreach.lease_seconds)
         self.postgres = engine.dialect.name == "postgresql"
         self._storage = ThreadPoolExecutor(max_workers=4, thread_name_prefix="artifacts")
+        self.notices = NoticeService(settings, artifacts, worker=worker)
 
     def close(self) -> None:
-        """Stop the artifact-writing threads (after the last drain)."""
+        """Stop the artifact-writing threads and the notice signer (after the last drain)."""
         self._storage.shutdown(wait=True)
+        self.notices.close()
 
     # --- recovery ----------------------------------------------------------------------------
 
@@ -384,6 +390,34 @@ class Outbox:
         key = row.message_id or message_key(
             row.id, row.business_date, channel, self.settings.email.from_address
         )
+        reference = _reference(self.settings, row.id, row.business_date)
+        notice: SignedNotice | None = None
+        if needs_notice(step, channel):
+            try:
+                notice = self.notices.notice_for(
+                    connection,
+                    customer=customer,
+                    step=step,
+                    invoices=still_due,
+                    contracts=ledger.contracts,
+                    as_of=as_of,
+                    reference=reference,
+                    now=now,
+                    events=events,
+                )
+            except SigningFailed as exc:
+                if exc.transient:
+                    return self._hold_for_retry(connection, row, str(exc), now)
+                return self._finish(
+                    connection, row, MessageState.FAILED, str(exc), now, events, task=True, blocked=True
+                )
+            except DunbotError as exc:
+                # No certificate, no font for the language, a missing glyph, a broken letter template:
+                # never send a "signed" step without its notice; a person fixes the cause.
+                reason = f"the signed notice could not be produced: {exc}"
+                return self._finish(
+                    connection, row, MessageState.FAILED, reason, now, events, task=True, blocked=True
+                )
         try:
             composed = compose(
                 self.settings,
@@ -395,7 +429,8 @@ class Outbox:
                 invoices=still_due,
                 contracts=ledger.contracts,
                 as_of=as_of,
-                reference=_reference(self.settings, row.id, row.business_date),
+                reference=reference,
+                notice=notice,
             )
         except (BlockedContent, TemplateRenderError) as exc:
             return self._finish(
@@ -412,6 +447,24 @@ class Outbox:
             channel=channel,
             outgoing=composed.outgoing,
         )
+
+    def _hold_for_retry(self, connection: Connection, row: Any, reason: str, now: datetime) -> _Done:
+        """Put a message back for a later attempt (the timestamp authority did not answer)."""
+        backoff = timedelta(seconds=self.settings.outreach.retry_backoff_seconds)
+        connection.execute(
+            sa.update(message_t)
+            .where(message_t.c.id == row.id)
+            .values(
+                state=MessageState.PLANNED,
+                next_attempt_at=now + backoff,
+                last_error=reason,
+                lease_owner=None,
+                lease_until=None,
+                updated_at=now,
+            )
+        )
+        log.warning("notice not signed yet, will retry", extra={"message_row": row.id, "reason": reason})
+        return _Done(row.step, row.channel, Outcome.HELD)
 
     def _still_due(self, invoice: Invoice, as_of: date) -> bool:
         if invoice.status is not InvoiceStatus.OPEN:
@@ -801,6 +854,7 @@ class Outbox:
                 "provider_status": receipt.provider_status,
                 "detail": dict(receipt.detail),
                 "artifacts": stored,
+                "notice_sha256": ready.outgoing.metadata.get("notice_sha256"),
             },
             dedupe_key=f"message_sent:{ready.id}",
         )
@@ -1091,6 +1145,11 @@ class Outbox:
         if earliest is None:
             return None
         return max(earliest - now, timedelta(milliseconds=50))  # never a busy loop
+
+
+def needs_notice(step: LadderStep, channel: Channel) -> bool:
+    """A letter is always the signed notice; an e-mail carries it when the step is ``signed``."""
+    return channel is Channel.LETTER or (channel is Channel.EMAIL and step.signed)
 
 
 def _task_kind(step: LadderStep) -> str:

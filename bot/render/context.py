@@ -21,6 +21,7 @@ class CompanyContext(TypedDict):
     phone: str
     email: str
     bank_account: str
+    contact_person: str  # who answers questions about the notice; "" when not configured
 
 
 class CustomerContext(TypedDict):
@@ -59,6 +60,22 @@ class CurrencyTotal(TypedDict):
     late_fee: str
 
 
+class ContractTerms(TypedDict):
+    """The contract terms the message relies on, for the invoices listed in ``invoices``.
+
+    ``ref`` is "" for invoices under the company's default terms (no contract on file). Rates are
+    preformatted percentages ("0.1%"); ``jurisdiction`` is "" when the contract names none.
+    """
+
+    ref: str
+    invoices: list[str]
+    grace_days: int
+    daily_rate: str
+    penalty_rate: str
+    penalty_after_days: int
+    jurisdiction: str
+
+
 class MessageContext(TypedDict):
     """Everything a message template may use."""
 
@@ -70,6 +87,7 @@ class MessageContext(TypedDict):
     notice_attached: bool
     invoices: list[InvoiceLine]
     totals: list[CurrencyTotal]
+    contracts: list[ContractTerms]
 
 
 def example_context(language: str = "zh-CN", *, invoice_count: int = 3) -> MessageContext:
@@ -133,6 +151,7 @@ def example_context(language: str = "zh-CN", *, invoice_count: int = 3) -> Messa
                 if chinese
                 else "ICBC Zhangjiang Branch, A/C 1001 2345 6789 0123, SWIFT ICBKCNBJSHI"
             ),
+            contact_person="应收账款部 王芳" if chinese else "Wang Fang, Accounts Receivable",
         ),
         customer=CustomerContext(
             id="C-0042",
@@ -145,7 +164,36 @@ def example_context(language: str = "zh-CN", *, invoice_count: int = 3) -> Messa
         notice_attached=True,
         invoices=invoices,
         totals=totals,
+        contracts=_example_contracts(invoices, chinese),
     )
+
+
+def _example_contracts(invoices: list[InvoiceLine], chinese: bool) -> list[ContractTerms]:
+    # The first invoice is under contract XH-2024-017, the others under the default terms.
+    contracts = [
+        ContractTerms(
+            ref="XH-2024-017",
+            invoices=[invoices[0]["number"]],
+            grace_days=15,
+            daily_rate="0.1%",
+            penalty_rate="2%",
+            penalty_after_days=30,
+            jurisdiction="上海市浦东新区人民法院" if chinese else "the courts of Shanghai",
+        )
+    ]
+    if len(invoices) > 1:
+        contracts.append(
+            ContractTerms(
+                ref="",
+                invoices=[line["number"] for line in invoices[1:]],
+                grace_days=15,
+                daily_rate="0.1%",
+                penalty_rate="2%",
+                penalty_after_days=30,
+                jurisdiction="",
+            )
+        )
+    return contracts
 
 
 def _sum_formatted(amounts: Iterable[str]) -> str:

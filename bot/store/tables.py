@@ -192,3 +192,33 @@ class EvidenceEvent(SQLModel, table=True):
     chain_hash: str = Field(max_length=64)
     # a fact that must be recorded once (e.g. "broken_promise:INV-1:2026-03-01") names itself here
     dedupe_key: str | None = Field(default=None, unique=True)
+
+
+class Notice(SQLModel, table=True):
+    """A signed PDF notice: one per (customer, step, business date, invoice set), shared by channels.
+
+    The e-mail and the letter of one step carry the same signed file: whichever message is prepared
+    first renders and signs it; the others find it here and attach the same bytes (by SHA-256 from
+    the artifact store).
+    """
+
+    __tablename__ = "notice"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "customer_id", "step", "business_date", "invoices_key", name="uq_notice_once_per_day"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: str = Field(foreign_key="customer.id", index=True, max_length=64)
+    step: str = Field(max_length=64)
+    business_date: date
+    invoices: str = "[]"  # JSON list of the invoice numbers listed, sorted
+    invoices_key: str = Field(max_length=64)  # SHA-256 of that list, for the unique key
+    reference: str = Field(unique=True, max_length=64)
+    language: str = Field(max_length=8)
+    sha256: str = Field(max_length=64)
+    pages: int = 1
+    signer: str = ""
+    timestamped: bool = False
+    created_at: datetime = Field(sa_column=_instant(nullable=False))
