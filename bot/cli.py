@@ -36,6 +36,8 @@ app = typer.Typer(
 report_app = typer.Typer(help="Receivables reports.", no_args_is_help=True)
 evidence_app = typer.Typer(help="The evidence log.", no_args_is_help=True)
 dispute_app = typer.Typer(help="Open or close a dispute on an invoice.", no_args_is_help=True)
+notice_app = typer.Typer(help="Signed PDF notices.", no_args_is_help=True)
+app.add_typer(notice_app, name="notice")
 app.add_typer(report_app, name="report")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(dispute_app, name="dispute")
@@ -120,18 +122,44 @@ def _options(
 
 @app.command()
 @handled
-def init() -> None:
-    """Write dunbot.toml from the example if absent, and create or migrate the database."""
+def init(
+    self_signed: Annotated[
+        bool,
+        typer.Option(
+            "--self-signed",
+            help="Create a self-signed TRIAL signing certificate (not for production) and use it.",
+        ),
+    ] = False,
+) -> None:
+    """Write dunbot.toml from the example if absent, and create or migrate the database.
+
+    A new config gets a self-signed trial certificate so that signed notices work at once; an
+    existing one gets it only with --self-signed (and never replaces a configured certificate).
+    """
+    from bot.render.certificate import enable_trial_signing
     from bot.store.migrate import upgrade
 
     path = config_path(state.config)
-    if not path.exists():
+    fresh = not path.exists()
+    if fresh:
         if not EXAMPLE_CONFIG.exists():
             raise ConfigError(f"cannot find {EXAMPLE_CONFIG} to copy; pass --config with your own file")
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(EXAMPLE_CONFIG, path)
         out.print(f"wrote {path} from the example; edit it, then run `dunbot check-config`")
     settings = load_settings(path)
+    if fresh or self_signed:
+        if settings.signing.pkcs12 and not fresh:
+            raise ConfigError(
+                f"{path}:signing.pkcs12 is already set to {settings.signing.pkcs12}; "
+                "remove it first to use a trial certificate instead"
+            )
+        trial = enable_trial_signing(path, settings.company.legal_name, settings.company.country, _now())
+        out.print(
+            f"[yellow]created a self-signed TRIAL signing certificate[/] {trial.pkcs12} "
+            "(not for production: README, 'Signing with your real certificate')"
+        )
+        settings = load_settings(path)
     engine = make_engine(settings.database_url)
     upgrade(engine)
     settings.path(settings.evidence.artifact_dir).mkdir(parents=True, exist_ok=True)
@@ -400,6 +428,31 @@ def evidence_verify(
                 f"[green]ok[/]: {report.events_checked} event(s), chain head #{report.head_seq} "
                 f"{report.head_chain_hash or '-'}"
             )
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@notice_app.command("verify")
+@handled
+def notice_verify(
+    file: Annotated[Path, typer.Argument(help="A signed notice (PDF)")],
+    trust: Annotated[
+        list[Path] | None,
+        typer.Option("--trust", help="Certificate (PEM/DER) the signer must chain to; repeatable."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Check a signed notice: signer, signing time, timestamp, integrity and coverage. Offline."""
+    from bot.render.verification import load_trust_anchors, verify_notice_file
+    from bot.views import print_notice_verification
+
+    if not file.exists():
+        raise typer.BadParameter(f"{file} does not exist", param_hint="FILE")
+    report = verify_notice_file(file, load_trust_anchors(trust or []))
+    if as_json:
+        _print_json(report.as_json())
+    else:
+        print_notice_verification(report)
     if not report.ok:
         raise typer.Exit(1)
 

@@ -41,6 +41,7 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
     from bot.outreach.cycle import run_cycle
     from bot.outreach.outbox import Outcome
     from bot.outreach.planning import preview_plan
+    from bot.render.certificate import enable_trial_signing
     from bot.reporting import aging_report
     from bot.store.migrate import upgrade
     from bot.views import print_aging, print_plan
@@ -51,16 +52,19 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
     # A demo starts clean every time: same seed, same ledger, same plan.
     for stale in (database, directory / "dunbot.db-wal", directory / "dunbot.db-shm"):
         stale.unlink(missing_ok=True)
-    for folder in ("artifacts", "outbox"):
+    for folder in ("artifacts", "outbox", "signing"):
         shutil.rmtree(directory / folder, ignore_errors=True)
     shutil.copyfile(EXAMPLE_CONFIG, config)
+    settings = load_settings(config)
+    trial = enable_trial_signing(config, settings.company.legal_name, settings.company.country, now)
     settings = load_settings(config)
     day = as_of or demo_date(now.astimezone(ZoneInfo(settings.company.timezone)).date(), "CN")
     console.rule(f"[bold]dunbot demo[/] — plan date {day}")
 
     engine = make_engine(settings.database_url)
     upgrade(engine)
-    console.print(f"1. created {config} and the database {database}")
+    console.print(f"1. created {config}, the database {database} and a self-signed TRIAL signing")
+    console.print(f"   certificate {trial.pkcs12} (for the demo only, never for production)")
 
     files = generate_demo_ledger(directory / "ledger", day)
     defaults = ImportDefaults(
@@ -107,6 +111,8 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
         count = sum(1 for f in path.iterdir() if not f.name.startswith(".")) if path.exists() else 0
         console.print(f"   {label:<26} {count:>4} file(s) in {path}")
 
+    _print_notices(engine, settings, day, console)
+
     console.print(f"5. aging as of {day} (`dunbot report aging --as-of {day}`):")
     print_aging(aging_report(engine, settings, day))
 
@@ -126,6 +132,42 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
         f"  ../.venv/bin/dunbot report kpi --as-of {day} --json\n"
         f"  ../.venv/bin/dunbot evidence verify --db"
     )
+
+
+def _print_notices(engine: Engine, settings: object, day: date, console: Console) -> None:
+    """How many signed notices the cycle made, and one of them verified as `dunbot notice verify` does."""
+    import sqlalchemy as sa
+
+    from bot.config import Settings
+    from bot.evidence.artifacts import ArtifactStore
+    from bot.render.verification import verify_notice_bytes
+
+    assert isinstance(settings, Settings)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text("SELECT reference, sha256, language FROM notice WHERE business_date = :day ORDER BY id"),
+            {"day": day},
+        ).all()
+    if not rows:
+        console.print("   no signed notices were due today")
+        return
+    languages = Counter(row.language for row in rows)
+    spread = ", ".join(f"{n} {language}" for language, n in sorted(languages.items()))
+    console.print(
+        f"   {len(rows)} signed PDF notice(s) ({spread}), attached to e-mails and queued as letters"
+    )
+    letters = settings.path(settings.letter.queue_dir)
+    sample = next(
+        (letters / f"{row.reference}.pdf" for row in rows if (letters / f"{row.reference}.pdf").exists()),
+        None,
+    )
+    store = ArtifactStore(settings.path(settings.evidence.artifact_dir))
+    data = sample.read_bytes() if sample else store.get(rows[0].sha256)
+    report = verify_notice_bytes(data, str(sample or rows[0].reference))
+    verdict = "[green]signed, intact, whole file covered[/]" if report.ok else f"[red]{report.problems}[/]"
+    console.print(f"   checked {sample or rows[0].reference}: {verdict}")
+    if sample:
+        console.print(f"   (`dunbot notice verify {sample}`; `pdfsig` reads it too)")
 
 
 def _print_plan_summary(preview: object, console: Console) -> None:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 out = Console(soft_wrap=False)
+err = Console(stderr=True)
 
 
 def print_plan(preview: Any, limit: int | None = None) -> None:
@@ -274,3 +275,37 @@ def print_log(entries: Sequence[Any]) -> None:
             e.summary,
         )
     out.print(table)
+
+
+def print_notice_verification(report: Any) -> None:
+    """`dunbot notice verify` for people: one row per fact, then every problem."""
+    table = Table(title=f"Signed notice {report.file}", show_header=False)
+    table.add_column("item")
+    table.add_column("value")
+
+    def yes_no(value: bool | None, yes: str = "yes", no: str = "[red]NO[/]") -> str:
+        return "not checked (pass --trust CERT)" if value is None else (yes if value else no)
+
+    rows = [
+        ("file SHA-256", report.sha256),
+        ("signatures", str(report.signatures)),
+        ("signer", report.signer or "-"),
+        ("signer certificate subject", report.signer_subject or "-"),
+        ("signer certificate SHA-256", report.signer_certificate_sha256 or "-"),
+        ("signing time", report.signing_time.isoformat() if report.signing_time else "-"),
+        (
+            "timestamp",
+            f"{report.timestamp.isoformat()} by {report.timestamp_authority}" if report.timestamp else "none",
+        ),
+        ("integrity (digest matches)", yes_no(report.intact)),
+        ("signature value", yes_no(report.valid, "valid", "[red]INVALID[/]")),
+        ("coverage", report.coverage if report.covers_whole_file else f"[red]{report.coverage}[/]"),
+        ("signer trusted", yes_no(report.trusted)),
+    ]
+    for item, value in rows:
+        table.add_row(item, value)
+    out.print(table)
+    for problem in report.problems:
+        err.print(f"[red]FAIL[/] {problem}", highlight=False)
+    if report.ok:
+        out.print("[green]ok[/]: the notice is signed, intact and covers the whole file")
