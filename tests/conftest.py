@@ -101,3 +101,69 @@ def smtp_server() -> Iterator[object]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def trial_certificate(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """A self-signed trial signing certificate (PKCS#12 without a password), made once per run."""
+    from datetime import UTC, datetime
+
+    from bot.render.certificate import create_trial_certificate
+
+    folder = tmp_path_factory.mktemp("signing")
+    return create_trial_certificate(folder, "上海星河精密机械有限公司", "CN", datetime.now(UTC))
+
+
+@pytest.fixture(scope="session")
+def notice_signer(trial_certificate: object) -> Iterator[object]:
+    """A NoticeSigner on the trial certificate, shared by the tests that only need signatures."""
+    from bot.render.signing import NoticeSigner
+
+    signer = NoticeSigner.from_pkcs12(trial_certificate.pkcs12, None)  # type: ignore[attr-defined]
+    try:
+        yield signer
+    finally:
+        signer.close()
+
+
+@pytest.fixture
+def tsa_server() -> Iterator[object]:
+    """An RFC 3161 timestamp authority on 127.0.0.1 (tests/support/tsa_server.py)."""
+    from tests.support.tsa_server import TsaServer
+
+    server = TsaServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+SYSTEM_TOOLS_REQUIRED = os.environ.get("DUNBOT_REQUIRE_SYSTEM_TOOLS") == "1"
+
+
+def require_tool(name: str) -> str:
+    """The path of a system tool (poppler's pdfsig, pdftoppm, pdftotext; openssl), or skip with a reason.
+
+    CI installs them and sets DUNBOT_REQUIRE_SYSTEM_TOOLS=1, which turns a missing tool into a failure.
+    """
+    import shutil
+
+    path = shutil.which(name)
+    if path:
+        return path
+    message = f"{name} is not installed (Debian/Ubuntu: apt install poppler-utils openssl); CI installs it"
+    if SYSTEM_TOOLS_REQUIRED:
+        pytest.fail(f"DUNBOT_REQUIRE_SYSTEM_TOOLS=1 but {message}")
+    pytest.skip(message)
+
+
+def require_cjk_font() -> None:
+    """Skip (or, in CI, fail) when the system has no TrueType CJK font for zh-CN notices."""
+    from bot.render.fonts import find_cjk_font
+
+    if find_cjk_font() is not None:
+        return
+    message = "no TrueType CJK font on this system (apt install fonts-wqy-zenhei); CI installs one"
+    if SYSTEM_TOOLS_REQUIRED:
+        pytest.fail(f"DUNBOT_REQUIRE_SYSTEM_TOOLS=1 but {message}")
+    pytest.skip(message)

@@ -123,6 +123,24 @@ def _assert_each_arrived_at_most_once(smtp: SmtpServer, twilio: TwilioServer) ->
     return len(message_ids), len(keys)
 
 
+def _wait_for_progress(
+    folder: Path, done_before: int, process: subprocess.Popen[bytes], limit: float = 60
+) -> None:
+    """Until this run has moved at least one more message on (or it ended, or ``limit`` passed)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with sqlite3.connect(folder / "dunbot.db", timeout=1) as connection:
+                done = connection.execute(
+                    "SELECT count(*) FROM message WHERE state IN ('sent', 'failed', 'unknown', 'sending')"
+                ).fetchone()[0]
+        except sqlite3.OperationalError:  # locked by the writer for a moment
+            done = done_before
+        if done > done_before:
+            return
+        time.sleep(0.05)
+
+
 @pytest.fixture
 def smtp() -> object:
     server = SmtpServer().start()
@@ -152,8 +170,14 @@ def test_sigkill_at_random_moments_never_sends_twice(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        # Let each run get past start-up and planning most of the time, then kill it mid-flight.
-        time.sleep(rng.uniform(1.0, 3.0))
+        # A quarter of the kills land at a random moment of start-up or planning; the others at a
+        # random moment after this run has started sending (waiting for that, however loaded the
+        # machine is, so that most kills really interrupt sends in flight).
+        if rng.random() < 0.25:
+            time.sleep(rng.uniform(0.2, 2.0))
+        else:
+            _wait_for_progress(tmp_path, done_before, process)
+            time.sleep(rng.uniform(0.0, 0.4))
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             kills += 1

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -14,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot.channels.file import FileSender
-from bot.config import EmailSettings, EvidenceSettings, Settings, SmsSettings
+from bot.config import EmailSettings, EvidenceSettings, Settings, SigningSettings, SmsSettings
 from bot.domain.ledger import Channel
 from bot.errors import InputError
 from bot.evidence.artifacts import ArtifactStore
@@ -32,8 +33,9 @@ NOON = datetime(2026, 6, 10, 4, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, trial_certificate: Any) -> Settings:
     return Settings(
+        signing=SigningSettings(pkcs12=str(trial_certificate.pkcs12)),
         email=EmailSettings(transport="file", drop_dir="outbox/email"),
         sms=SmsSettings(transport="file", drop_dir="outbox/sms"),
         evidence=EvidenceSettings(artifact_dir="artifacts"),

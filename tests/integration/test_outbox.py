@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import email
+import hashlib
 import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -14,13 +17,21 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot.channels.file import FileSender
-from bot.config import ComplianceSettings, EmailSettings, EvidenceSettings, Settings, SmsSettings
+from bot.config import (
+    ComplianceSettings,
+    EmailSettings,
+    EvidenceSettings,
+    Settings,
+    SigningSettings,
+    SmsSettings,
+)
 from bot.domain.ledger import Channel
 from bot.evidence.artifacts import ArtifactStore
 from bot.evidence.verify import verify_log
 from bot.outreach.cycle import run_cycle
 from bot.outreach.outbox import Outbox, Outcome
 from bot.outreach.planning import record_plan
+from bot.render.verification import verify_notice_bytes
 from bot.store import tables
 
 AS_OF = date(2026, 6, 10)  # a Wednesday, a working day in China
@@ -38,8 +49,9 @@ class Clock:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, trial_certificate: Any) -> Settings:
     return Settings(
+        signing=SigningSettings(pkcs12=str(trial_certificate.pkcs12)),
         email=EmailSettings(transport="file", drop_dir="outbox/email", from_address="ar@xinghe.com.cn"),
         sms=SmsSettings(transport="file", drop_dir="outbox/sms"),
         evidence=EvidenceSettings(artifact_dir="artifacts"),
@@ -99,6 +111,14 @@ def _messages(engine: Engine) -> dict[str, tuple[str, int]]:
     return {f"{r.step}/{r.channel}": (r.state, r.attempts) for r in rows}
 
 
+def _bodies(engine: Engine) -> list[dict[str, Any]]:
+    with engine.connect() as connection:
+        return [
+            json.loads(r[0])
+            for r in connection.execute(sa.text("SELECT body FROM evidence_event ORDER BY seq"))
+        ]
+
+
 def _kinds(engine: Engine) -> list[str]:
     with engine.connect() as connection:
         return [r[0] for r in connection.execute(sa.text("SELECT kind FROM evidence_event ORDER BY seq"))]
@@ -130,8 +150,16 @@ def test_a_cycle_sends_each_message_once(engine: Engine, settings: Settings) -> 
         )
         report = verify_log(connection, ArtifactStore(settings.path("artifacts")))
     assert report.ok, report.problems
-    assert report.artifacts_checked == 2
+    assert report.artifacts_checked == 3  # the e-mail, the SMS request and the signed notice
     assert set(body["data"]["artifacts"]) <= {"message.eml", "message.json"}
+    notice_events = [b for b in _bodies(engine) if b["kind"] == "notice_rendered"]
+    assert len(notice_events) == 1 and notice_events[0]["data"]["step"] == "due_statement"
+    sent = [
+        b for b in _bodies(engine) if b["kind"] == "message_sent" and b["data"]["step"] == "due_statement"
+    ]
+    assert sent[0]["data"]["notice_sha256"] == notice_events[0]["data"]["notice_sha256"]
+    attached = email.message_from_bytes(raw).get_payload()[-1].get_payload(decode=True)
+    assert hashlib.sha256(attached).hexdigest() == notice_events[0]["data"]["notice_sha256"]
 
 
 def test_payment_after_planning_cancels_the_message(engine: Engine, settings: Settings) -> None:
@@ -444,8 +472,19 @@ def test_a_letter_is_queued_for_the_mailroom_and_its_tracking_recorded(
     ]
     assert len(manifest) == 1 and manifest[0]["invoices"] == ["I-15"]
     assert "杭州市西湖区" in manifest[0]["recipient"]
-    letter = (queue / manifest[0]["file"]).read_text(encoding="utf-8")
-    assert "正式催款函" in letter and "I-15" in letter
+    letter = (queue / manifest[0]["file"]).read_bytes()
+    assert manifest[0]["file"].endswith(".pdf") and manifest[0]["signed"] is True
+    assert verify_notice_bytes(letter, "letter.pdf").ok
+    assert hashlib.sha256(letter).hexdigest() == manifest[0]["sha256"]
+    # The e-mail of the same step carries the very same signed file.
+    (formal,) = [
+        email.message_from_bytes(p.read_bytes())
+        for p in settings.path("outbox/email").iterdir()
+        if b"X-Dunbot-Step: formal_notice" in p.read_bytes()
+    ]
+    attachments = [part for part in formal.walk() if part.get_content_type() == "application/pdf"]
+    assert [a.get_payload(decode=True) for a in attachments] == [letter]
+    assert attachments[0].get_filename() == f"{manifest[0]['reference']}.pdf"
     (mailroom,) = [t for t in list_tasks(engine) if t.kind == "letter"]
     assert mailroom.assignee == "mailroom" and manifest[0]["reference"] in mailroom.title
     with pytest.raises(InputError, match="--tracking"):

@@ -1,0 +1,137 @@
+"""Signed notices from the command line: init's trial certificate, a cycle's PDFs, `dunbot notice verify`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import require_cjk_font, require_tool
+
+CUSTOMERS = """id,name,tax_id,tier,country,timezone,language,email,phone,address,account_manager,payment_terms_days,credit_limit,industry,annual_revenue,open_lawsuits,do_not_contact
+C1,上海恒通机电设备有限公司,91310000X,cooperative,CN,Asia/Shanghai,zh-CN,finance@hengtong.example.cn,+8613800138000,上海市浦东新区世纪大道1号,am@example.com,30,500000.00,manufacturing,50000000,0,false
+C2,Bright Harbour Ltd,GB123,cooperative,GB,Europe/London,en,ap@brightharbour.example.com,+447911123456,"1 Dock Road, London",,45,,retail,,0,
+"""
+INVOICES = """number,customer_id,currency,amount,issue_date,due_date,contract_ref,status
+INV-1,C1,CNY,100000.00,2026-04-01,2026-05-26,,open
+INV-3,C2,GBP,2500.50,2026-04-01,2026-05-26,,open
+"""
+AS_OF = "2026-06-10"  # day 15 for both: the procedural ladder's formal notice (e-mail and letter)
+
+
+def dunbot(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(cwd), "COLUMNS": "200"},
+    )
+
+
+@pytest.fixture(scope="module")
+def cycled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    require_cjk_font()
+    folder = tmp_path_factory.mktemp("notices")
+    init = dunbot(folder, "init")
+    assert init.returncode == 0, init.stderr
+    assert "TRIAL" in init.stdout and (folder / "signing" / "trial-signing.p12").exists()
+    config = (folder / "dunbot.toml").read_text(encoding="utf-8")
+    config = config.replace('window = "08:00-20:00"', 'window = "00:00-23:59"')
+    (folder / "dunbot.toml").write_text(config, encoding="utf-8")
+    check = dunbot(folder, "check-config")
+    assert check.returncode == 0, check.stderr
+    (folder / "customers.csv").write_text(CUSTOMERS, encoding="utf-8")
+    (folder / "invoices.csv").write_text(INVOICES, encoding="utf-8")
+    for entity in ("customers", "invoices"):
+        assert dunbot(folder, "import", entity, f"{entity}.csv").returncode == 0
+    result = dunbot(folder, "cycle", "--as-of", AS_OF, "--json")
+    assert result.returncode == 0, result.stderr
+    return folder
+
+
+def _letters(folder: Path) -> list[Path]:
+    return sorted((folder / "outbox" / "letters").glob("*.pdf"))
+
+
+def test_a_cycle_queues_signed_letters_in_both_languages(cycled: Path) -> None:
+    letters = _letters(cycled)
+    assert len(letters) == 2
+    manifest = [
+        json.loads(line) for line in (cycled / "outbox/letters/manifest.jsonl").read_text().splitlines()
+    ]
+    assert {m["customer"] for m in manifest} == {"C1", "C2"} and all(m["signed"] for m in manifest)
+
+
+def test_notice_verify_accepts_a_signed_notice(cycled: Path) -> None:
+    for letter in _letters(cycled):
+        result = dunbot(cycled, "notice", "verify", str(letter))
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "entire file" in result.stdout and "TRIAL" in result.stdout
+        assert "Traceback" not in result.stderr
+    trusted = dunbot(
+        cycled, "notice", "verify", str(_letters(cycled)[0]), "--trust", "signing/trial-signing.pem", "--json"
+    )
+    assert trusted.returncode == 0, trusted.stderr
+    report = json.loads(trusted.stdout)
+    assert report["ok"] and report["trusted"] is True and report["covers_whole_file"] is True
+    assert report["signing_time"] and report["signer"].endswith("(TRIAL)")
+
+
+def test_notice_verify_rejects_a_tampered_file(cycled: Path, tmp_path: Path) -> None:
+    pdf = bytearray(_letters(cycled)[0].read_bytes())
+    position = pdf.index(b"stream", pdf.index(b"/FontFile2")) + 64
+    pdf[position] ^= 0xFF
+    tampered = tmp_path / "tampered.pdf"
+    tampered.write_bytes(bytes(pdf))
+    result = dunbot(cycled, "notice", "verify", str(tampered))
+    assert result.returncode == 1
+    assert "changed after signing" in result.stderr
+    appended = tmp_path / "appended.pdf"
+    appended.write_bytes(_letters(cycled)[0].read_bytes() + b"1 0 obj\n(x)\nendobj\n")
+    result = dunbot(cycled, "notice", "verify", str(appended), "--json")
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["covers_whole_file"] is False
+
+
+def test_notice_verify_on_a_file_that_is_not_a_pdf(cycled: Path) -> None:
+    (cycled / "note.pdf").write_text("not a pdf", encoding="utf-8")
+    result = dunbot(cycled, "notice", "verify", "note.pdf")
+    assert result.returncode == 1 and "not a readable PDF" in result.stderr
+    missing = dunbot(cycled, "notice", "verify", "nope.pdf")
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_pdfsig_accepts_the_queued_letters(cycled: Path) -> None:
+    tool = require_tool("pdfsig")
+    for letter in _letters(cycled):
+        text = subprocess.run([tool, str(letter)], capture_output=True, text=True, check=False).stdout
+        assert "Signature Validation: Signature is Valid." in text, text
+        assert "Total document signed" in text
+
+
+def test_init_self_signed_never_replaces_a_configured_certificate(cycled: Path) -> None:
+    result = dunbot(cycled, "init", "--self-signed")
+    assert result.returncode == 2
+    assert "signing.pkcs12 is already set" in result.stderr
+
+
+def test_check_config_names_a_missing_certificate(tmp_path: Path) -> None:
+    assert dunbot(tmp_path, "init").returncode == 0
+    config = tmp_path / "dunbot.toml"
+    text = config.read_text(encoding="utf-8")
+    text = text.replace('pkcs12 = "signing/trial-signing.p12"', 'pkcs12 = "signing/missing.p12"')
+    config.write_text(text, encoding="utf-8")
+    result = dunbot(tmp_path, "check-config")
+    assert result.returncode == 2
+    assert "dunbot.toml:signing.pkcs12:" in result.stderr and "missing.p12 does not exist" in result.stderr
+    config.write_text(text.replace('pkcs12 = "signing/missing.p12"', '# pkcs12 = "x.p12"'), encoding="utf-8")
+    unset = dunbot(tmp_path, "check-config")
+    assert unset.returncode == 2 and "dunbot init --self-signed" in unset.stderr
+    fixed = dunbot(tmp_path, "init", "--self-signed")
+    assert fixed.returncode == 0, fixed.stderr
+    assert dunbot(tmp_path, "check-config").returncode == 0
