@@ -143,6 +143,14 @@ def _print_notices(engine: Engine, settings: object, day: date, console: Console
     from bot.render.verification import verify_notice_bytes
 
     assert isinstance(settings, Settings)
+    from bot.render.fonts import find_cjk_font
+
+    if find_cjk_font() is None:
+        console.print(
+            "   [yellow]this system has no TrueType CJK font, so the zh-CN signed notices were refused[/] "
+            "(their messages failed with a review task; `dunbot tasks` lists them). Install one "
+            "(apt install fonts-wqy-zenhei) and run the demo again."
+        )
     with engine.connect() as connection:
         rows = connection.execute(
             sa.text("SELECT reference, sha256, language FROM notice WHERE business_date = :day ORDER BY id"),

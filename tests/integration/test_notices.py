@@ -104,10 +104,25 @@ def test_every_font_is_embedded(renderer: NoticeRenderer, language: str, tmp_pat
         assert embedded == "yes", line
 
 
+TITLES = {
+    ("zh-CN", "due_statement"): "应收账款对账单",
+    ("zh-CN", "formal_notice"): "正式催款函",
+    ("zh-CN", "credit_hold"): "暂停供货及信用额度通知函",
+    ("zh-CN", "final_demand"): "最后催告函",
+    ("zh-CN", "lawyer_letter"): "律师函",
+    ("en", "due_statement"): "Statement of Account",
+    ("en", "formal_notice"): "Formal Notice of Overdue Payment",
+    ("en", "credit_hold"): "Notice of Credit Hold",
+    ("en", "final_demand"): "Final Demand",
+    ("en", "lawyer_letter"): "Letter Before Action",
+}
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_the_page_shows_the_data(renderer: NoticeRenderer, language: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("step", SIGNED_STEPS)
+def test_the_page_shows_the_data(renderer: NoticeRenderer, language: str, step: str, tmp_path: Path) -> None:
     context = example_context(language)
-    notice = _render(renderer, language, "formal_notice", context)
+    notice = _render(renderer, language, step, context)
     tool = require_tool("pdftoppm")
     path = tmp_path / "n.pdf"
     path.write_bytes(notice.pdf)
@@ -137,10 +152,11 @@ def test_the_page_shows_the_data(renderer: NoticeRenderer, language: str, tmp_pa
     assert context["contracts"][0]["ref"] in text  # the contract clause relied on
     if language == "zh-CN":
         dense = text.replace(" ", "")  # pdftotext spaces CJK text unevenly
-        assert "正式催款函" in dense and "2024年7月11日" in dense and "第1页/共" in dense
+        assert TITLES[(language, step)] in dense and "2024年7月11日" in dense and "第1页/共" in dense
         assert "王芳" in dense  # the contact person
     else:
-        assert "Formal Notice of Overdue Payment" in text and "11 July 2024" in text and "Page 1 of" in text
+        assert TITLES[(language, step)] in text and "11 July 2024" in text and "Page 1 of" in text
+        assert "Wang Fang" in text  # the contact person
 
 
 def test_a_long_schedule_repeats_its_header_on_every_page(renderer: NoticeRenderer, tmp_path: Path) -> None:
