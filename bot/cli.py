@@ -389,45 +389,84 @@ def report_kpi(
     print_kpi(report, days)
 
 
+@evidence_app.command("export")
+@handled
+def evidence_export(
+    out: Annotated[Path, typer.Option("--out", help="The pack to write (.zip); never overwritten")],
+    customer: Annotated[str | None, typer.Option("--customer", help="Every event of one customer")] = None,
+    invoice: Annotated[str | None, typer.Option("--invoice", help="Every event naming one invoice")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Export an evidence pack that proves a case offline: events, proofs, signed checkpoint, artifacts."""
+    from bot.evidence.pack import export_pack
+    from bot.views import export_json, print_export
+
+    if (customer is None) == (invoice is None):
+        raise typer.BadParameter("name exactly one case: --customer ID or --invoice NUMBER")
+    settings = _settings()
+    with err.status("exporting the evidence pack ..."):
+        report = export_pack(
+            make_engine(settings.database_url),
+            settings,
+            customer=customer,
+            invoice=invoice,
+            out=out,
+            actor=_actor(),
+            now=_now(),
+        )
+    if as_json:
+        _print_json(export_json(report))
+    else:
+        print_export(report)
+
+
 @evidence_app.command("verify")
 @handled
 def evidence_verify(
     pack: Annotated[Path | None, typer.Argument(help="An evidence pack (.zip)")] = None,
     db: Annotated[bool, typer.Option("--db", help="Verify the whole database instead of a pack.")] = False,
+    prior: Annotated[
+        Path | None, typer.Option("--prior", help="An earlier pack whose log this one must extend.")
+    ] = None,
+    trust: Annotated[
+        list[Path] | None,
+        typer.Option("--trust", help="Certificate (PEM/DER) the signer must chain to; repeatable."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Verify the evidence log: every hash, the chain, and the artifacts."""
+    """Verify an evidence pack offline, or (--db) the whole database: hashes, chain, proofs, signatures."""
+    from bot.render.verification import load_trust_anchors
+    from bot.views import database_report_json, pack_report_json, print_database_report, print_pack_report
+
+    if (pack is None) == (not db):
+        raise typer.BadParameter("give a pack file, or --db to check the database", param_hint="FILE")
+    if pack is not None:
+        from bot.evidence.pack_verify import verify_pack
+
+        if not pack.is_file():
+            raise typer.BadParameter(f"{pack} does not exist", param_hint="FILE")
+        if prior is not None and not prior.is_file():
+            raise typer.BadParameter(f"{prior} does not exist", param_hint="--prior")
+        with err.status(f"verifying {pack} ..."):
+            pack_report = verify_pack(pack, load_trust_anchors(trust or []), prior)
+        if as_json:
+            _print_json(pack_report_json(pack_report))
+        else:
+            print_pack_report(pack_report)
+        if not pack_report.ok:
+            raise typer.Exit(1)
+        return
     from bot.evidence.service import verify_database
 
-    if pack is not None or not db:
-        raise typer.BadParameter(
-            "verifying a pack file comes with evidence export; use --db to check the database",
-            param_hint="FILE",
-        )
     settings = _settings()
     with err.status("verifying the evidence log ..."):
         report = verify_database(
             make_engine(settings.database_url), settings.path(settings.evidence.artifact_dir)
         )
     if as_json:
-        _print_json(
-            {
-                "ok": report.ok,
-                "events_checked": report.events_checked,
-                "head_seq": report.head_seq,
-                "head_chain_hash": report.head_chain_hash,
-                "problems": [{"seq": p.seq, "item": p.item, "message": p.message} for p in report.problems],
-            }
-        )
+        _print_json(database_report_json(report))
     else:
-        for problem in report.problems:
-            where = f"event {problem.seq}" if problem.seq is not None else problem.item
-            err.print(f"[red]FAIL[/] {where}: {problem.message}", highlight=False)
-        if report.ok:
-            out.print(
-                f"[green]ok[/]: {report.events_checked} event(s), chain head #{report.head_seq} "
-                f"{report.head_chain_hash or '-'}"
-            )
+        print_database_report(report)
     if not report.ok:
         raise typer.Exit(1)
 

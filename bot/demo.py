@@ -54,6 +54,8 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
         stale.unlink(missing_ok=True)
     for folder in ("artifacts", "outbox", "signing"):
         shutil.rmtree(directory / folder, ignore_errors=True)
+    for stale_pack in directory.glob("evidence-*.zip"):
+        stale_pack.unlink()
     shutil.copyfile(EXAMPLE_CONFIG, config)
     settings = load_settings(config)
     trial = enable_trial_signing(config, settings.company.legal_name, settings.company.country, now)
@@ -119,9 +121,11 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
     verification = verify_database(engine, settings.path(settings.evidence.artifact_dir))
     status = "[green]verified[/]" if verification.ok else "[red]FAILED[/]"
     console.print(
-        f"6. evidence log: {verification.events_checked} event(s) and "
-        f"{verification.artifacts_checked} artifact(s), chain {status} (`dunbot evidence verify --db`)"
+        f"6. evidence log: {verification.log.events_checked} event(s), "
+        f"{verification.log.artifacts_checked} artifact(s) and {verification.checkpoints_checked} signed "
+        f"checkpoint(s), {status} (`dunbot evidence verify --db`)"
     )
+    pack = _export_demo_pack(engine, settings, day, now, directory, console)
     console.rule()
     console.print(
         f"Everything is in {directory.resolve()}. Try:\n"
@@ -130,8 +134,48 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
         f"  ../.venv/bin/dunbot log --customer <ID>        # every contact with one customer\n"
         f"  ../.venv/bin/dunbot cycle --as-of {day} --dry-run\n"
         f"  ../.venv/bin/dunbot report kpi --as-of {day} --json\n"
-        f"  ../.venv/bin/dunbot evidence verify --db"
+        f"  ../.venv/bin/dunbot evidence verify --db\n"
+        + (
+            f"  ../.venv/bin/dunbot evidence verify {pack.name}        # the evidence pack, offline\n"
+            if pack
+            else ""
+        )
     )
+
+
+def _export_demo_pack(
+    engine: Engine, settings: object, day: date, now: datetime, directory: Path, console: Console
+) -> Path | None:
+    """Export the evidence pack of the customer with the most events and verify it, as legal would."""
+    import sqlalchemy as sa
+
+    from bot.config import Settings
+    from bot.evidence.pack import export_pack
+    from bot.evidence.pack_verify import verify_pack
+
+    assert isinstance(settings, Settings)
+    with engine.connect() as connection:
+        busiest = connection.execute(
+            sa.text(
+                "SELECT customer FROM evidence_event WHERE customer IS NOT NULL AND kind = 'message_sent' "
+                "GROUP BY customer ORDER BY count(*) DESC, customer LIMIT 1"
+            )
+        ).scalar()
+    if busiest is None:
+        console.print("7. no message was sent, so there is no evidence pack to export")
+        return None
+    out = directory / f"evidence-{busiest}.zip"
+    report = export_pack(engine, settings, customer=busiest, invoice=None, out=out, actor=DEMO_ACTOR, now=now)
+    verification = verify_pack(out)
+    failure = verification.failures[0] if verification.failures else None
+    status = "[green]verified offline[/]" if verification.ok else f"[red]FAILED: {failure}[/]"
+    command = f"dunbot evidence export --customer {busiest} --out {out.name}"
+    console.print(f"7. the evidence pack of customer {busiest} (`{command}`):")
+    console.print(
+        f"   {report.events} event(s), {report.artifacts} artifact(s), {report.size / 1024:,.0f} KB "
+        f"in {out}, checkpoint {report.checkpoint.id} of {report.checkpoint.tree_size} events: {status}"
+    )
+    return out
 
 
 def _print_notices(engine: Engine, settings: object, day: date, console: Console) -> None:

@@ -131,8 +131,26 @@ async def run_daemon(
                 return
             log.info("cycle %s: %s", as_of, dict(report.stats.outcomes))
 
+    async def hourly_checkpoint() -> None:
+        # A coroutine, so that it runs on this loop (a plain function would run in a worker thread).
+        from bot.evidence.service import checkpoint_now
+
+        if busy.locked():
+            return  # the cycle ends with a checkpoint of its own
+        made = checkpoint_now(engine, settings, clock(), "hourly")
+        if made is not None:
+            log.info("evidence checkpoint %s: %s events", made.id, made.tree_size)
+
     scheduler = AsyncIOScheduler(timezone=ZoneInfo(tz))
     scheduler.add_job(tick, trigger, id="cycle", coalesce=True, max_instances=1, misfire_grace_time=30)
+    scheduler.add_job(
+        hourly_checkpoint,
+        CronTrigger(minute=0, timezone=ZoneInfo(tz)),
+        id="checkpoint",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=300,
+    )
     web_task = _start_web(engine, settings, clock, stop)
     scheduler.start()
     if on_start is not None:

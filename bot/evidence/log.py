@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from bot.evidence.canonical import ZERO_HASH, canonical_bytes, chain_hash, format_instant, sha256_hex
+from bot.evidence.canonical import ZERO_HASH, canonical_bytes, chain_hash, format_instant
 from bot.store.tables import EvidenceEvent
 
 _evidence_t = EvidenceEvent.__table__  # type: ignore[attr-defined]
@@ -115,7 +116,7 @@ def append_events(session: Session, at: datetime, events: Iterable[NewEvent]) ->
             seen.add(event.dedupe_key)
         seq += 1
         body = canonical_bytes(event_body(seq, at, event))
-        content = bytes.fromhex(sha256_hex(body))
+        content = hashlib.sha256(body).digest()
         previous = chain_hash(previous, content)
         row: dict[str, Any] = {
             "seq": seq,
@@ -127,6 +128,7 @@ def append_events(session: Session, at: datetime, events: Iterable[NewEvent]) ->
             "body": body.decode("utf-8"),
             "content_hash": content.hex(),
             "chain_hash": previous.hex(),
+            "leaf_hash": hashlib.sha256(b"\x00" + body).hexdigest(),  # RFC 9162 leaf
             "dedupe_key": event.dedupe_key,
         }
         rows.append(row)

@@ -96,8 +96,14 @@ def _check_columns(row: Any, body: dict[str, Any], report: VerificationReport) -
             )
 
 
-def verify_log(connection: Connection, artifacts: ArtifactStore | None = None) -> VerificationReport:
-    """Check the whole evidence log (and, with ``artifacts``, every artifact it names)."""
+def verify_log(
+    connection: Connection, artifacts: ArtifactStore | None = None, leaves: bytearray | None = None
+) -> VerificationReport:
+    """Check the whole evidence log (and, with ``artifacts``, every artifact it names).
+
+    With ``leaves`` the Merkle leaf of every event, recomputed from its body, is appended to it (32
+    bytes each, in seq order) for the checkpoint checks.
+    """
     report = VerificationReport()
     statement = (
         sa.select(
@@ -110,6 +116,7 @@ def verify_log(connection: Connection, artifacts: ArtifactStore | None = None) -
             event_t.c.body,
             event_t.c.content_hash,
             event_t.c.chain_hash,
+            event_t.c.leaf_hash,
         )
         .order_by(event_t.c.seq)
         .execution_options(stream_results=True, yield_per=_STREAM_ROWS)
@@ -130,6 +137,11 @@ def verify_log(connection: Connection, artifacts: ArtifactStore | None = None) -
             report.add(
                 Problem(row.seq, "content_hash", "content_hash does not match the body: the body was altered")
             )
+        leaf = hashlib.sha256(b"\x00" + body_bytes).digest()
+        if row.leaf_hash != leaf.hex():
+            report.add(Problem(row.seq, "leaf_hash", "leaf_hash is not SHA-256(0x00 ‖ body)"))
+        if leaves is not None:
+            leaves.extend(leaf)
         try:
             body = json.loads(body_bytes)
         except ValueError:

@@ -24,6 +24,8 @@ from bot.domain.decisions import DecisionStatus, PlanDecision
 from bot.domain.ledger import Channel, CustomerLedger
 from bot.errors import DunbotError
 from bot.evidence.artifacts import ArtifactStore
+from bot.evidence.checkpoint import Checkpoint
+from bot.evidence.service import checkpoint_now
 from bot.outreach.compose import BlockedContent, compose
 from bot.outreach.notices import notice_renderer
 from bot.outreach.outbox import Outbox, OutboxStats, Outcome, message_key, needs_notice, recipient_for
@@ -43,6 +45,7 @@ class CycleReport:
     released: int = 0
     recovered_unknown: int = 0
     synced: int = 0
+    checkpoint: Checkpoint | None = None  # the signed checkpoint made at the end of the cycle
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +171,8 @@ async def run_cycle(
         if own_senders:
             for sender in active.values():
                 await sender.aclose()
+    # Every cycle ends with a signed checkpoint of the log (DESIGN §6), when the log grew.
+    report.checkpoint = checkpoint_now(engine, settings, clock(), "cycle")
     return report
 
 

@@ -32,7 +32,6 @@ from bot.store import tables
 
 if TYPE_CHECKING:
     from bot.render.fonts import FontChoice
-    from bot.render.signing import NoticeSigner
 
 notice_t = tables.Notice.__table__  # type: ignore[attr-defined]
 
@@ -53,31 +52,17 @@ def notice_renderer(settings: Settings) -> NoticeRenderer:
 
     Raises :class:`NoticeUnavailable` when no certificate is configured.
     """
-    signing = settings.signing
-    if not signing.pkcs12:
+    from bot.render.signing import company_signer
+
+    if not settings.signing.pkcs12:
         raise NoticeUnavailable(
             "signed notices need the company certificate: set [signing] pkcs12 (and password_env), "
             "or run `dunbot init --self-signed` for a trial certificate that is not for production"
         )
-    pkcs12 = settings.path(signing.pkcs12)
-    passphrase = (
-        secret(signing.password_env, "signing.password_env").encode("utf-8") if signing.password_env else None
-    )
-    fonts = font_choice(settings)
-
-    def make_signer() -> NoticeSigner:
-        from bot.render.signing import NoticeSigner
-
-        return NoticeSigner.from_pkcs12(
-            pkcs12,
-            passphrase,
-            tsa_url=signing.tsa_url,
-            location=signing.location,
-            timeout_seconds=float(signing.timeout_seconds),
-        )
-
-    seal = settings.path(signing.seal_image) if signing.seal_image else None
-    return NoticeRenderer(make_signer, fonts, seal)
+    if settings.signing.password_env:
+        secret(settings.signing.password_env, "signing.password_env")  # a missing password fails here, early
+    seal = settings.path(settings.signing.seal_image) if settings.signing.seal_image else None
+    return NoticeRenderer(lambda: company_signer(settings), font_choice(settings), seal)
 
 
 def invoices_key(numbers: Sequence[str]) -> str:

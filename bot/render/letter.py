@@ -428,34 +428,12 @@ class _SignatureBlock(Flowable):  # type: ignore[misc]  # ReportLab is untyped
         canvas.drawRightString(right, text_top - 6 * mm, self.labels.seal_note)
         canvas.drawRightString(right, text_top - 12 * mm, self.date_line)
         self._draw_seal(canvas, *seal_center)
-        panel_width, panel_height = PANEL_SIZE
+        panel_width = PANEL_SIZE[0]
         panel_right = seal_center[0] - self.SEAL_DIAMETER / 2 - 4 * mm
         panel_x = max(0.0, panel_right - panel_width)
         panel_y = 2 * mm
-        self._draw_panel(canvas, panel_x, panel_y, panel_width, panel_height)
-        x1, y1 = canvas.absolutePosition(panel_x, panel_y)
-        x2, y2 = canvas.absolutePosition(panel_x + panel_width, panel_y + panel_height)
-        self.record(
-            SignatureBox(
-                page=canvas.getPageNumber() - 1,
-                box=(math.floor(x1), math.floor(y1), math.ceil(x2), math.ceil(y2)),
-            )
-        )
-
-    def _draw_panel(self, canvas: Canvas, x: float, y: float, width: float, height: float) -> None:
-        # The words of the visible signature; the signature widget placed here draws the frame.
-        canvas.saveState()
-        canvas.setFillColor(colors.Color(0.93, 0.95, 0.99))
-        canvas.rect(x, y, width, height, stroke=0, fill=1)
-        canvas.setFillColor(ACCENT)
-        canvas.setFont(self.font.bold, 8.5)
-        canvas.drawString(x + 7, y + height - 14, self.panel[0])
-        canvas.setFont(self.font.regular, 7)
-        for index, line in enumerate(self.panel[1:]):
-            canvas.drawString(
-                x + 7, y + height - 27 - index * 10, _fit(line, self.font.regular, 7, width - 14)
-            )
-        canvas.restoreState()
+        draw_signature_panel(canvas, panel_x, panel_y, self.font, self.panel)
+        self.record(signature_box(canvas, panel_x, panel_y))
 
     def _draw_seal(self, canvas: Canvas, cx: float, cy: float) -> None:
         radius = self.SEAL_DIAMETER / 2
@@ -571,6 +549,33 @@ def _numbered_canvas(footer: _Footer, pages: list[int]) -> Any:
             super().save()
 
     return NumberedCanvas
+
+
+def draw_signature_panel(canvas: Canvas, x: float, y: float, font: LoadedFont, lines: Sequence[str]) -> None:
+    """The words of the visible signature in a box of PANEL_SIZE at (x, y); the signature widget
+    placed on the same box draws the frame."""
+    width, height = PANEL_SIZE
+    canvas.saveState()
+    canvas.setFillColor(colors.Color(0.93, 0.95, 0.99))
+    canvas.rect(x, y, width, height, stroke=0, fill=1)
+    canvas.setFillColor(ACCENT)
+    canvas.setFont(font.bold, 8.5)
+    canvas.drawString(x + 7, y + height - 14, lines[0])
+    canvas.setFont(font.regular, 7)
+    for index, line in enumerate(lines[1:]):
+        canvas.drawString(x + 7, y + height - 27 - index * 10, _fit(line, font.regular, 7, width - 14))
+    canvas.restoreState()
+
+
+def signature_box(canvas: Canvas, x: float, y: float) -> SignatureBox:
+    """The page and absolute box of a signature panel drawn at (x, y) in the current coordinates."""
+    width, height = PANEL_SIZE
+    x1, y1 = canvas.absolutePosition(x, y)
+    x2, y2 = canvas.absolutePosition(x + width, y + height)
+    return SignatureBox(
+        page=canvas.getPageNumber() - 1,
+        box=(math.floor(x1), math.floor(y1), math.ceil(x2), math.ceil(y2)),
+    )
 
 
 def panel_lines(language: str, signer_name: str) -> list[str]:

@@ -20,14 +20,16 @@ thread of its own, which also keeps the TSA's HTTP session open between notices.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import threading
 import weakref
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from asn1crypto import pem
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
@@ -36,9 +38,12 @@ from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko.stamp import StaticStampStyle
 from reportlab.pdfgen.canvas import Canvas
 
-from bot.errors import ConfigError, SigningFailed
+from bot.errors import ConfigError, NoticeUnavailable, SigningFailed
 from bot.render.cms_signer import CachedSigner
 from bot.render.fonts import BUNDLED_LATIN, BUNDLED_LATIN_BOLD, load_font
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 SIGNATURE_FIELD = "DunbotNotice"
 _T = TypeVar("_T")
@@ -131,6 +136,41 @@ class NoticeSigner:
     def close(self) -> None:
         """Stop the signing thread."""
         self._finalizer()
+
+    # --- detached signatures (evidence checkpoints, pack manifests) ---------------------------
+
+    @property
+    def certificate_pem(self) -> str:
+        """The signer's certificate, PEM."""
+        certificate = self.signer.signing_cert
+        assert certificate is not None
+        armored: bytes = pem.armor("CERTIFICATE", certificate.dump())
+        return armored.decode("ascii")
+
+    def sign_detached(self, data: bytes) -> bytes:
+        """A detached CMS (CAdES-BES) signature of ``data``, DER: what `openssl cms -verify` checks."""
+        coroutine = self.signer.async_sign_general_data(data, "sha256", detached=True, use_cades=True)
+        try:
+            container = self._loop.run(coroutine, self.timeout)
+        except Exception as exc:  # pyHanko's errors, at this edge
+            raise SigningFailed(f"signing failed: {type(exc).__name__}: {exc}") from None
+        der: bytes = container.dump()
+        return der
+
+    def timestamp_token(self, data: bytes) -> bytes | None:
+        """An RFC 3161 token over SHA-256(``data``) from ``[signing] tsa_url``, DER; None without a TSA."""
+        if self._timestamper is None:
+            return None
+        digest = hashlib.sha256(data).digest()
+        try:
+            token = self._loop.run(self._timestamper.async_timestamp(digest, "sha256"), self.timeout)
+        except Exception as exc:  # aiohttp and pyHanko errors, at this edge
+            raise SigningFailed(
+                f"the timestamp authority {self.tsa_url} did not answer: {type(exc).__name__}: {exc}",
+                transient=True,
+            ) from None
+        der: bytes = token.dump()
+        return der
 
     # --- signing --------------------------------------------------------------------------------
 
@@ -225,3 +265,28 @@ def _blank_pdf_with(font_name: str) -> bytes:
 
 PANEL_SIZE = (170.0, 50.0)  # points: the box the layout reserves for the visible signature
 _FRAME = StaticStampStyle(border_width=1, border_color=(0.12, 0.23, 0.41), background=None)
+
+
+def company_signer(settings: Settings) -> NoticeSigner:
+    """The company's signer from ``[signing]``: its certificate loaded, its password from the environment.
+
+    Raises :class:`~bot.errors.NoticeUnavailable` when no certificate is configured.
+    """
+    from bot.config import secret
+
+    signing = settings.signing
+    if not signing.pkcs12:
+        raise NoticeUnavailable(
+            "signing needs the company certificate: set [signing] pkcs12 (and password_env), "
+            "or run `dunbot init --self-signed` for a trial certificate that is not for production"
+        )
+    passphrase = (
+        secret(signing.password_env, "signing.password_env").encode("utf-8") if signing.password_env else None
+    )
+    return NoticeSigner.from_pkcs12(
+        settings.path(signing.pkcs12),
+        passphrase,
+        tsa_url=signing.tsa_url,
+        location=signing.location,
+        timeout_seconds=float(signing.timeout_seconds),
+    )

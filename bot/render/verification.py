@@ -119,7 +119,7 @@ def verify_notice_bytes(
         report.problems.append("the PDF carries no signature")
         return report
     context = _context(trust)
-    with _quiet_pyhanko():
+    with quiet_pyhanko():
         _check_signatures(report, signatures, context, bool(trust))
     return report
 
@@ -168,7 +168,7 @@ def verify_notice_file(path: Path, trust: Sequence[asn1_x509.Certificate] = ()) 
 
 
 @contextlib.contextmanager
-def _quiet_pyhanko() -> Iterator[None]:
+def quiet_pyhanko() -> Iterator[None]:
     # pyHanko logs every untrusted (e.g. self-signed) path at ERROR with a traceback; the report
     # already says whether the signer is trusted.
     loggers = [logging.getLogger(name) for name in ("pyhanko", "pyhanko_certvalidator")]

@@ -190,6 +190,9 @@ class EvidenceEvent(SQLModel, table=True):
     body: str  # canonical JSON: sorted keys, UTF-8, no whitespace
     content_hash: str = Field(max_length=64)
     chain_hash: str = Field(max_length=64)
+    # SHA-256(0x00 ‖ body): the event's Merkle leaf (RFC 9162), kept so checkpoints and packs need not
+    # re-read every body; verification recomputes it
+    leaf_hash: str | None = Field(default=None, max_length=64)
     # a fact that must be recorded once (e.g. "broken_promise:INV-1:2026-03-01") names itself here
     dedupe_key: str | None = Field(default=None, unique=True)
 
@@ -222,3 +225,26 @@ class Notice(SQLModel, table=True):
     signer: str = ""
     timestamped: bool = False
     created_at: datetime = Field(sa_column=_instant(nullable=False))
+
+
+class Checkpoint(SQLModel, table=True):
+    """A signed statement of the evidence log's Merkle tree size and root (DESIGN §6).
+
+    ``statement`` holds the exact bytes that were signed; ``signature`` the detached CMS (base64 DER)
+    made with the company key; ``timestamp`` an RFC 3161 token over the statement (base64 DER) when
+    a TSA is configured. ``compact_range`` (the right edge of the tree, JSON) lets the next checkpoint
+    extend the tree without re-reading the whole log; verification never trusts it.
+    """
+
+    __tablename__ = "checkpoint"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tree_size: int = Field(unique=True)
+    root_hash: str = Field(max_length=64)
+    at: datetime = Field(sa_column=_instant(nullable=False))
+    statement: str
+    signature: str
+    certificate: str  # the signer's certificate, PEM
+    timestamp: str | None = None
+    compact_range: str = "[]"
+    reason: str = Field(default="", max_length=32)  # "cycle", "hourly", "export"

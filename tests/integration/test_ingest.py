@@ -132,8 +132,8 @@ def test_events_record_imports_and_each_payment_once(loaded: Engine) -> None:
 
 def test_evidence_of_an_import_verifies(loaded: Engine, tmp_path: Path) -> None:
     report = verify_database(loaded, tmp_path / "artifacts")
-    assert report.ok, report.problems
-    assert report.events_checked == 7  # four imports and three payments
+    assert report.ok, report.all_problems
+    assert report.log.events_checked == 7  # four imports and three payments
 
 
 def test_customer_master_data_updates_in_place(loaded: Engine, write: Callable[[str, str], Path]) -> None:

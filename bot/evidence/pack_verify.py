@@ -1,0 +1,389 @@
+"""`dunbot evidence verify pack.zip`: check a pack with nothing but the pack.
+
+Checked, each as one item of the report, in this order: the zip and its manifest; the manifest's
+signature; every file against the SHA-256 the manifest lists (and no file unlisted); the checkpoint's
+statement, signature and timestamp; every event (content hash, canonical form, seq, leaf hash and
+inclusion proof against the checkpoint root); every artifact (present, named by its hash, named by an
+event); every signed PDF; every consistency proof from an earlier checkpoint; and, with ``prior``,
+that this pack's log extends the one an earlier pack showed. The first failure is named; all are
+listed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from bot.errors import InputError
+from bot.evidence.canonical import canonical_bytes
+from bot.evidence.checkpoint import parse_statement, verify_checkpoint_signature
+from bot.evidence.merkle import verify_consistency, verify_inclusion
+from bot.evidence.pack import PACK_FORMAT
+from bot.evidence.verify import referenced_artifacts
+
+if TYPE_CHECKING:
+    from asn1crypto import x509 as asn1_x509
+
+SIGNATURE_FILES = ("manifest.json", "manifest.p7s")
+
+
+@dataclass(frozen=True, slots=True)
+class PackItem:
+    """One check: what, whether it passed, and why not."""
+
+    item: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class PackReport:
+    """The outcome of verifying a pack."""
+
+    path: str
+    items: list[PackItem] = field(default_factory=list)
+    events: int = 0
+    artifacts: int = 0
+    pdfs: int = 0
+    checkpoint: dict[str, Any] = field(default_factory=dict)
+    signer: str = ""
+    signer_certificate_sha256: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when every item passed (and there was something to check)."""
+        return bool(self.items) and all(item.ok for item in self.items)
+
+    @property
+    def failures(self) -> list[PackItem]:
+        """The items that failed, in the order they were checked."""
+        return [item for item in self.items if not item.ok]
+
+    def add(self, item: str, ok: bool, detail: str = "") -> bool:
+        """Record a check; returns ``ok``."""
+        self.items.append(PackItem(item, ok, detail))
+        return ok
+
+    def as_json(self) -> dict[str, Any]:
+        """The report for machines."""
+        first = self.failures[0] if self.failures else None
+        return {
+            "pack": self.path,
+            "ok": self.ok,
+            "first_failure": {"item": first.item, "detail": first.detail} if first else None,
+            "events": self.events,
+            "artifacts": self.artifacts,
+            "signed_pdfs": self.pdfs,
+            "checkpoint": self.checkpoint,
+            "signer": self.signer,
+            "signer_certificate_sha256": self.signer_certificate_sha256,
+            "items": [{"item": i.item, "ok": i.ok, "detail": i.detail} for i in self.items],
+        }
+
+
+class _Pack:
+    """The files of a pack, read once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.files: dict[str, bytes] = {}
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                name = info.filename
+                pure = PurePosixPath(name)
+                if info.is_dir():
+                    continue
+                if pure.is_absolute() or ".." in pure.parts or name in self.files:
+                    raise ValueError(f"unsafe or duplicate entry {name!r}")
+                self.files[name] = archive.read(info)
+
+    def json(self, name: str) -> Any:
+        return json.loads(self.files[name])
+
+
+def verify_pack(
+    path: Path, trust: Sequence[asn1_x509.Certificate] = (), prior: Path | None = None
+) -> PackReport:
+    """Verify the evidence pack at ``path``, offline."""
+    report = PackReport(path=str(path))
+    if not path.is_file():
+        raise InputError(f"{path} does not exist")
+    try:
+        pack = _Pack(path)
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        report.add("pack", False, f"not a readable evidence pack (zip): {exc}")
+        return report
+    report.add("pack", True, f"{len(pack.files)} files")
+    manifest = _manifest(pack, report)
+    if manifest is None:
+        return report
+    certificate = pack.files.get(str(manifest["checkpoint"].get("certificate", "")), b"").decode(
+        "ascii", "replace"
+    )
+    _manifest_signature(pack, certificate, trust, report)
+    _file_hashes(pack, manifest, report)
+    root, size = _checkpoint(pack, manifest["checkpoint"], "checkpoint", trust, report)
+    report.checkpoint = {
+        "id": manifest["checkpoint"].get("id"),
+        "tree_size": size,
+        "root_hash": root.hex() if root else None,
+    }
+    if root is not None:
+        _events(pack, manifest, root, size, report)
+        _consistency(pack, manifest, root, size, trust, report)
+        if prior is not None:
+            _prior(prior, manifest, root, size, report)
+    _artifacts(pack, manifest, report)
+    _pdfs(pack, manifest, trust, report)
+    return report
+
+
+def _manifest(pack: _Pack, report: PackReport) -> dict[str, Any] | None:
+    missing = [name for name in SIGNATURE_FILES if name not in pack.files]
+    if missing:
+        report.add("manifest", False, f"{', '.join(missing)} missing from the pack")
+        return None
+    try:
+        manifest = pack.json("manifest.json")
+    except ValueError as exc:
+        report.add("manifest", False, f"manifest.json is not valid JSON: {exc}")
+        return None
+    required = ("format", "checkpoint", "events", "artifacts", "files", "consistency")
+    if not isinstance(manifest, dict) or any(key not in manifest for key in required):
+        report.add("manifest", False, "manifest.json lacks the fields of an evidence pack")
+        return None
+    if manifest["format"] != PACK_FORMAT:
+        report.add(
+            "manifest", False, f"unknown pack format {manifest['format']!r} (this dunbot reads {PACK_FORMAT})"
+        )
+        return None
+    report.add(
+        "manifest",
+        True,
+        f"{manifest.get('case', {}).get('label', '?')}, exported {manifest.get('exported_at')}",
+    )
+    return manifest
+
+
+def _manifest_signature(
+    pack: _Pack, certificate: str, trust: Sequence[asn1_x509.Certificate], report: PackReport
+) -> None:
+    check = verify_checkpoint_signature(
+        pack.files["manifest.json"], pack.files["manifest.p7s"], certificate, None, trust
+    )
+    report.signer, report.signer_certificate_sha256 = check.signer, check.certificate_sha256
+    if check.problems:
+        report.add("manifest.p7s", False, "; ".join(check.problems))
+    else:
+        report.add("manifest.p7s", True, f"signed by {check.signer}")
+
+
+def _file_hashes(pack: _Pack, manifest: dict[str, Any], report: PackReport) -> None:
+    listed: dict[str, str] = manifest["files"]
+    bad = 0
+    for name, expected in sorted(listed.items()):
+        data = pack.files.get(name)
+        if data is None:
+            bad += not report.add(name, False, "listed in the manifest but missing from the pack")
+        elif hashlib.sha256(data).hexdigest() != expected:
+            bad += not report.add(
+                name, False, "its SHA-256 differs from the manifest's: the file was altered"
+            )
+    for name in sorted(set(pack.files) - set(listed) - set(SIGNATURE_FILES)):
+        bad += not report.add(name, False, "in the pack but not in the manifest")
+    if not bad:
+        report.add("files", True, f"{len(listed)} files match the manifest")
+
+
+def _checkpoint(
+    pack: _Pack, entry: dict[str, Any], label: str, trust: Sequence[asn1_x509.Certificate], report: PackReport
+) -> tuple[bytes | None, int]:
+    try:
+        statement = pack.files[entry["statement"]]
+        signature = pack.files[entry["signature"]]
+        certificate = pack.files[entry["certificate"]].decode("ascii")
+        timestamp = pack.files.get(entry["timestamp"]) if entry.get("timestamp") else None
+    except (KeyError, TypeError, UnicodeDecodeError) as exc:
+        report.add(label, False, f"its files are missing: {exc}")
+        return None, 0
+    fields = parse_statement(statement)
+    if fields is None:
+        report.add(label, False, "statement.txt is not a dunbot checkpoint statement")
+        return None, 0
+    if fields["tree_size"] != entry.get("tree_size") or fields["root_hash"] != entry.get("root_hash"):
+        report.add(label, False, "the manifest's tree size or root differs from the signed statement")
+        return None, 0
+    check = verify_checkpoint_signature(statement, signature, certificate, timestamp, trust)
+    if check.problems:
+        report.add(label, False, "; ".join(check.problems))
+        return None, 0
+    stamped = (
+        f", timestamped {check.timestamp:%Y-%m-%d %H:%M:%S} UTC by {check.timestamp_authority}"
+        if check.timestamp
+        else ""
+    )
+    report.add(label, True, f"{fields['tree_size']} events, root {fields['root_hash'][:16]}…{stamped}")
+    return bytes.fromhex(fields["root_hash"]), int(fields["tree_size"])
+
+
+def _events(pack: _Pack, manifest: dict[str, Any], root: bytes, size: int, report: PackReport) -> None:
+    bad = 0
+    for entry in manifest["events"]:
+        seq = entry.get("seq")
+        label = f"event {seq}"
+        body = pack.files.get(str(entry.get("file")))
+        if body is None:
+            bad += not report.add(label, False, f"{entry.get('file')} is missing")
+            continue
+        problems = _event_problems(entry, body, root, size)
+        if problems:
+            bad += not report.add(label, False, "; ".join(problems))
+    report.events = len(manifest["events"])
+    if not bad:
+        report.add("events", True, f"{report.events} events, each proven in the checkpoint's tree")
+
+
+def _event_problems(entry: dict[str, Any], body: bytes, root: bytes, size: int) -> list[str]:
+    problems = []
+    if hashlib.sha256(body).hexdigest() != entry.get("content_hash"):
+        problems.append("its content hash does not match its body")
+    try:
+        parsed = json.loads(body)
+        if canonical_bytes(parsed) != body:
+            problems.append("its body is not in canonical form")
+        elif parsed.get("seq") != entry.get("seq"):
+            problems.append("its body has another sequence number")
+    except ValueError:
+        problems.append("its body is not JSON")
+    leaf = hashlib.sha256(b"\x00" + body).digest()
+    if leaf.hex() != entry.get("leaf_hash"):
+        problems.append("its leaf hash is not SHA-256(0x00 ‖ body)")
+    try:
+        proof = [bytes.fromhex(node) for node in entry.get("inclusion_proof", [])]
+        index = int(entry.get("seq", 0)) - 1
+    except (ValueError, TypeError):
+        return [*problems, "its inclusion proof is not hex"]
+    if not verify_inclusion(index, size, leaf, proof, root):
+        problems.append("its inclusion proof does not lead to the checkpoint's root")
+    return problems
+
+
+def _consistency(
+    pack: _Pack,
+    manifest: dict[str, Any],
+    root: bytes,
+    size: int,
+    trust: Sequence[asn1_x509.Certificate],
+    report: PackReport,
+) -> None:
+    for entry in manifest["consistency"]:
+        old = entry.get("from", {})
+        label = f"consistency from checkpoint {old.get('id')}"
+        old_root, old_size = _checkpoint(pack, old, f"checkpoint {old.get('id')}", trust, report)
+        if old_root is None:
+            report.add(label, False, "its earlier checkpoint does not verify")
+            continue
+        try:
+            proof = [bytes.fromhex(node) for node in entry.get("proof", [])]
+        except (ValueError, TypeError):
+            report.add(label, False, "the proof is not hex")
+            continue
+        ok = verify_consistency(old_size, size, old_root, root, proof)
+        report.add(label, ok, "" if ok else "the log of this pack does not extend that checkpoint")
+
+
+def _prior(prior: Path, manifest: dict[str, Any], root: bytes, size: int, report: PackReport) -> None:
+    label = f"prior {prior.name}"
+    try:
+        with zipfile.ZipFile(prior) as archive:
+            old = json.loads(archive.read("manifest.json"))["checkpoint"]
+            old_statement = archive.read(old["statement"])
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        report.add(label, False, f"cannot read the earlier pack's checkpoint: {exc}")
+        return
+    fields = parse_statement(old_statement)
+    if fields is None:
+        report.add(label, False, "the earlier pack's checkpoint statement is not one")
+        return
+    old_size, old_root = int(fields["tree_size"]), fields["root_hash"]
+    if old_size == size:
+        ok = old_root == root.hex()
+        report.add(
+            label, ok, "same checkpoint" if ok else "same tree size, different root: the log was rewritten"
+        )
+        return
+    for entry in manifest["consistency"]:
+        source = entry.get("from", {})
+        if source.get("tree_size") == old_size and source.get("root_hash") == old_root:
+            ok = verify_consistency(
+                old_size,
+                size,
+                bytes.fromhex(old_root),
+                root,
+                [bytes.fromhex(n) for n in entry.get("proof", [])],
+            )
+            report.add(
+                label, ok, f"this log extends its checkpoint of {old_size} events" if ok else "not extended"
+            )
+            return
+    report.add(
+        label,
+        False,
+        f"this pack carries no proof that its log extends the earlier checkpoint ({old_size} events, "
+        f"root {old_root[:16]}…): that checkpoint is not one this log grew from",
+    )
+
+
+def _artifacts(pack: _Pack, manifest: dict[str, Any], report: PackReport) -> None:
+    bad = 0
+    named: set[str] = set()
+    for event_entry in manifest["events"]:
+        body = pack.files.get(str(event_entry.get("file")))
+        if body is not None:
+            try:
+                named.update(referenced_artifacts(json.loads(body).get("data")))
+            except ValueError:
+                continue
+    listed = {entry["sha256"]: entry for entry in manifest["artifacts"]}
+    for digest in sorted(named - set(listed)):
+        bad += not report.add(f"artifact {digest}", False, "named by an event but missing from the pack")
+    for digest, entry in sorted(listed.items()):
+        data = pack.files.get(str(entry.get("file")))
+        if data is None:
+            bad += not report.add(f"artifact {digest}", False, "missing from the pack")
+        elif hashlib.sha256(data).hexdigest() != digest:
+            bad += not report.add(f"artifact {digest}", False, "its content does not match its SHA-256")
+        elif digest not in named:
+            bad += not report.add(f"artifact {digest}", False, "no event of the pack names it")
+    report.artifacts = len(listed)
+    if not bad:
+        report.add("artifacts", True, f"{len(listed)} artifacts, each named by an event and intact")
+
+
+def _pdfs(
+    pack: _Pack, manifest: dict[str, Any], trust: Sequence[asn1_x509.Certificate], report: PackReport
+) -> None:
+    from bot.render.verification import verify_notice_bytes
+
+    candidates = [str(manifest.get("chronology", "chronology.pdf"))]
+    candidates += [str(e.get("file")) for e in manifest["artifacts"]]
+    for name in candidates:
+        data = pack.files.get(name)
+        if data is None or not data.startswith(b"%PDF-"):
+            if name == candidates[0]:
+                report.add(name, False, "the chronology is missing or not a PDF")
+            continue
+        result = verify_notice_bytes(data, name, trust)
+        report.pdfs += 1
+        label = name if name == candidates[0] else f"signed PDF {name}"
+        if result.problems:
+            report.add(label, False, "; ".join(result.problems))
+        elif name == candidates[0]:
+            report.add(label, True, f"signed by {result.signer}, whole file covered")
+    if report.pdfs > 1 and all(i.ok for i in report.items if i.item.startswith("signed PDF")):
+        report.add("signed PDFs", True, f"{report.pdfs - 1} notices: signatures intact, whole files covered")
