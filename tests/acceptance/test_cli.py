@@ -193,6 +193,11 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "Decisions per tier and step" in result.stdout
     assert "verified" in result.stdout
     assert (tmp_path / "demo" / "ledger" / "invoices.csv").exists()
+    # it ends with an evidence pack, verified offline, that the CLI verifies too
+    assert "verified offline" in result.stdout
+    (pack,) = (tmp_path / "demo").glob("evidence-*.zip")
+    checked = dunbot(tmp_path / "demo", "evidence", "verify", pack.name)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
     # the demo's folder is a working dunbot folder
     plan = dunbot(tmp_path / "demo", "plan", "--as-of", AS_OF, "--json")
     assert plan.returncode == 0 and json.loads(plan.stdout)

@@ -135,3 +135,56 @@ def test_check_config_names_a_missing_certificate(tmp_path: Path) -> None:
     fixed = dunbot(tmp_path, "init", "--self-signed")
     assert fixed.returncode == 0, fixed.stderr
     assert dunbot(tmp_path, "check-config").returncode == 0
+
+
+def test_evidence_export_and_verify_from_the_command_line(cycled: Path, tmp_path: Path) -> None:
+    pack = tmp_path / "c1.zip"
+    exported = dunbot(cycled, "evidence", "export", "--customer", "C1", "--out", str(pack), "--json")
+    assert exported.returncode == 0, exported.stderr
+    summary = json.loads(exported.stdout)
+    assert summary["case"] == "customer C1" and summary["events"] > 3 and summary["artifacts"] >= 2
+    verified = dunbot(cycled, "evidence", "verify", str(pack))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "ok:" in verified.stdout and "Traceback" not in verified.stderr
+    again = dunbot(cycled, "evidence", "export", "--customer", "C1", "--out", str(pack))
+    assert again.returncode == 1 and "never overwritten" in again.stderr
+    by_invoice = dunbot(
+        cycled, "evidence", "export", "--invoice", "INV-3", "--out", str(tmp_path / "inv3.zip")
+    )
+    assert by_invoice.returncode == 0, by_invoice.stderr
+    later = dunbot(cycled, "evidence", "verify", str(tmp_path / "inv3.zip"), "--prior", str(pack), "--json")
+    assert later.returncode == 0, later.stdout
+    assert json.loads(later.stdout)["ok"] is True
+    database = dunbot(cycled, "evidence", "verify", "--db", "--json")
+    assert database.returncode == 0 and json.loads(database.stdout)["checkpoints_checked"] >= 3
+
+
+def test_evidence_commands_refuse_what_makes_no_sense(cycled: Path, tmp_path: Path) -> None:
+    both = dunbot(cycled, "evidence", "export", "--customer", "C1", "--invoice", "INV-1", "--out", "x.zip")
+    assert both.returncode == 2 and "exactly one case" in both.stderr
+    unknown = dunbot(cycled, "evidence", "export", "--customer", "NOPE", "--out", str(tmp_path / "n.zip"))
+    assert unknown.returncode == 1 and "no customer 'NOPE'" in unknown.stderr
+    neither = dunbot(cycled, "evidence", "verify")
+    assert neither.returncode == 2 and "--db" in neither.stderr
+    missing = dunbot(cycled, "evidence", "verify", str(tmp_path / "nope.zip"))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_evidence_verify_names_the_first_failure_of_a_tampered_pack(cycled: Path, tmp_path: Path) -> None:
+    import zipfile
+
+    pack = tmp_path / "c2.zip"
+    assert dunbot(cycled, "evidence", "export", "--customer", "C2", "--out", str(pack)).returncode == 0
+    tampered = tmp_path / "tampered.zip"
+    with zipfile.ZipFile(pack) as source, zipfile.ZipFile(tampered, "w") as target:
+        for name in source.namelist():
+            data = source.read(name)
+            if name.startswith("events/") and name.endswith("1.json"):
+                data = data.replace(b'"kind":"', b'"kind":"x', 1)
+            target.writestr(name, data)
+    result = dunbot(cycled, "evidence", "verify", str(tampered), "--json")
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["ok"] is False and report["first_failure"]["item"].startswith("events/")
+    people = dunbot(cycled, "evidence", "verify", str(tampered))
+    assert "FAILED first failure: events/" in people.stderr

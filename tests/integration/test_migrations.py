@@ -34,3 +34,52 @@ def test_an_empty_database_says_run_init(sqlite_url: str) -> None:
         assert "run `dunbot init`" in str(exc)
     else:
         raise AssertionError("an empty database must be refused")
+
+
+def test_upgrading_to_0003_fills_in_the_leaves_and_keeps_the_log_append_only(db_url: str) -> None:
+    """A database from before checkpoints: its events get their Merkle leaves, and stay untouchable."""
+    import hashlib
+    from datetime import UTC, datetime
+
+    import pytest
+    import sqlalchemy as sa
+    from alembic import command
+
+    from bot.evidence.canonical import ZERO_HASH, canonical_bytes, chain_hash
+    from bot.evidence.log import EventKind, NewEvent, event_body
+    from bot.evidence.service import verify_database
+    from bot.store.migrate import alembic_config
+
+    engine = make_engine(db_url)
+    command.upgrade(alembic_config(engine), "0002")
+    previous = ZERO_HASH
+    at = datetime(2026, 6, 1, tzinfo=UTC)
+    with engine.begin() as connection:
+        for seq in (1, 2, 3):
+            event = NewEvent(kind=EventKind.ALERT, actor="planner", data={"n": seq}, customer="C1")
+            body = canonical_bytes(event_body(seq, at, event))
+            content = hashlib.sha256(body).digest()
+            previous = chain_hash(previous, content)
+            connection.execute(
+                sa.text(
+                    "INSERT INTO evidence_event (seq, at, kind, actor, customer, invoices, body, content_hash, "
+                    "chain_hash) VALUES (:seq, :at, 'alert', 'planner', 'C1', '[]', :body, :content, :chain)"
+                ),
+                {
+                    "seq": seq,
+                    "at": at,
+                    "body": body.decode(),
+                    "content": content.hex(),
+                    "chain": previous.hex(),
+                },
+            )
+    upgrade(engine)
+    with engine.connect() as connection:
+        leaves = connection.execute(sa.text("SELECT body, leaf_hash FROM evidence_event ORDER BY seq")).all()
+    assert all(leaf == hashlib.sha256(b"\x00" + body.encode()).hexdigest() for body, leaf in leaves)
+    report = verify_database(engine, None)
+    assert report.ok, report.all_problems
+    for statement in ("UPDATE evidence_event SET actor = 'x'", "DELETE FROM evidence_event"):
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as connection:
+            connection.execute(sa.text(statement))
+    engine.dispose()

@@ -73,7 +73,9 @@ class TsaServer:
                 serialization.NoEncryption(),
             )
         )
-        self.stamper = DummyTimeStamper(tsa_cert=asn1_certificate, tsa_key=asn1_key, certs_to_embed=[])
+        self.stamper = DummyTimeStamper(
+            tsa_cert=asn1_certificate, tsa_key=asn1_key, certs_to_embed=[asn1_certificate]
+        )
         self.requests = 0
         self.failing = False
         self._lock = threading.Lock()
