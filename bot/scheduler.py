@@ -133,13 +133,7 @@ async def run_daemon(
 
     async def hourly_checkpoint() -> None:
         # A coroutine, so that it runs on this loop (a plain function would run in a worker thread).
-        from bot.evidence.service import checkpoint_now
-
-        if busy.locked():
-            return  # the cycle ends with a checkpoint of its own
-        made = checkpoint_now(engine, settings, clock(), "hourly")
-        if made is not None:
-            log.info("evidence checkpoint %s: %s events", made.id, made.tree_size)
+        await checkpoint_tick(engine, settings, clock, busy)
 
     scheduler = AsyncIOScheduler(timezone=ZoneInfo(tz))
     scheduler.add_job(tick, trigger, id="cycle", coalesce=True, max_instances=1, misfire_grace_time=30)
@@ -165,6 +159,20 @@ async def run_daemon(
             await web_task
         for sender in senders.values():
             await sender.aclose()
+
+
+async def checkpoint_tick(
+    engine: Engine, settings: Settings, clock: Callable[[], datetime], busy: asyncio.Lock
+) -> object | None:
+    """The daemon's hourly job: a signed checkpoint of the log, unless a cycle (which makes one) runs."""
+    from bot.evidence.service import checkpoint_now
+
+    if busy.locked():
+        return None
+    made = checkpoint_now(engine, settings, clock(), "hourly")
+    if made is not None:
+        log.info("evidence checkpoint %s: %s events", made.id, made.tree_size)
+    return made
 
 
 def _start_web(

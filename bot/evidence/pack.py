@@ -386,6 +386,7 @@ def _pack_files(
                 "seq": e["seq"],
                 "kind": e["kind"],
                 "file": f"events/{e['seq']:08d}.json",
+                "body": e["parsed"],  # the event in full; the file holds the exact bytes that were hashed
                 "content_hash": e["content_hash"],
                 "chain_hash": e["chain_hash"],
                 "leaf_hash": e["leaf_hash"],

@@ -258,6 +258,8 @@ def _event_problems(entry: dict[str, Any], body: bytes, root: bytes, size: int) 
             problems.append("its body is not in canonical form")
         elif parsed.get("seq") != entry.get("seq"):
             problems.append("its body has another sequence number")
+        elif entry.get("body") != parsed:
+            problems.append("the manifest's copy of the event differs from the hashed body")
     except ValueError:
         problems.append("its body is not JSON")
     leaf = hashlib.sha256(b"\x00" + body).digest()

@@ -567,3 +567,29 @@ def test_every_cycle_ends_with_a_checkpoint_when_the_log_grew(world: tuple[Engin
     _cycle(engine, settings, NOON + timedelta(minutes=30))  # nothing new to record
     with engine.connect() as connection:
         assert connection.execute(sa.text("SELECT count(*) FROM checkpoint")).scalar_one() == 1
+
+
+def test_the_daemon_s_hourly_job_signs_a_checkpoint_unless_a_cycle_runs(
+    world: tuple[Engine, Settings],
+) -> None:
+    from bot.evidence.log import EventKind, NewEvent, append_events
+    from bot.scheduler import checkpoint_tick
+
+    engine, settings = world
+    later = NOON + timedelta(hours=1)
+    with Session(engine) as session:
+        append_events(session, later, [NewEvent(kind=EventKind.ALERT, actor="test", data={"n": 1})])
+        session.commit()
+
+    async def ticks() -> tuple[Any, Any]:
+        busy = asyncio.Lock()
+        async with busy:
+            skipped = await checkpoint_tick(engine, settings, lambda: later, busy)
+        return skipped, await checkpoint_tick(engine, settings, lambda: later, busy)
+
+    skipped, made = asyncio.run(ticks())
+    assert skipped is None and made is not None and made.reason == "hourly"
+    with engine.connect() as connection:
+        size = connection.execute(sa.text("SELECT max(seq) FROM evidence_event")).scalar_one()
+    assert made.tree_size == size
+    assert verify_database(engine, settings.path("artifacts")).ok
