@@ -136,7 +136,6 @@ def init(
     A new config gets a self-signed trial certificate so that signed notices work at once; an
     existing one gets it only with --self-signed (and never replaces a configured certificate).
     """
-    from bot.render.certificate import enable_trial_signing
     from bot.store.migrate import upgrade
 
     path = config_path(state.config)
@@ -149,14 +148,11 @@ def init(
         out.print(f"wrote {path} from the example; edit it, then run `dunbot check-config`")
     settings = load_settings(path)
     if fresh or self_signed:
-        if settings.signing.pkcs12 and not fresh:
-            raise ConfigError(
-                f"{path}:signing.pkcs12 is already set to {settings.signing.pkcs12}; "
-                "remove it first to use a trial certificate instead"
-            )
-        trial = enable_trial_signing(path, settings.company.legal_name, settings.company.country, _now())
+        from bot.render.certificate import trial_certificate_for
+
+        trial = trial_certificate_for(path, settings, _now(), fresh=fresh)
         out.print(
-            f"[yellow]created a self-signed TRIAL signing certificate[/] {trial.pkcs12} "
+            f"[yellow]self-signed TRIAL signing certificate[/] {trial.pkcs12} "
             "(not for production: README, 'Signing with your real certificate')"
         )
         settings = load_settings(path)
@@ -168,7 +164,15 @@ def init(
 
 @app.command("check-config")
 @handled
-def check_config() -> None:
+def check_config(
+    connect: Annotated[
+        bool,
+        typer.Option(
+            "--connect", help="Also try the database, the SMTP login, Twilio and the timestamp authority."
+        ),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
     """Validate the config and report every problem as file:key: message."""
     path = config_path(state.config)
     problems = check_settings(path)
@@ -177,7 +181,31 @@ def check_config() -> None:
             err.print(problem, markup=False, highlight=False)
         err.print(f"[red]{len(problems)} problem(s)[/] in {path}")
         raise typer.Exit(2)
-    out.print(f"{path}: ok")
+    if not connect:
+        if as_json:
+            _print_json({"config": str(path), "ok": True, "connections": []})
+        else:
+            out.print(f"{path}: ok")
+        return
+    from bot.connectivity import check_connections
+
+    with err.status("trying every connection ..."):
+        checks = check_connections(_settings())
+    if as_json:
+        _print_json(
+            {
+                "config": str(path),
+                "ok": all(c.ok for c in checks),
+                "connections": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks],
+            }
+        )
+    else:
+        out.print(f"{path}: ok")
+        for check in checks:
+            mark = "[green]ok[/]" if check.ok else "[red]FAILED[/]"
+            out.print(f"{check.name:<20} {mark}  {check.detail}", highlight=False)
+    if not all(c.ok for c in checks):
+        raise typer.Exit(1)
 
 
 @app.command("import")
@@ -290,11 +318,13 @@ def cycle(
     """Plan the day, record it, and send every message that is due (one pass of the daemon)."""
     import asyncio
 
+    from bot.logs import configure_logging
     from bot.outreach.cycle import dry_run_cycle, run_cycle
     from bot.outreach.instance import instance_guard
     from bot.views import cycle_json, dry_run_json, print_cycle, print_dry_run, sending_progress
 
     settings = _settings()
+    configure_logging(settings)
     day = _parse_date(as_of, "--as-of") if as_of else _today(settings, _now())
     engine = make_engine(settings.database_url)
     if dry_run:
@@ -331,13 +361,13 @@ def cycle(
 def run() -> None:
     """The daemon: a cycle on every tick of [schedule] cron, Twilio callbacks on [web] listen."""
     import asyncio
-    import logging
 
+    from bot.logs import configure_logging
     from bot.outreach.instance import instance_guard
     from bot.scheduler import run_daemon
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = _settings()
+    configure_logging(settings)
     engine = make_engine(settings.database_url)
     from bot.store.engine import require_schema
 
@@ -350,6 +380,24 @@ def run() -> None:
     with instance_guard(engine) as exclusive:
         asyncio.run(run_daemon(engine, settings, exclusive=exclusive, clock=_now, on_start=started))
     err.print("dunbot stopped")
+
+
+@app.command()
+@handled
+def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """What /metrics says, for a person: the outbox, the last cycles, the evidence checkpoints."""
+    from bot.monitoring import snapshot
+    from bot.store.engine import require_schema
+    from bot.views import print_status, status_json
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    require_schema(engine)
+    current = snapshot(engine, _now())
+    if as_json:
+        _print_json(status_json(current))
+    else:
+        print_status(current)
 
 
 @report_app.command("aging")

@@ -39,7 +39,23 @@ from bot.domain.policy import (
 from bot.errors import ConfigError
 
 DEFAULT_CONFIG = "dunbot.toml"
-EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config.example.toml"
+
+
+def installed_path(relative: str) -> Path:
+    """A file that ships with dunbot: beside ``bot/`` in a checkout, else under <prefix>/share/dunbot."""
+    import sys
+
+    beside = Path(__file__).resolve().parent.parent / relative
+    if beside.exists():
+        return beside
+    for prefix in (sys.prefix, sys.base_prefix):
+        shared = Path(prefix) / "share" / "dunbot" / relative
+        if shared.exists():
+            return shared
+    return beside
+
+
+EXAMPLE_CONFIG = installed_path("config.example.toml")
 
 
 def _exact_decimal(value: Any) -> Any:
@@ -314,6 +330,9 @@ class WebSettings(_Section):
     """The daemon's HTTP listener (Twilio callbacks, health)."""
 
     listen: str = "127.0.0.1:8080"
+    # /readyz fails when no cycle succeeded for this long; the default covers a weekend between the
+    # default schedule's weekday runs.
+    ready_after_hours: int = Field(default=80, ge=1)
 
     @field_validator("listen")
     @classmethod
@@ -322,6 +341,13 @@ class WebSettings(_Section):
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError('listen is "HOST:PORT", e.g. "127.0.0.1:8080"')
         return value
+
+
+class LoggingSettings(_Section):
+    """How the daemon logs: human-readable lines or one JSON object a line."""
+
+    format: Literal["text", "json"] = "text"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
 class SourceSettings(_Section):
@@ -408,6 +434,7 @@ class Settings(_Section):
     fees: FeeSettings = FeeSettings()
     scorecard: ScorecardSettings = ScorecardSettings()
     web: WebSettings = WebSettings()
+    logging: LoggingSettings = LoggingSettings()
     source: SourceSettings = SourceSettings()
     ladder: dict[Tactic, tuple[LadderStepSettings, ...]] = Field(default_factory=_default_ladder)
 

@@ -17,7 +17,7 @@ import logging
 import re
 import signal
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -195,5 +195,6 @@ def _start_web(
         public_url=settings.sms.status_callback_url,
         artifacts=ArtifactStore(settings.path(settings.evidence.artifact_dir)),
         clock=clock,
+        max_cycle_age=timedelta(hours=settings.web.ready_after_hours),
     )
     return asyncio.create_task(serve(app, settings.web.listen, stop))

@@ -411,3 +411,96 @@ def print_database_report(report: Any) -> None:
             f"{report.log.artifacts_checked} artifact(s), chain head #{report.log.head_seq} "
             f"{report.log.head_chain_hash or '-'}{signed}"
         )
+
+
+def status_json(current: Any) -> dict[str, Any]:
+    """`dunbot status --json`: the numbers /metrics serves."""
+
+    def cycle(info: Any) -> dict[str, Any] | None:
+        if info is None:
+            return None
+        return {
+            "worker": info.worker,
+            "as_of": info.as_of,
+            "finished_at": info.finished_at.isoformat(),
+            "duration_seconds": round(info.duration.total_seconds(), 3),
+            "ok": info.ok,
+            "error": info.error,
+            "messages_sent": info.messages_sent,
+        }
+
+    checkpoint = current.checkpoint
+    return {
+        "now": current.now.isoformat(),
+        "messages": [
+            {"channel": channel, "state": state, "count": count}
+            for (channel, state), count in sorted(current.messages.items())
+        ],
+        "outbox_depth": current.outbox_depth,
+        "unknown": current.unknown,
+        "open_tasks": dict(sorted(current.open_tasks.items())),
+        "last_cycle": cycle(current.last_cycle),
+        "last_successful_cycle": cycle(current.last_success),
+        "failed_cycles_24h": current.failed_cycles_24h,
+        "evidence_events": current.events,
+        "checkpoint": (
+            {
+                "id": checkpoint.id,
+                "tree_size": checkpoint.tree_size,
+                "at": checkpoint.at.isoformat(),
+                "age_seconds": round(current.checkpoint_age.total_seconds()),
+            }
+            if checkpoint
+            else None
+        ),
+        "events_not_yet_checkpointed": current.events_unchecked,
+    }
+
+
+STATUS_STATES = (
+    "planned",
+    "claimed",
+    "sending",
+    "sent",
+    "delivered",
+    "undelivered",
+    "failed",
+    "unknown",
+    "cancelled",
+)
+
+
+def print_status(current: Any) -> None:
+    """`dunbot status` for a person."""
+    table = Table(title="Outbox")
+    table.add_column("channel")
+    for state in STATUS_STATES:
+        table.add_column(state, justify="right")
+    for channel in sorted({c for c, _ in current.messages}):
+        table.add_row(channel, *(str(current.messages.get((channel, state), 0)) for state in STATUS_STATES))
+    out.print(table)
+    out.print(f"outbox depth {current.outbox_depth}; unknown (each with a review task) {current.unknown}")
+    tasks = ", ".join(f"{kind} {n}" for kind, n in sorted(current.open_tasks.items())) or "none"
+    out.print(f"open tasks: {tasks}")
+    last, success = current.last_cycle, current.last_success
+    if last is None:
+        out.print("[yellow]no cycle has run yet[/] (`dunbot cycle`, or `dunbot run` on its schedule)")
+    else:
+        verdict = "[green]ok[/]" if last.ok else f"[red]failed[/]: {last.error}"
+        out.print(
+            f"last cycle: {last.finished_at:%Y-%m-%d %H:%M:%S} UTC by {last.worker}, "
+            f"{last.duration.total_seconds():.1f} s, {last.messages_sent} sent, {verdict}"
+        )
+        if success is not None and success is not last:
+            out.print(f"last successful cycle: {success.finished_at:%Y-%m-%d %H:%M:%S} UTC")
+    if current.failed_cycles_24h:
+        out.print(f"[red]{current.failed_cycles_24h} cycle(s) failed in the last 24 hours[/]")
+    checkpoint = current.checkpoint
+    if checkpoint is None:
+        out.print(f"evidence: {current.events} event(s), no signed checkpoint yet")
+    else:
+        age = current.checkpoint_age.total_seconds() / 3600
+        out.print(
+            f"evidence: {current.events} event(s); checkpoint {checkpoint.id} covers {checkpoint.tree_size}, "
+            f"signed {age:.1f} h ago; {current.events_unchecked} not yet covered"
+        )

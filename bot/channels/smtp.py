@@ -122,6 +122,16 @@ class SmtpSender:
             ) from None
         return client
 
+    async def check(self) -> str:
+        """Open a session as a send would (STARTTLS, AUTH) and close it: `dunbot check-config --connect`."""
+        client = await self._connect({})
+        try:
+            tls = "STARTTLS" if self.starttls else "no TLS"
+            who = f"logged in as {self.username!r}" if self.username else "no login"
+            return f"{self.host}:{self.port}: {tls}, {who}"
+        finally:
+            await _close(client)
+
     async def send(self, message: Outgoing) -> Receipt:
         if not message.key.startswith("<"):  # build_email uses a random id for a bare key: keep it stable
             message = replace(message, key=f"<{message.key}>")

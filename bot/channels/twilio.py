@@ -374,6 +374,17 @@ class _TwilioSender:
         context = contextvars.copy_context()
         return await loop.run_in_executor(self._threads, context.run, _call, key, operation)
 
+    async def check(self) -> str:
+        """Fetch the account with these credentials (`dunbot check-config --connect`); say what it is.
+
+        Raises the translated channel errors: permanent for refused credentials, transient when
+        Twilio (or ``api_base_url``) cannot be reached.
+        """
+        account, _ = await self._create(
+            f"check-{self.account_sid}", lambda: self.client.api.v2010.accounts(self.account_sid).fetch()
+        )
+        return f"account {account.sid} ({account.friendly_name}, {account.status})"
+
     async def aclose(self) -> None:
         self._threads.shutdown(wait=True)
         session: requests.Session | None = self.http_client.session

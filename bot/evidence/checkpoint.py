@@ -280,10 +280,16 @@ async def _verify(
             token = cms.ContentInfo.load(timestamp)
             token_data = token["content"]
             digest = hashlib.sha256(statement).digest()
+            # The token's own certificate is its trust root here: whether to trust the TSA is the
+            # reader's decision (README: openssl ts -verify -CAfile); this checks the token itself.
+            embedded_tsa = (
+                [c.chosen for c in token_data["certificates"]] if token_data["certificates"] else []
+            )
+            tsa_context = ValidationContext(
+                trust_roots=embedded_tsa, allow_fetching=False, revocation_mode="soft-fail"
+            )
             with quiet_pyhanko():
-                kwargs = await validate_tst_signed_data(
-                    token_data, ValidationContext(allow_fetching=False), lambda _algorithm: digest
-                )
+                kwargs = await validate_tst_signed_data(token_data, tsa_context, lambda _algorithm: digest)
             info = token_data["encap_content_info"]["content"].parsed
             if not isinstance(info, tsp.TSTInfo):
                 raise ValueError("not a TSTInfo")

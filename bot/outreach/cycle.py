@@ -138,8 +138,67 @@ async def run_cycle(
     progress: Callable[[Outcome], None] | None = None,
     worker: str | None = None,
 ) -> CycleReport:
-    """Plan ``as_of``, record it, recover what a crash left behind, and send everything due."""
+    """Plan ``as_of``, record it, recover what a crash left behind, and send everything due.
+
+    Each cycle is recorded as a ``cycle_run`` (how long, how it ended) for health and metrics.
+    """
     require_schema(engine)
+    name = worker or worker_name()
+    started = clock()
+    try:
+        report = await _cycle(engine, settings, as_of, clock, exclusive, senders, stop, progress, name)
+    except Exception as exc:
+        record_cycle_run(engine, name, as_of, started, clock(), error=f"{type(exc).__name__}: {exc}")
+        raise
+    record_cycle_run(engine, name, as_of, started, clock(), report=report)
+    return report
+
+
+def record_cycle_run(
+    engine: Engine,
+    worker: str,
+    as_of: date,
+    started: datetime,
+    finished: datetime,
+    *,
+    report: CycleReport | None = None,
+    error: str | None = None,
+) -> None:
+    """One ``cycle_run`` row: the daemon's heartbeat for /readyz, /metrics and `dunbot status`."""
+    import sqlalchemy as sa
+
+    from bot.store import tables
+
+    outcomes = report.stats.outcomes if report is not None else Counter()
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(tables.CycleRun.__table__),  # type: ignore[attr-defined]
+            {
+                "worker": worker[:200],
+                "as_of": as_of,
+                "started_at": started,
+                "finished_at": finished,
+                "ok": error is None,
+                "error": error[:2000] if error else None,
+                "messages_sent": outcomes.get(Outcome.SENT, 0),
+                "messages_failed": outcomes.get(Outcome.FAILED, 0) + outcomes.get(Outcome.BLOCKED, 0),
+                "messages_unknown": outcomes.get(Outcome.UNKNOWN, 0),
+                "checkpoint_id": report.checkpoint.id if report is not None and report.checkpoint else None,
+            },
+        )
+
+
+async def _cycle(
+    engine: Engine,
+    settings: Settings,
+    as_of: date,
+    clock: Callable[[], datetime],
+    exclusive: bool,
+    senders: dict[Channel, Sender] | None,
+    stop: asyncio.Event | None,
+    progress: Callable[[Outcome], None] | None,
+    worker: str,
+) -> CycleReport:
     report = CycleReport(as_of=as_of)
     if settings.source.url:
         from bot.ingest.service import ImportDefaults
@@ -160,7 +219,7 @@ async def run_cycle(
         settings,
         active,
         ArtifactStore(settings.path(settings.evidence.artifact_dir)),
-        worker=worker or worker_name(),
+        worker=worker,
         clock=clock,
     )
     try:

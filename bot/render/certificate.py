@@ -13,12 +13,16 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 TRIAL_LABEL = "TRIAL - NOT FOR PRODUCTION"
 
@@ -32,12 +36,22 @@ class TrialCertificate:
 
 
 def create_trial_certificate(
-    folder: Path, legal_name: str, country: str, now: datetime, *, valid_days: int = 730
+    folder: Path,
+    legal_name: str,
+    country: str,
+    now: datetime,
+    *,
+    valid_days: int = 730,
+    stem: str = "trial-signing",
 ) -> TrialCertificate:
-    """Write ``trial-signing.p12`` and ``trial-signing.pem`` into ``folder`` (kept if present)."""
+    """Write ``<stem>.p12`` and ``<stem>.pem`` into ``folder``; an existing certificate is kept.
+
+    Safe when two instances start at once on a shared volume: the PKCS#12 is created exclusively,
+    and the one that finds it already there keeps the other's.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    p12_path, pem_path = folder / "trial-signing.p12", folder / "trial-signing.pem"
-    if p12_path.exists() and pem_path.exists():
+    p12_path, pem_path = folder / f"{stem}.p12", folder / f"{stem}.pem"
+    if p12_path.exists():
         return TrialCertificate(p12_path, pem_path)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     subject = x509.Name(
@@ -81,8 +95,12 @@ def create_trial_certificate(
     data = pkcs12.serialize_key_and_certificates(
         b"dunbot trial signing", key, certificate, None, serialization.NoEncryption()
     )
-    _write_private(p12_path, data)
-    pem_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    pem = certificate.public_bytes(serialization.Encoding.PEM)
+    try:
+        _write_private(p12_path, data)
+    except FileExistsError:
+        return TrialCertificate(p12_path, pem_path)  # another instance made it a moment ago
+    pem_path.write_bytes(pem)
     return TrialCertificate(p12_path, pem_path)
 
 
@@ -94,7 +112,7 @@ def _clip(text: str, limit: int = 64) -> str:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(data)
 
@@ -137,3 +155,28 @@ def enable_trial_signing(config: Path, legal_name: str, country: str, now: datet
             text = text[: section.end()] + line + "\n" + text[section.end() :]
     config.write_text(text, encoding="utf-8")
     return trial
+
+
+def trial_certificate_for(
+    config: Path, settings: Settings, now: datetime, *, fresh: bool
+) -> TrialCertificate:
+    """`dunbot init`'s TRIAL certificate: where ``[signing] pkcs12`` points when that file does not exist
+    yet (a read-only config, as in a container), else beside the config with pkcs12 pointed at it.
+
+    Raises :class:`~bot.errors.ConfigError` rather than ever replacing a certificate that exists.
+    """
+    from bot.errors import ConfigError
+
+    company = settings.company
+    configured = settings.signing.pkcs12
+    if not configured or fresh:
+        return enable_trial_signing(config, company.legal_name, company.country, now)
+    target = settings.path(configured)
+    if target.exists():
+        raise ConfigError(
+            f"{config}:signing.pkcs12 is already set to {configured}, which exists; "
+            "remove it first to use a trial certificate instead"
+        )
+    if target.suffix.lower() not in (".p12", ".pfx"):
+        raise ConfigError(f"{config}:signing.pkcs12: {configured} should end in .p12 for a trial certificate")
+    return create_trial_certificate(target.parent, company.legal_name, company.country, now, stem=target.stem)

@@ -82,8 +82,11 @@ def templates_dir() -> Path:
     configured = os.environ.get(TEMPLATES_ENV_VAR)
     if configured:
         return Path(configured).expanduser().resolve()
-    # bot/render/environment.py -> <repository>/templates; works from a checkout or an editable install.
-    return Path(__file__).resolve().parents[2] / "templates"
+    # bot/render/environment.py -> <repository>/templates in a checkout or an editable install;
+    # <prefix>/share/dunbot/templates when installed from a wheel.
+    from bot.config import installed_path
+
+    return installed_path("templates")
 
 
 def template_files(kind: TemplateKind, language: str, name: str) -> list[str]:

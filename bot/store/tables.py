@@ -248,3 +248,21 @@ class Checkpoint(SQLModel, table=True):
     timestamp: str | None = None
     compact_range: str = "[]"
     reason: str = Field(default="", max_length=32)  # "cycle", "hourly", "export"
+
+
+class CycleRun(SQLModel, table=True):
+    """One cycle of one worker: when it ran, how long it took, how it ended (health and metrics)."""
+
+    __tablename__ = "cycle_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    worker: str
+    as_of: date
+    started_at: datetime = Field(sa_column=_instant(nullable=False))
+    finished_at: datetime = Field(sa_column=_instant(nullable=False))
+    ok: bool = True
+    error: str | None = None
+    messages_sent: int = 0
+    messages_failed: int = 0
+    messages_unknown: int = 0
+    checkpoint_id: int | None = None

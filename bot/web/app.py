@@ -1,4 +1,10 @@
-"""The daemon's small ASGI app: ``POST /twilio/status`` and ``GET /healthz``.
+"""The daemon's small ASGI app: Twilio's status callbacks, and health and metrics for operators.
+
+* ``POST /twilio/status`` — delivery reports (below);
+* ``GET /healthz`` — the process is up and serving (200, no database work: a liveness probe);
+* ``GET /readyz`` — the database answers and a cycle succeeded recently enough (200, else 503 with
+  the reasons): a readiness probe;
+* ``GET /metrics`` — Prometheus text format (``bot.monitoring``).
 
 Status callbacks are checked against ``X-Twilio-Signature`` (HMAC-SHA1 of the URL Twilio called and
 the sorted form parameters, keyed with the auth token); a missing or wrong signature gets 403 and
@@ -14,7 +20,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -68,16 +74,25 @@ def make_app(
     public_url: str | None,
     artifacts: ArtifactStore,
     clock: Callable[[], datetime],
+    max_cycle_age: timedelta = timedelta(hours=80),
 ) -> ASGIApp:
-    """The app; ``public_url`` is the status callback URL Twilio was given (its signature covers it)."""
+    """The app; ``public_url`` is the status callback URL Twilio was given (its signature covers it).
+
+    ``max_cycle_age``: /readyz fails when no cycle succeeded for this long (``[web] ready_after_hours``).
+    """
     validator = RequestValidator(auth_token)
+    running_since = clock()
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         path, method = scope["path"], scope["method"]
         if path == "/healthz" and method == "GET":
-            await _healthz(engine, send)
+            await _respond(send, 200, json.dumps({"status": "ok"}).encode(), "application/json")
+        elif path == "/readyz" and method == "GET":
+            await _readyz(engine, clock, max_cycle_age, running_since, send)
+        elif path == "/metrics" and method == "GET":
+            await _metrics(engine, clock, send)
         elif path == "/twilio/status" and method == "POST":
             body = await _body(receive)
             if body is None:
@@ -92,7 +107,7 @@ def make_app(
                 return
             await asyncio.to_thread(record_callback, engine, params, body, artifacts, clock())
             await _respond(send, 204, b"")
-        elif path in ("/healthz", "/twilio/status"):
+        elif path in ("/healthz", "/readyz", "/metrics", "/twilio/status"):
             await _respond(send, 405, b"method not allowed")
         else:
             await _respond(send, 404, b"not found")
@@ -170,18 +185,41 @@ def record_callback(
     return "recorded"
 
 
-async def _healthz(engine: Engine, send: Send) -> None:
-    def check() -> None:
-        with engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
+async def _readyz(
+    engine: Engine,
+    clock: Callable[[], datetime],
+    max_cycle_age: timedelta,
+    running_since: datetime,
+    send: Send,
+) -> None:
+    from bot.monitoring import readiness, snapshot
 
     try:
-        await asyncio.to_thread(check)
+        current = await asyncio.to_thread(snapshot, engine, clock())
     except sa.exc.SQLAlchemyError as exc:
-        document = {"status": "unhealthy", "database": f"{type(exc).__name__}: {exc}".splitlines()[0]}
-        await _respond(send, 503, json.dumps(document).encode(), "application/json")
+        failure = {"status": "unready", "problems": [f"database: {str(exc).splitlines()[0]}"]}
+        await _respond(send, 503, json.dumps(failure).encode(), "application/json")
         return
-    await _respond(send, 200, json.dumps({"status": "ok", "database": "ok"}).encode(), "application/json")
+    problems = readiness(current, max_cycle_age, running_since)
+    success = current.last_success
+    document: dict[str, object] = {
+        "status": "unready" if problems else "ready",
+        "database": "ok",
+        "last_successful_cycle": success.finished_at.isoformat() if success else None,
+        "problems": problems,
+    }
+    await _respond(send, 503 if problems else 200, json.dumps(document).encode(), "application/json")
+
+
+async def _metrics(engine: Engine, clock: Callable[[], datetime], send: Send) -> None:
+    from bot.monitoring import prometheus_text, snapshot
+
+    try:
+        current = await asyncio.to_thread(snapshot, engine, clock())
+    except sa.exc.SQLAlchemyError as exc:
+        await _respond(send, 503, f"database: {str(exc).splitlines()[0]}\n".encode())
+        return
+    await _respond(send, 200, prometheus_text(current), "text/plain; version=0.0.4; charset=utf-8")
 
 
 async def _body(receive: Receive) -> bytes | None:

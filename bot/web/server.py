@@ -42,7 +42,8 @@ def bind(listen: str) -> socket.socket:
 async def serve(app: ASGIApp, listen: str, stop: asyncio.Event, *, sock: socket.socket | None = None) -> None:
     """Serve ``app`` on ``listen`` until ``stop`` is set."""
     sock = sock or bind(listen)
-    config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False)
+    # log_config=None: uvicorn logs through the root logger, so [logging] (JSON, redaction) applies.
+    config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False, log_config=None)
     server = _Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:

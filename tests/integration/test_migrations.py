@@ -83,3 +83,27 @@ def test_upgrading_to_0003_fills_in_the_leaves_and_keeps_the_log_append_only(db_
         with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as connection:
             connection.execute(sa.text(statement))
     engine.dispose()
+
+
+def test_instances_that_start_together_on_postgresql_take_turns_migrating(postgres_schema_url: str) -> None:
+    """Two `dunbot init` at once (a compose file with two instances): both succeed, one migrates."""
+    import threading
+
+    engines = [make_engine(postgres_schema_url) for _ in range(3)]
+    errors: list[BaseException] = []
+
+    def migrate(engine: object) -> None:
+        try:
+            upgrade(engine)  # type: ignore[arg-type]
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=migrate, args=(engine,), daemon=True) for engine in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert all(current_revision(engine) == head_revision() for engine in engines)
+    for engine in engines:
+        engine.dispose()

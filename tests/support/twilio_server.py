@@ -284,6 +284,17 @@ class _Handler(BaseHTTPRequestHandler):
         return user == self.twilio.account_sid and password == self.twilio.auth_token
 
     def do_GET(self) -> None:
+        # GET /2010-04-01/Accounts/{sid}.json: the account fetch `dunbot check-config --connect` makes.
+        path = urlsplit(self.path).path
+        if path == f"/2010-04-01/Accounts/{self.twilio.account_sid}.json":
+            if not self._auth_ok():
+                self._reply(401, error_body(20003, 401))
+                return
+            self._reply(
+                200,
+                {"sid": self.twilio.account_sid, "friendly_name": "dunbot test account", "status": "active"},
+            )
+            return
         self._reply(404, error_body(20404, 404))
 
     def do_POST(self) -> None:
