@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from bot.config import EXAMPLE_CONFIG, Settings, check_settings, config_path, load_settings
 from bot.errors import ConfigError, DunbotError, ImportValidationError
@@ -72,15 +73,15 @@ def handled(func: Callable[P, R]) -> Callable[P, R]:
         except ImportValidationError as exc:
             for problem in exc.problems:
                 err.print(problem, markup=False, highlight=False)
-            err.print(f"[red]error:[/] {exc}", highlight=False)
+            err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(exc.exit_code) from None
         except ConfigError as exc:
             for problem in exc.problems:
                 err.print(problem, markup=False, highlight=False)
-            err.print(f"[red]error:[/] {exc}", highlight=False)
+            err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(exc.exit_code) from None
         except DunbotError as exc:
-            err.print(f"[red]error:[/] {exc}", highlight=False)
+            err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper
@@ -203,7 +204,7 @@ def check_config(
         out.print(f"{path}: ok")
         for check in checks:
             mark = "[green]ok[/]" if check.ok else "[red]FAILED[/]"
-            out.print(f"{check.name:<20} {mark}  {check.detail}", highlight=False)
+            out.print(f"{check.name:<20} {mark}  {escape(check.detail)}", highlight=False)
     if not all(c.ok for c in checks):
         raise typer.Exit(1)
 
@@ -255,7 +256,7 @@ def _print_import(report: Any, dry_run: bool) -> None:
         f"{report.inserted} new, {report.updated} updated, {report.unchanged} unchanged"
     )
     for warning in getattr(report, "warnings", []) or []:
-        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        err.print(f"[yellow]warning:[/] {escape(str(warning))}", highlight=False)
 
 
 @app.command()
@@ -705,7 +706,7 @@ def task_done(
     done = finish_task(
         make_engine(settings.database_url), task, note, _actor(), _now(), outcome=outcome, tracking=tracking
     )
-    out.print(f"task {done.id} ({done.kind}: {done.title}) done")
+    out.print(f"task {done.id} ({done.kind}: {escape(done.title)}) done", highlight=False)
 
 
 def _actor() -> str:

@@ -14,12 +14,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy.engine import Engine
 
 from bot.config import EXAMPLE_CONFIG, load_settings
 from bot.domain.calendar import is_business_day
 from bot.store.engine import make_engine
+from bot.views import Table
 
 DEMO_ACTOR = "demo"
 

@@ -7,7 +7,7 @@
     ├── InputError                   a user-supplied file or argument is wrong (exit 1)
     │   ├── ImportValidationError    a CSV file or SQL source failed validation; carries every problem
     │   └── NoticeError              a signed notice cannot be produced as configured
-    │       ├── NoticeUnavailable    no company certificate is configured ([signing] pkcs12)
+    │       ├── NoticeUnavailable    no company certificate is configured ([signing] pkcs12; exit 2)
     │       ├── FontUnavailable      no usable font for the notice's language ([signing] cjk_font)
     │       ├── MissingGlyphs        the font lacks characters the notice must show
     │       └── SigningFailed        pyHanko or the timestamp authority failed (``transient`` if the TSA)
@@ -61,7 +61,9 @@ class NoticeError(InputError):
 
 
 class NoticeUnavailable(NoticeError):
-    """Signed notices need the company certificate, and none is configured."""
+    """Signed notices need the company certificate, and none is configured (a configuration error)."""
+
+    exit_code = 2
 
 
 class FontUnavailable(NoticeError):

@@ -9,11 +9,25 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
+from rich.console import Console, RenderableType
+from rich.markup import escape
+from rich.table import Table as RichTable
+from rich.text import Text
 
 out = Console(soft_wrap=False)
 err = Console(stderr=True)
+
+
+class Table(RichTable):
+    """A Rich table whose plain-string cells are text, never markup: a customer called "Smith [UK]"
+    or a message naming "[signing] pkcs12" shows as written. Styled cells are passed as Text."""
+
+    def add_row(self, *renderables: RenderableType | None, **kwargs: Any) -> None:
+        cells = [Text(cell) if isinstance(cell, str) else cell for cell in renderables]
+        super().add_row(*cells, **kwargs)
+
+
+FAIL = Text("FAIL", style="red")
 
 
 def print_plan(preview: Any, limit: int | None = None) -> None:
@@ -205,7 +219,7 @@ def print_dry_run(day: date, messages: Sequence[Any], statuses: Counter[str]) ->
     for column in ("customer", "step", "channel", "recipient", "subject / text"):
         table.add_column(column, overflow="fold")
     for m in messages:
-        subject = f"[red]BLOCKED: {m.blocked}[/]" if m.blocked else m.subject
+        subject: RenderableType = Text(f"BLOCKED: {m.blocked}", style="red") if m.blocked else m.subject
         table.add_row(m.customer, m.step, m.channel, m.recipient.replace("\n", " "), subject)
     out.print(table)
     out.print(", ".join(f"{count} {status}" for status, count in sorted(statuses.items())) or "nothing due")
@@ -283,8 +297,10 @@ def print_notice_verification(report: Any) -> None:
     table.add_column("item")
     table.add_column("value")
 
-    def yes_no(value: bool | None, yes: str = "yes", no: str = "[red]NO[/]") -> str:
-        return "not checked (pass --trust CERT)" if value is None else (yes if value else no)
+    def yes_no(value: bool | None, yes: str = "yes", no: str = "NO") -> RenderableType:
+        if value is None:
+            return "not checked (pass --trust CERT)"
+        return yes if value else Text(no, style="red")
 
     rows = [
         ("file SHA-256", report.sha256),
@@ -299,14 +315,14 @@ def print_notice_verification(report: Any) -> None:
         ),
         ("integrity (digest matches)", yes_no(report.intact)),
         ("signature value", yes_no(report.valid, "valid", "[red]INVALID[/]")),
-        ("coverage", report.coverage if report.covers_whole_file else f"[red]{report.coverage}[/]"),
+        ("coverage", report.coverage if report.covers_whole_file else Text(report.coverage, style="red")),
         ("signer trusted", yes_no(report.trusted)),
     ]
     for item, value in rows:
         table.add_row(item, value)
     out.print(table)
     for problem in report.problems:
-        err.print(f"[red]FAIL[/] {problem}", highlight=False)
+        err.print(f"[red]FAIL[/] {escape(problem)}", highlight=False)
     if report.ok:
         out.print("[green]ok[/]: the notice is signed, intact and covers the whole file")
 
@@ -360,7 +376,7 @@ def print_pack_report(report: Any) -> None:
     table.add_column("result")
     table.add_column("detail", overflow="fold")
     for item in report.items:
-        table.add_row(item.item, "ok" if item.ok else "[red]FAIL[/]", item.detail)
+        table.add_row(item.item, "ok" if item.ok else FAIL, item.detail)
     out.print(table)
     if report.ok:
         out.print(
@@ -371,7 +387,9 @@ def print_pack_report(report: Any) -> None:
     else:
         first = report.failures[0] if report.failures else None
         if first is not None:
-            err.print(f"[red]FAILED[/] first failure: {first.item}: {first.detail}", highlight=False)
+            err.print(
+                f"[red]FAILED[/] first failure: {escape(first.item)}: {escape(first.detail)}", highlight=False
+            )
 
 
 def database_report_json(report: Any) -> dict[str, Any]:
@@ -397,7 +415,7 @@ def print_database_report(report: Any) -> None:
     """`dunbot evidence verify --db` for a person: every problem, then a summary."""
     for problem in report.all_problems:
         where = f"event {problem.seq}" if problem.seq is not None else problem.item
-        err.print(f"[red]FAIL[/] {where}: {problem.message}", highlight=False)
+        err.print(f"[red]FAIL[/] {escape(where)}: {escape(problem.message)}", highlight=False)
     if report.ok:
         latest = report.latest_checkpoint
         signed = (
@@ -486,7 +504,7 @@ def print_status(current: Any) -> None:
     if last is None:
         out.print("[yellow]no cycle has run yet[/] (`dunbot cycle`, or `dunbot run` on its schedule)")
     else:
-        verdict = "[green]ok[/]" if last.ok else f"[red]failed[/]: {last.error}"
+        verdict = "[green]ok[/]" if last.ok else f"[red]failed[/]: {escape(last.error or '')}"
         out.print(
             f"last cycle: {last.finished_at:%Y-%m-%d %H:%M:%S} UTC by {last.worker}, "
             f"{last.duration.total_seconds():.1f} s, {last.messages_sent} sent, {verdict}"

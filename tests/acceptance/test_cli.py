@@ -201,3 +201,14 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     # the demo's folder is a working dunbot folder
     plan = dunbot(tmp_path / "demo", "plan", "--as-of", AS_OF, "--json")
     assert plan.returncode == 0 and json.loads(plan.stdout)
+
+
+def test_messages_naming_a_config_section_keep_it(workdir: Path) -> None:
+    """Rich would read "[signing]" as markup and drop it: every message must show it as written."""
+    config = workdir / "dunbot.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('pkcs12 = "signing/trial-signing.p12"', '# pkcs12 = "x.p12"'), encoding="utf-8")
+    assert dunbot(workdir, "import", "customers", "customers.csv").returncode == 0
+    result = dunbot(workdir, "evidence", "export", "--customer", "C1", "--out", "c1.zip")
+    assert result.returncode == 2
+    assert "set [signing] pkcs12 (and password_env)" in result.stderr
