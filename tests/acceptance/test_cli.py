@@ -207,7 +207,9 @@ def test_messages_naming_a_config_section_keep_it(workdir: Path) -> None:
     """Rich would read "[signing]" as markup and drop it: every message must show it as written."""
     config = workdir / "dunbot.toml"
     text = config.read_text(encoding="utf-8")
-    config.write_text(text.replace('pkcs12 = "signing/trial-signing.p12"', '# pkcs12 = "x.p12"'), encoding="utf-8")
+    config.write_text(
+        text.replace('pkcs12 = "signing/trial-signing.p12"', '# pkcs12 = "x.p12"'), encoding="utf-8"
+    )
     assert dunbot(workdir, "import", "customers", "customers.csv").returncode == 0
     result = dunbot(workdir, "evidence", "export", "--customer", "C1", "--out", "c1.zip")
     assert result.returncode == 2
