@@ -103,6 +103,8 @@ class ContactCaps:
         if not automated:
             return True, "tasks do not count against the caps"
         cap = self._policy.max_messages_per_7d
+        if not self._automated_by_day and len(automated) <= cap:
+            return True, "within the contact caps"  # nothing counted yet: every window is empty
         # Every 7-day window that contains ``on``; outbox rows dated later than ``on`` (a re-run
         # for an earlier date) are counted too. Daily counts from on−6 to on+6, then slide.
         daily = [self._automated_by_day.get(on + timedelta(days=k), 0) for k in _AROUND]

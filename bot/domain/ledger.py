@@ -22,8 +22,14 @@ class Tier(StrEnum):
 
     def lower(self) -> Tier:
         """One tier down (cautious stays cautious)."""
-        order = list(Tier)
-        return order[min(order.index(self) + 1, len(order) - 1)]
+        return _LOWER_TIER[self]
+
+
+_LOWER_TIER: dict[Tier, Tier] = {
+    Tier.STRATEGIC: Tier.COOPERATIVE,
+    Tier.COOPERATIVE: Tier.CAUTIOUS,
+    Tier.CAUTIOUS: Tier.CAUTIOUS,
+}
 
 
 class Tactic(StrEnum):
@@ -137,6 +143,9 @@ class Promise:
     amount: Decimal | None = None
 
 
+_NOTHING_PAID = Decimal(0)
+
+
 @dataclass(frozen=True, slots=True)
 class Invoice:
     """An invoice with its payments (all of them; the domain filters by the plan date)."""
@@ -154,6 +163,8 @@ class Invoice:
 
     def paid_as_of(self, as_of: date) -> Decimal:
         """Sum of payments dated on or before ``as_of``."""
+        if not self.payments:  # most invoices: skip building a generator per invoice
+            return _NOTHING_PAID
         return sum((p.amount for p in self.payments if p.paid_on <= as_of), Decimal(0))
 
     def outstanding_as_of(self, as_of: date) -> Decimal:
@@ -162,6 +173,8 @@ class Invoice:
 
     def settled_on(self, tolerance: Decimal, as_of: date) -> date | None:
         """Date of the payment that brought the outstanding to ``tolerance`` or less, if by ``as_of``."""
+        if not self.payments:
+            return None
         remaining = self.amount
         for payment in sorted(self.payments, key=lambda p: (p.paid_on, p.reference)):
             if payment.paid_on > as_of:

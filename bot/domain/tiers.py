@@ -6,7 +6,7 @@ The ledger is read as of the plan date: invoices issued later and payments dated
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from bot.domain.decisions import EarlyWarning, TierAssessment
 from bot.domain.ledger import CustomerLedger, Invoice, InvoiceStatus, Tier
@@ -175,12 +175,14 @@ def early_warnings(
     """
     customer = ledger.customer
     threshold = scorecard.early_warning_factor * customer.payment_terms_days
+    # Whole days: more than the threshold means more than its floor, compared as ints per invoice.
+    limit = int(threshold.to_integral_value(rounding=ROUND_FLOOR))
     warnings: list[EarlyWarning] = []
-    for invoice in visible_invoices(ledger, as_of):
-        if invoice.status is not InvoiceStatus.OPEN:
+    for invoice in ledger.invoices:
+        if invoice.issue_date > as_of or invoice.status is not InvoiceStatus.OPEN:
             continue
         days_overdue = (as_of - invoice.due_date).days
-        if days_overdue > threshold and invoice.outstanding_as_of(as_of) > tolerance:
+        if days_overdue > limit and invoice.outstanding_as_of(as_of) > tolerance:
             warnings.append(
                 EarlyWarning(
                     customer=customer.id,

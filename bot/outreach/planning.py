@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TextIO
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -26,6 +26,7 @@ from bot.domain.ladder import plan_customer
 from bot.domain.ledger import Channel, Tier
 from bot.domain.policy import PlanningPolicy
 from bot.evidence.log import EventKind, NewEvent, append_events
+from bot.outreach.plan_json import write_json_array
 from bot.store import tables
 from bot.store.engine import require_schema
 from bot.store.queries import customer_t, iter_planning_inputs
@@ -76,14 +77,15 @@ def _collect(plans: Iterator[CustomerPlan], as_of: date, keep: int | None = None
             continue
         if plan.assessment is not None:
             preview.tiers[plan.assessment.tier] += 1
-        for decision in plan.decisions:
-            preview.status_counts[decision.status.value] += 1
-        preview.decision_count += len(plan.decisions)
+        for status, count in plan.status_counts().items():
+            preview.status_counts[status.value] += count
+        decisions = plan.decision_count
+        preview.decision_count += decisions
         if keep is not None and kept >= keep:
             continue
-        if plan.decisions or plan.early_warnings or plan.broken_promises or plan.assessment:
+        if decisions or plan.early_warnings or plan.broken_promises or plan.assessment:
             preview.plans.append(plan)
-            kept += len(plan.decisions)
+            kept += decisions
     return preview
 
 
@@ -93,6 +95,14 @@ def preview_plan(engine: Engine, settings: Settings, as_of: date, *, keep: int |
     policy = settings.planning_policy()
     with engine.connect() as connection:
         return _collect(_plans(connection, policy, as_of), as_of, keep)
+
+
+def write_plan_json(engine: Engine, settings: Settings, as_of: date, out: TextIO) -> int:
+    """`dunbot plan --json`: every decision of ``as_of`` as a JSON array on ``out``; returns how many.
+
+    Streamed: decisions are written customer by customer, never all held at once.
+    """
+    return write_json_array(iter_plans(engine, settings, as_of), out)
 
 
 def iter_plans(engine: Engine, settings: Settings, as_of: date) -> Iterator[CustomerPlan]:
