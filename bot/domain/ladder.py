@@ -20,6 +20,7 @@ from bot.domain.decisions import (
     ContactRecord,
     CustomerPlan,
     DecisionStatus,
+    EarlyWarning,
     ExecutionStatus,
     InvoicePlan,
     StepPlacement,
@@ -27,7 +28,7 @@ from bot.domain.decisions import (
 from bot.domain.fees import late_fee, terms_for
 from bot.domain.ledger import TACTIC_OF_TIER, Channel, Customer, CustomerLedger, InvoiceStatus, Tactic
 from bot.domain.policy import Assignee, FeeTerms, LadderStep, PlanningPolicy, StepAction
-from bot.domain.tiers import assess, early_warnings
+from bot.domain.tiers import assess, early_warning_threshold
 
 Executions = Mapping[str, Mapping[str, ExecutionStatus]]
 
@@ -198,6 +199,9 @@ def plan_customer(
     open_status = InvoiceStatus.OPEN
     do_not_contact = customer.do_not_contact
 
+    # The early warnings of tiers.early_warnings, found in this same pass over the invoices.
+    warning_threshold, warning_days = early_warning_threshold(customer, policy.scorecard)
+    warnings: list[EarlyWarning] = []
     broken_promises: list[BrokenPromise] = []
     groups: dict[int, list[_DueInvoice]] = {}
     # The hot loop of a first run after import (a million invoices): nothing in it is done per
@@ -210,6 +214,9 @@ def plan_customer(
         outstanding = invoice.outstanding_as_of(as_of)
         if outstanding <= tolerance:
             continue
+        days_overdue = (as_of - invoice.due_date).days
+        if days_overdue > warning_days:
+            warnings.append(EarlyWarning(customer.id, invoice.number, days_overdue, warning_threshold))
         promise = invoice.promise
         if promise is not None:
             if promise.date >= as_of:
@@ -225,7 +232,6 @@ def plan_customer(
             )
         if do_not_contact:
             continue
-        days_overdue = (as_of - invoice.due_date).days
         index = finder.find(days_overdue)
         if index is None:
             continue
@@ -270,7 +276,7 @@ def plan_customer(
         tactic=tactic,
         ladder=tuple(ladder),
         invoices=tuple(plans),
-        early_warnings=early_warnings(as_of, ledger, policy.scorecard, tolerance),
+        early_warnings=tuple(warnings),
         broken_promises=tuple(broken_promises),
     )
 

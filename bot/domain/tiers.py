@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from bot.domain.decisions import EarlyWarning, TierAssessment
-from bot.domain.ledger import CustomerLedger, Invoice, InvoiceStatus, Tier
+from bot.domain.ledger import Customer, CustomerLedger, Invoice, InvoiceStatus, Tier
 from bot.domain.policy import ScorecardPolicy
 
 _ZERO = Decimal(0)
@@ -166,29 +166,30 @@ def assess(
     )
 
 
+def early_warning_threshold(customer: Customer, scorecard: ScorecardPolicy) -> tuple[Decimal, int]:
+    """The customer's early-warning threshold in days, and the whole days an invoice may be overdue.
+
+    More than the threshold means more than its floor for whole days, so callers compare ints.
+    """
+    threshold = scorecard.early_warning_factor * customer.payment_terms_days
+    return threshold, int(threshold.to_integral_value(rounding=ROUND_FLOOR))
+
+
 def early_warnings(
     as_of: date, ledger: CustomerLedger, scorecard: ScorecardPolicy, tolerance: Decimal
 ) -> tuple[EarlyWarning, ...]:
     """Open invoices more than ``early_warning_factor`` × payment terms overdue on ``as_of``.
 
-    Each recommends a credit hold; raised for override tiers too.
+    Each recommends a credit hold; raised for override tiers too. (The planner finds the same ones
+    in its own pass over the invoices.)
     """
     customer = ledger.customer
-    threshold = scorecard.early_warning_factor * customer.payment_terms_days
-    # Whole days: more than the threshold means more than its floor, compared as ints per invoice.
-    limit = int(threshold.to_integral_value(rounding=ROUND_FLOOR))
+    threshold, limit = early_warning_threshold(customer, scorecard)
     warnings: list[EarlyWarning] = []
     for invoice in ledger.invoices:
         if invoice.issue_date > as_of or invoice.status is not InvoiceStatus.OPEN:
             continue
         days_overdue = (as_of - invoice.due_date).days
         if days_overdue > limit and invoice.outstanding_as_of(as_of) > tolerance:
-            warnings.append(
-                EarlyWarning(
-                    customer=customer.id,
-                    invoice=invoice.number,
-                    days_overdue=days_overdue,
-                    threshold_days=threshold,
-                )
-            )
+            warnings.append(EarlyWarning(customer.id, invoice.number, days_overdue, threshold))
     return tuple(warnings)

@@ -31,6 +31,7 @@ from bot.domain.ledger import (
     Tier,
 )
 from bot.domain.policy import CompliancePolicy, FeeTerms, LadderStep, PlanningPolicy
+from bot.domain.tiers import early_warnings
 from bot.outreach.plan_json import PlanJsonEncoder, write_json_array
 
 AS_OF = date(2026, 6, 10)  # a Wednesday, a working day in China
@@ -184,6 +185,9 @@ def test_the_compact_planner_decides_exactly_what_the_old_one_did(
     assert plan.business_day is (before is not None)
     assert plan.decisions == (before or ())
     assert plan.decision_count == len(plan.decisions)
+    if plan.business_day:  # found in the planner's own pass, they must be what tiers finds
+        tolerance = policy.compliance.tolerance
+        assert plan.early_warnings == early_warnings(as_of, ledger, policy.scorecard, tolerance)
     counts: dict[str, int] = {}
     for decision in plan.decisions:
         counts[decision.status.value] = counts.get(decision.status.value, 0) + 1
