@@ -10,7 +10,6 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date
-from decimal import Decimal
 from operator import itemgetter
 
 from bot.domain.calendar import is_business_day
@@ -127,8 +126,9 @@ def _finder_for(ladder: Sequence[LadderStep]) -> _StepFinder:
 
 
 # What the invoice loop keeps of a due invoice until its step is placed: number, currency,
-# outstanding, days overdue, late fee, superseded step indices (InvoicePlan without the placement).
-_DueInvoice = tuple[str, str, Decimal, int, Decimal, tuple[int, ...]]
+# outstanding, days overdue, late fee, superseded step indices; the placement is appended, and the
+# list becomes the InvoicePlan.
+_DueInvoice = list[object]
 
 
 def _channel_list(channels: Iterable[Channel]) -> str:
@@ -252,7 +252,7 @@ def plan_customer(
                 )
             terms = cached
         fee = late_fee(outstanding, days_overdue, terms, invoice.currency)
-        entry = (invoice.number, invoice.currency, outstanding, days_overdue, fee, superseded)
+        entry = [invoice.number, invoice.currency, outstanding, days_overdue, fee, superseded]
         group = groups.get(index)
         if group is None:
             groups[index] = [entry]
@@ -266,7 +266,10 @@ def plan_customer(
         for index in sorted(groups, reverse=True):
             group = groups[index]
             placement = _place(as_of, customer, ladder[index], index, len(group), caps)
-            plans.extend(InvoicePlan(*entry, placement) for entry in group)
+            make = InvoicePlan._make  # tuple.__new__ in C: no Python frame per invoice
+            for entry in group:
+                entry.append(placement)
+                plans.append(make(entry))
         plans.sort(key=_BY_NUMBER)
     return CustomerPlan(
         customer=customer.id,

@@ -169,7 +169,8 @@ class Invoice:
 
     def outstanding_as_of(self, as_of: date) -> Decimal:
         """What is still owed on ``as_of``; an overpayment leaves zero, never a negative."""
-        return max(self.amount - self.paid_as_of(as_of), Decimal(0))
+        owed = self.amount - (self.paid_as_of(as_of) if self.payments else _NOTHING_PAID)
+        return _NOTHING_PAID if owed < _NOTHING_PAID else owed  # max(owed, 0), without a call
 
     def settled_on(self, tolerance: Decimal, as_of: date) -> date | None:
         """Date of the payment that brought the outstanding to ``tolerance`` or less, if by ``as_of``."""

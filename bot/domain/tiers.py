@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from operator import attrgetter
 
 from bot.domain.decisions import EarlyWarning, TierAssessment
 from bot.domain.ledger import Customer, CustomerLedger, Invoice, InvoiceStatus, Tier
@@ -16,6 +17,7 @@ _ZERO = Decimal(0)
 _CENT = Decimal("0.01")
 _TWO = Decimal(2)
 _TREND_INVOICES = 2
+_RECENCY = attrgetter("due_date", "issue_date", "number")
 # The scorecard's 15 / 10 / 5 and 15 / 8 / 0 steps, as fractions of the configured weight.
 _SCALE_MEDIUM = Decimal(2) / Decimal(3)
 _SCALE_SMALL = Decimal(1) / Decimal(3)
@@ -106,7 +108,7 @@ def trend_overdue(invoices: tuple[Invoice, ...], as_of: date, tolerance: Decimal
     ]
     if len(due_before) < _TREND_INVOICES:
         return False
-    due_before.sort(key=lambda invoice: (invoice.due_date, invoice.issue_date, invoice.number))
+    due_before.sort(key=_RECENCY)
     return all(_is_late(invoice, as_of, tolerance) for invoice in due_before[-_TREND_INVOICES:])
 
 

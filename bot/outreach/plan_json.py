@@ -73,33 +73,35 @@ class PlanJsonEncoder:
             fragments = self._ladders[id(ladder)] = _LadderFragments(ladder)
         return fragments
 
-    def objects(self, plan: CustomerPlan) -> list[str]:
-        """The JSON text of each decision of ``plan``, in the order of ``plan.decisions``."""
+    def encode(self, plan: CustomerPlan) -> tuple[str, int]:
+        """The JSON objects of every decision of ``plan`` (in the order of ``plan.decisions``),
+        separated as in the array, and how many there are."""
         if not plan.invoices:
-            return []
+            return "", 0
         assert plan.assessment is not None and plan.tactic is not None
         ladder = self._fragments(plan.ladder)
         steps, superseded_tails = ladder.steps, ladder.superseded_tails
-        shared = (
+        customer = (
             f', "customer": {encode_basestring(plan.customer)}, '
             f'"tier": {encode_basestring(plan.assessment.tier.value)}, '
             f'"tactic": {encode_basestring(plan.tactic.value)}, "step": '
         )
         placements: dict[int, tuple[str, str]] = {}
         objects: list[str] = []
+        # f-strings of a few precomputed parts: measured faster than one %-template per invoice.
         for number, _currency, _outstanding, days, fee, superseded, placement in plan.invoices:
-            head = f'{{"invoice": {encode_basestring(number)}{shared}'
+            head = f'{{"invoice": {encode_basestring(number)}{customer}'
             fee_text = str(fee)  # a Decimal's str has nothing JSON must escape
             due = placement.step_index
             if superseded:
                 middle = f'{days}, "channels": [], "late_fee": "{fee_text}'
                 tails = superseded_tails[due]
-                objects.extend([f"{head}{steps[k]}{middle}{tails[k]}" for k in superseded])
+                objects += [f"{head}{steps[k]}{middle}{tails[k]}" for k in superseded]
             fragments = placements.get(due)
             if fragments is None:
                 fragments = placements[due] = _placement_fragments(placement)
             objects.append(f"{head}{steps[due]}{days}{fragments[0]}{fee_text}{fragments[1]}")
-        return objects
+        return SEPARATOR.join(objects), len(objects)
 
 
 def write_json_array(plans: Iterable[CustomerPlan], out: TextIO) -> int:
@@ -108,10 +110,10 @@ def write_json_array(plans: Iterable[CustomerPlan], out: TextIO) -> int:
     out.write(OPENING)
     written = 0
     for plan in plans:
-        objects = encoder.objects(plan)
-        if objects:
+        text, count = encoder.encode(plan)
+        if count:
             out.write(SEPARATOR if written else FIRST)
-            out.write(SEPARATOR.join(objects))
-            written += len(objects)
+            out.write(text)
+            written += count
     out.write(CLOSING_AFTER_OBJECTS if written else CLOSING_EMPTY)
     return written

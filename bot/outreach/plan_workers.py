@@ -116,19 +116,23 @@ def _work(
                     shared.next_slice.value += 1
                 if mine >= len(slices):
                     return
-                objects: list[str] = []
+                texts: list[str] = []
+                count = 0
                 for plan in plan_slice(connection, policy, as_of, slices[mine]):
-                    objects.extend(encoder.objects(plan))
-                text = SEPARATOR.join(objects)
+                    text, decisions = encoder.encode(plan)
+                    if decisions:
+                        texts.append(text)
+                        count += decisions
+                text = SEPARATOR.join(texts)
                 with shared.condition:
                     while shared.turn.value != mine and not shared.failed.value:
                         shared.condition.wait(_POLL_SECONDS)
                     if shared.failed.value:
                         return
-                    if objects:
+                    if count:
                         lead = SEPARATOR if shared.written.value else FIRST
                         _write_all(fd, (lead + text).encode(encoding))
-                        shared.written.value += len(objects)
+                        shared.written.value += count
                     shared.turn.value = mine + 1
                     shared.condition.notify_all()
     except BaseException as exc:

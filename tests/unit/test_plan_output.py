@@ -32,7 +32,7 @@ from bot.domain.ledger import (
 )
 from bot.domain.policy import CompliancePolicy, FeeTerms, LadderStep, PlanningPolicy
 from bot.domain.tiers import early_warnings
-from bot.outreach.plan_json import PlanJsonEncoder, write_json_array
+from bot.outreach.plan_json import SEPARATOR, PlanJsonEncoder, write_json_array
 
 AS_OF = date(2026, 6, 10)  # a Wednesday, a working day in China
 EXAMPLES = settings(max_examples=300, deadline=None)
@@ -203,9 +203,10 @@ def test_the_fast_writer_gives_the_bytes_json_dumps_gave(
 ) -> None:
     ledger, executions, contacts, policy = situation
     plan = plan_customer(AS_OF, ledger, executions, contacts, policy)
-    objects = PlanJsonEncoder().objects(plan)
-    assert objects == old_json_objects(plan)
-    assert [json.loads(text) for text in objects] == [d.as_json() for d in plan.decisions]
+    text, count = PlanJsonEncoder().encode(plan)
+    assert text == SEPARATOR.join(old_json_objects(plan))
+    assert count == len(plan.decisions)
+    assert json.loads(f"[{text}]") == [d.as_json() for d in plan.decisions]
 
 
 @settings(max_examples=50, deadline=None)
