@@ -101,9 +101,11 @@ class TierAssessment:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class EarlyWarning:
-    """An open invoice more than early_warning_factor × payment terms overdue."""
+class EarlyWarning(NamedTuple):
+    """An open invoice more than early_warning_factor × payment terms overdue.
+
+    A NamedTuple, like InvoicePlan: on a ledger long overdue most invoices raise one.
+    """
 
     customer: str
     invoice: str

@@ -132,7 +132,7 @@ _DueInvoice = list[object]
 
 
 def _channel_list(channels: Iterable[Channel]) -> str:
-    return ", ".join(channel.value for channel in channels)
+    return ", ".join(channels)  # a StrEnum member is its value
 
 
 def _place(

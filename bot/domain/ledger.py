@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Tier(StrEnum):
@@ -125,9 +126,13 @@ class Contract:
     jurisdiction: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Payment:
-    """Money received against one invoice."""
+class Payment(NamedTuple):
+    """Money received against one invoice.
+
+    Invoices and payments are NamedTuples, the other snapshots frozen dataclasses: a first plan
+    after an import reads a million invoices, and a tuple is built about five times faster than a
+    frozen dataclass sets its fields one by one. Both are immutable.
+    """
 
     reference: str
     invoice_number: str
@@ -146,9 +151,11 @@ class Promise:
 _NOTHING_PAID = Decimal(0)
 
 
-@dataclass(frozen=True, slots=True)
-class Invoice:
-    """An invoice with its payments (all of them; the domain filters by the plan date)."""
+class Invoice(NamedTuple):
+    """An invoice with its payments (all of them; the domain filters by the plan date).
+
+    A NamedTuple for speed, like Payment.
+    """
 
     number: str
     customer_id: str

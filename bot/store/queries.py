@@ -57,33 +57,75 @@ _LANGUAGES: dict[str, Language] = {language.value: language for language in Lang
 _TIERS: dict[str, Tier] = {tier.value: tier for tier in Tier}
 
 
-def customer_snapshot(row: sa.Row[Any] | Mapping[str, Any]) -> Customer:
-    """A domain Customer from a customer row."""
-    m = row._mapping if isinstance(row, sa.Row) else row
-    opted_out_text = m["opted_out"]
+# The customer columns a snapshot is built from, in the order _customer takes them.
+_CUSTOMER_COLUMNS = (
+    "id",
+    "name",
+    "country",
+    "timezone",
+    "language",
+    "payment_terms_days",
+    "tier_override",
+    "email",
+    "phone",
+    "address",
+    "account_manager",
+    "industry",
+    "annual_revenue",
+    "open_lawsuits",
+    "do_not_contact",
+    "credit_hold",
+    "opted_out",
+)
+
+
+def _customer(
+    id: str,
+    name: str,
+    country: str,
+    timezone: str,
+    language: str,
+    payment_terms_days: int,
+    tier: str | None,
+    email: str | None,
+    phone: str | None,
+    address: str | None,
+    account_manager: str | None,
+    industry: str | None,
+    annual_revenue: Decimal | None,
+    open_lawsuits: int,
+    do_not_contact: Any,
+    credit_hold: Any,
+    opted_out_text: str | None,
+) -> Customer:
     opted_out = (
         frozenset(Channel(c) for c in opted_out_text.split(",") if c) if opted_out_text else _NO_CHANNELS
     )
-    tier = m["tier_override"]
     return Customer(
-        id=m["id"],
-        name=m["name"],
-        country=m["country"],
-        timezone=m["timezone"],
-        language=_LANGUAGES.get(m["language"]) or Language(m["language"]),
-        payment_terms_days=m["payment_terms_days"],
-        tier_override=(_TIERS.get(tier) or Tier(tier)) if tier else None,
-        email=m["email"],
-        phone=m["phone"],
-        address=m["address"],
-        account_manager=m["account_manager"],
-        industry=m["industry"],
-        annual_revenue=m["annual_revenue"],
-        open_lawsuits=m["open_lawsuits"],
-        do_not_contact=bool(m["do_not_contact"]),
-        credit_hold=bool(m["credit_hold"]),
-        opted_out=opted_out,
+        id,
+        name,
+        country,
+        timezone,
+        _LANGUAGES.get(language) or Language(language),
+        payment_terms_days,
+        (_TIERS.get(tier) or Tier(tier)) if tier else None,
+        email,
+        phone,
+        address,
+        account_manager,
+        industry,
+        annual_revenue,
+        open_lawsuits,
+        bool(do_not_contact),
+        bool(credit_hold),
+        opted_out,
     )
+
+
+def customer_snapshot(row: sa.Row[Any] | Mapping[str, Any]) -> Customer:
+    """A domain Customer from a customer row."""
+    m = row._mapping if isinstance(row, sa.Row) else row
+    return _customer(*(m[column] for column in _CUSTOMER_COLUMNS))
 
 
 def load_contracts(connection: Connection, customer_ids: Sequence[str] | None = None) -> dict[str, Contract]:
@@ -129,7 +171,7 @@ def iter_ledgers(
     id, inclusive) read only some customers.
     """
     contracts = load_contracts(connection, customer_ids)
-    customers = sa.select(customer_t).order_by(customer_t.c.id)
+    customers = sa.select(*(customer_t.c[column] for column in _CUSTOMER_COLUMNS)).order_by(customer_t.c.id)
     invoices = sa.select(
         invoice_t.c.customer_id,
         invoice_t.c.number,
@@ -171,8 +213,27 @@ def iter_ledgers(
     invoice_rows = _ByCustomer(driver.rows(invoices))
     payment_rows = _ByCustomer(driver.rows(payments))
     statuses = _INVOICE_STATUSES
-    for customer_row in _stream(connection, customers):
-        customer = customer_snapshot(customer_row)
+    for row in driver.rows(customers):
+        revenue = row[12]
+        customer = _customer(
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            row[5],
+            row[6],
+            row[7],
+            row[8],
+            row[9],
+            row[10],
+            row[11],
+            None if revenue is None else money(revenue),
+            row[13],
+            row[14],
+            row[15],
+            row[16],
+        )
         customer_id = customer.id
         by_invoice: dict[str, list[Payment]] = {}
         for _, reference, invoice_number, amount, paid_on in payment_rows.take(customer_id):
