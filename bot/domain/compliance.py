@@ -6,6 +6,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
+from functools import lru_cache
 
 from bot.domain.decisions import ContactRecord
 from bot.domain.ledger import AUTOMATED_CHANNELS, Channel, Customer
@@ -18,18 +19,37 @@ _AROUND = range(-(_WINDOW_DAYS - 1), _WINDOW_DAYS)
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 
 
-def _unreachable_because(customer: Customer, channel: Channel) -> str | None:
+def _unreachable_because(
+    channel: Channel, opted_out: frozenset[Channel], email: bool, phone: bool, address: bool
+) -> str | None:
     if channel is Channel.TASK:
         return None
-    if channel in customer.opted_out:
+    if channel in opted_out:
         return f"{channel.value}: the customer opted out"
-    if channel is Channel.EMAIL and not customer.email:
+    if channel is Channel.EMAIL and not email:
         return "email: no e-mail address"
-    if channel in (Channel.SMS, Channel.VOICE) and not customer.phone:
+    if channel in (Channel.SMS, Channel.VOICE) and not phone:
         return f"{channel.value}: no phone number"
-    if channel is Channel.LETTER and not customer.address:
+    if channel is Channel.LETTER and not address:
         return "letter: no postal address"
     return None
+
+
+@lru_cache(maxsize=1024)
+def _split_channels(
+    channels: tuple[Channel, ...], opted_out: frozenset[Channel], email: bool, phone: bool, address: bool
+) -> tuple[tuple[Channel, ...], tuple[tuple[Channel, str], ...]]:
+    # Depends only on what the customer can be reached by, not on who they are: a planning run
+    # asks the same few questions for every customer.
+    kept: list[Channel] = []
+    dropped: list[tuple[Channel, str]] = []
+    for channel in channels:
+        why = _unreachable_because(channel, opted_out, email, phone, address)
+        if why is None:
+            kept.append(channel)
+        else:
+            dropped.append((channel, why))
+    return tuple(kept), tuple(dropped)
 
 
 def reachable_channels(
@@ -40,15 +60,13 @@ def reachable_channels(
     E-mail needs an address, sms and voice a phone number, letter a postal address; an opted-out
     channel is dropped; a task reaches a collector, not the customer, so it is always kept.
     """
-    kept: list[Channel] = []
-    dropped: list[tuple[Channel, str]] = []
-    for channel in channels:
-        why = _unreachable_because(customer, channel)
-        if why is None:
-            kept.append(channel)
-        else:
-            dropped.append((channel, why))
-    return tuple(kept), tuple(dropped)
+    return _split_channels(
+        tuple(channels),
+        customer.opted_out,
+        bool(customer.email),
+        bool(customer.phone),
+        bool(customer.address),
+    )
 
 
 def _squeeze(text: str) -> str:

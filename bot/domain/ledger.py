@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from operator import attrgetter
 from typing import NamedTuple
 
 
@@ -149,6 +150,7 @@ class Promise:
 
 
 _NOTHING_PAID = Decimal(0)
+_PAYMENT_ORDER = attrgetter("paid_on", "reference")
 
 
 class Invoice(NamedTuple):
@@ -184,7 +186,8 @@ class Invoice(NamedTuple):
         if not self.payments:
             return None
         remaining = self.amount
-        for payment in sorted(self.payments, key=lambda p: (p.paid_on, p.reference)):
+        payments = self.payments if len(self.payments) == 1 else sorted(self.payments, key=_PAYMENT_ORDER)
+        for payment in payments:
             if payment.paid_on > as_of:
                 break
             remaining -= payment.amount

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from operator import attrgetter
 
 from bot.domain.decisions import EarlyWarning, TierAssessment
@@ -35,6 +36,19 @@ def visible_invoices(ledger: CustomerLedger, as_of: date) -> tuple[Invoice, ...]
     return tuple(invoice for invoice in ledger.invoices if invoice.issue_date <= as_of)
 
 
+@lru_cache(maxsize=256)
+def _half_marks(
+    history_weight: Decimal, lateness_weight: Decimal, lookback_days: int, min_paid: int, paid: int
+) -> tuple[Decimal, Decimal, str]:
+    # The same for every new customer with this scorecard: computed once, not per customer.
+    return (
+        _points(history_weight / _TWO),
+        _points(lateness_weight / _TWO),
+        f"{paid} invoice(s) paid in the last {lookback_days} days, "
+        f"fewer than {min_paid}: half marks for history and lateness",
+    )
+
+
 def _history_and_lateness(
     invoices: tuple[Invoice, ...], as_of: date, scorecard: ScorecardPolicy, tolerance: Decimal
 ) -> tuple[Decimal, Decimal, str]:
@@ -45,11 +59,12 @@ def _history_and_lateness(
         if paid_on is not None and paid_on >= window_start:
             days_late.append(max(0, (paid_on - invoice.due_date).days))
     if len(days_late) < scorecard.min_paid_invoices:
-        return (
-            _points(scorecard.history_weight / _TWO),
-            _points(scorecard.lateness_weight / _TWO),
-            f"{len(days_late)} invoice(s) paid in the last {scorecard.lookback_days} days, "
-            f"fewer than {scorecard.min_paid_invoices}: half marks for history and lateness",
+        return _half_marks(
+            scorecard.history_weight,
+            scorecard.lateness_weight,
+            scorecard.lookback_days,
+            scorecard.min_paid_invoices,
+            len(days_late),
         )
     paid = Decimal(len(days_late))
     on_time = Decimal(sum(1 for late in days_late if late == 0))
@@ -173,7 +188,12 @@ def early_warning_threshold(customer: Customer, scorecard: ScorecardPolicy) -> t
 
     More than the threshold means more than its floor for whole days, so callers compare ints.
     """
-    threshold = scorecard.early_warning_factor * customer.payment_terms_days
+    return _warning_threshold(scorecard.early_warning_factor, customer.payment_terms_days)
+
+
+@lru_cache(maxsize=256)
+def _warning_threshold(factor: Decimal, payment_terms_days: int) -> tuple[Decimal, int]:
+    threshold = factor * payment_terms_days
     return threshold, int(threshold.to_integral_value(rounding=ROUND_FLOOR))
 
 

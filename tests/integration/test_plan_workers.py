@@ -91,3 +91,17 @@ def test_a_failing_worker_fails_the_command(
     with pytest.raises(ValueError, match="planning C-0030 broke") as raised:
         _written(demo_engine, tmp_path / "broken.json", workers=2, slice_customers=5)
     assert any("in a planning worker" in note for note in raised.value.__notes__)
+
+
+def test_a_short_write_is_finished(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_writev = plan_workers.os.writev
+
+    def short_writev(fd: int, buffers: list[bytes]) -> int:
+        return real_writev(fd, [buffers[0][:3]])  # as a pipe interrupted by a signal may
+
+    monkeypatch.setattr(plan_workers.os, "writev", short_writev)
+    path = tmp_path / "out.bin"
+    chunks = [b"first chunk", b", ", b"second", *([b"x" * 100] * 600)]
+    with path.open("wb") as out:
+        plan_workers._write_all(out.fileno(), chunks)
+    assert path.read_bytes() == b"".join(chunks)
