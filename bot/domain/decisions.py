@@ -133,8 +133,7 @@ def superseded_reason(earlier: LadderStep, due: LadderStep) -> str:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class StepPlacement:
+class StepPlacement(NamedTuple):
     """How one due step of one customer was placed today; every invoice due at it shares this."""
 
     step_index: int  # position in the tactic's ladder

@@ -15,6 +15,7 @@ from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False
 from typing import TextIO
 
 from bot.domain.decisions import CustomerPlan, DecisionStatus, StepPlacement, superseded_reason
+from bot.domain.ledger import Channel
 from bot.domain.policy import LadderStep
 
 # Between two objects of the array, and before the first and after the last one.
@@ -23,6 +24,7 @@ OPENING = "["
 FIRST = "\n  "
 CLOSING_AFTER_OBJECTS = "\n]\n"
 CLOSING_EMPTY = "]\n"
+_MAX_PLACEMENTS = 10_000
 
 
 class _LadderFragments:
@@ -62,10 +64,21 @@ class PlanJsonEncoder:
     Keeps the fragments of every ladder it has seen; use one encoder per run.
     """
 
-    __slots__ = ("_ladders",)
+    __slots__ = ("_ladders", "_placements")
 
     def __init__(self) -> None:
         self._ladders: dict[int, _LadderFragments] = {}
+        # Placements repeat across customers (same step, channels and reason sentence).
+        self._placements: dict[tuple[DecisionStatus, tuple[Channel, ...], str], tuple[str, str]] = {}
+
+    def _placement(self, placement: StepPlacement) -> tuple[str, str]:
+        key = (placement.status, placement.channels, placement.reason)
+        fragments = self._placements.get(key)
+        if fragments is None:
+            if len(self._placements) >= _MAX_PLACEMENTS:
+                self._placements.clear()
+            fragments = self._placements[key] = _placement_fragments(placement)
+        return fragments
 
     def _fragments(self, ladder: tuple[LadderStep, ...]) -> _LadderFragments:
         fragments = self._ladders.get(id(ladder))
@@ -99,7 +112,7 @@ class PlanJsonEncoder:
                 objects += [f"{head}{steps[k]}{middle}{tails[k]}" for k in superseded]
             fragments = placements.get(due)
             if fragments is None:
-                fragments = placements[due] = _placement_fragments(placement)
+                fragments = placements[due] = self._placement(placement)
             objects.append(f"{head}{steps[due]}{days}{fragments[0]}{fee_text}{fragments[1]}")
         return SEPARATOR.join(objects), len(objects)
 
