@@ -28,7 +28,7 @@ _INDUSTRY_MEDIUM = Decimal(8) / Decimal(15)
 def _points(value: Decimal) -> Decimal:
     # Components are rounded to cents before summing so the reported score is exactly what the
     # thresholds were compared with.
-    return value.quantize(_CENT, rounding=ROUND_HALF_UP)
+    return value.quantize(_CENT, ROUND_HALF_UP)  # by position: see money.quantize
 
 
 def visible_invoices(ledger: CustomerLedger, as_of: date) -> tuple[Invoice, ...]:
@@ -116,15 +116,15 @@ def trend_overdue(invoices: tuple[Invoice, ...], as_of: date, tolerance: Decimal
 
     Disputed invoices do not count: a contested bill says nothing about paying habits.
     """
+    disputed = InvoiceStatus.DISPUTED
     due_before = [
-        invoice
-        for invoice in invoices
-        if invoice.due_date < as_of and invoice.status is not InvoiceStatus.DISPUTED
+        invoice for invoice in invoices if invoice.due_date < as_of and invoice.status is not disputed
     ]
     if len(due_before) < _TREND_INVOICES:
         return False
     due_before.sort(key=_RECENCY)
-    return all(_is_late(invoice, as_of, tolerance) for invoice in due_before[-_TREND_INVOICES:])
+    second_latest, latest = due_before[-_TREND_INVOICES:]
+    return _is_late(second_latest, as_of, tolerance) and _is_late(latest, as_of, tolerance)
 
 
 def assess(

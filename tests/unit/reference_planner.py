@@ -1,29 +1,87 @@
-"""The planner as it was before the compact plans of issue 2, kept verbatim as a test oracle.
+"""The planner as it was before issue 2, kept verbatim as a test oracle.
 
-``decisions_before_issue_2`` returns exactly the decisions the old ``plan_customer`` made, one
-PlanDecision object each; the properties in ``test_plan_output.py`` check that the new planner's
-decisions, and the fast ``plan --json`` writer's lines, are the same for any ledger.
+``plan_customer`` here is the old one (one PlanDecision object per decision), over the old domain
+rules in ``reference_domain``; it returns the old CustomerPlan's contents. The properties in
+``test_plan_output.py`` check the new planner, and the fast ``plan --json`` writer, against it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from operator import attrgetter
+from typing import NamedTuple
+
+from reference_domain import (
+    ContactCaps,
+    assess,
+    early_warnings,
+    late_fee,
+    outstanding_as_of,
+    reachable_channels,
+    terms_for,
+)
 
 from bot.domain.calendar import is_business_day
-from bot.domain.compliance import ContactCaps, reachable_channels
-from bot.domain.decisions import ContactRecord, DecisionStatus, PlanDecision, TierAssessment
-from bot.domain.fees import late_fee, terms_for
-from bot.domain.ladder import Executions, due_step_index
+from bot.domain.decisions import (
+    BrokenPromise,
+    ContactRecord,
+    DecisionStatus,
+    EarlyWarning,
+    ExecutionStatus,
+    PlanDecision,
+    TierAssessment,
+)
 from bot.domain.ledger import TACTIC_OF_TIER, Channel, CustomerLedger, Invoice, InvoiceStatus, Tactic
 from bot.domain.policy import LadderStep, PlanningPolicy
-from bot.domain.tiers import assess
 
-_NO_EXECUTIONS: dict[str, object] = {}
+Executions = Mapping[str, Mapping[str, ExecutionStatus]]
+
+_NO_EXECUTIONS: Mapping[str, ExecutionStatus] = {}
 _DECISION_ORDER = attrgetter("invoice", "step_index")
+
+
+class OldPlan(NamedTuple):
+    """What the old CustomerPlan held."""
+
+    business_day: bool
+    assessment: TierAssessment | None
+    decisions: tuple[PlanDecision, ...]
+    early_warnings: tuple[EarlyWarning, ...]
+    broken_promises: tuple[BrokenPromise, ...]
+
+
+def due_step_index(ladder: Sequence[LadderStep], days_overdue: int) -> int | None:
+    """Index of the step with the largest ``day`` ≤ ``days_overdue``; None before the first step.
+
+    Ties go to the later step. Ladders are normally in ascending ``day`` order (the config checks);
+    an unordered ladder still gets the right step, only slower.
+    """
+    return _StepFinder(ladder).find(days_overdue)
+
+
+class _StepFinder:
+    """Finds due steps of one ladder; built once per customer, not once per invoice."""
+
+    __slots__ = ("_days", "_ladder", "_ordered")
+
+    def __init__(self, ladder: Sequence[LadderStep]) -> None:
+        self._ladder = ladder
+        self._days = [step.day for step in ladder]
+        self._ordered = all(a <= b for a, b in zip(self._days, self._days[1:], strict=False))
+
+    def find(self, days_overdue: int) -> int | None:
+        if self._ordered:
+            index = bisect_right(self._days, days_overdue) - 1
+            return index if index >= 0 else None
+        best: int | None = None
+        for index, day in enumerate(self._days):
+            if day <= days_overdue and (best is None or day >= self._days[best]):
+                best = index
+        return best
 
 
 @dataclass(slots=True)
@@ -114,18 +172,23 @@ def _place_group(
     return [factory.make(due, step, step_index, status, channels, reason) for due in group]
 
 
-def decisions_before_issue_2(
+def plan_customer(
     as_of: date,
     ledger: CustomerLedger,
     executions: Executions,
     contacts: Sequence[ContactRecord],
     policy: PlanningPolicy,
-) -> tuple[PlanDecision, ...] | None:
-    """The old plan_customer's decisions (None on a day that is not a business day)."""
+) -> OldPlan:
+    """Decide every (invoice, step) of one customer on plan date ``as_of``.
+
+    ``executions`` maps invoice number -> step name -> status of a recorded step_execution;
+    ``contacts`` are the customer's messages already in the outbox (they count against the caps).
+    On a day that is not a business day in the customer's country nothing at all is decided.
+    """
     customer = ledger.customer
     country = customer.country or policy.default_country
     if not is_business_day(country, as_of):
-        return None
+        return OldPlan(False, None, (), (), ())
 
     compliance = policy.compliance
     tolerance = compliance.tolerance
@@ -135,24 +198,36 @@ def decisions_before_issue_2(
     factory = _DecisionFactory(customer.id, assessment, tactic)
 
     decisions: list[PlanDecision] = []
+    broken_promises: list[BrokenPromise] = []
     groups: dict[int, list[_DueInvoice]] = {}
     # After downtime most invoices supersede the same steps; build each sentence once.
     supersede_reasons: dict[tuple[int, int], str] = {}
+    step_finder = _StepFinder(ladder)
     for invoice in ledger.invoices:
         # Invoices issued after the plan date do not exist yet; disputed and written-off ones are
         # not dunned.
         if invoice.issue_date > as_of or invoice.status is not InvoiceStatus.OPEN:
             continue
-        outstanding = invoice.outstanding_as_of(as_of)
+        outstanding = outstanding_as_of(invoice, as_of)
         if outstanding <= tolerance:
             continue
         promise = invoice.promise
-        if promise is not None and promise.date >= as_of:
-            continue
+        if promise is not None:
+            if promise.date >= as_of:
+                continue
+            broken_promises.append(
+                BrokenPromise(
+                    customer=customer.id,
+                    invoice=invoice.number,
+                    promised_on=promise.date,
+                    promised_amount=promise.amount,
+                    outstanding=outstanding,
+                )
+            )
         if customer.do_not_contact:
             continue
         days_overdue = (as_of - invoice.due_date).days
-        index = due_step_index(ladder, days_overdue)
+        index = step_finder.find(days_overdue)
         if index is None:
             continue
         done = executions.get(invoice.number, _NO_EXECUTIONS)
@@ -182,4 +257,10 @@ def decisions_before_issue_2(
         decisions.extend(_place_group(as_of, ledger, ladder[index], index, groups[index], caps, factory))
 
     decisions.sort(key=_DECISION_ORDER)
-    return tuple(decisions)
+    return OldPlan(
+        True,
+        assessment,
+        tuple(decisions),
+        early_warnings(as_of, ledger, policy.scorecard, tolerance),
+        tuple(broken_promises),
+    )

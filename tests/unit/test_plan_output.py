@@ -1,7 +1,7 @@
 """The compact planner and the fast `plan --json` writer change nothing anyone can see (issue 2).
 
 Two oracles: ``reference_planner`` is the planner as it was before (one PlanDecision object per
-decision), and ``json.dumps(decision.as_json(), ensure_ascii=False)`` is how `dunbot plan --json`
+decision, over the domain rules of ``reference_domain`` as they were), and ``json.dumps(decision.as_json(), ensure_ascii=False)`` is how `dunbot plan --json`
 wrote each decision before. For any ledger, recorded steps, outbox contacts and ladder, the new
 planner must give the same decisions in the same order, and the writer the same bytes.
 """
@@ -13,12 +13,15 @@ import json
 from datetime import date, timedelta
 from decimal import Decimal
 
+import reference_domain
 from domain_factories import make_customer
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reference_planner import decisions_before_issue_2
+from reference_planner import plan_customer as plan_customer_before_issue_2
 
+from bot.domain.compliance import ContactCaps
 from bot.domain.decisions import ContactRecord, CustomerPlan, ExecutionStatus
+from bot.domain.fees import late_fee
 from bot.domain.ladder import default_ladders, plan_customer
 from bot.domain.ledger import (
     Channel,
@@ -31,7 +34,6 @@ from bot.domain.ledger import (
     Tier,
 )
 from bot.domain.policy import CompliancePolicy, FeeTerms, LadderStep, PlanningPolicy
-from bot.domain.tiers import early_warnings
 from bot.outreach.plan_json import SEPARATOR, PlanJsonEncoder, write_json_array
 
 AS_OF = date(2026, 6, 10)  # a Wednesday, a working day in China
@@ -181,13 +183,13 @@ def test_the_compact_planner_decides_exactly_what_the_old_one_did(
     ledger, executions, contacts, policy = situation
     as_of = AS_OF + timedelta(days=day)  # weekends and holidays too
     plan = plan_customer(as_of, ledger, executions, contacts, policy)
-    before = decisions_before_issue_2(as_of, ledger, executions, contacts, policy)
-    assert plan.business_day is (before is not None)
-    assert plan.decisions == (before or ())
+    before = plan_customer_before_issue_2(as_of, ledger, executions, contacts, policy)
+    assert plan.business_day is before.business_day
+    assert plan.assessment == before.assessment
+    assert plan.decisions == before.decisions
+    assert plan.early_warnings == before.early_warnings
+    assert plan.broken_promises == before.broken_promises
     assert plan.decision_count == len(plan.decisions)
-    if plan.business_day:  # found in the planner's own pass, they must be what tiers finds
-        tolerance = policy.compliance.tolerance
-        assert plan.early_warnings == early_warnings(as_of, ledger, policy.scorecard, tolerance)
     counts: dict[str, int] = {}
     for decision in plan.decisions:
         counts[decision.status.value] = counts.get(decision.status.value, 0) + 1
@@ -235,3 +237,55 @@ def test_the_array_is_what_the_old_cli_printed(
     assert out.getvalue() == expected.getvalue()
     assert written == sum(len(plan.decisions) for plan in plans)
     assert json.loads(out.getvalue()) == [d.as_json() for plan in plans for d in plan.decisions]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    contacts=st.lists(
+        st.tuples(st.sampled_from(list(Channel)), st.integers(-10, 10)).map(
+            lambda c: ContactRecord(c[0], AS_OF + timedelta(days=c[1]))
+        ),
+        max_size=8,
+    ),
+    steps=st.lists(
+        st.tuples(
+            st.lists(st.sampled_from(list(Channel)), min_size=1, max_size=3, unique=True), st.integers(-2, 2)
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    cap=st.integers(1, 6),
+)
+def test_the_caps_answer_as_before(
+    contacts: list[ContactRecord], steps: list[tuple[list[Channel], int]], cap: int
+) -> None:
+    policy = CompliancePolicy(max_messages_per_7d=cap)
+    new, old = ContactCaps(contacts, policy), reference_domain.ContactCaps(contacts, policy)
+    for channels, offset in steps:
+        on = AS_OF + timedelta(days=offset)
+        answer = new.check(tuple(channels), on)
+        assert answer == old.check(tuple(channels), on)
+        if answer[0]:
+            new.add(channels, on)
+            old.add(channels, on)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    outstanding=st.decimals(min_value=-100, max_value=10**9, places=2, allow_nan=False, allow_infinity=False),
+    days=st.integers(-30, 400),
+    grace=st.integers(0, 40),
+    daily=st.decimals(min_value=-1, max_value=1, places=4, allow_nan=False, allow_infinity=False),
+    penalty=st.decimals(min_value=-1, max_value=1, places=3, allow_nan=False, allow_infinity=False),
+    after=st.integers(0, 90),
+    currency=st.sampled_from(["CNY", "JPY", "KWD", "XXX"]),
+)
+def test_late_fees_are_as_before(
+    outstanding: Decimal, days: int, grace: int, daily: Decimal, penalty: Decimal, after: int, currency: str
+) -> None:
+    terms = FeeTerms(grace_days=grace, daily_rate=daily, penalty_rate=penalty, penalty_after_days=after)
+    new, old = (
+        late_fee(outstanding, days, terms, currency),
+        reference_domain.late_fee(outstanding, days, terms, currency),
+    )
+    assert (new, str(new)) == (old, str(old))
