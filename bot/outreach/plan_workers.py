@@ -65,10 +65,32 @@ def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def customer_slices(connection: Connection, size: int) -> list[CustomerRange]:
-    """The customers in id order (the database's order), cut into ranges of ``size`` ids."""
+def slice_sizes(customers: int, size: int, workers: int) -> list[int]:
+    """How many customers each slice takes: ``size`` while plenty remain, then fewer.
+
+    Guided self-scheduling: a slice takes at most a 1/(2 × workers) share of the customers left,
+    but never fewer than ``size`` // 4, so the last slices are small and the workers finish nearly
+    together instead of one waiting on the other's last full slice.
+    """
+    floor = max(1, size // 4)
+    sizes: list[int] = []
+    remaining = customers
+    while remaining > 0:
+        take = min(size, remaining, max(floor, -(-remaining // (2 * workers))))
+        sizes.append(take)
+        remaining -= take
+    return sizes
+
+
+def customer_slices(connection: Connection, size: int, workers: int = 1) -> list[CustomerRange]:
+    """The customers in id order (the database's order), cut into ranges (see ``slice_sizes``)."""
     ids = list(connection.execute(sa.select(customer_t.c.id).order_by(customer_t.c.id)).scalars())
-    return [(ids[start], ids[min(start + size, len(ids)) - 1]) for start in range(0, len(ids), size)]
+    slices: list[CustomerRange] = []
+    start = 0
+    for take in slice_sizes(len(ids), size, workers):
+        slices.append((ids[start], ids[start + take - 1]))
+        start += take
+    return slices
 
 
 def _warm_calendars(connection: Connection, policy: PlanningPolicy, as_of: date) -> None:
@@ -185,7 +207,7 @@ def write_in_parallel(
     """
     policy = settings.planning_policy()
     with exported_snapshot(engine) as (connection, token):
-        slices = customer_slices(connection, slice_customers)
+        slices = customer_slices(connection, slice_customers, workers)
         workers = min(workers, len(slices))
         if workers <= 1:
             return serial(connection)

@@ -35,6 +35,7 @@ from bot.domain.ledger import (
 )
 from bot.domain.policy import CompliancePolicy, FeeTerms, LadderStep, PlanningPolicy
 from bot.outreach.plan_json import SEPARATOR, PlanJsonEncoder, write_json_array
+from bot.outreach.plan_workers import slice_sizes
 
 AS_OF = date(2026, 6, 10)  # a Wednesday, a working day in China
 EXAMPLES = settings(max_examples=300, deadline=None)
@@ -289,3 +290,15 @@ def test_late_fees_are_as_before(
         reference_domain.late_fee(outstanding, days, terms, currency),
     )
     assert (new, str(new)) == (old, str(old))
+
+
+@settings(max_examples=200, deadline=None)
+@given(customers=st.integers(0, 50_000), size=st.integers(1, 6000), workers=st.integers(1, 8))
+def test_slices_cover_every_customer_and_shrink_towards_the_end(
+    customers: int, size: int, workers: int
+) -> None:
+    sizes = slice_sizes(customers, size, workers)
+    assert sum(sizes) == customers
+    assert all(0 < n <= size for n in sizes)
+    assert sizes == sorted(sizes, reverse=True)
+    assert all(n >= max(1, size // 4) for n in sizes[:-1])
