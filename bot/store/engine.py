@@ -139,7 +139,10 @@ def exported_snapshot(engine: Engine) -> Iterator[tuple[sa.Connection, str | Non
 
 @contextmanager
 def joined_snapshot(url: str, token: str | None) -> Iterator[sa.Connection]:
-    """A connection, in its own engine, that sees what the ``exported_snapshot`` of ``token`` sees."""
+    """A connection, in its own engine, that sees what the ``exported_snapshot`` of ``token`` sees.
+
+    Meant for bulk readers (the planning workers): on PostgreSQL its sorts get 32 MB of memory.
+    """
     engine = make_engine(url, read_only=True, poolclass=sa.pool.NullPool)
     try:
         if token is None:
@@ -150,6 +153,9 @@ def joined_snapshot(url: str, token: str | None) -> Iterator[sa.Connection]:
             raise StoreError(f"not a PostgreSQL snapshot id: {token!r}")
         with engine.connect().execution_options(isolation_level="REPEATABLE READ") as connection:
             connection.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{token}'")
+            # A reader sorts big batches (a planning slice: 50,000 invoices, about 6 MB); with the
+            # default 4 MB each sort spilled to disk and took half as long again.
+            connection.exec_driver_sql("SET LOCAL work_mem = '32MB'")
             yield connection
     finally:
         engine.dispose()
