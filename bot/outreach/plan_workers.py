@@ -25,6 +25,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from multiprocessing.connection import wait
 from typing import Any, TextIO
 
 import sqlalchemy as sa
@@ -125,7 +126,7 @@ _IOV_MAX = 512  # buffers per writev call; POSIX guarantees at least 16, Linux a
 
 def _write_all(fd: int, chunks: list[bytes]) -> None:
     # Many small buffers through writev, never one big joined one: on this kind of virtual machine
-    # a fresh 15 MB buffer costs more in page faults than encoding and writing its contents.
+    # a fresh buffer the size of a slice costs more in page faults than encoding its contents.
     for start in range(0, len(chunks), _IOV_MAX):
         batch = chunks[start : start + _IOV_MAX]
         written = os.writev(fd, batch)
@@ -190,6 +191,20 @@ def _work(
         raise SystemExit(1) from None
 
 
+def _wait_for(processes: list[Any], shared: _Shared) -> None:
+    # A worker killed outright (OOM killer, SIGKILL) reports nothing, and the others would wait for
+    # its turn for ever: when one ends badly, tell the rest to stop.
+    running = {process.sentinel: process for process in processes}
+    while running:
+        for sentinel in wait(list(running)):
+            process = running.pop(sentinel)
+            process.join()
+            if process.exitcode != 0:
+                with shared.condition:
+                    shared.failed.value = 1
+                    shared.condition.notify_all()
+
+
 def write_in_parallel(
     engine: Engine,
     settings: Settings,
@@ -238,8 +253,7 @@ def write_in_parallel(
         try:
             for process in processes:
                 process.start()
-            for process in processes:
-                process.join()
+            _wait_for(processes, shared)
         finally:
             for process in processes:
                 if process.is_alive():

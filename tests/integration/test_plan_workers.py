@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -105,3 +106,18 @@ def test_a_short_write_is_finished(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     with path.open("wb") as out:
         plan_workers._write_all(out.fileno(), chunks)
     assert path.read_bytes() == b"".join(chunks)
+
+
+def test_a_worker_killed_outright_fails_the_command_instead_of_hanging(
+    demo_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = plan_workers.plan_customer
+
+    def dies_at_one_customer(as_of, ledger, executions, contacts, policy):  # type: ignore[no-untyped-def]
+        if ledger.customer.id == "C-0012":
+            os._exit(9)  # as the OOM killer would: no exception, no report
+        return real(as_of, ledger, executions, contacts, policy)
+
+    monkeypatch.setattr(plan_workers, "plan_customer", dies_at_one_customer)
+    with pytest.raises(RuntimeError, match="stopped without finishing"):
+        _written(demo_engine, tmp_path / "killed.json", workers=2, slice_customers=5)
