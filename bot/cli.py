@@ -283,22 +283,13 @@ def plan(
     as_json: Annotated[bool, typer.Option("--json", help="A JSON array of decisions.")] = False,
 ) -> None:
     """Show what the ladder decides for a day. Writes nothing."""
-    from bot.outreach.planning import iter_plans, preview_plan
+    from bot.outreach.planning import preview_plan, write_plan_json
 
     settings = _settings()
     day = _parse_date(as_of, "--as-of") if as_of else _today(settings, _now())
     engine = make_engine(settings.database_url)
     if as_json:
-        # Streamed: a million decisions are written as they are made, never held at once.
-        write = sys.stdout.write
-        first = True
-        write("[")
-        for customer_plan in iter_plans(engine, settings, day):
-            for decision in customer_plan.decisions:
-                write("\n  " if first else ",\n  ")
-                write(json.dumps(decision.as_json(), ensure_ascii=False, default=str))
-                first = False
-        write("\n]\n" if not first else "]\n")
+        write_plan_json(engine, settings, day, sys.stdout)
         return
     with err.status(f"planning {day} ..."):
         preview = preview_plan(engine, settings, day, keep=PLAN_TABLE_ROWS)

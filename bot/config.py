@@ -182,6 +182,17 @@ class OutreachSettings(_Section):
     review_assignee: str = "collector"
 
 
+class PlanningSettings(_Section):
+    """How `dunbot plan --json` spreads its work."""
+
+    # Worker processes that plan slices of the customers side by side; 0 = one per CPU core,
+    # 1 = plan in the command's own process. Small ledgers are always planned in one process.
+    workers: int = Field(default=0, ge=0, le=64)
+    # Customers per slice a worker takes at a time; its memory holds one slice's decisions (about
+    # 90 MB of JSON for 5,000 customers of ten invoices on a fresh ledger).
+    slice_customers: int = Field(default=5000, ge=1)
+
+
 class LetterSettings(_Section):
     """Where signed letters wait for the mailroom."""
 
@@ -431,6 +442,7 @@ class Settings(_Section):
     evidence: EvidenceSettings = EvidenceSettings()
     compliance: ComplianceSettings = ComplianceSettings()
     outreach: OutreachSettings = OutreachSettings()
+    planning: PlanningSettings = PlanningSettings()
     fees: FeeSettings = FeeSettings()
     scorecard: ScorecardSettings = ScorecardSettings()
     web: WebSettings = WebSettings()

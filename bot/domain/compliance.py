@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import unicodedata
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
+from functools import lru_cache
 
 from bot.domain.decisions import ContactRecord
 from bot.domain.ledger import AUTOMATED_CHANNELS, Channel, Customer
@@ -18,18 +18,37 @@ _AROUND = range(-(_WINDOW_DAYS - 1), _WINDOW_DAYS)
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 
 
-def _unreachable_because(customer: Customer, channel: Channel) -> str | None:
+def _unreachable_because(
+    channel: Channel, opted_out: frozenset[Channel], email: bool, phone: bool, address: bool
+) -> str | None:
     if channel is Channel.TASK:
         return None
-    if channel in customer.opted_out:
+    if channel in opted_out:
         return f"{channel.value}: the customer opted out"
-    if channel is Channel.EMAIL and not customer.email:
+    if channel is Channel.EMAIL and not email:
         return "email: no e-mail address"
-    if channel in (Channel.SMS, Channel.VOICE) and not customer.phone:
+    if channel in (Channel.SMS, Channel.VOICE) and not phone:
         return f"{channel.value}: no phone number"
-    if channel is Channel.LETTER and not customer.address:
+    if channel is Channel.LETTER and not address:
         return "letter: no postal address"
     return None
+
+
+@lru_cache(maxsize=1024)
+def _split_channels(
+    channels: tuple[Channel, ...], opted_out: frozenset[Channel], email: bool, phone: bool, address: bool
+) -> tuple[tuple[Channel, ...], tuple[tuple[Channel, str], ...]]:
+    # Depends only on what the customer can be reached by, not on who they are: a planning run
+    # asks the same few questions for every customer.
+    kept: list[Channel] = []
+    dropped: list[tuple[Channel, str]] = []
+    for channel in channels:
+        why = _unreachable_because(channel, opted_out, email, phone, address)
+        if why is None:
+            kept.append(channel)
+        else:
+            dropped.append((channel, why))
+    return tuple(kept), tuple(dropped)
 
 
 def reachable_channels(
@@ -40,15 +59,13 @@ def reachable_channels(
     E-mail needs an address, sms and voice a phone number, letter a postal address; an opted-out
     channel is dropped; a task reaches a collector, not the customer, so it is always kept.
     """
-    kept: list[Channel] = []
-    dropped: list[tuple[Channel, str]] = []
-    for channel in channels:
-        why = _unreachable_because(customer, channel)
-        if why is None:
-            kept.append(channel)
-        else:
-            dropped.append((channel, why))
-    return tuple(kept), tuple(dropped)
+    return _split_channels(
+        tuple(channels),
+        customer.opted_out,
+        bool(customer.email),
+        bool(customer.phone),
+        bool(customer.address),
+    )
 
 
 def _squeeze(text: str) -> str:
@@ -85,14 +102,14 @@ class ContactCaps:
         """Start from the messages already in the outbox."""
         self._policy = policy
         self._by_channel_day: set[tuple[Channel, date]] = set()
-        self._automated_by_day: Counter[date] = Counter()
+        self._automated_by_day: dict[date, int] = {}
         for contact in contacts:
             self._count(contact.channel, contact.on)
 
     def _count(self, channel: Channel, on: date) -> None:
         self._by_channel_day.add((channel, on))
         if channel in AUTOMATED_CHANNELS:
-            self._automated_by_day[on] += 1
+            self._automated_by_day[on] = self._automated_by_day.get(on, 0) + 1
 
     def check(self, channels: Sequence[Channel], on: date) -> tuple[bool, str]:
         """Whether a step with ``channels`` fits on ``on`` in full, and if not, why."""
@@ -103,21 +120,32 @@ class ContactCaps:
         if not automated:
             return True, "tasks do not count against the caps"
         cap = self._policy.max_messages_per_7d
+        counted = self._automated_by_day
+        if not counted or (len(counted) == 1 and on in counted):
+            # Nothing counted but ``on`` itself (the usual case: what this plan placed today), so
+            # every window holds the same count and the first one, [on − 6, on], speaks for all.
+            if counted.get(on, 0) + len(automated) <= cap:
+                return True, "within the contact caps"
+            return False, self._over_cap(len(automated), counted.get(on, 0), on, 0, cap)
         # Every 7-day window that contains ``on``; outbox rows dated later than ``on`` (a re-run
         # for an earlier date) are counted too. Daily counts from on−6 to on+6, then slide.
-        daily = [self._automated_by_day.get(on + timedelta(days=k), 0) for k in _AROUND]
+        daily = [counted.get(on + timedelta(days=k), 0) for k in _AROUND]
         in_window = sum(daily[:_WINDOW_DAYS])
         for first in range(_WINDOW_DAYS):
             if first:
                 in_window += daily[first + _WINDOW_DAYS - 1] - daily[first - 1]
             if in_window + len(automated) > cap:
-                start = on - timedelta(days=_WINDOW_DAYS - 1 - first)
-                end = start + timedelta(days=_WINDOW_DAYS - 1)
-                return False, (
-                    f"{len(automated)} more message(s) would make {in_window + len(automated)} "
-                    f"automated messages from {start} to {end} (cap {cap} in 7 days)"
-                )
+                return False, self._over_cap(len(automated), in_window, on, first, cap)
         return True, "within the contact caps"
+
+    @staticmethod
+    def _over_cap(more: int, in_window: int, on: date, first: int, cap: int) -> str:
+        start = on - timedelta(days=_WINDOW_DAYS - 1 - first)
+        end = start + timedelta(days=_WINDOW_DAYS - 1)
+        return (
+            f"{more} more message(s) would make {in_window + more} "
+            f"automated messages from {start} to {end} (cap {cap} in 7 days)"
+        )
 
     def add(self, channels: Iterable[Channel], on: date) -> None:
         """Count messages placed on ``on``."""

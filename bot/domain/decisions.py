@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
+from typing import NamedTuple
 
 from bot.domain.ledger import Channel, Tactic, Tier
+from bot.domain.policy import LadderStep
 
 
 class DecisionStatus(StrEnum):
@@ -98,9 +101,11 @@ class TierAssessment:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class EarlyWarning:
-    """An open invoice more than early_warning_factor × payment terms overdue."""
+class EarlyWarning(NamedTuple):
+    """An open invoice more than early_warning_factor × payment terms overdue.
+
+    A NamedTuple, like InvoicePlan: on a ledger long overdue most invoices raise one.
+    """
 
     customer: str
     invoice: str
@@ -120,14 +125,125 @@ class BrokenPromise:
     outstanding: Decimal
 
 
-@dataclass(frozen=True, slots=True)
+def superseded_reason(earlier: LadderStep, due: LadderStep) -> str:
+    """Why ``earlier`` is recorded superseded when ``due`` is the step due today."""
+    return (
+        f"{earlier.name} (day {earlier.day}) never ran and {due.name} (day {due.day}) is due now; "
+        "missed steps are not sent"
+    )
+
+
+class StepPlacement(NamedTuple):
+    """How one due step of one customer was placed today; every invoice due at it shares this."""
+
+    step_index: int  # position in the tactic's ladder
+    status: DecisionStatus  # planned, deferred or awaiting_approval (never superseded)
+    channels: tuple[Channel, ...]
+    reason: str
+
+
+class InvoicePlan(NamedTuple):
+    """One invoice's decisions today, compactly: the earlier steps it supersedes, then its due step.
+
+    A NamedTuple rather than a frozen dataclass: a first run after an import makes one per open
+    invoice, a million of them, and a tuple is built about five times faster than a frozen
+    dataclass sets its fields one by one. The superseded decisions are implied, not built.
+    """
+
+    invoice: str
+    currency: str
+    outstanding: Decimal
+    days_overdue: int
+    late_fee: Decimal
+    superseded: tuple[int, ...]  # ladder indices of the earlier steps that never ran, ascending
+    placement: StepPlacement
+
+
+@dataclass(frozen=True)
 class CustomerPlan:
-    """Everything decided for one customer on one day."""
+    """Everything decided for one customer on one day.
+
+    ``invoices`` holds the decisions compactly (in invoice-number order); ``decisions`` spells them
+    out as one PlanDecision per (invoice, step), built on first use.
+    """
 
     customer: str
     as_of: date
     business_day: bool  # False: nothing at all was decided (weekend or public holiday)
     assessment: TierAssessment | None
-    decisions: tuple[PlanDecision, ...] = ()
+    tactic: Tactic | None = None
+    ladder: tuple[LadderStep, ...] = ()  # the tactic's ladder the step indices point into
+    invoices: tuple[InvoicePlan, ...] = ()
     early_warnings: tuple[EarlyWarning, ...] = ()
     broken_promises: tuple[BrokenPromise, ...] = ()
+
+    @property
+    def decision_count(self) -> int:
+        """How many (invoice, step) decisions there are, without building them."""
+        return sum(len(invoice.superseded) + 1 for invoice in self.invoices)
+
+    def status_counts(self) -> dict[DecisionStatus, int]:
+        """Decisions per status, without building them."""
+        counts: dict[DecisionStatus, int] = {}
+        superseded = 0
+        for invoice in self.invoices:
+            superseded += len(invoice.superseded)
+            status = invoice.placement.status
+            counts[status] = counts.get(status, 0) + 1
+        if superseded:
+            counts[DecisionStatus.SUPERSEDED] = superseded
+        return counts
+
+    @cached_property
+    def decisions(self) -> tuple[PlanDecision, ...]:
+        """Every (invoice, step) decision, by invoice number and then ladder position."""
+        if not self.invoices:
+            return ()
+        assert self.assessment is not None and self.tactic is not None
+        tier, tactic, ladder, customer = self.assessment.tier, self.tactic, self.ladder, self.customer
+        superseded_status = DecisionStatus.SUPERSEDED
+        decisions: list[PlanDecision] = []
+        for invoice in self.invoices:
+            number, currency, outstanding, days_overdue, fee, superseded, placement = invoice
+            due = ladder[placement.step_index]
+            for index in superseded:
+                step = ladder[index]
+                decisions.append(
+                    PlanDecision(
+                        number,
+                        customer,
+                        tier,
+                        tactic,
+                        step.name,
+                        index,
+                        days_overdue,
+                        (),
+                        fee,
+                        currency,
+                        outstanding,
+                        superseded_status,
+                        superseded_reason(step, due),
+                        step.signed,
+                        step.approval,
+                    )
+                )
+            decisions.append(
+                PlanDecision(
+                    number,
+                    customer,
+                    tier,
+                    tactic,
+                    due.name,
+                    placement.step_index,
+                    days_overdue,
+                    placement.channels,
+                    fee,
+                    currency,
+                    outstanding,
+                    placement.status,
+                    placement.reason,
+                    due.signed,
+                    due.approval,
+                )
+            )
+        return tuple(decisions)

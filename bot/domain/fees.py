@@ -36,8 +36,8 @@ def late_fee(outstanding: Decimal, days_overdue: int, terms: FeeTerms, currency:
     """
     if outstanding <= _ZERO:
         return quantize(_ZERO, currency)
-    interest_days = max(0, days_overdue - terms.grace_days)
-    fee = outstanding * terms.daily_rate * interest_days
+    interest_days = days_overdue - terms.grace_days
+    fee = outstanding * terms.daily_rate * (interest_days if interest_days > 0 else 0)
     if days_overdue >= terms.penalty_after_days:
         fee += outstanding * terms.penalty_rate
     return quantize(fee, currency)

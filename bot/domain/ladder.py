@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
-from operator import attrgetter
+from operator import itemgetter
 
 from bot.domain.calendar import is_business_day
 from bot.domain.compliance import ContactCaps, reachable_channels
@@ -21,19 +19,19 @@ from bot.domain.decisions import (
     ContactRecord,
     CustomerPlan,
     DecisionStatus,
+    EarlyWarning,
     ExecutionStatus,
-    PlanDecision,
-    TierAssessment,
+    InvoicePlan,
+    StepPlacement,
 )
 from bot.domain.fees import late_fee, terms_for
-from bot.domain.ledger import TACTIC_OF_TIER, Channel, CustomerLedger, Invoice, InvoiceStatus, Tactic
-from bot.domain.policy import Assignee, LadderStep, PlanningPolicy, StepAction
-from bot.domain.tiers import assess, early_warnings
+from bot.domain.ledger import TACTIC_OF_TIER, Channel, Customer, CustomerLedger, InvoiceStatus, Tactic
+from bot.domain.policy import Assignee, FeeTerms, LadderStep, PlanningPolicy, StepAction
+from bot.domain.tiers import assess, early_warning_threshold
 
 Executions = Mapping[str, Mapping[str, ExecutionStatus]]
 
-_NO_EXECUTIONS: Mapping[str, ExecutionStatus] = {}
-_DECISION_ORDER = attrgetter("invoice", "step_index")
+_BY_NUMBER = itemgetter(0)
 
 _E, _S, _L, _T = Channel.EMAIL, Channel.SMS, Channel.LETTER, Channel.TASK
 
@@ -90,12 +88,15 @@ def due_step_index(ladder: Sequence[LadderStep], days_overdue: int) -> int | Non
 
 
 class _StepFinder:
-    """Finds due steps of one ladder; built once per customer, not once per invoice."""
+    """Finds due steps of one ladder, with what every invoice of that ladder needs precomputed."""
 
-    __slots__ = ("_days", "_ladder", "_ordered")
+    __slots__ = ("_days", "_ordered", "everything_before", "ladder", "names")
 
     def __init__(self, ladder: Sequence[LadderStep]) -> None:
-        self._ladder = ladder
+        self.ladder = ladder
+        self.names = tuple(step.name for step in ladder)
+        # The steps an invoice at index i supersedes when none of them ran: all of those before it.
+        self.everything_before = tuple(tuple(range(index)) for index in range(len(ladder)))
         self._days = [step.day for step in ladder]
         self._ordered = all(a <= b for a, b in zip(self._days, self._days[1:], strict=False))
 
@@ -110,77 +111,45 @@ class _StepFinder:
         return best
 
 
-@dataclass(slots=True)
-class _DueInvoice:
-    """An invoice whose due step is to be placed today."""
+# One finder per ladder object, not per customer: the three ladders of a policy serve every customer.
+_FINDERS: dict[int, _StepFinder] = {}
+_MAX_FINDERS = 64
 
-    invoice: Invoice
-    days_overdue: int
-    outstanding: Decimal
-    fee: Decimal
+
+def _finder_for(ladder: Sequence[LadderStep]) -> _StepFinder:
+    finder = _FINDERS.get(id(ladder))
+    if finder is None or finder.ladder is not ladder:
+        if len(_FINDERS) >= _MAX_FINDERS:
+            _FINDERS.clear()
+        finder = _FINDERS[id(ladder)] = _StepFinder(ladder)
+    return finder
+
+
+# What the invoice loop keeps of a due invoice until its step is placed: number, currency,
+# outstanding, days overdue, late fee, superseded step indices; the placement is appended, and the
+# list becomes the InvoicePlan.
+_DueInvoice = list[object]
 
 
 def _channel_list(channels: Iterable[Channel]) -> str:
-    return ", ".join(channel.value for channel in channels)
+    return ", ".join(channels)  # a StrEnum member is its value
 
 
-class _DecisionFactory:
-    """Fills in the fields every decision of one customer on one day shares."""
-
-    __slots__ = ("customer_id", "tactic", "tier")
-
-    def __init__(self, customer_id: str, assessment: TierAssessment, tactic: Tactic) -> None:
-        self.customer_id = customer_id
-        self.tier = assessment.tier
-        self.tactic = tactic
-
-    def make(
-        self,
-        due: _DueInvoice,
-        step: LadderStep,
-        step_index: int,
-        status: DecisionStatus,
-        channels: tuple[Channel, ...],
-        reason: str,
-    ) -> PlanDecision:
-        invoice = due.invoice
-        # Positional: a million decisions on a first run after import; keywords cost a third more.
-        return PlanDecision(
-            invoice.number,
-            self.customer_id,
-            self.tier,
-            self.tactic,
-            step.name,
-            step_index,
-            due.days_overdue,
-            channels,
-            due.fee,
-            invoice.currency,
-            due.outstanding,
-            status,
-            reason,
-            step.signed,
-            step.approval,
-        )
-
-
-def _place_group(
+def _place(
     as_of: date,
-    ledger: CustomerLedger,
+    customer: Customer,
     step: LadderStep,
     step_index: int,
-    group: list[_DueInvoice],
+    invoices: int,
     caps: ContactCaps,
-    factory: _DecisionFactory,
-) -> list[PlanDecision]:
-    together = f"; one message for {len(group)} invoices" if len(group) > 1 else ""
+) -> StepPlacement:
+    """Place one due step for ``invoices`` invoices of a customer: one message per channel."""
+    together = f"; one message for {invoices} invoices" if invoices > 1 else ""
     if step.approval:
         reason = f"{step.name} waits for a collector's approval before anything is sent{together}"
-        return [
-            factory.make(due, step, step_index, DecisionStatus.AWAITING_APPROVAL, (), reason) for due in group
-        ]
+        return StepPlacement(step_index, DecisionStatus.AWAITING_APPROVAL, (), reason)
 
-    channels, dropped = reachable_channels(ledger.customer, step.channels)
+    channels, dropped = reachable_channels(customer, step.channels)
     notes = [f"dropped {why}" for _, why in dropped]
     if not channels:
         channels = (Channel.TASK,)
@@ -195,7 +164,7 @@ def _place_group(
         reason = f"{step.name} deferred whole to the next business day: {why}"
     if notes:
         reason += "; " + "; ".join(notes)
-    return [factory.make(due, step, step_index, status, channels, reason) for due in group]
+    return StepPlacement(step_index, status, channels, reason)
 
 
 def plan_customer(
@@ -210,6 +179,8 @@ def plan_customer(
     ``executions`` maps invoice number -> step name -> status of a recorded step_execution;
     ``contacts`` are the customer's messages already in the outbox (they count against the caps).
     On a day that is not a business day in the customer's country nothing at all is decided.
+    The decisions are kept compactly (``CustomerPlan.invoices``); ``CustomerPlan.decisions`` spells
+    them out.
     """
     customer = ledger.customer
     country = customer.country or policy.default_country
@@ -221,22 +192,31 @@ def plan_customer(
     assessment = assess(as_of, ledger, policy.scorecard, tolerance)
     tactic = TACTIC_OF_TIER[assessment.tier]
     ladder = policy.ladders[tactic]
-    factory = _DecisionFactory(customer.id, assessment, tactic)
+    finder = _finder_for(ladder)
+    names, everything_before = finder.names, finder.everything_before
+    default_terms = policy.fees
+    contract_terms: dict[str, FeeTerms] = {}
+    open_status = InvoiceStatus.OPEN
+    do_not_contact = customer.do_not_contact
 
-    decisions: list[PlanDecision] = []
+    # The early warnings of tiers.early_warnings, found in this same pass over the invoices.
+    warning_threshold, warning_days = early_warning_threshold(customer, policy.scorecard)
+    warnings: list[EarlyWarning] = []
     broken_promises: list[BrokenPromise] = []
     groups: dict[int, list[_DueInvoice]] = {}
-    # After downtime most invoices supersede the same steps; build each sentence once.
-    supersede_reasons: dict[tuple[int, int], str] = {}
-    step_finder = _StepFinder(ladder)
+    # The hot loop of a first run after import (a million invoices): nothing in it is done per
+    # superseded step that can be done once per invoice, or once per ladder.
     for invoice in ledger.invoices:
         # Invoices issued after the plan date do not exist yet; disputed and written-off ones are
         # not dunned.
-        if invoice.issue_date > as_of or invoice.status is not InvoiceStatus.OPEN:
+        if invoice.issue_date > as_of or invoice.status is not open_status:
             continue
         outstanding = invoice.outstanding_as_of(as_of)
         if outstanding <= tolerance:
             continue
+        days_overdue = (as_of - invoice.due_date).days
+        if days_overdue > warning_days:
+            warnings.append(EarlyWarning(customer.id, invoice.number, days_overdue, warning_threshold))
         promise = invoice.promise
         if promise is not None:
             if promise.date >= as_of:
@@ -250,46 +230,57 @@ def plan_customer(
                     outstanding=outstanding,
                 )
             )
-        if customer.do_not_contact:
+        if do_not_contact:
             continue
-        days_overdue = (as_of - invoice.due_date).days
-        index = step_finder.find(days_overdue)
+        index = finder.find(days_overdue)
         if index is None:
             continue
-        done = executions.get(invoice.number, _NO_EXECUTIONS)
-        due_step = ladder[index]
-        if due_step.name in done:
+        done = executions.get(invoice.number)
+        if not done:
+            superseded = everything_before[index]
+        elif names[index] in done:
             continue
-        contract = ledger.contracts.get(invoice.contract_ref) if invoice.contract_ref else None
-        fee = late_fee(outstanding, days_overdue, terms_for(contract, policy.fees), invoice.currency)
-        due = _DueInvoice(invoice, days_overdue, outstanding, fee)
-        for earlier_index in range(index):
-            earlier = ladder[earlier_index]
-            if earlier.name in done:
-                continue
-            reason = supersede_reasons.get((earlier_index, index))
-            if reason is None:
-                reason = (
-                    f"{earlier.name} (day {earlier.day}) never ran and {due_step.name} "
-                    f"(day {due_step.day}) is due now; missed steps are not sent"
+        else:
+            superseded = tuple(earlier for earlier in range(index) if names[earlier] not in done)
+        terms = default_terms
+        contract_ref = invoice.contract_ref
+        if contract_ref:
+            cached = contract_terms.get(contract_ref)
+            if cached is None:
+                cached = contract_terms[contract_ref] = terms_for(
+                    ledger.contracts.get(contract_ref), default_terms
                 )
-                supersede_reasons[(earlier_index, index)] = reason
-            decisions.append(factory.make(due, earlier, earlier_index, DecisionStatus.SUPERSEDED, (), reason))
-        groups.setdefault(index, []).append(due)
+            terms = cached
+        fee = late_fee(outstanding, days_overdue, terms, invoice.currency)
+        entry = [invoice.number, invoice.currency, outstanding, days_overdue, fee, superseded]
+        group = groups.get(index)
+        if group is None:
+            groups[index] = [entry]
+        else:
+            group.append(entry)
 
-    caps = ContactCaps(contacts, compliance)
-    # Most severe first: when the caps allow only some steps, the later rung of the ladder wins.
-    for index in sorted(groups, reverse=True):
-        decisions.extend(_place_group(as_of, ledger, ladder[index], index, groups[index], caps, factory))
-
-    decisions.sort(key=_DECISION_ORDER)
+    plans: list[InvoicePlan] = []
+    if groups:
+        caps = ContactCaps(contacts, compliance)
+        # Most severe first: when the caps allow only some steps, the later rung of the ladder wins.
+        for index in sorted(groups, reverse=True):
+            group = groups[index]
+            placement = _place(as_of, customer, ladder[index], index, len(group), caps)
+            for entry in group:
+                entry.append(placement)
+                # InvoicePlan's fields in order; tuple.__new__ is InvoicePlan._make without its
+                # Python frame (a million invoices on a first run).
+                plans.append(tuple.__new__(InvoicePlan, entry))
+        plans.sort(key=_BY_NUMBER)
     return CustomerPlan(
         customer=customer.id,
         as_of=as_of,
         business_day=True,
         assessment=assessment,
-        decisions=tuple(decisions),
-        early_warnings=early_warnings(as_of, ledger, policy.scorecard, tolerance),
+        tactic=tactic,
+        ladder=tuple(ladder),
+        invoices=tuple(plans),
+        early_warnings=tuple(warnings),
         broken_promises=tuple(broken_promises),
     )
 

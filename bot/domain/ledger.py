@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from operator import attrgetter
+from typing import NamedTuple
 
 
 class Tier(StrEnum):
@@ -22,8 +24,14 @@ class Tier(StrEnum):
 
     def lower(self) -> Tier:
         """One tier down (cautious stays cautious)."""
-        order = list(Tier)
-        return order[min(order.index(self) + 1, len(order) - 1)]
+        return _LOWER_TIER[self]
+
+
+_LOWER_TIER: dict[Tier, Tier] = {
+    Tier.STRATEGIC: Tier.COOPERATIVE,
+    Tier.COOPERATIVE: Tier.CAUTIOUS,
+    Tier.CAUTIOUS: Tier.CAUTIOUS,
+}
 
 
 class Tactic(StrEnum):
@@ -119,9 +127,13 @@ class Contract:
     jurisdiction: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Payment:
-    """Money received against one invoice."""
+class Payment(NamedTuple):
+    """Money received against one invoice.
+
+    Invoices and payments are NamedTuples, the other snapshots frozen dataclasses: a first plan
+    after an import reads a million invoices, and a tuple is built about five times faster than a
+    frozen dataclass sets its fields one by one. Both are immutable.
+    """
 
     reference: str
     invoice_number: str
@@ -137,9 +149,15 @@ class Promise:
     amount: Decimal | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Invoice:
-    """An invoice with its payments (all of them; the domain filters by the plan date)."""
+_NOTHING_PAID = Decimal(0)
+_PAYMENT_ORDER = attrgetter("paid_on", "reference")
+
+
+class Invoice(NamedTuple):
+    """An invoice with its payments (all of them; the domain filters by the plan date).
+
+    A NamedTuple for speed, like Payment.
+    """
 
     number: str
     customer_id: str
@@ -154,16 +172,22 @@ class Invoice:
 
     def paid_as_of(self, as_of: date) -> Decimal:
         """Sum of payments dated on or before ``as_of``."""
+        if not self.payments:  # most invoices: skip building a generator per invoice
+            return _NOTHING_PAID
         return sum((p.amount for p in self.payments if p.paid_on <= as_of), Decimal(0))
 
     def outstanding_as_of(self, as_of: date) -> Decimal:
         """What is still owed on ``as_of``; an overpayment leaves zero, never a negative."""
-        return max(self.amount - self.paid_as_of(as_of), Decimal(0))
+        owed = self.amount - (self.paid_as_of(as_of) if self.payments else _NOTHING_PAID)
+        return _NOTHING_PAID if owed < _NOTHING_PAID else owed  # max(owed, 0), without a call
 
     def settled_on(self, tolerance: Decimal, as_of: date) -> date | None:
         """Date of the payment that brought the outstanding to ``tolerance`` or less, if by ``as_of``."""
+        if not self.payments:
+            return None
         remaining = self.amount
-        for payment in sorted(self.payments, key=lambda p: (p.paid_on, p.reference)):
+        payments = self.payments if len(self.payments) == 1 else sorted(self.payments, key=_PAYMENT_ORDER)
+        for payment in payments:
             if payment.paid_on > as_of:
                 break
             remaining -= payment.amount

@@ -6,16 +6,19 @@ The ledger is read as of the plan date: invoices issued later and payments dated
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from operator import attrgetter
 
 from bot.domain.decisions import EarlyWarning, TierAssessment
-from bot.domain.ledger import CustomerLedger, Invoice, InvoiceStatus, Tier
+from bot.domain.ledger import Customer, CustomerLedger, Invoice, InvoiceStatus, Tier
 from bot.domain.policy import ScorecardPolicy
 
 _ZERO = Decimal(0)
 _CENT = Decimal("0.01")
 _TWO = Decimal(2)
 _TREND_INVOICES = 2
+_RECENCY = attrgetter("due_date", "issue_date", "number")
 # The scorecard's 15 / 10 / 5 and 15 / 8 / 0 steps, as fractions of the configured weight.
 _SCALE_MEDIUM = Decimal(2) / Decimal(3)
 _SCALE_SMALL = Decimal(1) / Decimal(3)
@@ -25,12 +28,25 @@ _INDUSTRY_MEDIUM = Decimal(8) / Decimal(15)
 def _points(value: Decimal) -> Decimal:
     # Components are rounded to cents before summing so the reported score is exactly what the
     # thresholds were compared with.
-    return value.quantize(_CENT, rounding=ROUND_HALF_UP)
+    return value.quantize(_CENT, ROUND_HALF_UP)  # by position: see money.quantize
 
 
 def visible_invoices(ledger: CustomerLedger, as_of: date) -> tuple[Invoice, ...]:
     """The customer's invoices that exist on ``as_of`` (issued on or before it)."""
     return tuple(invoice for invoice in ledger.invoices if invoice.issue_date <= as_of)
+
+
+@lru_cache(maxsize=256)
+def _half_marks(
+    history_weight: Decimal, lateness_weight: Decimal, lookback_days: int, min_paid: int, paid: int
+) -> tuple[Decimal, Decimal, str]:
+    # The same for every new customer with this scorecard: computed once, not per customer.
+    return (
+        _points(history_weight / _TWO),
+        _points(lateness_weight / _TWO),
+        f"{paid} invoice(s) paid in the last {lookback_days} days, "
+        f"fewer than {min_paid}: half marks for history and lateness",
+    )
 
 
 def _history_and_lateness(
@@ -43,11 +59,12 @@ def _history_and_lateness(
         if paid_on is not None and paid_on >= window_start:
             days_late.append(max(0, (paid_on - invoice.due_date).days))
     if len(days_late) < scorecard.min_paid_invoices:
-        return (
-            _points(scorecard.history_weight / _TWO),
-            _points(scorecard.lateness_weight / _TWO),
-            f"{len(days_late)} invoice(s) paid in the last {scorecard.lookback_days} days, "
-            f"fewer than {scorecard.min_paid_invoices}: half marks for history and lateness",
+        return _half_marks(
+            scorecard.history_weight,
+            scorecard.lateness_weight,
+            scorecard.lookback_days,
+            scorecard.min_paid_invoices,
+            len(days_late),
         )
     paid = Decimal(len(days_late))
     on_time = Decimal(sum(1 for late in days_late if late == 0))
@@ -99,15 +116,15 @@ def trend_overdue(invoices: tuple[Invoice, ...], as_of: date, tolerance: Decimal
 
     Disputed invoices do not count: a contested bill says nothing about paying habits.
     """
+    disputed = InvoiceStatus.DISPUTED
     due_before = [
-        invoice
-        for invoice in invoices
-        if invoice.due_date < as_of and invoice.status is not InvoiceStatus.DISPUTED
+        invoice for invoice in invoices if invoice.due_date < as_of and invoice.status is not disputed
     ]
     if len(due_before) < _TREND_INVOICES:
         return False
-    due_before.sort(key=lambda invoice: (invoice.due_date, invoice.issue_date, invoice.number))
-    return all(_is_late(invoice, as_of, tolerance) for invoice in due_before[-_TREND_INVOICES:])
+    due_before.sort(key=_RECENCY)
+    second_latest, latest = due_before[-_TREND_INVOICES:]
+    return _is_late(second_latest, as_of, tolerance) and _is_late(latest, as_of, tolerance)
 
 
 def assess(
@@ -166,27 +183,35 @@ def assess(
     )
 
 
+def early_warning_threshold(customer: Customer, scorecard: ScorecardPolicy) -> tuple[Decimal, int]:
+    """The customer's early-warning threshold in days, and the whole days an invoice may be overdue.
+
+    More than the threshold means more than its floor for whole days, so callers compare ints.
+    """
+    return _warning_threshold(scorecard.early_warning_factor, customer.payment_terms_days)
+
+
+@lru_cache(maxsize=256)
+def _warning_threshold(factor: Decimal, payment_terms_days: int) -> tuple[Decimal, int]:
+    threshold = factor * payment_terms_days
+    return threshold, int(threshold.to_integral_value(rounding=ROUND_FLOOR))
+
+
 def early_warnings(
     as_of: date, ledger: CustomerLedger, scorecard: ScorecardPolicy, tolerance: Decimal
 ) -> tuple[EarlyWarning, ...]:
     """Open invoices more than ``early_warning_factor`` × payment terms overdue on ``as_of``.
 
-    Each recommends a credit hold; raised for override tiers too.
+    Each recommends a credit hold; raised for override tiers too. (The planner finds the same ones
+    in its own pass over the invoices.)
     """
     customer = ledger.customer
-    threshold = scorecard.early_warning_factor * customer.payment_terms_days
+    threshold, limit = early_warning_threshold(customer, scorecard)
     warnings: list[EarlyWarning] = []
-    for invoice in visible_invoices(ledger, as_of):
-        if invoice.status is not InvoiceStatus.OPEN:
+    for invoice in ledger.invoices:
+        if invoice.issue_date > as_of or invoice.status is not InvoiceStatus.OPEN:
             continue
         days_overdue = (as_of - invoice.due_date).days
-        if days_overdue > threshold and invoice.outstanding_as_of(as_of) > tolerance:
-            warnings.append(
-                EarlyWarning(
-                    customer=customer.id,
-                    invoice=invoice.number,
-                    days_overdue=days_overdue,
-                    threshold_days=threshold,
-                )
-            )
+        if days_overdue > limit and invoice.outstanding_as_of(as_of) > tolerance:
+            warnings.append(EarlyWarning(customer.id, invoice.number, days_overdue, threshold))
     return tuple(warnings)

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TextIO
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -22,13 +22,14 @@ from sqlmodel import Session
 
 from bot.config import Settings
 from bot.domain.decisions import CustomerPlan, DecisionStatus, ExecutionStatus, PlanDecision
-from bot.domain.ladder import plan_customer
 from bot.domain.ledger import Channel, Tier
 from bot.domain.policy import PlanningPolicy
 from bot.evidence.log import EventKind, NewEvent, append_events
+from bot.outreach.plan_json import write_json_array
+from bot.outreach.plan_workers import can_fork, plan_slice, worker_count, write_in_parallel
 from bot.store import tables
-from bot.store.engine import require_schema
-from bot.store.queries import customer_t, iter_planning_inputs
+from bot.store.engine import require_schema, shares_snapshots
+from bot.store.queries import customer_t
 
 # Only one planner at a time on a shared PostgreSQL database (DESIGN §5).
 PLANNING_LOCK_KEY = 0x706C616E
@@ -61,8 +62,7 @@ class PlanPreview:
 
 
 def _plans(connection: Connection, policy: PlanningPolicy, as_of: date) -> Iterator[CustomerPlan]:
-    for ledger, executions, contacts in iter_planning_inputs(connection, as_of):
-        yield plan_customer(as_of, ledger, executions, contacts, policy)
+    return plan_slice(connection, policy, as_of, None)
 
 
 def _collect(plans: Iterator[CustomerPlan], as_of: date, keep: int | None = None) -> PlanPreview:
@@ -76,14 +76,15 @@ def _collect(plans: Iterator[CustomerPlan], as_of: date, keep: int | None = None
             continue
         if plan.assessment is not None:
             preview.tiers[plan.assessment.tier] += 1
-        for decision in plan.decisions:
-            preview.status_counts[decision.status.value] += 1
-        preview.decision_count += len(plan.decisions)
+        for status, count in plan.status_counts().items():
+            preview.status_counts[status.value] += count
+        decisions = plan.decision_count
+        preview.decision_count += decisions
         if keep is not None and kept >= keep:
             continue
-        if plan.decisions or plan.early_warnings or plan.broken_promises or plan.assessment:
+        if decisions or plan.early_warnings or plan.broken_promises or plan.assessment:
             preview.plans.append(plan)
-            kept += len(plan.decisions)
+            kept += decisions
     return preview
 
 
@@ -93,6 +94,52 @@ def preview_plan(engine: Engine, settings: Settings, as_of: date, *, keep: int |
     policy = settings.planning_policy()
     with engine.connect() as connection:
         return _collect(_plans(connection, policy, as_of), as_of, keep)
+
+
+def write_plan_json(
+    engine: Engine,
+    settings: Settings,
+    as_of: date,
+    out: TextIO,
+    *,
+    workers: int | None = None,
+    slice_customers: int | None = None,
+) -> int:
+    """`dunbot plan --json`: every decision of ``as_of`` as a JSON array on ``out``; returns how many.
+
+    Streamed: decisions are written customer by customer, never all held at once. With more than
+    one worker (``workers``, else ``[planning] workers``; 0 = one per core) and an ``out`` that is
+    a real file or pipe, slices of ``slice_customers`` (else ``[planning] slice_customers``)
+    customers are planned side by side in worker processes and written in customer-id order: the
+    same bytes as planning them in one process.
+    """
+    require_schema(engine)
+    policy = settings.planning_policy()
+
+    def in_this_process(connection: Connection) -> int:
+        return write_json_array(plan_slice(connection, policy, as_of, None), out)
+
+    count = worker_count(settings.planning.workers if workers is None else workers)
+    if count > 1 and can_fork() and shares_snapshots(engine) and _has_file_descriptor(out):
+        return write_in_parallel(
+            engine,
+            settings,
+            as_of,
+            out,
+            workers=count,
+            slice_customers=slice_customers or settings.planning.slice_customers,
+            serial=in_this_process,
+        )
+    with engine.connect() as connection:
+        return in_this_process(connection)
+
+
+def _has_file_descriptor(out: TextIO) -> bool:
+    try:
+        out.fileno()
+    except (AttributeError, OSError, ValueError):  # io.StringIO, a test runner's capture
+        return False
+    return True
 
 
 def iter_plans(engine: Engine, settings: Settings, as_of: date) -> Iterator[CustomerPlan]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -38,8 +39,23 @@ def _sqlite_begin(conn: sa.Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url`` with dunbot's connection settings."""
+def _sqlite_read_only(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.close()
+
+
+def _sqlite_begin_deferred(conn: sa.Connection) -> None:
+    # A reader never upgrades, so it must not queue for the write lock (see joined_snapshot).
+    conn.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
+    """An engine for ``url`` with dunbot's connection settings.
+
+    ``read_only`` (SQLite): connections refuse writes and their transactions do not take the write
+    lock, so several readers can run beside one writer-locked transaction.
+    """
     url = normalise_url(url)
     try:
         engine = sa.create_engine(url, **kwargs)
@@ -47,7 +63,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         raise StoreError(f"cannot use database URL {url!r}: {exc}") from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
+        if read_only:
+            event.listen(engine, "connect", _sqlite_read_only)
+            event.listen(engine, "begin", _sqlite_begin_deferred)
+        else:
+            event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
@@ -83,3 +103,59 @@ def require_schema(engine: Engine) -> None:
             f"the database schema is at {current}, this dunbot needs {head_revision()}: "
             "run `dunbot init` to migrate"
         )
+
+
+# What pg_export_snapshot() returns, e.g. 00000003-0000001B-1; checked before it is spliced into SQL
+# (SET TRANSACTION SNAPSHOT takes no bind parameters).
+_SNAPSHOT_ID = re.compile(r"[0-9A-Fa-f]+(-[0-9A-Fa-f]+)+")
+
+
+def shares_snapshots(engine: Engine) -> bool:
+    """True when other processes can read what one transaction sees (not an in-memory SQLite)."""
+    if is_postgres(engine):
+        return True
+    database = engine.url.database
+    return engine.dialect.name == "sqlite" and bool(database) and database != ":memory:"
+
+
+@contextmanager
+def exported_snapshot(engine: Engine) -> Iterator[tuple[sa.Connection, str | None]]:
+    """A read transaction whose view of the database readers in other processes can share.
+
+    Yields the connection and a token for ``joined_snapshot``. PostgreSQL: a REPEATABLE READ
+    transaction and its exported snapshot. SQLite: dunbot's usual transaction, which holds the write
+    lock (BEGIN IMMEDIATE) until it ends, so nothing can change and every reader sees the same
+    committed state; the token is None. Keep it open until every reader has started.
+    """
+    if is_postgres(engine):
+        with engine.connect().execution_options(isolation_level="REPEATABLE READ") as connection:
+            token = connection.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
+            yield connection, str(token)
+    else:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")  # begins the transaction, and so takes the lock
+            yield connection, None
+
+
+@contextmanager
+def joined_snapshot(url: str, token: str | None) -> Iterator[sa.Connection]:
+    """A connection, in its own engine, that sees what the ``exported_snapshot`` of ``token`` sees.
+
+    Meant for bulk readers (the planning workers): on PostgreSQL its sorts get 32 MB of memory.
+    """
+    engine = make_engine(url, read_only=True, poolclass=sa.pool.NullPool)
+    try:
+        if token is None:
+            with engine.connect() as connection:
+                yield connection
+            return
+        if not _SNAPSHOT_ID.fullmatch(token):
+            raise StoreError(f"not a PostgreSQL snapshot id: {token!r}")
+        with engine.connect().execution_options(isolation_level="REPEATABLE READ") as connection:
+            connection.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{token}'")
+            # A reader sorts big batches (a planning slice: 50,000 invoices, about 6 MB); with the
+            # default 4 MB each sort spilled to disk and took half as long again.
+            connection.exec_driver_sql("SET LOCAL work_mem = '32MB'")
+            yield connection
+    finally:
+        engine.dispose()

@@ -233,6 +233,18 @@ def test_early_warning_beyond_one_and_a_half_times_the_terms() -> None:
     assert warnings[0].recommend_credit_hold
 
 
+def test_early_warning_with_a_fractional_threshold_counts_whole_days() -> None:
+    customer = make_customer(payment_terms_days=31)  # threshold 46.5 days
+    ledger = make_ledger(
+        make_invoice("AT46", AS_OF - timedelta(days=46)),
+        make_invoice("AT47", AS_OF - timedelta(days=47)),
+        make_invoice("NOT_YET_ISSUED", AS_OF - timedelta(days=60), issued=AS_OF + timedelta(days=1)),
+        customer=customer,
+    )
+    warnings = early_warnings(AS_OF, ledger, SCORECARD, TOLERANCE)
+    assert [(w.invoice, w.threshold_days) for w in warnings] == [("AT47", Decimal("46.5"))]
+
+
 def test_early_warning_is_raised_for_override_tiers_too() -> None:
     ledger = make_ledger(
         make_invoice("OLD", AS_OF - timedelta(days=100)), customer=customer_at(Tier.STRATEGIC)

@@ -1,0 +1,123 @@
+"""`plan --json` in worker processes writes exactly what planning in one process writes (issue 2).
+
+On SQLite and PostgreSQL: the demo ledger (seven countries, three credit profiles, promises and
+disputes) with a day already recorded, so that step executions and outbox contacts are read per
+slice too, planned in slices of a few customers by two workers.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+import bot.outreach.plan_workers as plan_workers
+from bot.config import Settings
+from bot.demo_ledger import generate_demo_ledger
+from bot.ingest.service import ImportDefaults, import_file
+from bot.outreach.planning import preview_plan, record_plan, write_plan_json
+
+AS_OF = date(2026, 11, 23)  # a Monday, a working day in China
+RECORDED_DAY = date(2026, 11, 20)  # the Friday before: recorded, so the plan reads executions
+NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def demo_engine(engine: Engine, tmp_path: Path) -> Engine:
+    files = generate_demo_ledger(tmp_path / "ledger", AS_OF)
+    defaults = ImportDefaults(country="CN", timezone="Asia/Shanghai", language="zh-CN")
+    for entity in ("contracts", "customers", "invoices", "payments"):
+        import_file(engine, entity, getattr(files, entity), defaults=defaults, now=NOW)
+    record_plan(engine, Settings(), RECORDED_DAY, NOW)
+    return engine
+
+
+def _written(engine: Engine, path: Path, **options: int) -> tuple[bytes, int]:
+    with path.open("w", encoding="utf-8") as out:
+        count = write_plan_json(engine, Settings(), AS_OF, out, **options)
+    return path.read_bytes(), count
+
+
+def test_workers_write_the_bytes_one_process_writes(demo_engine: Engine, tmp_path: Path) -> None:
+    alone, alone_count = _written(demo_engine, tmp_path / "alone.json", workers=1)
+    together, together_count = _written(demo_engine, tmp_path / "together.json", workers=2, slice_customers=7)
+    assert together == alone
+    assert together_count == alone_count
+    decisions = json.loads(together)
+    assert len(decisions) == together_count
+    assert {d["status"] for d in decisions} >= {"planned", "superseded", "awaiting_approval"}
+    # And both are what the decisions themselves say, customers in id order.
+    preview = preview_plan(demo_engine, Settings(), AS_OF)
+    assert decisions == [d.as_json() for d in preview.decisions]
+    customers = [d["customer"] for d in decisions]
+    assert customers == sorted(customers)
+
+
+def test_more_workers_than_slices_and_a_slice_per_customer(demo_engine: Engine, tmp_path: Path) -> None:
+    alone, _ = _written(demo_engine, tmp_path / "alone.json", workers=1)
+    assert _written(demo_engine, tmp_path / "one_each.json", workers=3, slice_customers=1)[0] == alone
+    assert _written(demo_engine, tmp_path / "one_slice.json", workers=4, slice_customers=10_000)[0] == alone
+
+
+def test_an_output_without_a_file_descriptor_is_written_in_this_process(
+    demo_engine: Engine, tmp_path: Path
+) -> None:
+    alone, count = _written(demo_engine, tmp_path / "alone.json", workers=1)
+    out = io.StringIO()
+    assert write_plan_json(demo_engine, Settings(), AS_OF, out, workers=2, slice_customers=7) == count
+    assert out.getvalue().encode("utf-8") == alone
+
+
+def test_an_empty_day_is_an_empty_array(engine: Engine, tmp_path: Path) -> None:
+    assert _written(engine, tmp_path / "empty.json", workers=2, slice_customers=1) == (b"[]\n", 0)
+
+
+def test_a_failing_worker_fails_the_command(
+    demo_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = plan_workers.plan_customer
+
+    def fails_for_one_customer(as_of, ledger, executions, contacts, policy):  # type: ignore[no-untyped-def]
+        if ledger.customer.id == "C-0030":
+            raise ValueError("planning C-0030 broke")
+        return real(as_of, ledger, executions, contacts, policy)
+
+    # Workers are forked, so they plan with the patched function.
+    monkeypatch.setattr(plan_workers, "plan_customer", fails_for_one_customer)
+    with pytest.raises(ValueError, match="planning C-0030 broke") as raised:
+        _written(demo_engine, tmp_path / "broken.json", workers=2, slice_customers=5)
+    assert any("in a planning worker" in note for note in raised.value.__notes__)
+
+
+def test_a_short_write_is_finished(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_writev = plan_workers.os.writev
+
+    def short_writev(fd: int, buffers: list[bytes]) -> int:
+        return real_writev(fd, [buffers[0][:3]])  # as a pipe interrupted by a signal may
+
+    monkeypatch.setattr(plan_workers.os, "writev", short_writev)
+    path = tmp_path / "out.bin"
+    chunks = [b"first chunk", b", ", b"second", *([b"x" * 100] * 600)]
+    with path.open("wb") as out:
+        plan_workers._write_all(out.fileno(), chunks)
+    assert path.read_bytes() == b"".join(chunks)
+
+
+def test_a_worker_killed_outright_fails_the_command_instead_of_hanging(
+    demo_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = plan_workers.plan_customer
+
+    def dies_at_one_customer(as_of, ledger, executions, contacts, policy):  # type: ignore[no-untyped-def]
+        if ledger.customer.id == "C-0012":
+            os._exit(9)  # as the OOM killer would: no exception, no report
+        return real(as_of, ledger, executions, contacts, policy)
+
+    monkeypatch.setattr(plan_workers, "plan_customer", dies_at_one_customer)
+    with pytest.raises(RuntimeError, match="stopped without finishing"):
+        _written(demo_engine, tmp_path / "killed.json", workers=2, slice_customers=5)
