@@ -353,6 +353,7 @@ def cycle(
 def run() -> None:
     """The daemon: a cycle on every tick of [schedule] cron, Twilio callbacks on [web] listen."""
     import asyncio
+    import logging
 
     from bot.logs import configure_logging
     from bot.outreach.instance import instance_guard
@@ -360,6 +361,7 @@ def run() -> None:
 
     settings = _settings()
     configure_logging(settings)
+    daemon_log = logging.getLogger("bot.daemon")
     engine = make_engine(settings.database_url)
     from bot.store.engine import require_schema
 
@@ -367,11 +369,18 @@ def run() -> None:
 
     def started(ticks: list[datetime]) -> None:
         when = ", ".join(t.isoformat(timespec="minutes") for t in ticks)
-        err.print(f"dunbot running (pid {os.getpid()}); next cycles: {when}; web on {settings.web.listen}")
+        # Through the log, so that with [logging] format = "json" every line of stderr is JSON.
+        daemon_log.info(
+            "dunbot running (pid %s); next cycles: %s; web on %s",
+            os.getpid(),
+            when,
+            settings.web.listen,
+            extra={"pid": os.getpid(), "listen": settings.web.listen},
+        )
 
     with instance_guard(engine) as exclusive:
         asyncio.run(run_daemon(engine, settings, exclusive=exclusive, clock=_now, on_start=started))
-    err.print("dunbot stopped")
+    daemon_log.info("dunbot stopped")
 
 
 @app.command()

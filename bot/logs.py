@@ -94,4 +94,6 @@ def configure_logging(settings: Settings, stream: Any = None) -> logging.Handler
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(settings.logging.level)
+    # Alembic announces its dialect at INFO on every schema check; that is not news to an operator.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
     return handler

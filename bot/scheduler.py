@@ -129,7 +129,13 @@ async def run_daemon(
             except DunbotError as exc:
                 log.error("cycle %s failed: %s", as_of, exc)
                 return
-            log.info("cycle %s: %s", as_of, dict(report.stats.outcomes))
+            outcomes = {outcome.value: count for outcome, count in sorted(report.stats.outcomes.items())}
+            log.info(
+                "cycle %s: %s",
+                as_of,
+                ", ".join(f"{count} {name}" for name, count in outcomes.items()) or "nothing due",
+                extra={"as_of": as_of.isoformat(), "released": report.stats.released, **outcomes},
+            )
 
     async def hourly_checkpoint() -> None:
         # A coroutine, so that it runs on this loop (a plain function would run in a worker thread).
@@ -151,6 +157,7 @@ async def run_daemon(
         on_start(next_runs(settings.schedule.cron, tz, clock()))
     try:
         await stop.wait()
+        log.info("stop requested: the messages in flight finish, the rest wait for the next cycle")
         async with busy:  # the cycle in flight finishes its messages (it saw `stop`) before we leave
             pass
     finally:
