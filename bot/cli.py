@@ -309,9 +309,10 @@ def cycle(
 ) -> None:
     """Plan the day, record it, and send every message that is due (one pass of the daemon)."""
     import asyncio
+    import logging
 
     from bot.logs import configure_logging
-    from bot.outreach.cycle import dry_run_cycle, run_cycle
+    from bot.outreach.cycle import dry_run_cycle, log_report, run_cycle
     from bot.outreach.instance import instance_guard
     from bot.views import cycle_json, dry_run_json, print_cycle, print_dry_run, sending_progress
 
@@ -342,6 +343,7 @@ def cycle(
 
     with instance_guard(engine) as exclusive, sending_progress(err, enabled=not as_json) as progress:
         report = asyncio.run(cycle_until_done_or_signalled(exclusive, progress))
+    log_report(logging.getLogger("bot.cycle"), report)
     if as_json:
         _print_json(cycle_json(report))
     else:

@@ -102,7 +102,7 @@ async def run_daemon(
     on_start: Callable[[list[datetime]], None] | None = None,
 ) -> None:
     """Tick cycles on the configured cron until SIGTERM/SIGINT; serve the web app alongside."""
-    from bot.outreach.cycle import build_senders, run_cycle
+    from bot.outreach.cycle import build_senders, log_report, run_cycle
 
     tz = settings.schedule.timezone or settings.company.timezone
     try:
@@ -129,13 +129,7 @@ async def run_daemon(
             except DunbotError as exc:
                 log.error("cycle %s failed: %s", as_of, exc)
                 return
-            outcomes = {outcome.value: count for outcome, count in sorted(report.stats.outcomes.items())}
-            log.info(
-                "cycle %s: %s",
-                as_of,
-                ", ".join(f"{count} {name}" for name, count in outcomes.items()) or "nothing due",
-                extra={"as_of": as_of.isoformat(), "released": report.stats.released, **outcomes},
-            )
+            log_report(log, report)
 
     async def hourly_checkpoint() -> None:
         # A coroutine, so that it runs on this loop (a plain function would run in a worker thread).

@@ -7,6 +7,7 @@ every message the day's plan would send and reports it, writing and sending noth
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import ssl
@@ -46,6 +47,17 @@ class CycleReport:
     recovered_unknown: int = 0
     synced: int = 0
     checkpoint: Checkpoint | None = None  # the signed checkpoint made at the end of the cycle
+
+
+def log_report(log: logging.Logger, report: CycleReport) -> None:
+    """One INFO line summing up a cycle, its counts by outcome also as fields (for JSON logs)."""
+    outcomes = {outcome.value: count for outcome, count in sorted(report.stats.outcomes.items())}
+    log.info(
+        "cycle %s: %s",
+        report.as_of,
+        ", ".join(f"{count} {name}" for name, count in outcomes.items()) or "nothing due",
+        extra={"as_of": report.as_of.isoformat(), "released": report.stats.released, **outcomes},
+    )
 
 
 @dataclass(frozen=True, slots=True)

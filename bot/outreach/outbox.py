@@ -918,6 +918,16 @@ class Outbox:
         )
         if isinstance(exc, RecipientOptedOut):
             events.extend(self._opt_out(connection, ready, exc.code))
+        log.warning(
+            "%s message %s to %s %s (attempt %s): %s",
+            ready.channel.value,
+            ready.id,
+            ready.customer,
+            "will be retried" if retry else "failed",
+            ready.attempts,
+            exc,
+            extra={"message_row": ready.id, "code": exc.code, "will_retry": retry},
+        )
         if not retry:
             row = connection.execute(sa.select(message_t).where(message_t.c.id == ready.id)).one()
             events.extend(self._review_task(connection, row, f"Message failed: {exc}", now))
@@ -972,6 +982,14 @@ class Outbox:
         )
         row = connection.execute(sa.select(message_t).where(message_t.c.id == ready.id)).one()
         events.extend(self._unknown_events(connection, row, reason, now, stored))
+        log.error(
+            "%s message %s to %s: outcome unknown, never resent automatically; review task raised: %s",
+            ready.channel.value,
+            ready.id,
+            ready.customer,
+            reason,
+            extra={"message_row": ready.id},
+        )
         return Outcome.UNKNOWN
 
     def _unknown_events(

@@ -223,9 +223,13 @@ def test_a_cycle_logs_json_leaves_no_secret_and_status_shows_it(
     assert result.returncode == 0, result.stderr
     log_lines = [line for line in result.stderr.splitlines() if line.startswith("{")]
     assert log_lines, result.stderr
-    for line in log_lines:
-        record = json.loads(line)
+    records = [json.loads(line) for line in log_lines]
+    for record in records:
         assert {"time", "level", "logger", "message"} <= set(record)
+    retried = [r for r in records if r["level"] == "WARNING" and "will be retried" in r["message"]]
+    assert len(retried) == 1 and retried[0]["will_retry"] is True, records
+    summary = [r for r in records if r["logger"] == "bot.cycle"]
+    assert len(summary) == 1 and summary[0]["sent"] == 2, records
 
     status = dunbot(tmp_path, "status", "--json")
     assert status.returncode == 0, status.stderr
