@@ -35,6 +35,7 @@ from sqlmodel import Session
 
 from bot.evidence.canonical import format_instant
 from bot.evidence.merkle import CompactRange
+from bot.evidence.tree_store import leaf_of, store_nodes
 from bot.store import tables
 
 if TYPE_CHECKING:
@@ -147,13 +148,6 @@ def _leaf_hashes_after(connection: Connection, after: int) -> Any:
     return connection.execute(statement)
 
 
-def leaf_of(row: Any) -> bytes:
-    """An event row's leaf hash (recomputed from the body when an old row has none)."""
-    if row.leaf_hash:
-        return bytes.fromhex(row.leaf_hash)
-    return hashlib.sha256(b"\x00" + row.body.encode("utf-8")).digest()
-
-
 def create_checkpoint(
     engine: Engine, signer: NoticeSigner, origin: str, now: datetime, reason: str
 ) -> Checkpoint | None:
@@ -170,11 +164,13 @@ def create_checkpoint(
         if last is not None:
             compact = CompactRange.from_json(last.tree_size, json.loads(last.compact_range))
         expected = compact.size + 1
+        made: list[tuple[int, int, bytes]] = []
         for row in _leaf_hashes_after(connection, compact.size):
             if row.seq != expected:
                 raise ValueError(f"evidence event {expected} is missing: run `dunbot evidence verify --db`")
-            compact.append(leaf_of(row))
+            compact.append(leaf_of(row), made)
             expected += 1
+        store_nodes(connection, made)
         if compact.size == 0:
             return None
         if last is not None and compact.size == last.tree_size:

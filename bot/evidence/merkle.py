@@ -16,6 +16,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 HASH_SIZE = 32
+# Perfect subtrees of 2**STORED_HEIGHT leaves and up are kept in the merkle_node table (a cache,
+# checked by `verify --db`), so that a proof costs a few reads, not the whole log.
+STORED_HEIGHT = 6
 EMPTY_ROOT = hashlib.sha256(b"").digest()  # MTH of the empty tree
 
 
@@ -34,7 +37,73 @@ def _split(size: int) -> int:
     return 1 << ((size - 1).bit_length() - 1)
 
 
-class MerkleTree:
+class TreeProofs:
+    """Roots, audit paths and consistency proofs from ``subtree``: whatever keeps the hashes.
+
+    A subclass provides ``size`` and ``subtree(start, end)``; the proofs ask only for ranges that the
+    RFC's recursion produces.
+    """
+
+    size: int
+
+    def subtree(self, start: int, end: int, size: int | None = None) -> bytes:
+        """MTH(D[start:end])."""
+        raise NotImplementedError
+
+    def root(self, size: int | None = None) -> bytes:
+        """MTH of the first ``size`` leaves (default: all of them)."""
+        size = self.size if size is None else size
+        self._check_size(size)
+        return EMPTY_ROOT if size == 0 else self.subtree(0, size, size)
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        """PATH(index, D[0:size]) of RFC 9162 §2.1.3.1, the sibling nearest the leaf first."""
+        size = self.size if size is None else size
+        self._check_size(size)
+        if not 0 <= index < size:
+            raise IndexError(f"leaf {index} is outside a tree of {size}")
+        proof: list[bytes] = []
+        start, end = 0, size
+        while end - start > 1:
+            k = _split(end - start)
+            if index < start + k:
+                proof.append(self.subtree(start + k, end, size))
+                end = start + k
+            else:
+                proof.append(self.subtree(start, start + k, size))
+                start += k
+        proof.reverse()
+        return proof
+
+    def consistency_proof(self, old_size: int, size: int | None = None) -> list[bytes]:
+        """PROOF(old_size, D[0:size]) of RFC 9162 §2.1.4.1."""
+        size = self.size if size is None else size
+        self._check_size(size)
+        if not 0 <= old_size <= size:
+            raise ValueError(f"cannot prove {old_size} consistent with a smaller tree of {size}")
+        if old_size in (0, size):
+            return []
+        proof: list[bytes] = []
+        start, end, m, whole = 0, size, old_size, True
+        while m != end - start:
+            k = _split(end - start)
+            if m <= k:
+                proof.append(self.subtree(start + k, end, size))
+                end = start + k
+            else:
+                proof.append(self.subtree(start, start + k, size))
+                start, m, whole = start + k, m - k, False
+        if not whole:
+            proof.append(self.subtree(start, end, size))
+        proof.reverse()
+        return proof
+
+    def _check_size(self, size: int) -> None:
+        if not 0 <= size <= self.size:
+            raise ValueError(f"tree size {size} is outside 0..{self.size}")
+
+
+class MerkleTree(TreeProofs):
     """Every level of the tree over ``leaves`` (each a 32-byte leaf hash)."""
 
     def __init__(self, leaves: Iterable[bytes] | bytes | bytearray) -> None:
@@ -62,12 +131,6 @@ class MerkleTree:
             raise IndexError(f"leaf {index} is outside a tree of {self.size}")
         return self.levels[0][index * HASH_SIZE : (index + 1) * HASH_SIZE]
 
-    def root(self, size: int | None = None) -> bytes:
-        """MTH of the first ``size`` leaves (default: all of them)."""
-        size = self.size if size is None else size
-        self._check_size(size)
-        return EMPTY_ROOT if size == 0 else self.subtree(0, size, size)
-
     def subtree(self, start: int, end: int, size: int | None = None) -> bytes:
         """MTH(D[start:end]) of the tree of ``size`` leaves; ``start`` is aligned as the recursion has it."""
         width = end - start
@@ -84,52 +147,6 @@ class MerkleTree:
             return self.levels[level][offset : offset + HASH_SIZE]
         k = _split(width)
         return node_hash(self.subtree(start, start + k), self.subtree(start + k, end))
-
-    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
-        """PATH(index, D[0:size]) of RFC 9162 §2.1.3.1, the sibling nearest the leaf first."""
-        size = self.size if size is None else size
-        self._check_size(size)
-        if not 0 <= index < size:
-            raise IndexError(f"leaf {index} is outside a tree of {size}")
-        proof: list[bytes] = []
-        start, end = 0, size
-        while end - start > 1:
-            k = _split(end - start)
-            if index < start + k:
-                proof.append(self.subtree(start + k, end))
-                end = start + k
-            else:
-                proof.append(self.subtree(start, start + k))
-                start += k
-        proof.reverse()
-        return proof
-
-    def consistency_proof(self, old_size: int, size: int | None = None) -> list[bytes]:
-        """PROOF(old_size, D[0:size]) of RFC 9162 §2.1.4.1."""
-        size = self.size if size is None else size
-        self._check_size(size)
-        if not 0 <= old_size <= size:
-            raise ValueError(f"cannot prove {old_size} consistent with a smaller tree of {size}")
-        if old_size in (0, size):
-            return []
-        proof: list[bytes] = []
-        start, end, m, whole = 0, size, old_size, True
-        while m != end - start:
-            k = _split(end - start)
-            if m <= k:
-                proof.append(self.subtree(start + k, end))
-                end = start + k
-            else:
-                proof.append(self.subtree(start, start + k))
-                start, m, whole = start + k, m - k, False
-        if not whole:
-            proof.append(self.subtree(start, end))
-        proof.reverse()
-        return proof
-
-    def _check_size(self, size: int) -> None:
-        if not 0 <= size <= self.size:
-            raise ValueError(f"tree size {size} is outside 0..{self.size}")
 
 
 def root_from_inclusion_proof(
@@ -218,13 +235,16 @@ class CompactRange:
     size: int = 0
     nodes: list[tuple[int, bytes]] = field(default_factory=list)
 
-    def append(self, leaf: bytes) -> None:
-        """Add the next leaf hash."""
+    def append(self, leaf: bytes, made: list[tuple[int, int, bytes]] | None = None) -> None:
+        """Add the next leaf hash; with ``made``, append each perfect subtree of height ≥
+        ``STORED_HEIGHT`` this completes, as (height, index, hash)."""
         height, value = 0, leaf
         while self.nodes and self.nodes[-1][0] == height:
             _, left = self.nodes.pop()
             value = node_hash(left, value)
             height += 1
+            if made is not None and height >= STORED_HEIGHT:
+                made.append((height, ((self.size + 1) >> height) - 1, value))
         self.nodes.append((height, value))
         self.size += 1
 

@@ -45,11 +45,12 @@ from bot.config import Settings
 from bot.errors import EvidenceError, InputError
 from bot.evidence.artifacts import ArtifactStore
 from bot.evidence.canonical import format_instant
-from bot.evidence.checkpoint import Checkpoint, all_checkpoints, create_checkpoint, leaf_of
+from bot.evidence.checkpoint import Checkpoint, all_checkpoints, create_checkpoint
 from bot.evidence.chronology import chronology_rows, render_chronology
 from bot.evidence.log import EventKind, NewEvent, append_events
-from bot.evidence.merkle import MerkleTree
+from bot.evidence.merkle import TreeProofs, verify_inclusion
 from bot.evidence.pack_readme import readme_text
+from bot.evidence.tree_store import StoredTree
 from bot.evidence.verify import referenced_artifacts
 from bot.store import tables
 from bot.store.engine import require_schema
@@ -148,24 +149,25 @@ def export_pack(
         export_seq = _record_export(engine, case, out, actor, now, previous)
         checkpoint = create_checkpoint(engine, signer, origin, now, "export")
         assert checkpoint is not None  # the log has at least the export event
+        # The stored tree reads nodes and leaf blocks as the proofs need them: keep the connection.
         with engine.connect() as connection:
             tree, rows = _tree_and_case(connection, case, checkpoint.tree_size)
-        _check_against(tree, [c for c in (previous, checkpoint) if c is not None])
-        events = _case_events(rows, tree)
-        artifacts = _artifacts(events, store)
-        earlier = _earlier_checkpoints(before, previous, events)
-        chronology = render_chronology(
-            chronology_rows([e["parsed"] for e in events]),
-            case=f"{case.label} — {case.customer_name}",
-            origin=origin,
-            exported_at=format_instant(now),
-            language=case.language,
-            signer=signer,
-            fonts=font_choice(settings),
-        )
-        files = _pack_files(
-            case, checkpoint, earlier, tree, events, artifacts, chronology, origin, now, actor
-        )
+            _check_against(tree, [c for c in (previous, checkpoint) if c is not None])
+            events = _case_events(rows, tree, checkpoint)
+            artifacts = _artifacts(events, store)
+            earlier = _earlier_checkpoints(before, previous, events)
+            chronology = render_chronology(
+                chronology_rows([e["parsed"] for e in events]),
+                case=f"{case.label} — {case.customer_name}",
+                origin=origin,
+                exported_at=format_instant(now),
+                language=case.language,
+                signer=signer,
+                fonts=font_choice(settings),
+            )
+            files = _pack_files(
+                case, checkpoint, earlier, tree, events, artifacts, chronology, origin, now, actor
+            )
         manifest = files.pop("manifest.json")
         files["manifest.json"] = manifest
         files["manifest.p7s"] = signer.sign_detached(manifest)
@@ -210,32 +212,18 @@ def _record_export(
     return written[0].seq
 
 
-def _tree_and_case(connection: Connection, case: Case, size: int) -> tuple[MerkleTree, list[Any]]:
-    """Every leaf up to ``size`` and the case's own rows (bodies only for those)."""
-    leaves = bytearray()
-    statement = (
-        sa.select(event_t.c.seq, event_t.c.leaf_hash, event_t.c.body)
-        .where(event_t.c.seq <= size)
-        .order_by(event_t.c.seq)
-        .execution_options(stream_results=True, yield_per=20_000)
-    )
-    expected = 1
-    for row in connection.execute(statement):
-        if row.seq != expected:
-            raise EvidenceError(f"evidence event {expected} is missing: run `dunbot evidence verify --db`")
-        leaves.extend(leaf_of(row))
-        expected += 1
-    if expected - 1 != size:
-        raise EvidenceError(f"the log has {expected - 1} events but checkpoint covers {size}")
+def _tree_and_case(connection: Connection, case: Case, size: int) -> tuple[StoredTree, list[Any]]:
+    """The tree of the first ``size`` events (from the stored nodes) and the case's own rows."""
+    tree = StoredTree(connection, size)
     rows = connection.execute(
         sa.select(event_t)
         .where(event_t.c.customer == case.customer, event_t.c.seq <= size)
         .order_by(event_t.c.seq)
     ).all()
-    return MerkleTree(leaves), [row for row in rows if case.covers(row)]
+    return tree, [row for row in rows if case.covers(row)]
 
 
-def _check_against(tree: MerkleTree, checkpoints: list[Checkpoint]) -> None:
+def _check_against(tree: TreeProofs, checkpoints: list[Checkpoint]) -> None:
     for checkpoint in checkpoints:
         if tree.root(checkpoint.tree_size) != checkpoint.root:
             raise EvidenceError(
@@ -245,12 +233,16 @@ def _check_against(tree: MerkleTree, checkpoints: list[Checkpoint]) -> None:
             )
 
 
-def _case_events(rows: list[Any], tree: MerkleTree) -> list[dict[str, Any]]:
+def _case_events(rows: list[Any], tree: TreeProofs, checkpoint: Checkpoint) -> list[dict[str, Any]]:
     events = []
     for row in rows:
         body = row.body.encode("utf-8")
         leaf = hashlib.sha256(b"\x00" + body).digest()
-        if hashlib.sha256(body).hexdigest() != row.content_hash or leaf != tree.leaf(row.seq - 1):
+        proof = tree.inclusion_proof(row.seq - 1)
+        # The proof starts from the leaf recomputed from the body and must end at the signed root.
+        if hashlib.sha256(body).hexdigest() != row.content_hash or not verify_inclusion(
+            row.seq - 1, checkpoint.tree_size, leaf, proof, checkpoint.root
+        ):
             raise EvidenceError(
                 f"evidence event {row.seq} does not match its hashes: it was altered; nothing was exported. "
                 "Run `dunbot evidence verify --db`"
@@ -264,7 +256,7 @@ def _case_events(rows: list[Any], tree: MerkleTree) -> list[dict[str, Any]]:
                 "content_hash": row.content_hash,
                 "chain_hash": row.chain_hash,
                 "leaf_hash": leaf.hex(),
-                "proof": [node.hex() for node in tree.inclusion_proof(row.seq - 1)],
+                "proof": [node.hex() for node in proof],
             }
         )
     return events
@@ -343,7 +335,7 @@ def _pack_files(
     case: Case,
     checkpoint: Checkpoint,
     earlier: list[Checkpoint],
-    tree: MerkleTree,
+    tree: TreeProofs,
     events: list[dict[str, Any]],
     artifacts: dict[str, dict[str, Any]],
     chronology: bytes,

@@ -24,7 +24,7 @@ from bot.evidence.canonical import canonical_bytes
 from bot.evidence.checkpoint import parse_statement, verify_checkpoint_signature
 from bot.evidence.merkle import verify_consistency, verify_inclusion
 from bot.evidence.pack import PACK_FORMAT
-from bot.evidence.verify import referenced_artifacts
+from bot.evidence.verify import NotCanonical, parse_body, referenced_artifacts
 
 if TYPE_CHECKING:
     from asn1crypto import x509 as asn1_x509
@@ -253,15 +253,20 @@ def _event_problems(entry: dict[str, Any], body: bytes, root: bytes, size: int) 
     if hashlib.sha256(body).hexdigest() != entry.get("content_hash"):
         problems.append("its content hash does not match its body")
     try:
-        parsed = json.loads(body)
-        if canonical_bytes(parsed) != body:
+        parsed = parse_body(body)
+    except NotCanonical as exc:
+        problems.append(f"its body is not canonical evidence: {exc}")
+    except ValueError:
+        problems.append("its body is not JSON")
+    else:
+        if not isinstance(parsed, dict):
+            problems.append("its body is not a JSON object")
+        elif canonical_bytes(parsed) != body:
             problems.append("its body is not in canonical form")
         elif parsed.get("seq") != entry.get("seq"):
             problems.append("its body has another sequence number")
         elif entry.get("body") != parsed:
             problems.append("the manifest's copy of the event differs from the hashed body")
-    except ValueError:
-        problems.append("its body is not JSON")
     leaf = hashlib.sha256(b"\x00" + body).digest()
     if leaf.hex() != entry.get("leaf_hash"):
         problems.append("its leaf hash is not SHA-256(0x00 ‖ body)")
@@ -348,9 +353,11 @@ def _artifacts(pack: _Pack, manifest: dict[str, Any], report: PackReport) -> Non
         body = pack.files.get(str(event_entry.get("file")))
         if body is not None:
             try:
-                named.update(referenced_artifacts(json.loads(body).get("data")))
+                parsed = parse_body(body)
             except ValueError:
-                continue
+                continue  # reported with the event
+            if isinstance(parsed, dict):
+                named.update(referenced_artifacts(parsed.get("data")))
     listed = {entry["sha256"]: entry for entry in manifest["artifacts"]}
     for digest in sorted(named - set(listed)):
         bad += not report.add(f"artifact {digest}", False, "named by an event but missing from the pack")

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bot.config import Settings
@@ -20,11 +25,15 @@ from bot.evidence.checkpoint import (
     parse_statement,
     verify_checkpoint_signature,
 )
-from bot.evidence.merkle import MerkleTree, verify_consistency
-from bot.evidence.verify import Problem, VerificationReport, verify_log
-from bot.store.engine import require_schema
+from bot.evidence.merkle import HASH_SIZE, MerkleTree, verify_consistency
+from bot.evidence.tree_store import stored_nodes
+from bot.evidence.verify import Problem, VerificationReport, event_t, verify_log
+from bot.store.engine import make_engine, require_schema
 
 log = logging.getLogger(__name__)
+
+# Below this many events one process checks the log: starting others costs more than it saves.
+PARALLEL_FROM = 200_000
 
 
 def checkpoint_now(engine: Engine, settings: Settings, now: datetime, reason: str) -> Checkpoint | None:
@@ -65,20 +74,49 @@ class DatabaseReport:
         return [*self.log.problems, *self.problems]
 
 
-def verify_database(engine: Engine, artifact_dir: Path | None) -> DatabaseReport:
+def verify_database(engine: Engine, artifact_dir: Path | None, workers: int | None = None) -> DatabaseReport:
     """Verify every event, every artifact the events name, and every checkpoint against the log.
 
     Each checkpoint's statement must say what its row says, its signature must verify, its root must
     be the Merkle root of the log's first ``tree_size`` events (recomputed from the bodies), and each
-    checkpoint must be proven consistent with the one before it.
+    checkpoint must be proven consistent with the one before it. The stored Merkle nodes must be
+    the ones the bodies give.
+
+    A large log is checked in ``workers`` processes at once (default: one per CPU from
+    ``PARALLEL_FROM`` events), each taking a range of seq; the result is the same as one pass.
     """
     require_schema(engine)
+    if engine.dialect.name != "sqlite" or _in_memory(engine):
+        return _verify_database(engine, artifact_dir, workers)
+    # Read without the write lock (the daemon may be sending meanwhile), and in parallel.
+    reader = make_engine(engine.url.render_as_string(hide_password=False), read_only=True)
+    try:
+        return _verify_database(reader, artifact_dir, workers)
+    finally:
+        reader.dispose()
+
+
+def _verify_database(engine: Engine, artifact_dir: Path | None, workers: int | None) -> DatabaseReport:
     store = ArtifactStore(artifact_dir) if artifact_dir is not None else None
-    leaves = bytearray()
     with engine.connect() as connection:
-        report = DatabaseReport(log=verify_log(connection, store, leaves))
+        count, highest = connection.execute(sa.select(sa.func.count(), sa.func.max(event_t.c.seq))).one()
+    ranges = _ranges(highest or 0, _workers(engine, count, workers))
+    if len(ranges) > 1:
+        url = engine.url.render_as_string(hide_password=False)
+        context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited connections
+        with ProcessPoolExecutor(len(ranges), mp_context=context) as pool:
+            futures = [pool.submit(_verify_range, url, artifact_dir, a, b) for a, b in ranges]
+            parts = [future.result() for future in futures]
+        log_report, leaves = _merge(parts)
+    else:
+        leaves = bytearray()
+        with engine.connect() as connection:
+            log_report = verify_log(connection, store, leaves)
+    report = DatabaseReport(log=log_report)
+    with engine.connect() as connection:
         checkpoints = all_checkpoints(connection)
-    tree = MerkleTree(leaves)
+        tree = MerkleTree(leaves)
+        report.problems.extend(_node_problems(connection, tree))
     previous: Checkpoint | None = None
     for checkpoint in checkpoints:
         where = f"checkpoint:{checkpoint.id}"
@@ -115,6 +153,86 @@ def verify_database(engine: Engine, artifact_dir: Path | None) -> DatabaseReport
         previous = checkpoint
     report.latest_checkpoint = checkpoints[-1] if checkpoints else None
     return report
+
+
+def _workers(engine: Engine, events: int, asked: int | None) -> int:
+    if asked is not None:
+        return max(1, asked)
+    if events < PARALLEL_FROM or _in_memory(engine):
+        return 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _in_memory(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:")
+
+
+def _ranges(highest: int, workers: int) -> list[tuple[int, int | None]]:
+    """``workers`` ranges of seq covering 1..highest; the last one open-ended (events appended meanwhile
+    are checked too, as one pass would)."""
+    if workers <= 1 or highest < 2 * workers:
+        return [(1, None)]
+    step = highest // workers
+    bounds = [1 + i * step for i in range(workers)]
+    return [(a, b - 1) for a, b in itertools.pairwise(bounds)] + [(bounds[-1], None)]
+
+
+def _verify_range(
+    url: str, artifact_dir: Path | None, first: int, last: int | None
+) -> tuple[VerificationReport, bytes]:
+    """One worker's part: the events first..last (and their artifacts), and their Merkle leaves."""
+    engine = make_engine(url, read_only=True)
+    try:
+        leaves = bytearray()
+        with engine.connect() as connection:
+            report = verify_log(
+                connection,
+                ArtifactStore(artifact_dir) if artifact_dir is not None else None,
+                leaves,
+                first=first,
+                last=last,
+            )
+        return report, bytes(leaves)
+    finally:
+        engine.dispose()
+
+
+def _merge(parts: list[tuple[VerificationReport, bytes]]) -> tuple[VerificationReport, bytearray]:
+    merged = VerificationReport()
+    leaves = bytearray()
+    reported_artifacts: set[str] = set()
+    for part, part_leaves in parts:
+        leaves.extend(part_leaves)
+        merged.events_checked += part.events_checked
+        if part.events_checked:
+            merged.head_seq, merged.head_chain_hash = part.head_seq, part.head_chain_hash
+        merged.checked_digests |= part.checked_digests
+        merged.problems_not_listed += part.problems_not_listed
+        for problem in part.problems:
+            if problem.item.startswith("artifact:"):
+                # Two ranges may name the same artifact: report it once, at the first event naming it.
+                if problem.item in reported_artifacts:
+                    continue
+                reported_artifacts.add(problem.item)
+            merged.add(problem)
+    merged.artifacts_checked = len(merged.checked_digests)
+    return merged, leaves
+
+
+def _node_problems(connection: sa.engine.Connection, tree: MerkleTree) -> list[Problem]:
+    """Stored Merkle nodes that are not the tree the bodies give (they would break pack proofs)."""
+    problems = []
+    for height, ordinal, value in stored_nodes(connection):
+        where = f"merkle_node:{height}/{ordinal}"
+        if height >= len(tree.levels) or (ordinal + 1) << height > tree.size:
+            problems.append(Problem(None, where, f"Merkle node {height}/{ordinal} lies beyond the log"))
+            continue
+        offset = ordinal * HASH_SIZE
+        if tree.levels[height][offset : offset + HASH_SIZE].hex() != value:
+            problems.append(
+                Problem(None, where, f"Merkle node {height}/{ordinal} is not the hash of the events below it")
+            )
+    return problems
 
 
 def checkpoint_problems(checkpoint: Checkpoint) -> list[str]:

@@ -266,3 +266,18 @@ class CycleRun(SQLModel, table=True):
     messages_failed: int = 0
     messages_unknown: int = 0
     checkpoint_id: int | None = None
+
+
+class MerkleNode(SQLModel, table=True):
+    """A perfect subtree of the log's Merkle tree: MTH of leaves [ordinal·2^height, (ordinal+1)·2^height).
+
+    Only heights from ``STORED_HEIGHT`` up are kept, written as checkpoints extend the tree. It is a
+    cache for proofs, never trusted: a pack's proofs are checked against the signed root before they
+    are written, and ``verify --db`` compares every row with the tree recomputed from the bodies.
+    """
+
+    __tablename__ = "merkle_node"
+
+    height: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    ordinal: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    hash: str = Field(max_length=64)

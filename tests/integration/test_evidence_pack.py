@@ -479,6 +479,20 @@ def test_a_flipped_byte_in_an_event_file_is_named(pack: Path, tmp_path: Path) ->
     assert name in failed and any(f.startswith("event ") for f in failed)
 
 
+def test_a_float_in_an_event_file_is_named_not_a_crash(pack: Path, tmp_path: Path) -> None:
+    entry = json.loads(_read(pack, "manifest.json"))["events"][1]
+    seq = entry["seq"]
+
+    def change(files: dict[str, bytes]) -> None:
+        files[entry["file"]] = files[entry["file"]].replace(
+            f'"seq":{seq}'.encode(), f'"seq":{seq}.5'.encode()
+        )
+
+    report = verify_pack(_rewrite(pack, tmp_path / "t.zip", change))
+    failed = {item.item: item.detail for item in report.failures}
+    assert "has a fraction or an exponent" in failed[f"event {seq}"] and entry["file"] in failed
+
+
 def test_a_flipped_byte_in_an_artifact_is_named(pack: Path, tmp_path: Path) -> None:
     entry = json.loads(_read(pack, "manifest.json"))["artifacts"][0]
 

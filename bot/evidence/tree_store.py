@@ -1,0 +1,122 @@
+"""The evidence log's Merkle tree answered from the database: stored nodes, and leaves only near a proof.
+
+A checkpoint stores every perfect subtree of ``2**STORED_HEIGHT`` leaves and up that it completes
+(``merkle_node``). :class:`StoredTree` answers roots and proofs from those rows and, below that
+height, from the 64 leaf hashes of the block a proof passes through. A pack of a thousand events
+of a million-event log then reads a few tens of thousands of small rows instead of every leaf.
+
+Nothing here is trusted: a node missing from the table is computed from its children (down to the
+leaves), and a proof built from a wrong node does not lead to the signed root, which the exporter
+checks before it writes anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from bot.errors import EvidenceError
+from bot.evidence.merkle import HASH_SIZE, STORED_HEIGHT, MerkleTree, TreeProofs, _split, node_hash
+from bot.store.tables import EvidenceEvent, MerkleNode
+
+event_t = EvidenceEvent.__table__  # type: ignore[attr-defined]
+node_t = MerkleNode.__table__  # type: ignore[attr-defined]
+
+_BLOCK = 1 << STORED_HEIGHT
+
+
+def leaf_of(row: Any) -> bytes:
+    """An event row's leaf hash (recomputed from the body when an old row has none)."""
+    if row.leaf_hash:
+        return bytes.fromhex(row.leaf_hash)
+    return hashlib.sha256(b"\x00" + row.body.encode("utf-8")).digest()
+
+
+def store_nodes(connection: Connection, made: list[tuple[int, int, bytes]]) -> None:
+    """Insert (height, ordinal, hash) nodes; ones already there are left as they are."""
+    if not made:
+        return
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    rows = [{"height": h, "ordinal": o, "hash": value.hex()} for h, o, value in made]
+    for start in range(0, len(rows), 10_000):
+        connection.execute(insert(node_t).on_conflict_do_nothing(), rows[start : start + 10_000])
+
+
+def stored_nodes(connection: Connection) -> Any:
+    """Every stored node as rows of (height, ordinal, hash)."""
+    return connection.execute(sa.select(node_t.c.height, node_t.c.ordinal, node_t.c.hash))
+
+
+class StoredTree(TreeProofs):
+    """The tree of the log's first ``size`` events, from ``merkle_node`` and the leaves near a proof."""
+
+    def __init__(self, connection: Connection, size: int) -> None:
+        count, highest = connection.execute(
+            sa.select(sa.func.count(), sa.func.max(event_t.c.seq)).where(event_t.c.seq <= size)
+        ).one()
+        if count != size or (size and highest != size):
+            raise EvidenceError(
+                f"the log has {count} of the {size} events the checkpoint covers: "
+                "run `dunbot evidence verify --db`"
+            )
+        self.size = size
+        self._connection = connection
+        self._nodes: dict[tuple[int, int], bytes] = {}
+        for height, ordinal, value in stored_nodes(connection):
+            if (ordinal + 1) << height <= size:
+                self._nodes[(height, ordinal)] = bytes.fromhex(value)
+        self._blocks: dict[int, MerkleTree] = {}
+
+    def leaf(self, index: int) -> bytes:
+        """The stored leaf hash of event ``index + 1``."""
+        if not 0 <= index < self.size:
+            raise IndexError(f"leaf {index} is outside a tree of {self.size}")
+        return self._block(index >> STORED_HEIGHT).leaf(index % _BLOCK)
+
+    def subtree(self, start: int, end: int, size: int | None = None) -> bytes:
+        """MTH(D[start:end])."""
+        width = end - start
+        if width <= 0 or end > self.size:
+            raise ValueError(f"no subtree [{start}, {end}) in a tree of {self.size}")
+        height = width.bit_length() - 1
+        if width == 1 << height and start % width == 0:
+            return self._perfect(height, start >> height)
+        k = _split(width)
+        return node_hash(self.subtree(start, start + k), self.subtree(start + k, end))
+
+    def _perfect(self, height: int, ordinal: int) -> bytes:
+        if height >= STORED_HEIGHT:
+            node = self._nodes.get((height, ordinal))
+            if node is None:
+                left = self._perfect(height - 1, 2 * ordinal)
+                node = node_hash(left, self._perfect(height - 1, 2 * ordinal + 1))
+                self._nodes[(height, ordinal)] = node
+            return node
+        first = ordinal << height
+        block = self._block(first >> STORED_HEIGHT)
+        offset = (first % _BLOCK >> height) * HASH_SIZE
+        return block.levels[height][offset : offset + HASH_SIZE]
+
+    def _block(self, number: int) -> MerkleTree:
+        block = self._blocks.get(number)
+        if block is None:
+            first, last = number * _BLOCK + 1, min((number + 1) * _BLOCK, self.size)
+            rows = self._connection.execute(
+                sa.select(
+                    event_t.c.seq,
+                    event_t.c.leaf_hash,
+                    sa.case((event_t.c.leaf_hash.is_(None), event_t.c.body), else_=None).label("body"),
+                )
+                .where(event_t.c.seq.between(first, last))
+                .order_by(event_t.c.seq)
+            ).all()
+            if [row.seq for row in rows] != list(range(first, last + 1)):
+                raise EvidenceError(
+                    f"evidence events {first}–{last} are not all there: run `dunbot evidence verify --db`"
+                )
+            block = self._blocks[number] = MerkleTree([leaf_of(row) for row in rows])
+        return block
