@@ -8,6 +8,7 @@ that came back for it. The PDF is signed like a notice; the pack's verifier chec
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -177,12 +178,18 @@ def render_chronology(
     title = ParagraphStyle(
         "title", parent=base, fontName=font.bold, fontSize=14, leading=18, textColor=ACCENT
     )
-    mono = ParagraphStyle("hash", parent=base, fontSize=6, leading=7.5, wordWrap="CJK")
+    mono = ParagraphStyle("hash", parent=base, fontSize=6, leading=7.5, wordWrap=None)
+    # Latin text wraps at spaces (and a word too long for its column at any character), which costs a
+    # fraction of the CJK line breaker's width-per-character: that one only for cells that need it.
+    latin = ParagraphStyle("latin", parent=base, wordWrap=None)
     head = ParagraphStyle("head", parent=base, fontName=font.bold, textColor=colors.white)
     table_rows: list[list[Any]] = [[Paragraph(_escape(c), head) for c in labels.columns]]
     for row in cells:
         table_rows.append(
-            [Paragraph(_escape(value), mono if index == 6 else base) for index, value in enumerate(row)]
+            [
+                Paragraph(_escape(value), mono if index == 6 else base if _CJK.search(value) else latin)
+                for index, value in enumerate(row)
+            ]
         )
     widths = [12 * mm, 27 * mm, 27 * mm, 14 * mm, 45 * mm, 27 * mm, 48 * mm, 57 * mm]
     table = Table(table_rows, colWidths=widths, repeatRows=1)
@@ -227,6 +234,9 @@ def render_chronology(
     document.addPageTemplates([PageTemplate(id="chronology", frames=[frame])])
     document.build(story)
     return signer.sign(buffer.getvalue(), recorded[-1])
+
+
+_CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
 
 
 def _escape(text: str) -> str:
