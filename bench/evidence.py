@@ -96,8 +96,14 @@ def _peak_mb() -> float:
 
 
 def _cpu_s() -> float:
+    """CPU of this process and of the children it has waited for (verify's worker processes)."""
     times = os.times()
-    return times.user + times.system
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def _workers_peak_mb() -> float:
+    """The largest waited-for child's peak RSS (ru_maxrss of RUSAGE_CHILDREN), 0 with none."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def _business_days(count: int) -> list[date]:
@@ -1208,6 +1214,12 @@ def _profiled(profile: bool, call: Callable[[], Any]) -> Any:
     return result
 
 
+def _verify_workers(events: int) -> int:
+    from bot.evidence.service import PARALLEL_FROM
+
+    return len(os.sched_getaffinity(0)) if events >= PARALLEL_FROM else 0
+
+
 def _verify_db(url: str, schema: str | None, folder: str, pkcs12: str, profile: bool, result: Any) -> None:
     from bot.evidence.service import verify_database
     from bot.store.engine import make_engine
@@ -1234,7 +1246,9 @@ def _verify_db(url: str, schema: str | None, folder: str, pkcs12: str, profile: 
             "checkpoints": report.checkpoints_checked,
             "problems": problems,
             "cpu": _cpu_s() - cpu,
-            "mb": _peak_mb(),
+            # The parent and, for each worker process, the largest one's peak (an upper bound).
+            "mb": _peak_mb() + _verify_workers(report.log.events_checked) * _workers_peak_mb(),
+            "workers": _verify_workers(report.log.events_checked),
         }
     )
 
@@ -1530,7 +1544,8 @@ def main() -> None:
         lp, sp = r["large_pack"], r["small_pack"]
         print(
             f"{'':9}verify --db: {'ok' if v['ok'] else 'FAILED ' + '; '.join(v['problems'])}, "
-            f"{v['events']:,} events, {v['artifacts']:,} artifacts, {v['checkpoints']} checkpoints",
+            f"{v['events']:,} events, {v['artifacts']:,} artifacts, {v['checkpoints']} checkpoints, "
+            f"{v['workers'] or 'no'} worker processes",
             flush=True,
         )
         print(
