@@ -100,28 +100,31 @@ def _verify_database(engine: Engine, artifact_dir: Path | None, workers: int | N
     store = ArtifactStore(artifact_dir) if artifact_dir is not None else None
     with engine.connect() as connection:
         count, highest = connection.execute(sa.select(sa.func.count(), sa.func.max(event_t.c.seq))).one()
+    with engine.connect() as connection:
+        checkpoints = all_checkpoints(connection)
     ranges = _ranges(highest or 0, _workers(engine, count, workers))
     if len(ranges) > 1:
         url = engine.url.render_as_string(hide_password=False)
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited connections
         with ProcessPoolExecutor(len(ranges), mp_context=context) as pool:
             futures = [pool.submit(_verify_range, url, artifact_dir, a, b) for a, b in ranges]
+            signatures = [checkpoint_problems(c) for c in checkpoints]  # meanwhile, here
             parts = [future.result() for future in futures]
         log_report, leaves = _merge(parts)
     else:
         leaves = bytearray()
         with engine.connect() as connection:
             log_report = verify_log(connection, store, leaves)
+        signatures = [checkpoint_problems(c) for c in checkpoints]
     report = DatabaseReport(log=log_report)
+    tree = MerkleTree(leaves)
     with engine.connect() as connection:
-        checkpoints = all_checkpoints(connection)
-        tree = MerkleTree(leaves)
         report.problems.extend(_node_problems(connection, tree))
     previous: Checkpoint | None = None
-    for checkpoint in checkpoints:
+    for checkpoint, signature_problems in zip(checkpoints, signatures, strict=True):
         where = f"checkpoint:{checkpoint.id}"
         report.checkpoints_checked += 1
-        for problem in checkpoint_problems(checkpoint):
+        for problem in signature_problems:
             report.problems.append(Problem(None, where, f"checkpoint {checkpoint.id}: {problem}"))
         if checkpoint.tree_size > tree.size:
             report.problems.append(

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,10 +22,10 @@ from sqlalchemy.engine import Connection
 
 from bot.evidence.artifacts import ArtifactStore
 from bot.evidence.canonical import ZERO_HASH, format_instant
+from bot.store.queries import driver_rows
 from bot.store.tables import EvidenceEvent
 
 MAX_PROBLEMS = 1000
-_STREAM_ROWS = 10_000
 
 event_t = EvidenceEvent.__table__  # type: ignore[attr-defined]
 
@@ -107,46 +107,70 @@ def parse_body(body: bytes | str) -> Any:
 _canonical_text = json.JSONEncoder(
     sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
 ).encode
-# The invoices column as append_events writes it.
-_invoices_text = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def _instant_matches(text: Any, instant: datetime) -> bool:
-    # format_instant's own shape (27 characters, T, microseconds, Z) naming the column's instant.
+def _instant(at: Any) -> datetime:
+    """A stored instant as an aware datetime (SQLite's driver gives the stored UTC text)."""
+    if isinstance(at, str):
+        parsed = datetime.fromisoformat(at)
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+    assert isinstance(at, datetime)
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
+
+
+def _instant_matches(text: Any, at: Any) -> bool:
+    """Whether a body's ``at`` is format_instant of the column's instant."""
+    if isinstance(at, str) and len(at) == 26 and f"{at[:10]}T{at[11:]}Z" == text:
+        return True  # SQLite's "YYYY-MM-DD HH:MM:SS.ffffff", UTC
     if not isinstance(text, str) or len(text) != 27 or text[10] != "T" or text[-1] != "Z":
         return False
     try:
-        return datetime.fromisoformat(text) == instant
-    except ValueError:
+        return datetime.fromisoformat(text) == _instant(at)
+    except (ValueError, TypeError):
         return False
 
 
-def _check_columns(row: Any, body: dict[str, Any], report: VerificationReport) -> None:
+class _Invoices:
+    """The invoices column parsed, remembered: many events name the same invoices."""
+
+    def __init__(self) -> None:
+        self.parsed: dict[str, Any] = {}
+
+    def __call__(self, text: str) -> Any:
+        value = self.parsed.get(text)
+        if value is None:
+            value = json.loads(text)
+            if len(self.parsed) < 100_000:
+                self.parsed[text] = value
+        return value
+
+
+def _check_columns(
+    columns: Sequence[Any], body: dict[str, Any], invoices: _Invoices, report: VerificationReport
+) -> None:
+    seq, at, kind, actor, customer, invoices_text = columns
     if (
-        body.get("seq") == row.seq
-        and body.get("kind") == row.kind
-        and body.get("actor") == row.actor
-        and body.get("customer") == row.customer
-        and _instant_matches(body.get("at"), row.at)
-        and (
-            _invoices_text(body.get("invoices")) == row.invoices
-            or body.get("invoices") == json.loads(row.invoices)
-        )
+        body.get("seq") == seq
+        and body.get("kind") == kind
+        and body.get("actor") == actor
+        and body.get("customer") == customer
+        and _instant_matches(body.get("at"), at)
+        and body.get("invoices") == invoices(invoices_text)
     ):
         return
     expected = {
-        "seq": row.seq,
-        "at": format_instant(row.at),
-        "kind": row.kind,
-        "actor": row.actor,
-        "customer": row.customer,
-        "invoices": json.loads(row.invoices),
+        "seq": seq,
+        "at": format_instant(_instant(at)),
+        "kind": kind,
+        "actor": actor,
+        "customer": customer,
+        "invoices": json.loads(invoices_text),
     }
     for name, value in expected.items():
         if body.get(name) != value:
             report.add(
                 Problem(
-                    row.seq,
+                    seq,
                     f"column:{name}",
                     f"column {name} is {value!r} but the hashed body says {body.get(name)!r}",
                 )
@@ -199,29 +223,27 @@ def verify_log(
     ).where(event_t.c.seq >= first)
     if last is not None:
         statement = statement.where(event_t.c.seq <= last)
-    statement = statement.order_by(event_t.c.seq).execution_options(
-        stream_results=True, yield_per=_STREAM_ROWS
-    )
     expected_seq, previous_chain = _start(connection, first)
     named: dict[str, int] = {}  # artifact -> the first event naming it
+    invoices = _Invoices()
     sha256 = hashlib.sha256
-    for row in connection.execute(statement):
-        seq = row.seq
+    # Tuples from the driver: a Row object per event and its result types cost as much as the checks.
+    for row in driver_rows(connection, statement.order_by(event_t.c.seq)):
+        seq, text, content_hash, chain_hash, leaf_hash = row[0], row[6], row[7], row[8], row[9]
         report.events_checked += 1
         if seq != expected_seq:
             missing = f"{expected_seq}" if seq == expected_seq + 1 else f"{expected_seq}–{seq - 1}"
             report.add(Problem(seq, "seq", f"event(s) {missing} missing before event {seq}"))
         expected_seq = seq + 1
 
-        text = row.body
         body_bytes = text.encode("utf-8")
         content = sha256(body_bytes).digest()
-        if content.hex() != row.content_hash:
+        if content.hex() != content_hash:
             report.add(
                 Problem(seq, "content_hash", "content_hash does not match the body: the body was altered")
             )
         leaf = sha256(b"\x00" + body_bytes).digest()
-        if row.leaf_hash != leaf.hex():
+        if leaf_hash != leaf.hex():
             report.add(Problem(seq, "leaf_hash", "leaf_hash is not SHA-256(0x00 ‖ body)"))
         if leaves is not None:
             leaves.extend(leaf)
@@ -236,7 +258,7 @@ def verify_log(
         if isinstance(body, dict):
             if _canonical_text(body) != text:
                 report.add(Problem(seq, "body", "the body is not in canonical form"))
-            _check_columns(row, body, report)
+            _check_columns(row[:6], body, invoices, report)
             # Most events name no artifact; the body's text says so without walking it.
             if artifacts is not None and ("_sha256" in text or '"artifacts"' in text):
                 for digest in referenced_artifacts(body.get("data")):
@@ -245,7 +267,7 @@ def verify_log(
             report.add(Problem(seq, "body", "the body is not a JSON object"))
 
         chained = sha256(previous_chain + content).hexdigest()
-        if chained != row.chain_hash:
+        if chained != chain_hash:
             report.add(
                 Problem(
                     seq,
@@ -256,12 +278,12 @@ def verify_log(
             )
         # Continue from the stored hash so one bad event is reported once, not with all its successors.
         try:
-            previous_chain = bytes.fromhex(row.chain_hash)
-        except ValueError:
+            previous_chain = bytes.fromhex(chain_hash)
+        except (ValueError, TypeError):
             report.add(Problem(seq, "chain_hash", "chain_hash is not hex"))
             previous_chain = bytes.fromhex(chained)
         report.head_seq = seq
-        report.head_chain_hash = row.chain_hash
+        report.head_chain_hash = chain_hash
     if artifacts is not None:
         _check_artifacts(artifacts, named, report)
     return report

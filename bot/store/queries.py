@@ -338,6 +338,12 @@ class _DriverRows:
             cursor.close()
 
 
+def driver_rows(connection: Connection, statement: sa.Select[Any]) -> Iterator[Sequence[Any]]:
+    """Every row of ``statement`` as the driver returns it (see ``_DriverRows``): a tuple in the
+    statement's column order, values as stored (on SQLite an instant is ISO text without a zone)."""
+    return _DriverRows(connection).rows(statement)
+
+
 _INVOICE_STATUSES: dict[str, InvoiceStatus] = {status.value: status for status in InvoiceStatus}
 _EXECUTION_STATUSES: dict[str, ExecutionStatus] = {status.value: status for status in ExecutionStatus}
 
