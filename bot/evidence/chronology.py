@@ -17,6 +17,7 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import (
     BaseDocTemplate,
     Flowable,
@@ -178,20 +179,26 @@ def render_chronology(
     title = ParagraphStyle(
         "title", parent=base, fontName=font.bold, fontSize=14, leading=18, textColor=ACCENT
     )
-    mono = ParagraphStyle("hash", parent=base, fontSize=6, leading=7.5, wordWrap=None)
-    # Latin text wraps at spaces (and a word too long for its column at any character), which costs a
-    # fraction of the CJK line breaker's width-per-character: that one only for cells that need it.
+    # Most cells fit their column on one or two lines: those are drawn as plain text, which costs a
+    # small part of a Paragraph. The rest wrap: Latin text at spaces (a word too long for its column at
+    # any character), CJK text with ReportLab's CJK line breaker, which measures every character.
     latin = ParagraphStyle("latin", parent=base, wordWrap=None)
     head = ParagraphStyle("head", parent=base, fontName=font.bold, textColor=colors.white)
-    table_rows: list[list[Any]] = [[Paragraph(_escape(c), head) for c in labels.columns]]
-    for row in cells:
-        table_rows.append(
-            [
-                Paragraph(_escape(value), mono if index == 6 else base if _CJK.search(value) else latin)
-                for index, value in enumerate(row)
-            ]
-        )
     widths = [12 * mm, 27 * mm, 27 * mm, 14 * mm, 45 * mm, 27 * mm, 48 * mm, 57 * mm]
+
+    def cell(value: str, column: int) -> str | Paragraph:
+        if column == 1 and "T" in value:
+            value = value.replace("T", "\n", 1)  # the date over the time
+        size = _HASH_SIZE if column == 6 else _TEXT_SIZE
+        if column == 6 and len(value) == 64:
+            value = f"{value[:32]}\n{value[32:]}"
+        room = widths[column] - 2 * _PADDING
+        if all(stringWidth(line, font.regular, size) <= room for line in value.split("\n")):
+            return value
+        return Paragraph(_escape(value).replace("\n", "<br/>"), base if _CJK.search(value) else latin)
+
+    table_rows: list[list[Any]] = [[Paragraph(_escape(c), head) for c in labels.columns]]
+    table_rows += [[cell(value, column) for column, value in enumerate(row)] for row in cells]
     table = Table(table_rows, colWidths=widths, repeatRows=1)
     table.setStyle(
         TableStyle(
@@ -200,6 +207,12 @@ def render_chronology(
                 ("LINEBELOW", (0, 0), (-1, -1), 0.3, RULE),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
                 ("FONTNAME", (0, 0), (-1, -1), font.regular),
+                ("FONTSIZE", (0, 1), (-1, -1), _TEXT_SIZE),
+                ("LEADING", (0, 1), (-1, -1), _TEXT_SIZE + 2),
+                ("FONTSIZE", (6, 1), (6, -1), _HASH_SIZE),
+                ("LEADING", (6, 1), (6, -1), _HASH_SIZE + 1.5),
+                ("LEFTPADDING", (0, 0), (-1, -1), _PADDING),
+                ("RIGHTPADDING", (0, 0), (-1, -1), _PADDING),
             ]
         )
     )
@@ -236,6 +249,9 @@ def render_chronology(
     return signer.sign(buffer.getvalue(), recorded[-1])
 
 
+_TEXT_SIZE = 7.5
+_HASH_SIZE = 6.0
+_PADDING = 4.0
 _CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
 
 

@@ -233,7 +233,8 @@ def _check_against(tree: TreeProofs, checkpoints: list[Checkpoint]) -> None:
             )
 
 
-def _case_events(rows: list[Any], tree: TreeProofs, checkpoint: Checkpoint) -> list[dict[str, Any]]:
+def _case_events(rows: list[Any], tree: StoredTree, checkpoint: Checkpoint) -> list[dict[str, Any]]:
+    tree.prefetch(row.seq - 1 for row in rows)
     events = []
     for row in rows:
         body = row.body.encode("utf-8")

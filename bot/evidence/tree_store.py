@@ -13,6 +13,7 @@ checks before it writes anything.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -101,22 +102,58 @@ class StoredTree(TreeProofs):
         offset = (first % _BLOCK >> height) * HASH_SIZE
         return block.levels[height][offset : offset + HASH_SIZE]
 
+    def prefetch(self, indices: Iterable[int]) -> None:
+        """Read the leaf blocks that proofs of these leaves need, a few queries for all of them
+        (one per block would be a round trip each on PostgreSQL)."""
+        wanted = sorted({i >> STORED_HEIGHT for i in indices} | {(self.size - 1) >> STORED_HEIGHT})
+        wanted = [n for n in wanted if n not in self._blocks and n * _BLOCK < self.size]
+        ranges: list[list[int]] = []
+        for number in wanted:
+            if ranges and ranges[-1][1] == number - 1:
+                ranges[-1][1] = number
+            else:
+                ranges.append([number, number])
+        for start in range(0, len(ranges), 200):
+            spans = [
+                (a * _BLOCK + 1, min((b + 1) * _BLOCK, self.size)) for a, b in ranges[start : start + 200]
+            ]
+            rows = self._leaf_rows(sa.or_(*(event_t.c.seq.between(a, b) for a, b in spans)))
+            for first, last in spans:
+                for number in range((first - 1) >> STORED_HEIGHT, ((last - 1) >> STORED_HEIGHT) + 1):
+                    low, high = number * _BLOCK + 1, min((number + 1) * _BLOCK, self.size)
+                    self._blocks[number] = self._tree_of(low, high, rows.get_range(low, high))
+
     def _block(self, number: int) -> MerkleTree:
         block = self._blocks.get(number)
         if block is None:
             first, last = number * _BLOCK + 1, min((number + 1) * _BLOCK, self.size)
-            rows = self._connection.execute(
-                sa.select(
-                    event_t.c.seq,
-                    event_t.c.leaf_hash,
-                    sa.case((event_t.c.leaf_hash.is_(None), event_t.c.body), else_=None).label("body"),
-                )
-                .where(event_t.c.seq.between(first, last))
-                .order_by(event_t.c.seq)
-            ).all()
-            if [row.seq for row in rows] != list(range(first, last + 1)):
-                raise EvidenceError(
-                    f"evidence events {first}–{last} are not all there: run `dunbot evidence verify --db`"
-                )
-            block = self._blocks[number] = MerkleTree([leaf_of(row) for row in rows])
+            rows = self._leaf_rows(event_t.c.seq.between(first, last))
+            block = self._blocks[number] = self._tree_of(first, last, rows.get_range(first, last))
         return block
+
+    def _leaf_rows(self, where: Any) -> _Rows:
+        statement = sa.select(
+            event_t.c.seq,
+            event_t.c.leaf_hash,
+            sa.case((event_t.c.leaf_hash.is_(None), event_t.c.body), else_=None).label("body"),
+        ).where(where)
+        return _Rows({row.seq: row for row in self._connection.execute(statement)})
+
+    @staticmethod
+    def _tree_of(first: int, last: int, rows: list[Any]) -> MerkleTree:
+        if len(rows) != last - first + 1:
+            raise EvidenceError(
+                f"evidence events {first}–{last} are not all there: run `dunbot evidence verify --db`"
+            )
+        return MerkleTree([leaf_of(row) for row in rows])
+
+
+class _Rows:
+    """Rows by seq."""
+
+    def __init__(self, by_seq: dict[int, Any]) -> None:
+        self.by_seq = by_seq
+
+    def get_range(self, first: int, last: int) -> list[Any]:
+        """The rows first..last that are there, in order."""
+        return [self.by_seq[seq] for seq in range(first, last + 1) if seq in self.by_seq]

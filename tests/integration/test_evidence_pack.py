@@ -188,6 +188,24 @@ def _read(pack: Path, name: str) -> bytes:
         return archive.read(name)
 
 
+def test_the_chronology_shows_every_contact(world: tuple[Engine, Settings], tmp_path: Path) -> None:
+    pdftotext = require_tool("pdftotext")
+    engine, settings = world
+    _export(engine, settings, tmp_path / "c1.zip", customer="C1")
+    manifest = json.loads(_read(tmp_path / "c1.zip", "manifest.json"))
+    shown = subprocess.run(
+        [pdftotext, "-layout", "-", "-"], input=_read(tmp_path / "c1.zip", "chronology.pdf"),
+        capture_output=True, check=True,
+    ).stdout.decode("utf-8")  # fmt: skip
+    sent = [json.loads(_read(tmp_path / "c1.zip", e["file"])) for e in manifest["events"]]
+    sent = [b for b in sent if b["kind"] == "message_sent"]
+    assert sent and "ap@yuanhang.com.cn" in shown and "+8613800138000" in shown
+    for body in sent:
+        assert f"{body['seq']} " in shown and body["at"][:10] in shown
+        digest = next(iter(body["data"]["artifacts"].values()))
+        assert digest[:32] in shown and digest[32:] in shown  # the hash, on two lines
+
+
 def test_the_signatures_check_by_hand_with_openssl(world: tuple[Engine, Settings], tmp_path: Path) -> None:
     openssl = require_tool("openssl")
     engine, settings = world
