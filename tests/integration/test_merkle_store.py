@@ -190,3 +190,19 @@ def _body(engine: Engine, seq: int) -> str:
                 sa.text("SELECT body FROM evidence_event WHERE seq = :s"), {"s": seq}
             ).scalar_one()
         )
+
+
+def test_garbage_in_the_columns_is_named_not_a_crash(engine: Engine) -> None:
+    _append(engine, 3)
+    with engine.begin() as connection:
+        bypass_triggers(connection)
+        connection.execute(sa.text("UPDATE evidence_event SET invoices = 'not json' WHERE seq = 1"))
+        if engine.dialect.name == "sqlite":  # a timestamptz column on PostgreSQL holds only instants
+            connection.execute(sa.text("UPDATE evidence_event SET at = 'yesterday' WHERE seq = 2"))
+    with engine.connect() as connection:
+        report = verify_log(connection)
+    problems = {(p.seq, p.item): p.message for p in report.problems}
+    assert "'not json'" in problems[(1, "column:invoices")]
+    if engine.dialect.name == "sqlite":
+        assert "'yesterday'" in problems[(2, "column:at")]
+    assert report.events_checked == 3
