@@ -89,4 +89,6 @@ class ArtifactStore:
             return "missing"
         except IsADirectoryError:
             return "not a file"
+        except OSError as exc:
+            return f"cannot be read: {exc.strerror or exc}"
         return None if actual == digest else "content does not match its SHA-256"

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
 import zipfile
@@ -48,14 +49,15 @@ from bot.evidence.canonical import format_instant
 from bot.evidence.checkpoint import Checkpoint, all_checkpoints, create_checkpoint
 from bot.evidence.chronology import chronology_rows, render_chronology
 from bot.evidence.log import EventKind, NewEvent, append_events
-from bot.evidence.merkle import TreeProofs, verify_inclusion
+from bot.evidence.merkle import MerkleTree, TreeProofs, verify_consistency, verify_inclusion
 from bot.evidence.pack_readme import readme_text
-from bot.evidence.tree_store import StoredTree
+from bot.evidence.tree_store import StoredTree, leaf_of
 from bot.evidence.verify import referenced_artifacts
 from bot.store import tables
 from bot.store.engine import require_schema
 
 PACK_FORMAT = "dunbot-evidence-pack/1"
+log = logging.getLogger(__name__)
 event_t = tables.EvidenceEvent.__table__  # type: ignore[attr-defined]
 customer_t = tables.Customer.__table__  # type: ignore[attr-defined]
 invoice_t = tables.Invoice.__table__  # type: ignore[attr-defined]
@@ -149,25 +151,27 @@ def export_pack(
         export_seq = _record_export(engine, case, out, actor, now, previous)
         checkpoint = create_checkpoint(engine, signer, origin, now, "export")
         assert checkpoint is not None  # the log has at least the export event
-        # The stored tree reads nodes and leaf blocks as the proofs need them: keep the connection.
         with engine.connect() as connection:
-            tree, rows = _tree_and_case(connection, case, checkpoint.tree_size)
-            _check_against(tree, [c for c in (previous, checkpoint) if c is not None])
-            events = _case_events(rows, tree, checkpoint)
-            artifacts = _artifacts(events, store)
-            earlier = _earlier_checkpoints(before, previous, events)
-            chronology = render_chronology(
-                chronology_rows([e["parsed"] for e in events]),
-                case=f"{case.label} — {case.customer_name}",
-                origin=origin,
-                exported_at=format_instant(now),
-                language=case.language,
-                signer=signer,
-                fonts=font_choice(settings),
-            )
-            files = _pack_files(
-                case, checkpoint, earlier, tree, events, artifacts, chronology, origin, now, actor
-            )
+            rows = _case_rows(connection, case, checkpoint.tree_size)
+            size = checkpoint.tree_size
+            try:
+                events, earlier = _proven(StoredTree(connection, size), rows, checkpoint, before)
+            except _NotProven as exc:
+                # The stored nodes are a cache: when they do not lead to the signed roots, the
+                # leaves decide (and only if those do not either is the log itself wrong).
+                log.warning("%s (from the stored Merkle nodes); computing the tree from every leaf", exc)
+                events, earlier = _proven(_whole_tree(connection, size), rows, checkpoint, before)
+        artifacts = _artifacts(events, store)
+        chronology = render_chronology(
+            chronology_rows([e["parsed"] for e in events]),
+            case=f"{case.label} — {case.customer_name}",
+            origin=origin,
+            exported_at=format_instant(now),
+            language=case.language,
+            signer=signer,
+            fonts=font_choice(settings),
+        )
+        files = _pack_files(case, checkpoint, earlier, events, artifacts, chronology, origin, now, actor)
         manifest = files.pop("manifest.json")
         files["manifest.json"] = manifest
         files["manifest.p7s"] = signer.sign_detached(manifest)
@@ -212,42 +216,91 @@ def _record_export(
     return written[0].seq
 
 
-def _tree_and_case(connection: Connection, case: Case, size: int) -> tuple[StoredTree, list[Any]]:
-    """The tree of the first ``size`` events (from the stored nodes) and the case's own rows."""
-    tree = StoredTree(connection, size)
+def _case_rows(connection: Connection, case: Case, size: int) -> list[Any]:
+    """The case's own rows among the first ``size`` events."""
     rows = connection.execute(
         sa.select(event_t)
         .where(event_t.c.customer == case.customer, event_t.c.seq <= size)
         .order_by(event_t.c.seq)
     ).all()
-    return tree, [row for row in rows if case.covers(row)]
+    return [row for row in rows if case.covers(row)]
+
+
+def _whole_tree(connection: Connection, size: int) -> MerkleTree:
+    """The tree of the first ``size`` events from every leaf (when the stored nodes cannot be used)."""
+    leaves = bytearray()
+    statement = (
+        sa.select(
+            event_t.c.seq,
+            event_t.c.leaf_hash,
+            sa.case((event_t.c.leaf_hash.is_(None), event_t.c.body), else_=None).label("body"),
+        )
+        .where(event_t.c.seq <= size)
+        .order_by(event_t.c.seq)
+        .execution_options(stream_results=True, yield_per=20_000)
+    )
+    expected = 1
+    for row in connection.execute(statement):
+        if row.seq != expected:
+            raise EvidenceError(f"evidence event {expected} is missing: run `dunbot evidence verify --db`")
+        leaves.extend(leaf_of(row))
+        expected += 1
+    if expected - 1 != size:
+        raise EvidenceError(f"the log has {expected - 1} events but the checkpoint covers {size}")
+    return MerkleTree(leaves)
+
+
+class _NotProven(EvidenceError):
+    """A proof the pack would carry does not lead to a signed root."""
+
+
+def _proven(
+    tree: TreeProofs, rows: list[Any], checkpoint: Checkpoint, before: list[Checkpoint]
+) -> tuple[list[dict[str, Any]], list[tuple[Checkpoint, list[bytes]]]]:
+    """The case's events with their inclusion proofs, and the earlier checkpoints with their
+    consistency proofs: each checked against the signed roots before anything is written."""
+    previous = before[-1] if before else None
+    _check_against(tree, [c for c in (previous, checkpoint) if c is not None])
+    events = _case_events(rows, tree, checkpoint)
+    earlier = []
+    for old in _earlier_checkpoints(before, previous, events):
+        proof = tree.consistency_proof(old.tree_size, checkpoint.tree_size)
+        if not verify_consistency(old.tree_size, checkpoint.tree_size, old.root, checkpoint.root, proof):
+            raise _NotProven(
+                f"checkpoint {old.id} cannot be proven consistent with checkpoint {checkpoint.id}; "
+                "nothing was exported. Run `dunbot evidence verify --db`"
+            )
+        earlier.append((old, proof))
+    return events, earlier
 
 
 def _check_against(tree: TreeProofs, checkpoints: list[Checkpoint]) -> None:
     for checkpoint in checkpoints:
         if tree.root(checkpoint.tree_size) != checkpoint.root:
-            raise EvidenceError(
+            raise _NotProven(
                 f"the log no longer has the root that checkpoint {checkpoint.id} signed "
                 f"(tree size {checkpoint.tree_size}): an event was altered since; nothing was exported. "
                 "Run `dunbot evidence verify --db` to find it"
             )
 
 
-def _case_events(rows: list[Any], tree: StoredTree, checkpoint: Checkpoint) -> list[dict[str, Any]]:
-    tree.prefetch(row.seq - 1 for row in rows)
+def _case_events(rows: list[Any], tree: TreeProofs, checkpoint: Checkpoint) -> list[dict[str, Any]]:
+    if isinstance(tree, StoredTree):
+        tree.prefetch(row.seq - 1 for row in rows)
     events = []
     for row in rows:
         body = row.body.encode("utf-8")
         leaf = hashlib.sha256(b"\x00" + body).digest()
+        altered = (
+            f"evidence event {row.seq} does not match its hashes: it was altered; nothing was exported. "
+            "Run `dunbot evidence verify --db`"
+        )
+        if hashlib.sha256(body).hexdigest() != row.content_hash:
+            raise EvidenceError(altered)
         proof = tree.inclusion_proof(row.seq - 1)
         # The proof starts from the leaf recomputed from the body and must end at the signed root.
-        if hashlib.sha256(body).hexdigest() != row.content_hash or not verify_inclusion(
-            row.seq - 1, checkpoint.tree_size, leaf, proof, checkpoint.root
-        ):
-            raise EvidenceError(
-                f"evidence event {row.seq} does not match its hashes: it was altered; nothing was exported. "
-                "Run `dunbot evidence verify --db`"
-            )
+        if not verify_inclusion(row.seq - 1, checkpoint.tree_size, leaf, proof, checkpoint.root):
+            raise _NotProven(altered)
         events.append(
             {
                 "seq": row.seq,
@@ -335,8 +388,7 @@ def _checkpoint_entry(folder: str, checkpoint: Checkpoint) -> dict[str, Any]:
 def _pack_files(
     case: Case,
     checkpoint: Checkpoint,
-    earlier: list[Checkpoint],
-    tree: TreeProofs,
+    earlier: list[tuple[Checkpoint, list[bytes]]],
     events: list[dict[str, Any]],
     artifacts: dict[str, dict[str, Any]],
     chronology: bytes,
@@ -347,15 +399,10 @@ def _pack_files(
     files: dict[str, bytes] = {}
     files.update(_checkpoint_files("checkpoint", checkpoint))
     consistency = []
-    for old in earlier:
+    for old, proof in earlier:
         folder = f"checkpoints/{old.id}"
         files.update(_checkpoint_files(folder, old))
-        consistency.append(
-            {
-                "from": _checkpoint_entry(folder, old),
-                "proof": [node.hex() for node in tree.consistency_proof(old.tree_size, checkpoint.tree_size)],
-            }
-        )
+        consistency.append({"from": _checkpoint_entry(folder, old), "proof": [node.hex() for node in proof]})
     for event in events:
         files[f"events/{event['seq']:08d}.json"] = event["body"]
     for digest, entry in sorted(artifacts.items()):

@@ -256,7 +256,7 @@ def _event_problems(entry: dict[str, Any], body: bytes, root: bytes, size: int) 
         parsed = parse_body(body)
     except NotCanonical as exc:
         problems.append(f"its body is not canonical evidence: {exc}")
-    except ValueError:
+    except (ValueError, RecursionError):
         problems.append("its body is not JSON")
     else:
         if not isinstance(parsed, dict):
@@ -354,7 +354,7 @@ def _artifacts(pack: _Pack, manifest: dict[str, Any], report: PackReport) -> Non
         if body is not None:
             try:
                 parsed = parse_body(body)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue  # reported with the event
             if isinstance(parsed, dict):
                 named.update(referenced_artifacts(parsed.get("data")))

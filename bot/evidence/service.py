@@ -7,10 +7,12 @@ import json
 import logging
 import multiprocessing
 import os
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -101,7 +103,9 @@ def _verify_database(engine: Engine, artifact_dir: Path | None, workers: int | N
     with engine.connect() as connection:
         count, highest = connection.execute(sa.select(sa.func.count(), sa.func.max(event_t.c.seq))).one()
     with engine.connect() as connection:
+        # Before the log: whatever a checkpoint writes meanwhile covers events the log read has.
         checkpoints = all_checkpoints(connection)
+        nodes = stored_nodes(connection).all()
     ranges = _ranges(highest or 0, _workers(engine, count, workers))
     if len(ranges) > 1:
         url = engine.url.render_as_string(hide_password=False)
@@ -111,6 +115,7 @@ def _verify_database(engine: Engine, artifact_dir: Path | None, workers: int | N
             signatures = [checkpoint_problems(c) for c in checkpoints]  # meanwhile, here
             parts = [future.result() for future in futures]
         log_report, leaves = _merge(parts)
+        del parts  # their leaves are in the merged copy
     else:
         leaves = bytearray()
         with engine.connect() as connection:
@@ -118,8 +123,7 @@ def _verify_database(engine: Engine, artifact_dir: Path | None, workers: int | N
         signatures = [checkpoint_problems(c) for c in checkpoints]
     report = DatabaseReport(log=log_report)
     tree = MerkleTree(leaves)
-    with engine.connect() as connection:
-        report.problems.extend(_node_problems(connection, tree))
+    report.problems.extend(_node_problems(nodes, tree))
     previous: Checkpoint | None = None
     for checkpoint, signature_problems in zip(checkpoints, signatures, strict=True):
         where = f"checkpoint:{checkpoint.id}"
@@ -222,12 +226,12 @@ def _merge(parts: list[tuple[VerificationReport, bytes]]) -> tuple[VerificationR
     return merged, leaves
 
 
-def _node_problems(connection: sa.engine.Connection, tree: MerkleTree) -> list[Problem]:
+def _node_problems(nodes: Sequence[Any], tree: MerkleTree) -> list[Problem]:
     """Stored Merkle nodes that are not the tree the bodies give (they would break pack proofs)."""
     problems = []
-    for height, ordinal, value in stored_nodes(connection):
+    for height, ordinal, value in nodes:
         where = f"merkle_node:{height}/{ordinal}"
-        if height >= len(tree.levels) or (ordinal + 1) << height > tree.size:
+        if height < 0 or ordinal < 0 or height >= len(tree.levels) or (ordinal + 1) << height > tree.size:
             problems.append(Problem(None, where, f"Merkle node {height}/{ordinal} lies beyond the log"))
             continue
         offset = ordinal * HASH_SIZE

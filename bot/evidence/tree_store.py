@@ -5,9 +5,10 @@ A checkpoint stores every perfect subtree of ``2**STORED_HEIGHT`` leaves and up 
 height, from the 64 leaf hashes of the block a proof passes through. A pack of a thousand events
 of a million-event log then reads a few tens of thousands of small rows instead of every leaf.
 
-Nothing here is trusted: a node missing from the table is computed from its children (down to the
-leaves), and a proof built from a wrong node does not lead to the signed root, which the exporter
-checks before it writes anything.
+Nothing here is trusted: a node missing from the table (or not a hash) is computed from its children
+(down to the leaves), and a proof built from a wrong node does not lead to the signed root: the
+exporter checks every proof it writes against the signed roots and, when one fails, builds the tree
+from every leaf instead.
 """
 
 from __future__ import annotations
@@ -68,8 +69,14 @@ class StoredTree(TreeProofs):
         self._connection = connection
         self._nodes: dict[tuple[int, int], bytes] = {}
         for height, ordinal, value in stored_nodes(connection):
-            if (ordinal + 1) << height <= size:
-                self._nodes[(height, ordinal)] = bytes.fromhex(value)
+            if height < STORED_HEIGHT or ordinal < 0 or (ordinal + 1) << height > size:
+                continue  # not a node this tree can use (`verify --db` names a wrong one)
+            try:
+                node = bytes.fromhex(value)
+            except (ValueError, TypeError):
+                continue
+            if len(node) == HASH_SIZE:
+                self._nodes[(height, ordinal)] = node
         self._blocks: dict[int, MerkleTree] = {}
 
     def leaf(self, index: int) -> bytes:

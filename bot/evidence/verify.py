@@ -120,13 +120,11 @@ def _instant(at: Any) -> datetime:
 
 
 def _instant_matches(text: Any, at: Any) -> bool:
-    """Whether a body's ``at`` is format_instant of the column's instant."""
-    if isinstance(at, str) and len(at) == 26 and f"{at[:10]}T{at[11:]}Z" == text:
-        return True  # SQLite's "YYYY-MM-DD HH:MM:SS.ffffff", UTC
-    if not isinstance(text, str) or len(text) != 27 or text[10] != "T" or text[-1] != "Z":
-        return False
+    """Whether a body's ``at`` is exactly format_instant of the column's instant."""
+    if isinstance(at, str) and len(at) == 26 and at[10] == " " and f"{at[:10]}T{at[11:]}Z" == text:
+        return True  # SQLite's "YYYY-MM-DD HH:MM:SS.ffffff", UTC: no datetime needed
     try:
-        return datetime.fromisoformat(text) == _instant(at)
+        return bool(text == format_instant(_instant(at)))
     except (ValueError, TypeError):
         return False
 
@@ -194,21 +192,30 @@ def _check_columns(
 
 
 def _start(connection: Connection, first: int) -> tuple[int, bytes]:
-    """The seq expected first and the chain hash to continue from, for a range starting at ``first``."""
+    """The seq expected first and the chain hash to continue from, for a range starting at ``first``:
+    what one pass over the log would have reached there (the stored chain hash of the event before,
+    or, where that is not hex, the hash one pass recomputes in its place)."""
     if first <= 1:
         return 1, ZERO_HASH
-    before = connection.execute(
-        sa.select(event_t.c.seq, event_t.c.chain_hash)
+    rows = connection.execute(
+        sa.select(event_t.c.seq, event_t.c.body, event_t.c.chain_hash)
         .where(event_t.c.seq < first)
         .order_by(event_t.c.seq.desc())
-        .limit(1)
-    ).first()
-    if before is None:
+        .limit(100)
+    ).all()
+    if not rows:
         return 1, ZERO_HASH
-    try:
-        return before.seq + 1, bytes.fromhex(before.chain_hash)
-    except ValueError:  # reported by the range that holds it
-        return before.seq + 1, ZERO_HASH
+    # Back to the nearest stored hash that is hex (a pass continues from that), then forward.
+    chain, forward = ZERO_HASH, []
+    for row in rows:
+        try:
+            chain = bytes.fromhex(row.chain_hash)
+            break
+        except (ValueError, TypeError):
+            forward.append(row)
+    for row in reversed(forward):
+        chain = hashlib.sha256(chain + hashlib.sha256(row.body.encode("utf-8")).digest()).digest()
+    return rows[0].seq + 1, chain
 
 
 def verify_log(
@@ -236,7 +243,9 @@ def verify_log(
         event_t.c.content_hash,
         event_t.c.chain_hash,
         event_t.c.leaf_hash,
-    ).where(event_t.c.seq >= first)
+    )
+    if first > 1:  # the first range has no lower bound: a seq of 0 or below is reported too
+        statement = statement.where(event_t.c.seq >= first)
     if last is not None:
         statement = statement.where(event_t.c.seq <= last)
     expected_seq, previous_chain = _start(connection, first)
@@ -247,7 +256,9 @@ def verify_log(
     for row in driver_rows(connection, statement.order_by(event_t.c.seq)):
         seq, text, content_hash, chain_hash, leaf_hash = row[0], row[6], row[7], row[8], row[9]
         report.events_checked += 1
-        if seq != expected_seq:
+        if seq < expected_seq:
+            report.add(Problem(seq, "seq", f"event {seq} is where event {expected_seq} should be"))
+        elif seq != expected_seq:
             missing = f"{expected_seq}" if seq == expected_seq + 1 else f"{expected_seq}–{seq - 1}"
             report.add(Problem(seq, "seq", f"event(s) {missing} missing before event {seq}"))
         expected_seq = seq + 1
@@ -268,8 +279,8 @@ def verify_log(
         except NotCanonical as exc:
             report.add(Problem(seq, "body", f"the body is not canonical evidence: {exc}"))
             body = None
-        except ValueError:
-            report.add(Problem(seq, "body", "the body is not valid JSON"))
+        except (ValueError, RecursionError):
+            report.add(Problem(seq, "body", "the body is not valid JSON (or nested beyond reason)"))
             body = None
         if isinstance(body, dict):
             if _canonical_text(body) != text:

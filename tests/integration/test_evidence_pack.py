@@ -346,6 +346,33 @@ def test_a_flipped_byte_in_an_event_row_is_named(world: tuple[Engine, Settings],
     assert not (tmp_path / "after.zip").exists()
 
 
+def test_a_wrong_stored_merkle_node_is_named_and_does_not_spoil_a_pack(
+    world: tuple[Engine, Settings], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.evidence.log import EventKind, NewEvent, append_events
+
+    engine, settings = world
+    _export(engine, settings, tmp_path / "first.zip", customer="C1")  # a checkpoint of the small log
+    with Session(engine) as session:  # the log grows past 256 events: nodes of height 6, 7 and 8
+        noise = [
+            NewEvent(kind=EventKind.TASK_CREATED, actor="test", data={"n": i}, customer="C2")
+            for i in range(300)
+        ]
+        append_events(session, NOON, noise)
+        session.commit()
+    _export(engine, settings, tmp_path / "second.zip", customer="C1")
+    with engine.begin() as connection:
+        assert connection.execute(sa.text("SELECT count(*) FROM merkle_node")).scalar_one() >= 7
+        connection.execute(
+            sa.text("UPDATE merkle_node SET hash = :h WHERE height = 7 AND ordinal = 1"), {"h": "ab" * 32}
+        )
+    assert (None, "merkle_node:7/1") in _problems(engine, settings)
+    _export(engine, settings, tmp_path / "third.zip", customer="C1")
+    third = verify_pack(tmp_path / "third.zip", prior=tmp_path / "first.zip")
+    assert third.ok, _failed(third)
+    assert "computing the tree from every leaf" in caplog.text
+
+
 def test_a_flipped_byte_in_an_artifact_file_is_named(world: tuple[Engine, Settings], tmp_path: Path) -> None:
     engine, settings = world
     with engine.connect() as connection:

@@ -149,6 +149,8 @@ def test_verifying_in_several_processes_finds_what_one_pass_finds(engine: Engine
         floated = body.replace('"n":299', '"n":2.99')
         connection.execute(sa.text("UPDATE evidence_event SET body = :b WHERE seq = 300"), {"b": floated})
         connection.execute(sa.text("UPDATE evidence_event SET actor = 'mallory' WHERE seq = 20"))
+        # The row before the third range (267–) has a chain hash that is not hex.
+        connection.execute(sa.text("UPDATE evidence_event SET chain_hash = 'nothex' WHERE seq = 266"))
     shared = store.put(b"shared artifact")
     store.path_of(shared).chmod(0o644)
     store.path_of(shared).write_bytes(b"altered")  # named by events in every range
@@ -162,6 +164,7 @@ def test_verifying_in_several_processes_finds_what_one_pass_finds(engine: Engine
     found = sorted((p.seq or 0, p.item) for p in several.all_problems)
     assert found == sorted((p.seq or 0, p.item) for p in one.all_problems)
     assert {(135, "seq"), (20, "column:actor"), (300, "body"), (300, "content_hash")} <= set(found)
+    assert (266, "chain_hash") in found and (267, "chain_hash") not in found
     assert (1, f"artifact:{shared}") in found and (251, f"artifact:{store.put(b'artifact 250')}") in found
     assert [item for _, item in found].count(f"artifact:{shared}") == 1
     floats = [p.message for p in several.all_problems if p.seq == 300 and p.item == "body"]
@@ -206,3 +209,29 @@ def test_garbage_in_the_columns_is_named_not_a_crash(engine: Engine) -> None:
     if engine.dialect.name == "sqlite":
         assert "'yesterday'" in problems[(2, "column:at")]
     assert report.events_checked == 3
+
+
+def test_an_event_before_the_first_is_named(engine: Engine) -> None:
+    _append(engine, 5)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO evidence_event (seq, at, kind, actor, customer, invoices, body, content_hash, "
+                "chain_hash, leaf_hash) SELECT 0, at, kind, actor, customer, invoices, body, content_hash, "
+                "chain_hash, leaf_hash FROM evidence_event WHERE seq = 1"
+            )
+        )
+    report = verify_database(engine, None)
+    found = {(p.seq, p.item) for p in report.all_problems}
+    assert {(0, "seq"), (0, "column:seq"), (1, "chain_hash")} <= found and report.log.events_checked == 6
+
+
+def test_the_body_s_instant_must_be_written_exactly_as_dunbot_writes_it() -> None:
+    from bot.evidence.verify import _instant_matches
+
+    stored = "2026-06-10 04:00:00.000000"  # SQLite's text for the column
+    assert _instant_matches("2026-06-10T04:00:00.000000Z", stored)
+    assert _instant_matches("2026-06-10T04:00:00.000000Z", datetime(2026, 6, 10, 4, tzinfo=UTC))
+    for other in ("2026-06-10T04:00:00,000000Z", "2026-W24-3T04:00:00.000000Z", "2026-06-10T04:00:00Z"):
+        assert not _instant_matches(other, stored)
+    assert not _instant_matches("2026-06-10T04:00:00.000000Z", "2026-06-10 04:00:00.000001")
