@@ -90,10 +90,12 @@ def due_step_index(ladder: Sequence[LadderStep], days_overdue: int) -> int | Non
 class _StepFinder:
     """Finds due steps of one ladder, with what every invoice of that ladder needs precomputed."""
 
-    __slots__ = ("_days", "_ordered", "everything_before", "ladder", "names")
+    __slots__ = ("_days", "_ordered", "everything_before", "ladder", "names", "placements")
 
     def __init__(self, ladder: Sequence[LadderStep]) -> None:
         self.ladder = ladder
+        # Placements of this ladder's steps already made, by what they depend on (see _placed).
+        self.placements: dict[tuple[object, ...], StepPlacement] = {}
         self.names = tuple(step.name for step in ladder)
         # The steps an invoice at index i supersedes when none of them ran: all of those before it.
         self.everything_before = tuple(tuple(range(index)) for index in range(len(ladder)))
@@ -165,6 +167,48 @@ def _place(
     if notes:
         reason += "; " + "; ".join(notes)
     return StepPlacement(step_index, status, channels, reason)
+
+
+_MAX_PLACEMENTS = 4096
+
+
+def _placed(
+    as_of: date,
+    customer: Customer,
+    finder: _StepFinder,
+    step_index: int,
+    invoices: int,
+    caps: ContactCaps,
+) -> StepPlacement:
+    """``_place``, remembered across customers: the same step placed for as many invoices on the same
+    day, for a customer reachable on the same channels, with the caps in the same state, is placed
+    the same way (same status, channels and reason). Most customers have nothing counted but what
+    this plan placed today, so a planning run asks the same few questions over and over."""
+    state = caps.state_on(as_of)
+    if state is None:  # messages of other days count: the rolling windows decide
+        return _place(as_of, customer, finder.ladder[step_index], step_index, invoices, caps)
+    key = (
+        step_index,
+        invoices,
+        as_of,
+        caps.cap,
+        customer.opted_out,
+        not customer.email,
+        not customer.phone,
+        not customer.address,
+        state,
+    )
+    placements = finder.placements
+    placement = placements.get(key)
+    if placement is None:
+        if len(placements) >= _MAX_PLACEMENTS:
+            placements.clear()
+        placement = placements[key] = _place(
+            as_of, customer, finder.ladder[step_index], step_index, invoices, caps
+        )
+    elif placement.status is DecisionStatus.PLANNED:
+        caps.add(placement.channels, as_of)  # what _place did when it placed it
+    return placement
 
 
 def plan_customer(
@@ -265,7 +309,7 @@ def plan_customer(
         # Most severe first: when the caps allow only some steps, the later rung of the ladder wins.
         for index in sorted(groups, reverse=True):
             group = groups[index]
-            placement = _place(as_of, customer, ladder[index], index, len(group), caps)
+            placement = _placed(as_of, customer, finder, index, len(group), caps)
             for entry in group:
                 entry.append(placement)
                 # InvoicePlan's fields in order; tuple.__new__ is InvoicePlan._make without its
