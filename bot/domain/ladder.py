@@ -237,11 +237,13 @@ def plan_customer(
     tactic = TACTIC_OF_TIER[assessment.tier]
     ladder = policy.ladders[tactic]
     finder = _finder_for(ladder)
-    names, everything_before = finder.names, finder.everything_before
+    names, everything_before, find = finder.names, finder.everything_before, finder.find
     default_terms = policy.fees
     contract_terms: dict[str, FeeTerms] = {}
     open_status = InvoiceStatus.OPEN
     do_not_contact = customer.do_not_contact
+    customer_id = customer.id
+    new_tuple = tuple.__new__
 
     # The early warnings of tiers.early_warnings, found in this same pass over the invoices.
     warning_threshold, warning_days = early_warning_threshold(customer, policy.scorecard)
@@ -260,7 +262,11 @@ def plan_customer(
             continue
         days_overdue = (as_of - invoice.due_date).days
         if days_overdue > warning_days:
-            warnings.append(EarlyWarning(customer.id, invoice.number, days_overdue, warning_threshold))
+            # EarlyWarning's fields in order, by tuple.__new__ like InvoicePlan below: on a ledger long
+            # overdue most invoices raise one.
+            warnings.append(
+                new_tuple(EarlyWarning, (customer_id, invoice.number, days_overdue, warning_threshold, True))
+            )
         promise = invoice.promise
         if promise is not None:
             if promise.date >= as_of:
@@ -276,7 +282,7 @@ def plan_customer(
             )
         if do_not_contact:
             continue
-        index = finder.find(days_overdue)
+        index = find(days_overdue)
         if index is None:
             continue
         done = executions.get(invoice.number)
@@ -314,7 +320,7 @@ def plan_customer(
                 entry.append(placement)
                 # InvoicePlan's fields in order; tuple.__new__ is InvoicePlan._make without its
                 # Python frame (a million invoices on a first run).
-                plans.append(tuple.__new__(InvoicePlan, entry))
+                plans.append(new_tuple(InvoicePlan, entry))
         plans.sort(key=_BY_NUMBER)
     return CustomerPlan(
         customer=customer.id,
