@@ -90,7 +90,7 @@ def due_step_index(ladder: Sequence[LadderStep], days_overdue: int) -> int | Non
 class _StepFinder:
     """Finds due steps of one ladder, with what every invoice of that ladder needs precomputed."""
 
-    __slots__ = ("_days", "_ordered", "everything_before", "ladder", "names", "placements")
+    __slots__ = ("_days", "_ordered", "everything_before", "index_by_days", "ladder", "names", "placements")
 
     def __init__(self, ladder: Sequence[LadderStep]) -> None:
         self.ladder = ladder
@@ -101,6 +101,8 @@ class _StepFinder:
         self.everything_before = tuple(tuple(range(index)) for index in range(len(ladder)))
         self._days = [step.day for step in ladder]
         self._ordered = all(a <= b for a, b in zip(self._days, self._days[1:], strict=False))
+        # find()'s answers so far: a few hundred distinct days overdue serve a million invoices.
+        self.index_by_days: dict[int, int | None] = {}
 
     def find(self, days_overdue: int) -> int | None:
         if self._ordered:
@@ -170,6 +172,7 @@ def _place(
 
 
 _MAX_PLACEMENTS = 4096
+_MAX_DAYS = 4096
 
 
 def _placed(
@@ -238,6 +241,7 @@ def plan_customer(
     ladder = policy.ladders[tactic]
     finder = _finder_for(ladder)
     names, everything_before, find = finder.names, finder.everything_before, finder.find
+    index_by_days = finder.index_by_days
     default_terms = policy.fees
     contract_terms: dict[str, FeeTerms] = {}
     open_status = InvoiceStatus.OPEN
@@ -257,7 +261,9 @@ def plan_customer(
         # not dunned.
         if invoice.issue_date > as_of or invoice.status is not open_status:
             continue
-        outstanding = invoice.outstanding_as_of(as_of)
+        # Most invoices have no payment: their outstanding is their amount (outstanding_as_of
+        # would subtract nothing; a negative amount is under the tolerance either way).
+        outstanding = invoice.outstanding_as_of(as_of) if invoice.payments else invoice.amount
         if outstanding <= tolerance:
             continue
         days_overdue = (as_of - invoice.due_date).days
@@ -282,7 +288,11 @@ def plan_customer(
             )
         if do_not_contact:
             continue
-        index = find(days_overdue)
+        index = index_by_days.get(days_overdue, -1)
+        if index == -1:
+            if len(index_by_days) >= _MAX_DAYS:
+                index_by_days.clear()
+            index = index_by_days[days_overdue] = find(days_overdue)
         if index is None:
             continue
         done = executions.get(invoice.number)
