@@ -111,6 +111,11 @@ class ContactCaps:
         if channel in AUTOMATED_CHANNELS:
             self._automated_by_day[on] = self._automated_by_day.get(on, 0) + 1
 
+    @property
+    def cap(self) -> int:
+        """At most this many automated messages in any rolling 7 days."""
+        return self._policy.max_messages_per_7d
+
     def check(self, channels: Sequence[Channel], on: date) -> tuple[bool, str]:
         """Whether a step with ``channels`` fits on ``on`` in full, and if not, why."""
         automated = [c for c in channels if c in AUTOMATED_CHANNELS]
@@ -146,6 +151,17 @@ class ContactCaps:
             f"{more} more message(s) would make {in_window + more} "
             f"automated messages from {start} to {end} (cap {cap} in 7 days)"
         )
+
+    def state_on(self, on: date) -> tuple[frozenset[tuple[Channel, date]], int] | None:
+        """What ``check(..., on)`` depends on, as a key, when nothing is counted on other days.
+
+        None when automated messages of other days are counted: then the rolling windows matter and
+        a check must be done in full. Planners remember placements by this key.
+        """
+        counted = self._automated_by_day
+        if counted and (len(counted) > 1 or on not in counted):
+            return None
+        return frozenset(self._by_channel_day), counted.get(on, 0)
 
     def add(self, channels: Iterable[Channel], on: date) -> None:
         """Count messages placed on ``on``."""

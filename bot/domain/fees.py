@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from bot.domain.ledger import Contract
-from bot.domain.money import quantize
+from bot.domain.money import minor_unit, quantize
 from bot.domain.policy import FeeTerms
 
 _ZERO = Decimal(0)
@@ -40,4 +40,5 @@ def late_fee(outstanding: Decimal, days_overdue: int, terms: FeeTerms, currency:
     fee = outstanding * terms.daily_rate * (interest_days if interest_days > 0 else 0)
     if days_overdue >= terms.penalty_after_days:
         fee += outstanding * terms.penalty_rate
-    return quantize(fee, currency)
+    # money.quantize without its call: once per open invoice of a plan.
+    return fee.quantize(minor_unit(currency), ROUND_HALF_UP)

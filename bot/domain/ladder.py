@@ -90,15 +90,19 @@ def due_step_index(ladder: Sequence[LadderStep], days_overdue: int) -> int | Non
 class _StepFinder:
     """Finds due steps of one ladder, with what every invoice of that ladder needs precomputed."""
 
-    __slots__ = ("_days", "_ordered", "everything_before", "ladder", "names")
+    __slots__ = ("_days", "_ordered", "everything_before", "index_by_days", "ladder", "names", "placements")
 
     def __init__(self, ladder: Sequence[LadderStep]) -> None:
         self.ladder = ladder
+        # Placements of this ladder's steps already made, by what they depend on (see _placed).
+        self.placements: dict[tuple[object, ...], StepPlacement] = {}
         self.names = tuple(step.name for step in ladder)
         # The steps an invoice at index i supersedes when none of them ran: all of those before it.
         self.everything_before = tuple(tuple(range(index)) for index in range(len(ladder)))
         self._days = [step.day for step in ladder]
         self._ordered = all(a <= b for a, b in zip(self._days, self._days[1:], strict=False))
+        # find()'s answers so far: a few hundred distinct days overdue serve a million invoices.
+        self.index_by_days: dict[int, int | None] = {}
 
     def find(self, days_overdue: int) -> int | None:
         if self._ordered:
@@ -167,6 +171,49 @@ def _place(
     return StepPlacement(step_index, status, channels, reason)
 
 
+_MAX_PLACEMENTS = 4096
+_MAX_DAYS = 4096
+
+
+def _placed(
+    as_of: date,
+    customer: Customer,
+    finder: _StepFinder,
+    step_index: int,
+    invoices: int,
+    caps: ContactCaps,
+) -> StepPlacement:
+    """``_place``, remembered across customers: the same step placed for as many invoices on the same
+    day, for a customer reachable on the same channels, with the caps in the same state, is placed
+    the same way (same status, channels and reason). Most customers have nothing counted but what
+    this plan placed today, so a planning run asks the same few questions over and over."""
+    state = caps.state_on(as_of)
+    if state is None:  # messages of other days count: the rolling windows decide
+        return _place(as_of, customer, finder.ladder[step_index], step_index, invoices, caps)
+    key = (
+        step_index,
+        invoices,
+        as_of,
+        caps.cap,
+        customer.opted_out,
+        not customer.email,
+        not customer.phone,
+        not customer.address,
+        state,
+    )
+    placements = finder.placements
+    placement = placements.get(key)
+    if placement is None:
+        if len(placements) >= _MAX_PLACEMENTS:
+            placements.clear()
+        placement = placements[key] = _place(
+            as_of, customer, finder.ladder[step_index], step_index, invoices, caps
+        )
+    elif placement.status is DecisionStatus.PLANNED:
+        caps.add(placement.channels, as_of)  # what _place did when it placed it
+    return placement
+
+
 def plan_customer(
     as_of: date,
     ledger: CustomerLedger,
@@ -193,11 +240,14 @@ def plan_customer(
     tactic = TACTIC_OF_TIER[assessment.tier]
     ladder = policy.ladders[tactic]
     finder = _finder_for(ladder)
-    names, everything_before = finder.names, finder.everything_before
+    names, everything_before, find = finder.names, finder.everything_before, finder.find
+    index_by_days = finder.index_by_days
     default_terms = policy.fees
     contract_terms: dict[str, FeeTerms] = {}
     open_status = InvoiceStatus.OPEN
     do_not_contact = customer.do_not_contact
+    customer_id = customer.id
+    new_tuple = tuple.__new__
 
     # The early warnings of tiers.early_warnings, found in this same pass over the invoices.
     warning_threshold, warning_days = early_warning_threshold(customer, policy.scorecard)
@@ -211,12 +261,18 @@ def plan_customer(
         # not dunned.
         if invoice.issue_date > as_of or invoice.status is not open_status:
             continue
-        outstanding = invoice.outstanding_as_of(as_of)
+        # Most invoices have no payment: their outstanding is their amount (outstanding_as_of
+        # would subtract nothing; a negative amount is under the tolerance either way).
+        outstanding = invoice.outstanding_as_of(as_of) if invoice.payments else invoice.amount
         if outstanding <= tolerance:
             continue
         days_overdue = (as_of - invoice.due_date).days
         if days_overdue > warning_days:
-            warnings.append(EarlyWarning(customer.id, invoice.number, days_overdue, warning_threshold))
+            # EarlyWarning's fields in order, by tuple.__new__ like InvoicePlan below: on a ledger long
+            # overdue most invoices raise one.
+            warnings.append(
+                new_tuple(EarlyWarning, (customer_id, invoice.number, days_overdue, warning_threshold, True))
+            )
         promise = invoice.promise
         if promise is not None:
             if promise.date >= as_of:
@@ -232,7 +288,11 @@ def plan_customer(
             )
         if do_not_contact:
             continue
-        index = finder.find(days_overdue)
+        index = index_by_days.get(days_overdue, -1)
+        if index == -1:
+            if len(index_by_days) >= _MAX_DAYS:
+                index_by_days.clear()
+            index = index_by_days[days_overdue] = find(days_overdue)
         if index is None:
             continue
         done = executions.get(invoice.number)
@@ -265,12 +325,12 @@ def plan_customer(
         # Most severe first: when the caps allow only some steps, the later rung of the ladder wins.
         for index in sorted(groups, reverse=True):
             group = groups[index]
-            placement = _place(as_of, customer, ladder[index], index, len(group), caps)
+            placement = _placed(as_of, customer, finder, index, len(group), caps)
             for entry in group:
                 entry.append(placement)
                 # InvoicePlan's fields in order; tuple.__new__ is InvoicePlan._make without its
                 # Python frame (a million invoices on a first run).
-                plans.append(tuple.__new__(InvoicePlan, entry))
+                plans.append(new_tuple(InvoicePlan, entry))
         plans.sort(key=_BY_NUMBER)
     return CustomerPlan(
         customer=customer.id,

@@ -49,14 +49,18 @@ def minor_units(currency: str) -> int:
 
 
 @lru_cache(maxsize=256)
-def _exponent(currency: str) -> Decimal:
+def minor_unit(currency: str) -> Decimal:
+    """The smallest amount of ``currency`` as a Decimal exponent: 0.01 CNY, 1 JPY, 0.001 KWD."""
     return Decimal(1).scaleb(-minor_units(currency))
+
+
+_exponent = minor_unit  # its former name, which tests/unit/reference_domain.py still imports
 
 
 def quantize(amount: Decimal, currency: str) -> Decimal:
     """Round ``amount`` HALF_UP to the minor unit of ``currency``."""
     # Rounding passed by position: parsing the keyword costs as much as the rounding itself.
-    return amount.quantize(_exponent(currency), ROUND_HALF_UP)
+    return amount.quantize(minor_unit(currency), ROUND_HALF_UP)
 
 
 def format_amount(amount: Decimal, currency: str) -> str:

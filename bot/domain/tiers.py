@@ -19,6 +19,7 @@ _CENT = Decimal("0.01")
 _TWO = Decimal(2)
 _TREND_INVOICES = 2
 _RECENCY = attrgetter("due_date", "issue_date", "number")
+_DUE_DATE = attrgetter("due_date")
 # The scorecard's 15 / 10 / 5 and 15 / 8 / 0 steps, as fractions of the configured weight.
 _SCALE_MEDIUM = Decimal(2) / Decimal(3)
 _SCALE_SMALL = Decimal(1) / Decimal(3)
@@ -33,7 +34,7 @@ def _points(value: Decimal) -> Decimal:
 
 def visible_invoices(ledger: CustomerLedger, as_of: date) -> tuple[Invoice, ...]:
     """The customer's invoices that exist on ``as_of`` (issued on or before it)."""
-    return tuple(invoice for invoice in ledger.invoices if invoice.issue_date <= as_of)
+    return tuple([invoice for invoice in ledger.invoices if invoice.issue_date <= as_of])
 
 
 @lru_cache(maxsize=256)
@@ -55,6 +56,8 @@ def _history_and_lateness(
     window_start = as_of - timedelta(days=scorecard.lookback_days - 1)
     days_late: list[int] = []
     for invoice in invoices:
+        if not invoice.payments:  # most open invoices; settled_on would say None
+            continue
         paid_on = invoice.settled_on(tolerance, as_of)
         if paid_on is not None and paid_on >= window_start:
             days_late.append(max(0, (paid_on - invoice.due_date).days))
@@ -80,21 +83,46 @@ def _history_and_lateness(
     )
 
 
-def _scale(annual_revenue: Decimal | None, scorecard: ScorecardPolicy) -> Decimal:
-    if annual_revenue is not None and annual_revenue >= scorecard.revenue_large:
-        return _points(scorecard.scale_weight)
-    if annual_revenue is not None and annual_revenue >= scorecard.revenue_medium:
-        return _points(scorecard.scale_weight * _SCALE_MEDIUM)
-    return _points(scorecard.scale_weight * _SCALE_SMALL)
+def _profile_points(customer: Customer, scorecard: ScorecardPolicy) -> tuple[Decimal, Decimal, Decimal]:
+    """Scale, industry and legal points: what the customer is, not how they paid."""
+    risk = scorecard.industry_risk.get((customer.industry or "").strip().lower(), "medium")
+    return _profile_points_of(
+        customer.annual_revenue,
+        risk,
+        customer.open_lawsuits == 0,
+        scorecard.scale_weight,
+        scorecard.industry_weight,
+        scorecard.legal_weight,
+        scorecard.revenue_large,
+        scorecard.revenue_medium,
+    )
 
 
-def _industry(industry: str | None, scorecard: ScorecardPolicy) -> Decimal:
-    risk = scorecard.industry_risk.get((industry or "").strip().lower(), "medium")
+@lru_cache(maxsize=1024)
+def _profile_points_of(
+    annual_revenue: Decimal | None,
+    risk: str,
+    no_lawsuits: bool,
+    scale_weight: Decimal,
+    industry_weight: Decimal,
+    legal_weight: Decimal,
+    revenue_large: Decimal,
+    revenue_medium: Decimal,
+) -> tuple[Decimal, Decimal, Decimal]:
+    # Few customers differ in these: computed once per kind of customer, not per customer.
+    if annual_revenue is not None and annual_revenue >= revenue_large:
+        scale = _points(scale_weight)
+    elif annual_revenue is not None and annual_revenue >= revenue_medium:
+        scale = _points(scale_weight * _SCALE_MEDIUM)
+    else:
+        scale = _points(scale_weight * _SCALE_SMALL)
     if risk == "low":
-        return _points(scorecard.industry_weight)
-    if risk == "high":
-        return _ZERO
-    return _points(scorecard.industry_weight * _INDUSTRY_MEDIUM)
+        industry = _points(industry_weight)
+    elif risk == "high":
+        industry = _ZERO
+    else:
+        industry = _points(industry_weight * _INDUSTRY_MEDIUM)
+    return scale, industry, _points(legal_weight) if no_lawsuits else _ZERO
 
 
 def _tier_of(score: Decimal, scorecard: ScorecardPolicy) -> Tier:
@@ -122,7 +150,14 @@ def trend_overdue(invoices: tuple[Invoice, ...], as_of: date, tolerance: Decimal
     ]
     if len(due_before) < _TREND_INVOICES:
         return False
-    due_before.sort(key=_RECENCY)
+    # Sorted by due date alone (no key tuples to build and compare); only when due dates tie at the
+    # top does the full recency order decide which two are the latest.
+    due_before.sort(key=_DUE_DATE)
+    second_due = due_before[-2].due_date
+    if due_before[-1].due_date == second_due or (
+        len(due_before) > 2 and due_before[-3].due_date == second_due
+    ):
+        due_before = sorted((i for i in due_before if i.due_date >= second_due), key=_RECENCY)
     second_latest, latest = due_before[-_TREND_INVOICES:]
     return _is_late(second_latest, as_of, tolerance) and _is_late(latest, as_of, tolerance)
 
@@ -154,12 +189,13 @@ def assess(
         )
 
     history, lateness, history_note = _history_and_lateness(invoices, as_of, scorecard, tolerance)
+    scale, industry, legal = _profile_points(customer, scorecard)
     components = {
         "history": history,
         "lateness": lateness,
-        "scale": _scale(customer.annual_revenue, scorecard),
-        "industry": _industry(customer.industry, scorecard),
-        "legal": _points(scorecard.legal_weight) if customer.open_lawsuits == 0 else _ZERO,
+        "scale": scale,
+        "industry": industry,
+        "legal": legal,
     }
     score = sum(components.values(), _ZERO)
     scored_tier = _tier_of(score, scorecard)

@@ -213,7 +213,7 @@ def iter_ledgers(
     invoice_rows = _ByCustomer(driver.rows(invoices))
     payment_rows = _ByCustomer(driver.rows(payments))
     statuses = _INVOICE_STATUSES
-    new_invoice = tuple.__new__
+    new_invoice = tuple.__new__  # an Invoice or a Payment from its fields in order (see below)
     for row in driver.rows(customers):
         revenue = row[12]
         customer = _customer(
@@ -238,7 +238,7 @@ def iter_ledgers(
         customer_id = customer.id
         by_invoice: dict[str, list[Payment]] = {}
         for _, reference, invoice_number, amount, paid_on in payment_rows.take(customer_id):
-            payment = Payment(reference, invoice_number, money(amount), day(paid_on))
+            payment = new_invoice(Payment, (reference, invoice_number, money(amount), day(paid_on)))
             listed = by_invoice.get(invoice_number)
             if listed is None:
                 by_invoice[invoice_number] = [payment]
