@@ -114,7 +114,8 @@ def _start(target: Callable[..., None]) -> tuple[multiprocessing.Process, int, A
 def _database(url: str | None, folder: Path, messages: int, channel: str) -> sa.Engine:
     engine = make_engine(url or f"sqlite:///{folder / 'bench.db'}")
     upgrade(engine)
-    due = AS_OF if channel == "email" else AS_OF - timedelta(days=3)  # due_statement / overdue_sms
+    # pre_due_reminder (an e-mail without a signed notice: signing is bench/notices.py's) / overdue_sms
+    due = AS_OF + timedelta(days=7) if channel == "email" else AS_OF - timedelta(days=3)
     customers = [
         {
             "id": f"C{i:06d}",
