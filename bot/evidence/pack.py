@@ -49,9 +49,9 @@ from bot.evidence.canonical import format_instant
 from bot.evidence.checkpoint import Checkpoint, all_checkpoints, create_checkpoint
 from bot.evidence.chronology import chronology_rows, render_chronology
 from bot.evidence.log import EventKind, NewEvent, append_events
-from bot.evidence.merkle import MerkleTree, TreeProofs, verify_consistency, verify_inclusion
+from bot.evidence.merkle import TreeProofs, verify_consistency, verify_inclusion
 from bot.evidence.pack_readme import readme_text
-from bot.evidence.tree_store import StoredTree, leaf_of
+from bot.evidence.tree_store import StoredTree, whole_tree
 from bot.evidence.verify import referenced_artifacts
 from bot.store import tables
 from bot.store.engine import require_schema
@@ -160,7 +160,7 @@ def export_pack(
                 # The stored nodes are a cache: when they do not lead to the signed roots, the
                 # leaves decide (and only if those do not either is the log itself wrong).
                 log.warning("%s (from the stored Merkle nodes); computing the tree from every leaf", exc)
-                events, earlier = _proven(_whole_tree(connection, size), rows, checkpoint, before)
+                events, earlier = _proven(whole_tree(connection, size), rows, checkpoint, before)
         artifacts = _artifacts(events, store)
         chronology = render_chronology(
             chronology_rows([e["parsed"] for e in events]),
@@ -224,30 +224,6 @@ def _case_rows(connection: Connection, case: Case, size: int) -> list[Any]:
         .order_by(event_t.c.seq)
     ).all()
     return [row for row in rows if case.covers(row)]
-
-
-def _whole_tree(connection: Connection, size: int) -> MerkleTree:
-    """The tree of the first ``size`` events from every leaf (when the stored nodes cannot be used)."""
-    leaves = bytearray()
-    statement = (
-        sa.select(
-            event_t.c.seq,
-            event_t.c.leaf_hash,
-            sa.case((event_t.c.leaf_hash.is_(None), event_t.c.body), else_=None).label("body"),
-        )
-        .where(event_t.c.seq <= size)
-        .order_by(event_t.c.seq)
-        .execution_options(stream_results=True, yield_per=20_000)
-    )
-    expected = 1
-    for row in connection.execute(statement):
-        if row.seq != expected:
-            raise EvidenceError(f"evidence event {expected} is missing: run `dunbot evidence verify --db`")
-        leaves.extend(leaf_of(row))
-        expected += 1
-    if expected - 1 != size:
-        raise EvidenceError(f"the log has {expected - 1} events but the checkpoint covers {size}")
-    return MerkleTree(leaves)
 
 
 class _NotProven(EvidenceError):

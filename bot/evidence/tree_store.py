@@ -38,6 +38,35 @@ def leaf_of(row: Any) -> bytes:
     return hashlib.sha256(b"\x00" + row.body.encode("utf-8")).digest()
 
 
+def _leaf_select() -> sa.Select[Any]:
+    """seq and leaf hash of events, with the body only where an old row has no leaf hash."""
+    return sa.select(
+        event_t.c.seq,
+        event_t.c.leaf_hash,
+        sa.case((event_t.c.leaf_hash.is_(None), event_t.c.body), else_=None).label("body"),
+    )
+
+
+def whole_tree(connection: Connection, size: int) -> MerkleTree:
+    """The tree of the first ``size`` events from every leaf, in memory (when stored nodes cannot be used)."""
+    leaves = bytearray()
+    statement = (
+        _leaf_select()
+        .where(event_t.c.seq <= size)
+        .order_by(event_t.c.seq)
+        .execution_options(stream_results=True, yield_per=20_000)
+    )
+    expected = 1
+    for row in connection.execute(statement):
+        if row.seq != expected:
+            raise EvidenceError(f"evidence event {expected} is missing: run `dunbot evidence verify --db`")
+        leaves.extend(leaf_of(row))
+        expected += 1
+    if expected - 1 != size:
+        raise EvidenceError(f"the log has {expected - 1} events but the checkpoint covers {size}")
+    return MerkleTree(leaves)
+
+
 def store_nodes(connection: Connection, made: list[tuple[int, int, bytes]]) -> None:
     """Insert (height, ordinal, hash) nodes; ones already there are left as they are."""
     if not made:
@@ -139,11 +168,7 @@ class StoredTree(TreeProofs):
         return block
 
     def _leaf_rows(self, where: Any) -> _Rows:
-        statement = sa.select(
-            event_t.c.seq,
-            event_t.c.leaf_hash,
-            sa.case((event_t.c.leaf_hash.is_(None), event_t.c.body), else_=None).label("body"),
-        ).where(where)
+        statement = _leaf_select().where(where)
         return _Rows({row.seq: row for row in self._connection.execute(statement)})
 
     @staticmethod

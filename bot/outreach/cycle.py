@@ -285,53 +285,33 @@ def dry_run_cycle(
             for channel_value in decision.channels:
                 channel = Channel(channel_value)
                 recipient = recipient_for(ledger.customer, channel, settings)
-                if needs_notice(step, channel) and notice is None and not notice_problem:
+                wanted = needs_notice(step, channel)
+                if wanted and notice is None and not notice_problem:
                     notice, notice_problem = _dry_run_notice(
                         renderer, settings, ledger, step, invoices, as_of
                     )
-                if needs_notice(step, channel) and notice_problem:
-                    messages.append(
-                        DryRunMessage(
-                            plan.customer,
-                            step_name,
-                            channel.value,
-                            recipient,
-                            "",
-                            tuple(numbers),
-                            notice_problem,
-                        )
-                    )
-                    continue
-                try:
-                    composed = compose(
-                        settings,
-                        key=message_key(0, as_of, channel, settings.email.from_address),
-                        channel=channel,
-                        recipient=recipient,
-                        customer=ledger.customer,
-                        step=step,
-                        invoices=invoices,
-                        contracts=ledger.contracts,
-                        as_of=as_of,
-                        reference=f"DN-{as_of:%Y%m%d}-DRYRUN",
-                        notice=notice if needs_notice(step, channel) else None,
-                    )
-                except (BlockedContent, TemplateRenderError) as exc:
-                    messages.append(
-                        DryRunMessage(
-                            plan.customer, step_name, channel.value, recipient, "", tuple(numbers), str(exc)
-                        )
-                    )
-                    continue
-                out = composed.outgoing
+                subject, listed, problem = "", tuple(numbers), notice_problem if wanted else ""
+                if not problem:
+                    try:
+                        out = compose(
+                            settings,
+                            key=message_key(0, as_of, channel, settings.email.from_address),
+                            channel=channel,
+                            recipient=recipient,
+                            customer=ledger.customer,
+                            step=step,
+                            invoices=invoices,
+                            contracts=ledger.contracts,
+                            as_of=as_of,
+                            reference=f"DN-{as_of:%Y%m%d}-DRYRUN",
+                            notice=notice if wanted else None,
+                        ).outgoing
+                        subject, listed = out.subject or out.text[:60], out.invoices
+                    except (BlockedContent, TemplateRenderError) as exc:
+                        problem = str(exc)
                 messages.append(
                     DryRunMessage(
-                        plan.customer,
-                        step_name,
-                        channel.value,
-                        recipient,
-                        out.subject or out.text[:60],
-                        out.invoices,
+                        plan.customer, step_name, channel.value, recipient, subject, listed, problem
                     )
                 )
     if not isinstance(renderer, str):

@@ -391,6 +391,13 @@ class Outbox:
             row.id, row.business_date, channel, self.settings.email.from_address
         )
         reference = _reference(self.settings, row.id, row.business_date)
+
+        def blocked(reason: str) -> _Done:
+            # Not sent, and not to be retried: a person fixes the cause (the task says what).
+            return self._finish(
+                connection, row, MessageState.FAILED, reason, now, events, task=True, blocked=True
+            )
+
         notice: SignedNotice | None = None
         if needs_notice(step, channel):
             try:
@@ -408,16 +415,11 @@ class Outbox:
             except SigningFailed as exc:
                 if exc.transient:
                     return self._hold_for_retry(connection, row, str(exc), now)
-                return self._finish(
-                    connection, row, MessageState.FAILED, str(exc), now, events, task=True, blocked=True
-                )
+                return blocked(str(exc))
             except DunbotError as exc:
                 # No certificate, no font for the language, a missing glyph, a broken letter template:
-                # never send a "signed" step without its notice; a person fixes the cause.
-                reason = f"the signed notice could not be produced: {exc}"
-                return self._finish(
-                    connection, row, MessageState.FAILED, reason, now, events, task=True, blocked=True
-                )
+                # never send a "signed" step without its notice.
+                return blocked(f"the signed notice could not be produced: {exc}")
         try:
             composed = compose(
                 self.settings,
@@ -433,9 +435,7 @@ class Outbox:
                 notice=notice,
             )
         except (BlockedContent, TemplateRenderError) as exc:
-            return self._finish(
-                connection, row, MessageState.FAILED, str(exc), now, events, task=True, blocked=True
-            )
+            return blocked(str(exc))
         if channel is Channel.TASK:
             return self._create_task(connection, row, composed.outgoing, step, customer, now, events)
         return _Ready(
