@@ -7,9 +7,11 @@ queries, and on PostgreSQL a hash join that reads the whole payment table once p
 of them for 100,000 customers still keep both workers busy to the end.
 
 Each worker, a forked process with its own connection to the same database snapshot, takes the
-next unplanned slice, reads and plans it, encodes its decisions, then waits for its turn and writes
-them straight to the output's file descriptor: slices appear in customer-id order, and each worker
-holds at most one slice's text, so memory is bounded by the slice size whatever the ledger.
+next unplanned slice, reads and plans it, encodes its decisions and writes them straight to the
+output's file descriptor when their turn comes: slices appear in customer-id order. A slice whose
+turn has not come yet is kept while the worker plans its next one (waiting would leave a core
+idle), so each worker holds at most two slices' text: memory is bounded by the slice size whatever
+the ledger.
 
 The parent opens the snapshot (``exported_snapshot``), lists the customer ids, writes the opening
 bracket, starts the workers and writes the closing one. A worker that fails stops the others and
@@ -136,6 +138,42 @@ def _write_all(fd: int, chunks: list[bytes]) -> None:
                 rest = rest[os.write(fd, rest) :]
 
 
+class _Abandoned(Exception):
+    """Another worker failed; this one stops without writing more."""
+
+
+@dataclass
+class _Encoded:
+    """One planned slice's text, waiting for its turn to be written."""
+
+    index: int
+    chunks: list[bytes]
+    decisions: int
+
+
+def _write_in_turn(encoded: _Encoded, fd: int, first: bytes, shared: _Shared, *, wait: bool) -> bool:
+    """Write a slice's text when every slice before it is written; True once written.
+
+    With ``wait`` False it returns False at once when the turn has not come. Raises ``_Abandoned``
+    when another worker failed: the output is given up, and that worker reports why.
+    """
+    with shared.condition:
+        while shared.turn.value != encoded.index and not shared.failed.value:
+            if not wait:
+                return False
+            shared.condition.wait(_POLL_SECONDS)
+        if shared.failed.value:
+            raise _Abandoned
+        if encoded.decisions:
+            if not shared.written.value:
+                encoded.chunks[0] = first
+            _write_all(fd, encoded.chunks)
+            shared.written.value += encoded.decisions
+        shared.turn.value = encoded.index + 1
+        shared.condition.notify_all()
+    return True
+
+
 def _work(
     url: str,
     token: str | None,
@@ -152,12 +190,15 @@ def _work(
     try:
         encoder = PlanJsonEncoder()
         separator, first = SEPARATOR.encode(encoding), FIRST.encode(encoding)
+        waiting: _Encoded | None = None  # planned, its turn not come yet
         with joined_snapshot(url, token) as connection:
             while True:
                 with shared.next_slice.get_lock():
                     mine = shared.next_slice.value
                     shared.next_slice.value += 1
                 if mine >= len(slices):
+                    if waiting is not None:
+                        _write_in_turn(waiting, fd, first, shared, wait=True)
                     return
                 # Each customer's objects, encoded, with the separators between them as chunks.
                 chunks: list[bytes] = []
@@ -168,18 +209,12 @@ def _work(
                         chunks.append(separator)
                         chunks.append(text.encode(encoding))
                         count += decisions
-                with shared.condition:
-                    while shared.turn.value != mine and not shared.failed.value:
-                        shared.condition.wait(_POLL_SECONDS)
-                    if shared.failed.value:
-                        return
-                    if count:
-                        if not shared.written.value:
-                            chunks[0] = first
-                        _write_all(fd, chunks)
-                        shared.written.value += count
-                    shared.turn.value = mine + 1
-                    shared.condition.notify_all()
+                encoded = _Encoded(mine, chunks, count)
+                if waiting is not None:  # an earlier slice: it goes out first
+                    _write_in_turn(waiting, fd, first, shared, wait=True)
+                waiting = None if _write_in_turn(encoded, fd, first, shared, wait=False) else encoded
+    except _Abandoned:
+        return
     except BaseException as exc:
         with shared.condition:
             shared.failed.value = 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import multiprocessing
 import os
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -62,6 +63,32 @@ def test_more_workers_than_slices_and_a_slice_per_customer(demo_engine: Engine, 
     alone, _ = _written(demo_engine, tmp_path / "alone.json", workers=1)
     assert _written(demo_engine, tmp_path / "one_each.json", workers=3, slice_customers=1)[0] == alone
     assert _written(demo_engine, tmp_path / "one_slice.json", workers=4, slice_customers=10_000)[0] == alone
+
+
+def test_a_worker_plans_ahead_while_its_slice_waits_for_its_turn(
+    demo_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Slice 0 is held back until slice 2's planning has started: the other worker finishes slice 1,
+    # cannot write it before slice 0, and must go on planning slice 2 instead of idling.
+    alone, _ = _written(demo_engine, tmp_path / "alone.json", workers=1)
+    with demo_engine.connect() as connection:
+        slices = plan_workers.customer_slices(connection, 7, 2)
+    assert len(slices) >= 4
+    context = multiprocessing.get_context("fork")
+    slice_2_started, slice_0_saw_it = context.Event(), context.Value("b", 0)
+    real = plan_workers.plan_slice
+
+    def held_back(connection, policy, as_of, customers):  # type: ignore[no-untyped-def]
+        if customers == slices[2]:
+            slice_2_started.set()
+        elif customers == slices[0]:
+            slice_0_saw_it.value = slice_2_started.wait(30)
+        return real(connection, policy, as_of, customers)
+
+    monkeypatch.setattr(plan_workers, "plan_slice", held_back)
+    together, _ = _written(demo_engine, tmp_path / "ahead.json", workers=2, slice_customers=7)
+    assert slice_0_saw_it.value == 1
+    assert together == alone
 
 
 def test_an_output_without_a_file_descriptor_is_written_in_this_process(
