@@ -2,15 +2,24 @@
 
 Built with the ``email.mime`` classes and generated with the compat32 policy and CRLF line ends: for
 the same message this is about three times faster than ``EmailMessage`` with ``policy.SMTP``, whose
-header folding dominates the cost of sending a Chinese e-mail.
+header folding dominates the cost of sending a Chinese e-mail. Two more costs of the generator are
+avoided without changing its output: a header line that is ASCII and fits in 78 characters is
+written as it is (what the policy's folding returns for it, at a tenth of the cost), and the
+multipart boundary is derived from the Message-ID instead of drawn at random and searched for in
+the body with a freshly compiled regular expression. Every part is base64 (``utf-8`` text,
+attachments), whose alphabet has no ``_``, so the boundary can never occur in the content; and the
+same message now gives the same bytes.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
+import re
 from datetime import UTC, datetime
 from email.generator import BytesGenerator
-from email.header import Header
+from email.message import Message
 from email.mime.application import MIMEApplication
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
@@ -21,22 +30,90 @@ from email.utils import format_datetime, make_msgid
 from bot.channels.base import Outgoing
 
 _WIRE = compat32.clone(linesep="\r\n")
+_FITS = 78  # RFC 5322's recommended line length, compat32's max_line_length
+_FOLD = "\r\n "
+_WORD_OVERHEAD = len("=?utf-8?b??=")
+_NEWLINES = re.compile(r"\r\n|\r|\n")  # what the generator splits lines on
 
 
-def _header(value: str) -> str:
-    return value if value.isascii() else Header(value, "utf-8").encode()
+class _Generator(BytesGenerator):
+    """The stdlib generator, writing what needs no folding as it is, in one piece."""
+
+    def _write_headers(self, msg: Message) -> None:
+        fp, policy = self._fp, self.policy or _WIRE  # type: ignore[attr-defined]
+        for name, value in msg.raw_items():
+            if isinstance(value, str) and _folded(name, value):
+                fp.write(f"{name}: {value}\r\n".encode("ascii"))
+            else:
+                fp.write(policy.fold_binary(name, value))
+        self.write(self._NL)  # type: ignore[attr-defined]
+
+    def _write_lines(self, lines: str) -> None:
+        # The base class writes line by line what this writes at once: the same bytes.
+        if lines:
+            self.write(_NEWLINES.sub(self._NL, lines))  # type: ignore[attr-defined]
+
+
+def _folded(name: str, value: str) -> bool:
+    """True when ``name: value`` is ASCII in lines of at most 78 characters, folded by CRLF + space."""
+    if not value.isascii():
+        return False
+    lines = value.split(_FOLD)
+    if len(name) + len(lines[0]) + 2 > _FITS or any(len(line) + 1 > _FITS for line in lines[1:]):
+        return False
+    return not any("\r" in line or "\n" in line for line in lines)
+
+
+def _header(name: str, value: str) -> str:
+    """``value`` as it is when ASCII, else RFC 2047 "B" encoded words folded to 78 columns.
+
+    What ``email.header.Header(value, "utf-8").encode()`` does, without its character-by-character
+    measuring (it took a third of the time of building a Chinese e-mail).
+    """
+    if value.isascii():
+        return value
+    words: list[str] = []
+    chunk: list[str] = []
+    size = 0
+    limit = (_FITS - len(name) - 2 - _WORD_OVERHEAD) // 4 * 3  # UTF-8 bytes on the first line
+    for char in value:
+        width = len(char.encode("utf-8"))
+        if chunk and size + width > limit:
+            words.append(_word("".join(chunk)))
+            chunk, size = [], 0
+            limit = (_FITS - 1 - _WORD_OVERHEAD) // 4 * 3  # on a continuation line, after its space
+        chunk.append(char)
+        size += width
+    words.append(_word("".join(chunk)))
+    return _FOLD.join(words)
+
+
+def _word(text: str) -> str:
+    return f"=?utf-8?b?{base64.b64encode(text.encode('utf-8')).decode('ascii')}?="
+
+
+def _boundary(key: str, depth: int) -> str:
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
+    return f"=_dunbot_{depth}_{digest}"
 
 
 def build_email(message: Outgoing, from_address: str, *, now: datetime | None = None) -> bytes:
     """The RFC 5322 bytes of an e-mail: text (+ HTML) alternative, attachments, stable Message-ID."""
+    buffer = io.BytesIO()
+    _Generator(buffer, policy=_WIRE).flatten(email_message(message, from_address, now=now))
+    return buffer.getvalue()
+
+
+def email_message(message: Outgoing, from_address: str, *, now: datetime | None = None) -> MIMEBase:
+    """The message ``build_email`` writes, as ``email`` objects."""
     body: MIMEBase = MIMEText(message.text, "plain", "utf-8")
     if message.html:
-        alternative = MIMEMultipart("alternative")
+        alternative = MIMEMultipart("alternative", boundary=_boundary(message.key, 1))
         alternative.attach(body)
         alternative.attach(MIMEText(message.html, "html", "utf-8"))
         body = alternative
     if message.attachments:
-        mixed = MIMEMultipart("mixed")
+        mixed = MIMEMultipart("mixed", boundary=_boundary(message.key, 0))
         mixed.attach(body)
         for attachment in message.attachments:
             _, _, subtype = attachment.content_type.partition("/")
@@ -46,15 +123,13 @@ def build_email(message: Outgoing, from_address: str, *, now: datetime | None = 
         body = mixed
     body["From"] = from_address
     body["To"] = message.recipient
-    body["Subject"] = _header(message.subject)
+    body["Subject"] = _header("Subject", message.subject)
     body["Date"] = format_datetime(now or datetime.now(UTC))
     body["Message-ID"] = message.key if message.key.startswith("<") else make_msgid()
     if message.customer:
-        body["X-Dunbot-Customer"] = _header(message.customer)
+        body["X-Dunbot-Customer"] = _header("X-Dunbot-Customer", message.customer)
     if message.step:
         body["X-Dunbot-Step"] = message.step
     if message.invoices:
-        body["X-Dunbot-Invoices"] = _header(", ".join(message.invoices))
-    buffer = io.BytesIO()
-    BytesGenerator(buffer, policy=_WIRE).flatten(body)
-    return buffer.getvalue()
+        body["X-Dunbot-Invoices"] = _header("X-Dunbot-Invoices", ", ".join(message.invoices))
+    return body
