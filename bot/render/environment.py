@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -82,8 +82,14 @@ def templates_dir() -> Path:
     configured = os.environ.get(TEMPLATES_ENV_VAR)
     if configured:
         return Path(configured).expanduser().resolve()
+    return _installed_templates()
+
+
+@cache
+def _installed_templates() -> Path:
     # bot/render/environment.py -> <repository>/templates in a checkout or an editable install;
-    # <prefix>/share/dunbot/templates when installed from a wheel.
+    # <prefix>/share/dunbot/templates when installed from a wheel. Looked up once: it was three
+    # path resolutions and file-system checks per e-mail sent.
     from bot.config import installed_path
 
     return installed_path("templates")
