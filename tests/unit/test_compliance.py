@@ -39,6 +39,9 @@ def test_banned_phrases_match_case_width_and_whitespace_insensitively() -> None:
     assert banned_phrase_hits("the POLICE  will\narrest you tomorrow", phrases) == ["Police will arrest you"]
     assert banned_phrase_hits("否则你会 坐 牢", phrases) == ["坐牢"]
     assert banned_phrase_hits("ｐｏｌｉｃｅ will arrest\u200b you", phrases) == ["Police will arrest you"]
+    # Every invisible character: zero-width space, non-joiner, joiner, word joiner, BOM, soft hyphen.
+    for invisible in "\u200b\u200c\u200d\u2060\ufeff\u00ad":
+        assert banned_phrase_hits(f"否则你会坐{invisible}牢", phrases) == ["坐牢"], repr(invisible)
     assert banned_phrase_hits("please pay by Friday", phrases) == []
 
 
