@@ -476,18 +476,22 @@ class Settings(_Section):
                 return prefix + str(self.path(rest).resolve())
         return url
 
+    def fee_terms(self) -> FeeTerms:
+        """The default late-fee terms (contracts override them field by field)."""
+        return FeeTerms(
+            grace_days=self.fees.grace_days,
+            daily_rate=self.fees.daily_rate,
+            penalty_rate=self.fees.penalty_rate,
+            penalty_after_days=self.fees.penalty_after_days,
+        )
+
     def planning_policy(self) -> PlanningPolicy:
         """The domain's view of these settings."""
         start, end = parse_window(self.compliance.window)
         sc = self.scorecard
         return PlanningPolicy(
             ladders={t: tuple(s.to_domain() for s in steps) for t, steps in self.ladder.items()},
-            fees=FeeTerms(
-                grace_days=self.fees.grace_days,
-                daily_rate=self.fees.daily_rate,
-                penalty_rate=self.fees.penalty_rate,
-                penalty_after_days=self.fees.penalty_after_days,
-            ),
+            fees=self.fee_terms(),
             compliance=CompliancePolicy(
                 window_start=start,
                 window_end=end,

@@ -131,7 +131,7 @@ def message_context(
 ) -> MessageContext:
     """Everything a template may use (``bot/render/context.py``)."""
     company = settings.company
-    fees = settings.planning_policy().fees
+    fees = settings.fee_terms()  # not the whole planning policy: this runs once per message
     lines, totals = invoice_lines(invoices, contracts, fees, as_of)
     return MessageContext(
         company=CompanyContext(
