@@ -8,10 +8,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from bot.evidence.canonical import ZERO_HASH, canonical_bytes, chain_hash, format_instant
 from bot.store.tables import EvidenceEvent
@@ -20,6 +20,13 @@ _evidence_t = EvidenceEvent.__table__  # type: ignore[attr-defined]
 
 # Any constant works; it only has to be the same for every dunbot process on one database.
 _APPEND_LOCK_KEY = 0x64756E626F74
+
+# Built once: every send records an event, and building a statement costs more than running it.
+_LAST = sa.select(_evidence_t.c.seq, _evidence_t.c.chain_hash).order_by(_evidence_t.c.seq.desc()).limit(1)
+_SEEN = sa.select(_evidence_t.c.dedupe_key).where(
+    _evidence_t.c.dedupe_key.in_(sa.bindparam("keys", expanding=True))
+)
+_INSERT = sa.insert(_evidence_t)
 
 
 class EventKind(StrEnum):
@@ -48,6 +55,15 @@ class EventKind(StrEnum):
     PROMISE = "promise"  # a promise to pay was recorded
     CREDIT_HOLD = "credit_hold"  # the customer's credit was put on hold
     EXPORT = "export"  # an evidence pack was exported
+
+
+class WrittenEvent(NamedTuple):
+    """An appended event: where it is in the log and its hashes (the row holds the rest)."""
+
+    seq: int
+    kind: str
+    content_hash: str
+    chain_hash: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +98,8 @@ def _lock_log(session: Session) -> None:
         session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK_KEY})
 
 
-def append_events(session: Session, at: datetime, events: Iterable[NewEvent]) -> list[EvidenceEvent]:
-    """Append events in order inside the caller's transaction; returns the rows written.
+def append_events(session: Session, at: datetime, events: Iterable[NewEvent]) -> list[WrittenEvent]:
+    """Append events in order inside the caller's transaction; returns those written.
 
     An event whose ``dedupe_key`` is already in the log is skipped: such facts are recorded once.
     """
@@ -91,23 +107,14 @@ def append_events(session: Session, at: datetime, events: Iterable[NewEvent]) ->
     if not pending:
         return []
     _lock_log(session)
+    connection = session.connection()
     keys = [e.dedupe_key for e in pending if e.dedupe_key]
     seen: set[str] = set()
-    if keys:
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            seen.update(
-                k
-                for k in session.exec(
-                    select(EvidenceEvent.dedupe_key).where(col(EvidenceEvent.dedupe_key).in_(chunk))
-                )
-                if k
-            )
-    last = session.exec(
-        select(EvidenceEvent.seq, EvidenceEvent.chain_hash).order_by(col(EvidenceEvent.seq).desc()).limit(1)
-    ).first()
+    for start in range(0, len(keys), 500):
+        seen.update(k for k in connection.execute(_SEEN, {"keys": keys[start : start + 500]}).scalars() if k)
+    last = connection.execute(_LAST).first()
     seq, previous = (last[0], bytes.fromhex(last[1])) if last else (0, ZERO_HASH)
-    written: list[EvidenceEvent] = []
+    written: list[WrittenEvent] = []
     rows: list[dict[str, Any]] = []
     for event in pending:
         if event.dedupe_key:
@@ -132,14 +139,14 @@ def append_events(session: Session, at: datetime, events: Iterable[NewEvent]) ->
             "dedupe_key": event.dedupe_key,
         }
         rows.append(row)
-        written.append(EvidenceEvent(**row))
+        written.append(WrittenEvent(seq, row["kind"], row["content_hash"], row["chain_hash"]))
     if rows:
         # Core executemany inside the caller's transaction: the log is written in one round trip.
-        session.connection().execute(sa.insert(_evidence_t), rows)
+        connection.execute(_INSERT, rows)
     return written
 
 
-def append_event(session: Session, at: datetime, event: NewEvent) -> EvidenceEvent | None:
+def append_event(session: Session, at: datetime, event: NewEvent) -> WrittenEvent | None:
     """Append one event; None when its dedupe_key was already recorded."""
     written = append_events(session, at, [event])
     return written[0] if written else None
