@@ -166,6 +166,46 @@ class _Done:
     outcome: Outcome
 
 
+# The two statements of every send, built once (building one costs more than running it).
+_MARK_SENDING = (
+    sa.update(message_t)
+    .where(
+        message_t.c.id == sa.bindparam("b_id"),
+        message_t.c.fence == sa.bindparam("b_fence"),
+        message_t.c.state == MessageState.CLAIMED,
+        message_t.c.lease_owner == sa.bindparam("b_worker"),
+    )
+    .values(
+        state=MessageState.SENDING,
+        attempts=sa.bindparam("b_attempts"),
+        recipient=sa.bindparam("b_recipient"),
+        message_id=sa.bindparam("b_key"),
+        sent_at=sa.bindparam("b_now"),
+        lease_until=sa.bindparam("b_lease_until"),
+        updated_at=sa.bindparam("b_now"),
+    )
+)
+# `unknown` too: recovery may have given up on a slow send that then succeeded.
+_RECORD_SENT = (
+    sa.update(message_t)
+    .where(
+        message_t.c.id == sa.bindparam("b_id"),
+        sa.or_(message_t.c.state == MessageState.SENDING, message_t.c.state == MessageState.UNKNOWN),
+    )
+    .values(
+        state=MessageState.SENT,
+        provider_id=sa.bindparam("b_provider_id"),
+        provider_status=sa.bindparam("b_provider_status"),
+        artifacts=sa.bindparam("b_artifacts"),
+        sent_at=sa.bindparam("b_now"),
+        last_error=None,
+        lease_owner=None,
+        lease_until=None,
+        updated_at=sa.bindparam("b_now"),
+    )
+)
+
+
 def message_key(message_id: int, business_date: date, channel: Channel, from_address: str) -> str:
     """The stable key of a message: its Message-ID for e-mail, a token for the other channels."""
     if channel is Channel.EMAIL:
@@ -674,30 +714,15 @@ class Outbox:
                 "b_attempts": ready.attempts,
                 "b_recipient": ready.outgoing.recipient,
                 "b_key": ready.outgoing.key,
+                "b_worker": self.worker,
+                "b_now": now,  # sent_at too: a message being sent counts against the caps
+                "b_lease_until": now + self.lease,
             }
             for ready in group
         ]
-        statement = (
-            sa.update(message_t)
-            .where(
-                message_t.c.id == sa.bindparam("b_id"),
-                message_t.c.fence == sa.bindparam("b_fence"),
-                message_t.c.state == MessageState.CLAIMED,
-                message_t.c.lease_owner == self.worker,
-            )
-            .values(
-                state=MessageState.SENDING,
-                attempts=sa.bindparam("b_attempts"),
-                recipient=sa.bindparam("b_recipient"),
-                message_id=sa.bindparam("b_key"),
-                sent_at=now,  # the attempt: a message being sent counts against the caps
-                lease_until=now + self.lease,
-                updated_at=now,
-            )
-        )
         with Session(self.engine) as session:
             connection = session.connection()
-            changed = connection.execute(statement, params).rowcount
+            changed = connection.execute(_MARK_SENDING, params).rowcount
             if changed == len(group):
                 marked = list(group)
             else:  # a lease was lost to another worker: only the rows now `sending` under our key are ours
@@ -757,7 +782,7 @@ class Outbox:
                     outcome = self._record_failure(connection, ready, error, artifacts, now, events)
                 done.append(_Done(ready.step, ready.channel.value, outcome))
             if sent:
-                connection.execute(self._sent_statement(now), sent)
+                connection.execute(_RECORD_SENT, [{**row, "b_now": now} for row in sent])
             append_events(session, now, events)
             session.commit()
         return done
@@ -804,28 +829,6 @@ class Outbox:
                 dedupe_key=f"task_created:letter:{ready.id}",
             )
         ]
-
-    @staticmethod
-    def _sent_statement(now: datetime) -> sa.Update:
-        # `unknown` too: recovery may have given up on a slow send that then succeeded.
-        return (
-            sa.update(message_t)
-            .where(
-                message_t.c.id == sa.bindparam("b_id"),
-                sa.or_(message_t.c.state == MessageState.SENDING, message_t.c.state == MessageState.UNKNOWN),
-            )
-            .values(
-                state=MessageState.SENT,
-                provider_id=sa.bindparam("b_provider_id"),
-                provider_status=sa.bindparam("b_provider_status"),
-                artifacts=sa.bindparam("b_artifacts"),
-                sent_at=now,
-                last_error=None,
-                lease_owner=None,
-                lease_until=None,
-                updated_at=now,
-            )
-        )
 
     @staticmethod
     def _sent_row(ready: _Ready, receipt: Receipt, stored: dict[str, str]) -> dict[str, Any]:
