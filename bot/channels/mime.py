@@ -23,7 +23,7 @@ from email.message import Message
 from email.mime.application import MIMEApplication
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
+from email.mime.nonmultipart import MIMENonMultipart
 from email.policy import compat32
 from email.utils import format_datetime, make_msgid
 
@@ -92,6 +92,15 @@ def _word(text: str) -> str:
     return f"=?utf-8?b?{base64.b64encode(text.encode('utf-8')).decode('ascii')}?="
 
 
+def _text_part(text: str, subtype: str) -> MIMENonMultipart:
+    """What ``MIMEText(text, subtype, "utf-8")`` makes, headers in the same order, without its
+    detour through ``email.charset`` (decoding, re-encoding and wrapping the base64 line by line)."""
+    part = MIMENonMultipart("text", subtype, charset="utf-8")
+    part["Content-Transfer-Encoding"] = "base64"
+    part.set_payload(base64.encodebytes(text.encode("utf-8")).decode("ascii"))
+    return part
+
+
 def _boundary(key: str, depth: int) -> str:
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
     return f"=_dunbot_{depth}_{digest}"
@@ -106,11 +115,11 @@ def build_email(message: Outgoing, from_address: str, *, now: datetime | None = 
 
 def email_message(message: Outgoing, from_address: str, *, now: datetime | None = None) -> MIMEBase:
     """The message ``build_email`` writes, as ``email`` objects."""
-    body: MIMEBase = MIMEText(message.text, "plain", "utf-8")
+    body: MIMEBase = _text_part(message.text, "plain")
     if message.html:
         alternative = MIMEMultipart("alternative", boundary=_boundary(message.key, 1))
         alternative.attach(body)
-        alternative.attach(MIMEText(message.html, "html", "utf-8"))
+        alternative.attach(_text_part(message.html, "html"))
         body = alternative
     if message.attachments:
         mixed = MIMEMultipart("mixed", boundary=_boundary(message.key, 0))

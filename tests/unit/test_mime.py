@@ -118,3 +118,19 @@ def test_any_subject_and_customer_name_round_trip(value: str) -> None:
     parsed = message_from_bytes(raw, policy=compat32)
     assert str(make_header(decode_header(parsed["Subject"]))) == value
     assert str(make_header(decode_header(parsed["X-Dunbot-Customer"]))) == value
+
+
+def _flat(part: object) -> bytes:
+    buffer = io.BytesIO()
+    BytesGenerator(buffer, policy=compat32.clone(linesep="\r\n")).flatten(part)  # type: ignore[arg-type]
+    return buffer.getvalue()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=400), st.sampled_from(["plain", "html"]))
+def test_a_text_part_is_what_mimetext_makes(text: str, subtype: str) -> None:
+    from email.mime.text import MIMEText
+
+    from bot.channels.mime import _text_part
+
+    assert _flat(_text_part(text, subtype)) == _flat(MIMEText(text, subtype, "utf-8"))
