@@ -155,7 +155,9 @@ def _write_in_turn(encoded: _Encoded, fd: int, first: bytes, shared: _Shared, *,
     """Write a slice's text when every slice before it is written; True once written.
 
     With ``wait`` False it returns False at once when the turn has not come. Raises ``_Abandoned``
-    when another worker failed: the output is given up, and that worker reports why.
+    when another worker failed: the output is given up, and that worker reports why. The text is
+    written outside the lock (holding the turn is what makes the write exclusive): a worker killed
+    while writing leaves no lock held, so the parent and the other workers still learn of it.
     """
     with shared.condition:
         while shared.turn.value != encoded.index and not shared.failed.value:
@@ -164,11 +166,13 @@ def _write_in_turn(encoded: _Encoded, fd: int, first: bytes, shared: _Shared, *,
             shared.condition.wait(_POLL_SECONDS)
         if shared.failed.value:
             raise _Abandoned
-        if encoded.decisions:
-            if not shared.written.value:
-                encoded.chunks[0] = first
-            _write_all(fd, encoded.chunks)
-            shared.written.value += encoded.decisions
+        opening = not shared.written.value
+    if encoded.decisions:
+        if opening:
+            encoded.chunks[0] = first
+        _write_all(fd, encoded.chunks)
+    with shared.condition:
+        shared.written.value += encoded.decisions
         shared.turn.value = encoded.index + 1
         shared.condition.notify_all()
     return True

@@ -11,6 +11,7 @@ import io
 import json
 import multiprocessing
 import os
+import signal
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -148,3 +149,34 @@ def test_a_worker_killed_outright_fails_the_command_instead_of_hanging(
     monkeypatch.setattr(plan_workers, "plan_customer", dies_at_one_customer)
     with pytest.raises(RuntimeError, match="stopped without finishing"):
         _written(demo_engine, tmp_path / "killed.json", workers=2, slice_customers=5)
+
+
+def test_a_worker_killed_while_writing_fails_the_command_instead_of_hanging(
+    demo_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The writer holds no lock while it writes: the parent and the other worker still find out.
+    context = multiprocessing.get_context("fork")
+    writes = context.Value("i", 0)
+    real = plan_workers._write_all
+
+    def dies_on_the_second_write(fd: int, chunks: list[bytes]) -> None:
+        with writes.get_lock():
+            writes.value += 1
+            second = writes.value == 2
+        if second:
+            os._exit(9)
+        real(fd, chunks)
+
+    def hung(signum: int, frame: object) -> None:
+        raise AssertionError("the command hung after a worker was killed while writing")
+
+    monkeypatch.setattr(plan_workers, "_write_all", dies_on_the_second_write)
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    try:
+        with pytest.raises(RuntimeError, match="stopped without finishing"):
+            _written(demo_engine, tmp_path / "killed.json", workers=2, slice_customers=5)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert writes.value >= 2

@@ -15,7 +15,7 @@ from email.generator import BytesGenerator
 from email.header import decode_header, make_header
 from email.policy import compat32, default
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.channels.base import Attachment, Outgoing
@@ -108,6 +108,9 @@ def test_the_same_message_gives_the_same_bytes_and_its_boundary_is_nowhere_in_it
 
 
 @settings(max_examples=300, deadline=None)
+@example("=??B??=")  # ASCII that reads as an encoded word: it must be encoded itself
+@example("=?0?q?x?= plain")
+@example("0\x1e0")  # a control character the stdlib would take for a line break
 @given(st.text(min_size=1, max_size=200).filter(lambda s: s.strip() == s and "\r" not in s and "\n" not in s))
 def test_any_subject_and_customer_name_round_trip(value: str) -> None:
     raw = build_email(_outgoing(subject=value, customer=value), FROM, now=NOW)
@@ -134,3 +137,50 @@ def test_a_text_part_is_what_mimetext_makes(text: str, subtype: str) -> None:
     from bot.channels.mime import _text_part
 
     assert _flat(_text_part(text, subtype)) == _flat(MIMEText(text, subtype, "utf-8"))
+
+
+def _flattened_or_error(generator: type[BytesGenerator], name: str, value: str) -> bytes | str:
+    from email.mime.text import MIMEText
+
+    part = MIMEText("body", "plain", "utf-8")
+    part[name] = value
+    buffer = io.BytesIO()
+    try:
+        generator(buffer, policy=compat32.clone(linesep="\r\n")).flatten(part)
+    except Exception as exc:  # the stdlib refuses some values (an embedded header): so must we
+        return type(exc).__name__
+    return buffer.getvalue()
+
+
+_ASCII_VALUE = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=127), max_size=120)
+_FOLDED_VALUE = st.lists(_ASCII_VALUE, min_size=1, max_size=4).map("\r\n ".join)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.sampled_from(["To", "Subject", "X-Dunbot-Customer"]), st.one_of(_ASCII_VALUE, _FOLDED_VALUE))
+def test_any_ascii_header_is_written_as_the_stdlib_generator_writes_it(name: str, value: str) -> None:
+    from bot.channels.mime import _Generator
+
+    assert _flattened_or_error(_Generator, name, value) == _flattened_or_error(BytesGenerator, name, value)
+
+
+def test_a_control_character_cannot_smuggle_in_a_header() -> None:
+    value = "Acme\x0bBcc: boss@evil.example"
+    parsed = message_from_bytes(build_email(_outgoing(customer=value), FROM, now=NOW), policy=compat32)
+    assert parsed["Bcc"] is None
+    assert str(make_header(decode_header(parsed["X-Dunbot-Customer"]))) == value
+
+
+def test_every_encoded_word_is_at_most_75_characters_and_every_part_is_base64() -> None:
+    import re
+
+    long_name = "上海星河国际贸易有限公司华东区分公司" * 6
+    raw = build_email(_outgoing(subject=long_name, customer=long_name, attachments=(NOTICE,)), FROM, now=NOW)
+    words = re.findall(rb"=\?utf-8\?b\?[^?]*\?=", raw)
+    assert len(words) > 10
+    assert max(len(word) for word in words) <= 75
+    # The boundary's "_" is outside the base64 alphabet: it cannot occur in a part while every
+    # leaf part is base64.
+    leaves = [part for part in message_from_bytes(raw, policy=default).walk() if not part.is_multipart()]
+    assert len(leaves) == 3
+    assert all(part["Content-Transfer-Encoding"] == "base64" for part in leaves)
