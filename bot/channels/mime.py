@@ -3,7 +3,7 @@
 Built with the ``email.mime`` classes and generated with the compat32 policy and CRLF line ends: for
 the same message this is about three times faster than ``EmailMessage`` with ``policy.SMTP``, whose
 header folding dominates the cost of sending a Chinese e-mail. Two more costs of the generator are
-avoided without changing its output: a header line that is ASCII and fits in 78 characters is
+avoided without changing its output: a header line of printable ASCII that fits in 78 characters is
 written as it is (what the policy's folding returns for it, at a tenth of the cost), and the
 multipart boundary is derived from the message's key (its Message-ID) instead of drawn at random
 and searched for in the body with a freshly compiled regular expression. Every part is base64
