@@ -770,7 +770,7 @@ class Outbox:
             for result in results:
                 ready, error, artifacts = result.ready, result.error, result.stored
                 if result.receipt is not None:
-                    sent.append(self._sent_row(ready, result.receipt, artifacts))
+                    sent.append(self._sent_row(ready, result.receipt, artifacts, now))
                     events.append(self._sent_event(ready, result.receipt, artifacts))
                     if ready.channel is Channel.LETTER:
                         events.extend(self._mailroom_task(connection, ready, result.receipt, now))
@@ -782,7 +782,7 @@ class Outbox:
                     outcome = self._record_failure(connection, ready, error, artifacts, now, events)
                 done.append(_Done(ready.step, ready.channel.value, outcome))
             if sent:
-                connection.execute(_RECORD_SENT, [{**row, "b_now": now} for row in sent])
+                connection.execute(_RECORD_SENT, sent)
             append_events(session, now, events)
             session.commit()
         return done
@@ -831,9 +831,10 @@ class Outbox:
         ]
 
     @staticmethod
-    def _sent_row(ready: _Ready, receipt: Receipt, stored: dict[str, str]) -> dict[str, Any]:
+    def _sent_row(ready: _Ready, receipt: Receipt, stored: dict[str, str], now: datetime) -> dict[str, Any]:
         return {
             "b_id": ready.id,
+            "b_now": now,
             "b_provider_id": receipt.provider_id,
             "b_provider_status": receipt.provider_status,
             "b_artifacts": json.dumps(sorted(stored.values())),
