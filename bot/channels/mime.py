@@ -18,16 +18,16 @@ import hashlib
 import io
 import re
 from datetime import UTC, datetime
+from email import encoders
 from email.generator import BytesGenerator
 from email.message import Message
-from email.mime.application import MIMEApplication
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
 from email.policy import compat32
 from email.utils import format_datetime, make_msgid
 
-from bot.channels.base import Outgoing
+from bot.channels.base import Attachment, Outgoing
 
 _WIRE = compat32.clone(linesep="\r\n")
 _FITS = 78  # RFC 5322's recommended line length, compat32's max_line_length
@@ -116,6 +116,19 @@ def _text_part(text: str, subtype: str) -> MIMENonMultipart:
     return part
 
 
+def _attachment_part(attachment: Attachment) -> MIMENonMultipart:
+    """An attachment under its own content type (``application/octet-stream`` when that is not a
+    ``type/subtype``), base64 as ``MIMEApplication`` encodes it."""
+    maintype, _, subtype = attachment.content_type.partition("/")
+    if not maintype or not subtype:
+        maintype, subtype = "application", "octet-stream"
+    part = MIMENonMultipart(maintype, subtype)
+    part.set_payload(attachment.data)
+    encoders.encode_base64(part)
+    part.add_header("Content-Disposition", "attachment", filename=attachment.filename)
+    return part
+
+
 def _boundary(key: str, depth: int) -> str:
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
     return f"=_dunbot_{depth}_{digest}"
@@ -140,10 +153,7 @@ def email_message(message: Outgoing, from_address: str, *, now: datetime | None 
         mixed = MIMEMultipart("mixed", boundary=_boundary(message.key, 0))
         mixed.attach(body)
         for attachment in message.attachments:
-            _, _, subtype = attachment.content_type.partition("/")
-            part = MIMEApplication(attachment.data, _subtype=subtype or "octet-stream")
-            part.add_header("Content-Disposition", "attachment", filename=attachment.filename)
-            mixed.attach(part)
+            mixed.attach(_attachment_part(attachment))
         body = mixed
     body["From"] = from_address
     body["To"] = message.recipient

@@ -50,6 +50,13 @@ MESSAGES = {
     "zh-CN with html": _outgoing(),
     "zh-CN text only": _outgoing(html=None),
     "with a signed notice": _outgoing(attachments=(NOTICE,)),
+    "with a statement and a spreadsheet": _outgoing(
+        attachments=(
+            NOTICE,
+            Attachment("对账单.csv", "text/csv", "发票,金额\r\nINV-000017,12500.00\r\n".encode()),
+            Attachment("ledger.bin", "no-subtype", bytes(range(256))),
+        )
+    ),
     "ascii": _outgoing(
         subject="Reminder: invoice INV-17 is due", customer="Acme Ltd", text="Dear customer\n" * 5
     ),
@@ -89,8 +96,15 @@ def test_every_message_reads_back_as_written() -> None:
             html = parsed.get_body(("html",))
             assert html is not None and html.get_content() == message.html, name
         attachments = list(parsed.iter_attachments())
-        assert [(a.get_filename(), a.get_content()) for a in attachments] == [
-            (a.filename, a.data) for a in message.attachments
+        assert [
+            (a.get_filename(), a.get_content_type(), a.get_payload(decode=True)) for a in attachments
+        ] == [
+            (
+                a.filename,
+                a.content_type if "/" in a.content_type else "application/octet-stream",
+                a.data,
+            )
+            for a in message.attachments
         ], name
 
 
