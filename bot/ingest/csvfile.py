@@ -69,7 +69,8 @@ def _decode(source: str, data: bytes, encoding: str) -> str:
         if codecs.lookup(encoding).name.startswith("utf-8") and _decodes_as(data, "gb18030"):
             message += "; it reads as GB18030 (a Chinese Excel export): pass --encoding gb18030"
         else:
-            message += "; pass --encoding with the file's real encoding, e.g. --encoding gb18030"
+            example = "utf-8" if codecs.lookup(encoding).name == "gb18030" else "gb18030"
+            message += f"; pass --encoding with the file's real encoding, e.g. --encoding {example}"
         raise ImportValidationError(source, [message]) from None
 
 
@@ -91,6 +92,19 @@ def parse_text(source: str, text: str, header: Sequence[str]) -> list[tuple[int,
     except csv.Error as exc:
         raise ImportValidationError(source, [f"{source}:1: header: {exc}"]) from None
     columns = [name.strip() for name in first]
+    if not set(columns) & set(header):
+        # Another kind of file, or text decoded with the wrong --encoding: naming every "column"
+        # of a line of mojibake helps nobody.
+        shown = ",".join(columns)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise ImportValidationError(
+            source,
+            [
+                f"{source}:1: header: none of the expected columns is there (the first line reads "
+                f"{shown!r}); is it the right file, read with the right --encoding? "
+                f"The first line must be: {','.join(header)}"
+            ],
+        )
     problems.extend(f"{source}:1: header: {p}" for p in header_problems(columns, header))
     if problems:
         raise ImportValidationError(source, problems)

@@ -416,6 +416,27 @@ def test_gb18030_read_as_utf8_hints_at_the_encoding(
     assert "pass --encoding gb18030" in problems[0]
 
 
+def test_a_file_read_with_the_wrong_encoding_is_not_a_list_of_odd_columns(
+    engine: Engine, write: Callable[[str, str], Path]
+) -> None:
+    path = write("c.csv", CUSTOMERS)
+    problems = problems_of(engine, "customers", path, encoding="utf-16")
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{path}:1: header: none of the expected columns is there")
+    assert "right --encoding" in problems[0] and problems[0].endswith(CUSTOMER_HEADER)
+    other = write("i.csv", "number,customer_id\nINV-1,C1\n")  # an invoices file given as customers
+    assert "none of the expected columns" in problems_of(engine, "customers", other)[0]
+
+
+def test_a_utf8_file_read_as_gb18030_suggests_another_encoding(
+    engine: Engine, write: Callable[[str, str], Path]
+) -> None:
+    path = write("c.csv", CUSTOMERS)  # its Chinese names are not valid GB18030 byte sequences
+    problems = problems_of(engine, "customers", path, encoding="gb18030")
+    assert len(problems) == 1 and "the file is not valid gb18030" in problems[0]
+    assert problems[0].endswith("e.g. --encoding utf-8"), problems
+
+
 def test_unknown_encoding(engine: Engine, write: Callable[[str, str], Path]) -> None:
     path = write("c.csv", CUSTOMERS)
     problems = problems_of(engine, "customers", path, encoding="klingon")
