@@ -33,16 +33,20 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Help text is text: "[source]" is a config section and "file:key:" is not an emoji code.
+    rich_markup_mode="markdown",
 )
-report_app = typer.Typer(help="Receivables reports.", no_args_is_help=True)
-evidence_app = typer.Typer(help="The evidence log.", no_args_is_help=True)
-dispute_app = typer.Typer(help="Open or close a dispute on an invoice.", no_args_is_help=True)
-notice_app = typer.Typer(help="Signed PDF notices.", no_args_is_help=True)
+report_app = typer.Typer(help="Receivables reports.", no_args_is_help=True, rich_markup_mode="markdown")
+evidence_app = typer.Typer(help="The evidence log.", no_args_is_help=True, rich_markup_mode="markdown")
+dispute_app = typer.Typer(
+    help="Open or close a dispute on an invoice.", no_args_is_help=True, rich_markup_mode="markdown"
+)
+notice_app = typer.Typer(help="Signed PDF notices.", no_args_is_help=True, rich_markup_mode="markdown")
 app.add_typer(notice_app, name="notice")
 app.add_typer(report_app, name="report")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(dispute_app, name="dispute")
-task_app = typer.Typer(help="Finish a collector task.", no_args_is_help=True)
+task_app = typer.Typer(help="Finish a collector task.", no_args_is_help=True, rich_markup_mode="markdown")
 app.add_typer(task_app, name="task")
 
 err = Console(stderr=True)
@@ -174,7 +178,7 @@ def check_config(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Validate the config and report every problem as file:key: message."""
+    """Validate the config and report every problem, each naming its file and key."""
     path = config_path(state.config)
     problems = check_settings(path)
     if problems:
@@ -213,7 +217,7 @@ def check_config(
 @handled
 def import_(
     entity: Annotated[str, typer.Argument(help="customers, invoices, payments or contracts")],
-    file: Annotated[Path, typer.Argument(help="CSV file with the exact header of DESIGN §2")],
+    file: Annotated[Path, typer.Argument(help="CSV file; its first line is the header (README: CSV files)")],
     encoding: Annotated[str, typer.Option("--encoding", help="e.g. gb18030; default UTF-8")] = "utf-8-sig",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and count; write nothing.")] = False,
 ) -> None:
@@ -312,7 +316,7 @@ def cycle(
     import logging
 
     from bot.logs import configure_logging
-    from bot.outreach.cycle import dry_run_cycle, log_report, run_cycle
+    from bot.outreach.cycle import dry_run_cycle, log_report, queued_messages, run_cycle
     from bot.outreach.instance import instance_guard
     from bot.views import cycle_json, dry_run_json, print_cycle, print_dry_run, sending_progress
 
@@ -322,10 +326,11 @@ def cycle(
     engine = make_engine(settings.database_url)
     if dry_run:
         messages, statuses = dry_run_cycle(engine, settings, day)
+        queued = queued_messages(engine, day, _now())
         if as_json:
-            _print_json(dry_run_json(day, messages, statuses))
+            _print_json(dry_run_json(day, messages, statuses, queued))
         else:
-            print_dry_run(day, messages, statuses)
+            print_dry_run(day, messages, statuses, queued)
         if any(m.blocked for m in messages):
             raise typer.Exit(1)
         return
@@ -490,12 +495,12 @@ def evidence_verify(
     from bot.views import database_report_json, pack_report_json, print_database_report, print_pack_report
 
     if (pack is None) == (not db):
-        raise typer.BadParameter("give a pack file, or --db to check the database", param_hint="FILE")
+        raise typer.BadParameter("give a pack file, or --db to check the database", param_hint="pack")
     if pack is not None:
         from bot.evidence.pack_verify import verify_pack
 
         if not pack.is_file():
-            raise typer.BadParameter(f"{pack} does not exist", param_hint="FILE")
+            raise typer.BadParameter(f"{pack} does not exist", param_hint="pack")
         if prior is not None and not prior.is_file():
             raise typer.BadParameter(f"{prior} does not exist", param_hint="--prior")
         with err.status(f"verifying {pack} ..."):
@@ -537,7 +542,7 @@ def notice_verify(
     from bot.views import print_notice_verification
 
     if not file.exists():
-        raise typer.BadParameter(f"{file} does not exist", param_hint="FILE")
+        raise typer.BadParameter(f"{file} does not exist", param_hint="file")
     report = verify_notice_file(file, load_trust_anchors(trust or []))
     if as_json:
         _print_json(report.as_json())

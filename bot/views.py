@@ -9,6 +9,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from rich import box
 from rich.console import Console, RenderableType
 from rich.markup import escape
 from rich.table import Table as RichTable
@@ -28,42 +29,52 @@ class Table(RichTable):
 
 
 FAIL = Text("FAIL", style="red")
+# A plan table with every column (the reason a sentence) needs this many columns to be readable;
+# a narrower terminal gets the columns that identify a decision, one line each.
+PLAN_WIDE = 130
+PLAN_COLUMNS = ("invoice", "customer", "tier", "step", "days", "channels", "late fee", "status", "reason")
+PLAN_NARROW_COLUMNS = ("invoice", "customer", "step", "days", "status")
 
 
 def print_plan(preview: Any, limit: int | None = None) -> None:
     """A Rich table of a plan (the first ``limit`` decisions) and a summary line."""
-    table = Table(title=f"Dunning plan for {preview.as_of}", show_lines=False)
-    for column, justify in (
-        ("invoice", "left"),
-        ("customer", "left"),
-        ("tier", "left"),
-        ("step", "left"),
-        ("days", "right"),
-        ("channels", "left"),
-        ("late fee", "right"),
-        ("status", "left"),
-        ("reason", "left"),
-    ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    # The reason is a sentence: on a narrow terminal it would stretch every row over a dozen lines,
+    # so there each decision keeps one line with what identifies it, and the rest is left to --json.
+    wide = out.width >= PLAN_WIDE
+    columns = PLAN_COLUMNS if wide else PLAN_NARROW_COLUMNS
+    table = Table(
+        title=f"Dunning plan for {preview.as_of}", box=box.HEAVY_HEAD if wide else box.SIMPLE, pad_edge=wide
+    )
+    for column in columns:
+        table.add_column(
+            column, justify="right" if column in ("days", "late fee") else "left", no_wrap=not wide
+        )
     styles = {"planned": "green", "superseded": "dim", "deferred": "yellow", "awaiting_approval": "magenta"}
     decisions = preview.decisions
     for d in decisions[:limit] if limit is not None else decisions:
-        table.add_row(
-            d.invoice,
-            d.customer,
-            d.tier.value,
-            d.step,
-            str(d.days_overdue),
-            ", ".join(c.value for c in d.channels),
-            f"{d.late_fee} {d.currency}",
-            f"[{styles.get(d.status.value, '')}]{d.status.value}[/]",
-            d.reason,
-        )
+        cells: dict[str, RenderableType] = {
+            "invoice": d.invoice,
+            "customer": d.customer,
+            "tier": d.tier.value,
+            "step": d.step,
+            "days": str(d.days_overdue),
+            "channels": ", ".join(c.value for c in d.channels),
+            "late fee": f"{d.late_fee} {d.currency}",
+            "status": Text(d.status.value, style=styles.get(d.status.value, "")),
+            "reason": d.reason,
+        }
+        table.add_row(*(cells[column] for column in columns))
     shown = min(len(decisions), limit) if limit is not None else len(decisions)
+    notes = []
     if shown < preview.decision_count:
-        table.caption = (
+        notes.append(
             f"first {shown} of {preview.decision_count} decisions; `dunbot plan --json` lists them all"
         )
+    if not wide:
+        notes.append(
+            f"tier, channels, late fee, reason: `dunbot plan --json` or a {PLAN_WIDE}-column terminal"
+        )
+    table.caption = "\n".join(notes) or None
     out.print(table)
     summary = ", ".join(f"{n} {s}" for s, n in sorted(preview.status_counts.items())) or "nothing due"
     tiers = ", ".join(f"{n} {t.value}" for t, n in sorted(preview.tiers.items())) or "none"
@@ -192,12 +203,18 @@ def print_cycle(report: Any) -> None:
     out.print(", ".join(f"{totals.get(o, 0)} {o}" for o in _OUTCOME_ORDER if totals.get(o)) or "0 sent")
 
 
-def dry_run_json(day: date, messages: Sequence[Any], statuses: Counter[str]) -> dict[str, Any]:
+def dry_run_json(day: date, messages: Sequence[Any], statuses: Counter[str], queued: Any) -> dict[str, Any]:
     """The --json document of `dunbot cycle --dry-run`."""
     return {
         "as_of": day.isoformat(),
         "dry_run": True,
         "decisions": dict(sorted(statuses.items())),
+        # Messages planned earlier and still in the outbox: a cycle sends them too, when they are due.
+        "queued": {
+            "due": queued.due,
+            "held": queued.held,
+            "next_at": queued.next_at.isoformat() if queued.next_at else None,
+        },
         "messages": [
             {
                 "customer": m.customer,
@@ -213,9 +230,12 @@ def dry_run_json(day: date, messages: Sequence[Any], statuses: Counter[str]) -> 
     }
 
 
-def print_dry_run(day: date, messages: Sequence[Any], statuses: Counter[str]) -> None:
-    """Every message the day would send, rendered; nothing was written or sent."""
-    table = Table(title=f"dry run {day}: {len(messages)} message(s) would be sent (nothing written)")
+def print_dry_run(day: date, messages: Sequence[Any], statuses: Counter[str], queued: Any) -> None:
+    """Every message the day's plan would add, rendered, and what the outbox already holds; nothing
+    was written or sent."""
+    table = Table(
+        title=f"dry run {day}: the plan would send {len(messages)} new message(s) (nothing written)"
+    )
     for column in ("customer", "step", "channel", "recipient", "subject / text"):
         table.add_column(column, overflow="fold")
     for m in messages:
@@ -223,6 +243,12 @@ def print_dry_run(day: date, messages: Sequence[Any], statuses: Counter[str]) ->
         table.add_row(m.customer, m.step, m.channel, m.recipient.replace("\n", " "), subject)
     out.print(table)
     out.print(", ".join(f"{count} {status}" for status, count in sorted(statuses.items())) or "nothing due")
+    if queued.due or queued.held:
+        later = f"{queued.held} held (contact window or retry)" if queued.held else ""
+        if queued.next_at is not None:
+            later += f" until {queued.next_at:%Y-%m-%d %H:%M} UTC at the earliest"
+        parts = ", ".join(p for p in (f"{queued.due} due now" if queued.due else "", later) if p)
+        out.print(f"already in the outbox from earlier plans: {parts}; a cycle sends each when it is due")
 
 
 # --- collectors -----------------------------------------------------------------------------------
@@ -314,7 +340,7 @@ def print_notice_verification(report: Any) -> None:
             f"{report.timestamp.isoformat()} by {report.timestamp_authority}" if report.timestamp else "none",
         ),
         ("integrity (digest matches)", yes_no(report.intact)),
-        ("signature value", yes_no(report.valid, "valid", "[red]INVALID[/]")),
+        ("signature value", yes_no(report.valid, "valid", "INVALID")),
         ("coverage", report.coverage if report.covers_whole_file else Text(report.coverage, style="red")),
         ("signer trusted", yes_no(report.trusted)),
     ]

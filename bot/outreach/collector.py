@@ -17,7 +17,10 @@ from bot.store.tables import Invoice
 def _invoice(session: Session, number: str) -> Invoice:
     invoice = session.get(Invoice, number)
     if invoice is None:
-        raise InputError(f"no invoice {number!r}: check the number (`dunbot log --invoice` lists known ones)")
+        raise InputError(
+            f"no invoice {number!r}: check the number "
+            "(`dunbot log --customer ID` names a customer's invoices)"
+        )
     return invoice
 
 

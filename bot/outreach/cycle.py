@@ -319,6 +319,34 @@ def dry_run_cycle(
     return messages, statuses
 
 
+@dataclass(frozen=True)
+class QueuedMessages:
+    """Messages already in the outbox that a cycle would send, now or later (a dry run reports them)."""
+
+    due: int  # a cycle now would send these
+    held: int  # held for the recipient's contact window or a retry
+    next_at: datetime | None  # when the first held one becomes due
+
+
+def queued_messages(engine: Engine, as_of: date, now: datetime) -> QueuedMessages:
+    """What the outbox holds for ``as_of`` and earlier that is not sent yet."""
+    import sqlalchemy as sa
+
+    from bot.outreach.outbox import MessageState
+    from bot.store.queries import message_t
+
+    held = message_t.c.next_attempt_at > now
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.select(
+                sa.func.count().filter(sa.not_(held) | message_t.c.next_attempt_at.is_(None)),
+                sa.func.count().filter(held),
+                sa.func.min(message_t.c.next_attempt_at).filter(held),
+            ).where(message_t.c.state == MessageState.PLANNED, message_t.c.business_date <= as_of)
+        ).one()
+    return QueuedMessages(due=int(row[0]), held=int(row[1]), next_at=row[2])
+
+
 def _dry_run_notice(
     renderer: NoticeRenderer | str,
     settings: Settings,

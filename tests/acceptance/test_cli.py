@@ -25,14 +25,14 @@ P-1,INV-2,1000.00,2026-06-08
 AS_OF = "2026-06-10"
 
 
-def dunbot(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def dunbot(cwd: Path, *args: str, columns: int = 200) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=120,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(cwd), "COLUMNS": "200"},
+        env={"PATH": "/usr/bin:/bin", "HOME": str(cwd), "COLUMNS": str(columns)},
     )
 
 
@@ -145,6 +145,31 @@ def test_plan_table_for_people(loaded: Path) -> None:
     result = dunbot(loaded, "plan", "--as-of", AS_OF)
     assert result.returncode == 0, result.stderr
     assert "formal_notice" in result.stdout and "INV-1" in result.stdout
+    assert "planned" in result.stdout and "[/]" not in result.stdout  # styled, not markup as text
+
+
+def test_plan_table_on_a_narrow_terminal_keeps_one_line_per_decision(loaded: Path) -> None:
+    wide = dunbot(loaded, "plan", "--as-of", AS_OF, "--json")
+    decisions = json.loads(wide.stdout)
+    result = dunbot(loaded, "plan", "--as-of", AS_OF, columns=80)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    for decision in decisions:  # each on its own line, none of its reason wrapped under it
+        (line,) = [
+            line for line in lines if f" {decision['invoice']} " in line and f" {decision['step']} " in line
+        ]
+        assert decision["status"] in line
+    assert decisions[0]["reason"] not in result.stdout
+    assert "tier, channels, late fee, reason: `dunbot plan --json`" in result.stdout
+
+
+def test_help_shows_config_sections_as_written(tmp_path: Path) -> None:
+    result = dunbot(tmp_path, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "from the [source] database" in result.stdout
+    assert "[schedule] cron" in result.stdout and "[web] listen" in result.stdout
+    assert "🔑" not in result.stdout  # ":key:" in a docstring is not an emoji code
 
 
 def test_bad_date_is_a_usage_error(loaded: Path) -> None:

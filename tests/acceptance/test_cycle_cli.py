@@ -64,6 +64,7 @@ def test_dry_run_renders_everything_and_writes_nothing(ledger: Path) -> None:
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["dry_run"] is True and len(document["messages"]) > 20
+    assert document["queued"] == {"due": 0, "held": 0, "next_at": None}  # nothing planned before
     assert {m["channel"] for m in document["messages"]} >= {"email", "sms", "task"}
     assert all(m["subject"] for m in document["messages"] if m["channel"] == "email")
     assert (ledger / "dunbot.db").read_bytes() == before

@@ -91,6 +91,7 @@ def test_notice_verify_rejects_a_tampered_file(cycled: Path, tmp_path: Path) -> 
     result = dunbot(cycled, "notice", "verify", str(tampered))
     assert result.returncode == 1
     assert "changed after signing" in result.stderr
+    assert "[/]" not in result.stdout + result.stderr  # styled, not markup as text
     appended = tmp_path / "appended.pdf"
     appended.write_bytes(_letters(cycled)[0].read_bytes() + b"1 0 obj\n(x)\nendobj\n")
     result = dunbot(cycled, "notice", "verify", str(appended), "--json")
@@ -166,6 +167,7 @@ def test_evidence_commands_refuse_what_makes_no_sense(cycled: Path, tmp_path: Pa
     assert unknown.returncode == 1 and "no customer 'NOPE'" in unknown.stderr
     neither = dunbot(cycled, "evidence", "verify")
     assert neither.returncode == 2 and "--db" in neither.stderr
+    assert "Invalid value for pack" in neither.stderr  # the argument's name in the usage line
     missing = dunbot(cycled, "evidence", "verify", str(tmp_path / "nope.zip"))
     assert missing.returncode == 2 and "does not exist" in missing.stderr
 

@@ -28,7 +28,7 @@ from bot.config import (
 from bot.domain.ledger import Channel
 from bot.evidence.artifacts import ArtifactStore
 from bot.evidence.verify import verify_log
-from bot.outreach.cycle import run_cycle
+from bot.outreach.cycle import QueuedMessages, queued_messages, run_cycle
 from bot.outreach.outbox import Outbox, Outcome
 from bot.outreach.planning import record_plan
 from bot.render.verification import verify_notice_bytes
@@ -187,6 +187,20 @@ def test_outside_the_contact_window_the_message_waits(engine: Engine, settings: 
     assert {str(w)[:16] for w in waits} == {"2026-06-11 00:00"}  # 08:00 next morning in Shanghai
     _cycle(engine, settings, Clock(datetime(2026, 6, 11, 0, 5, tzinfo=UTC)))
     assert _messages(engine) == {"due_statement/email": ("sent", 1), "overdue_sms/sms": ("sent", 1)}
+
+
+def test_what_waits_in_the_outbox_is_reported_for_a_dry_run(engine: Engine, settings: Settings) -> None:
+    _seed(engine)
+    assert queued_messages(engine, AS_OF, NOON_SHANGHAI) == QueuedMessages(due=0, held=0, next_at=None)
+    _cycle(engine, settings, Clock(datetime(2026, 6, 10, 13, 30, tzinfo=UTC)))  # 21:30: both wait
+    morning = datetime(2026, 6, 11, 0, 0, tzinfo=UTC)  # 08:00 in Shanghai, when the window opens
+    assert queued_messages(engine, AS_OF, morning - timedelta(minutes=1)) == QueuedMessages(
+        due=0, held=2, next_at=morning
+    )
+    assert queued_messages(engine, AS_OF, morning) == QueuedMessages(due=2, held=0, next_at=None)
+    assert queued_messages(engine, AS_OF - timedelta(days=1), morning).due == 0  # planned for a later day
+    _cycle(engine, settings, Clock(morning))
+    assert queued_messages(engine, AS_OF, morning) == QueuedMessages(due=0, held=0, next_at=None)
 
 
 def test_a_crash_while_sending_becomes_unknown_with_a_review_task(engine: Engine, settings: Settings) -> None:
