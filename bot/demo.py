@@ -54,13 +54,20 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
         stale.unlink(missing_ok=True)
     for folder in ("artifacts", "outbox", "signing"):
         shutil.rmtree(directory / folder, ignore_errors=True)
-    for stale_pack in directory.glob("evidence-*.zip"):
+    for stale_pack in directory.glob("*.zip"):  # the demo's pack and any exported beside it
         stale_pack.unlink()
     shutil.copyfile(EXAMPLE_CONFIG, config)
     settings = load_settings(config)
-    trial = enable_trial_signing(config, settings.company.legal_name, settings.company.country, now)
+    zone = ZoneInfo(settings.company.timezone)
+    day = as_of or demo_date(now.astimezone(zone).date(), "CN")
+    # The demo acts out its plan day in company time: the ledger arrives at 09:00, the cycle runs at
+    # 10:00 and legal exports a pack at 10:05, so the evidence log reads in order whenever it runs.
+    clock_at = datetime.combine(day, time(10, 0), tzinfo=zone)
+    arrived, exported = clock_at - timedelta(hours=1), clock_at + timedelta(minutes=5)
+    trial = enable_trial_signing(
+        config, settings.company.legal_name, settings.company.country, min(now, arrived)
+    )
     settings = load_settings(config)
-    day = as_of or demo_date(now.astimezone(ZoneInfo(settings.company.timezone)).date(), "CN")
     console.rule(f"[bold]dunbot demo[/] — plan date {day}")
 
     engine = make_engine(settings.database_url)
@@ -81,12 +88,12 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
         ("invoices", files.invoices),
         ("payments", files.payments),
     ):
-        report = import_file(engine, entity, path, defaults=defaults, now=now)
+        report = import_file(engine, entity, path, defaults=defaults, now=arrived)
         console.print(f"   {entity:<10} {report.inserted:>4} new   ({path.name})")
     for number, promised_on, amount in files.promises:
-        record_promise(engine, number, promised_on, amount, DEMO_ACTOR, now)
+        record_promise(engine, number, promised_on, amount, DEMO_ACTOR, arrived)
     for number in files.disputes:
-        set_dispute(engine, number, True, "customer disputes the delivered quantity", DEMO_ACTOR, now)
+        set_dispute(engine, number, True, "customer disputes the delivered quantity", DEMO_ACTOR, arrived)
     console.print(f"   recorded {len(files.promises)} promise(s) to pay and {len(files.disputes)} dispute(s)")
 
     console.print(f"3. the plan for {day} (`dunbot plan --as-of {day}`):")
@@ -95,7 +102,6 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
     _print_plan_summary(preview, console)
 
     console.print(f"4. a cycle (`dunbot cycle --as-of {day}`) at 10:00 {settings.company.timezone}:")
-    clock_at = datetime.combine(day, time(10, 0), tzinfo=ZoneInfo(settings.company.timezone))
     cycle = asyncio.run(run_cycle(engine, settings, day, clock=lambda: clock_at, exclusive=True))
     _print_cycle_summary(engine, preview, day, console)
     held = cycle.stats.outcomes.get(Outcome.HELD, 0)
@@ -104,14 +110,15 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
             f"   {held} message(s) wait for the recipient's contact window "
             f"({settings.compliance.window} local time) and go out with a later cycle"
         )
-    for label, folder in (
-        ("e-mails (.eml)", settings.email.drop_dir),
-        ("SMS (.json)", settings.sms.drop_dir),
-        ("letters for the mailroom", settings.letter.queue_dir),
+    for label, folder, pattern in (
+        ("e-mails (.eml)", settings.email.drop_dir, "*.eml"),
+        ("SMS (.json)", settings.sms.drop_dir, "*.json"),
+        ("letters for the mailroom", settings.letter.queue_dir, "*.pdf"),
     ):
         path = settings.path(folder)
-        count = sum(1 for f in path.iterdir() if not f.name.startswith(".")) if path.exists() else 0
-        console.print(f"   {label:<26} {count:>4} file(s) in {path}")
+        count = sum(1 for _ in path.glob(pattern))
+        where = f"{path} (with manifest.jsonl)" if pattern == "*.pdf" and count else str(path)
+        console.print(f"   {label:<26} {count:>4} file(s) in {where}")
 
     _print_notices(engine, settings, day, console)
 
@@ -125,7 +132,7 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
         f"{verification.log.artifacts_checked} artifact(s) and {verification.checkpoints_checked} signed "
         f"checkpoint(s), {status} (`dunbot evidence verify --db`)"
     )
-    pack = _export_demo_pack(engine, settings, day, now, directory, console)
+    pack = _export_demo_pack(engine, settings, day, exported, directory, console)
     console.rule()
     console.print(
         f"Everything is in {directory.resolve()}. Try:\n"
@@ -146,7 +153,7 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
 def _export_demo_pack(
     engine: Engine, settings: object, day: date, now: datetime, directory: Path, console: Console
 ) -> Path | None:
-    """Export the evidence pack of the customer with the most events and verify it, as legal would."""
+    """Export the evidence pack of the customer sent the most messages and verify it, as legal would."""
     import sqlalchemy as sa
 
     from bot.config import Settings
@@ -250,8 +257,15 @@ def _print_cycle_summary(engine: Engine, preview: object, day: date, console: Co
             sa.text("SELECT customer_id, step, channel, state FROM message WHERE business_date = :day"),
             {"day": day},
         ).all()
+    # A task "sent" is a work item handed to a collector: say so.
     counts: Counter[tuple[str, str, str, str]] = Counter(
-        (tier_of.get(r.customer_id, "?"), r.step, r.channel, r.state) for r in rows
+        (
+            tier_of.get(r.customer_id, "?"),
+            r.step,
+            r.channel,
+            "created" if r.channel == "task" and r.state == "sent" else r.state,
+        )
+        for r in rows
     )
     table = Table(title=f"Messages of {day} per tier and step")
     for column in ("tier", "step", "channel", "state", "messages"):
