@@ -223,6 +223,11 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     (pack,) = (tmp_path / "demo").glob("evidence-*.zip")
     checked = dunbot(tmp_path / "demo", "evidence", "verify", pack.name)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+    # it acts out its plan day: the log's times never go backwards, the export comes last
+    with sqlite3.connect(tmp_path / "demo" / "dunbot.db") as connection:
+        events = connection.execute("SELECT at, kind FROM evidence_event ORDER BY seq").fetchall()
+    assert [at for at, _ in events] == sorted(at for at, _ in events)
+    assert events[0][0].startswith(f"{AS_OF} 01:00") and events[-1][1] == "export"  # 09:00 in Shanghai
     # the demo's folder is a working dunbot folder
     plan = dunbot(tmp_path / "demo", "plan", "--as-of", AS_OF, "--json")
     assert plan.returncode == 0 and json.loads(plan.stdout)
