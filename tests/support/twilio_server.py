@@ -258,6 +258,10 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 30
+    # TCP_NODELAY, as a real API front end has: the headers and the body of a reply go out in two
+    # writes, and with Nagle's algorithm on the second waits for the client's delayed ACK (40 ms on
+    # Linux) on every request of a kept-alive connection.
+    disable_nagle_algorithm = True
     twilio: TwilioServer
 
     def log_message(self, format: str, *args: Any) -> None:
