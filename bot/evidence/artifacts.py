@@ -18,6 +18,14 @@ _HASH = re.compile(r"^[0-9a-f]{64}$")
 _READ_WHOLE = 32 << 20
 
 
+def _fsync_folder(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
 class ArtifactStore:
     """Artifacts under ``root/ab/cd/<sha256>``."""
 
@@ -37,10 +45,12 @@ class ArtifactStore:
         target = self.path_of(digest)
         if target.exists():
             return digest
-        target.parent.mkdir(parents=True, exist_ok=True)
+        folder = target.parent
+        created = [parent for parent in (self.root, folder.parent, folder) if not parent.is_dir()]
+        folder.mkdir(parents=True, exist_ok=True)
         # Write beside the target and rename: a crash never leaves a half-written artifact
         # under its final name.
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
         try:
             with os.fdopen(handle, "wb") as stream:
                 stream.write(data)
@@ -51,6 +61,10 @@ class ArtifactStore:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+        # The file's name is durable only once its folder is (and a new folder's only once its
+        # parent is): the evidence event that names the artifact is committed after this returns.
+        for synced in (folder, *(new.parent for new in reversed(created))):
+            _fsync_folder(synced)
         return digest
 
     def put_file(self, path: Path) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import stat
 from pathlib import Path
 
@@ -23,6 +24,33 @@ def test_put_stores_by_hash_read_only_and_is_idempotent(tmp_path: Path) -> None:
     assert store.put(data) == digest
     assert store.get(digest) == data and store.exists(digest)
     assert [p.name for p in path.parent.iterdir()] == [digest]  # no temporary files left behind
+
+
+def test_put_makes_the_name_durable_before_it_returns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A power cut cannot be staged here: record what put() fsyncs (the real fsync still runs)."""
+    synced: list[int] = []
+    fsync = os.fsync
+
+    def recording(descriptor: int) -> None:
+        synced.append(os.fstat(descriptor).st_ino)
+        fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    root = tmp_path / "artifacts"
+    store = ArtifactStore(root)
+    path = store.path_of(store.put(b"first"))
+    # the bytes, then the folder holding the name, then each new folder's parent
+    assert synced[0] == path.stat().st_ino
+    assert synced[1:] == [p.stat().st_ino for p in (path.parent, path.parent.parent, root, tmp_path)]
+    synced.clear()
+    second = store.path_of(store.put(b"second"))
+    assert synced[:2] == [second.stat().st_ino, second.parent.stat().st_ino]
+    assert tmp_path.stat().st_ino not in synced  # the store's root was there already
+    synced.clear()
+    store.put(b"second")
+    assert synced == []  # already stored: nothing written
 
 
 def test_verify_reports_missing_and_altered(tmp_path: Path) -> None:
