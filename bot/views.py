@@ -280,7 +280,8 @@ def print_tasks(tasks: Sequence[Any], *, mine: str | None) -> None:
     """Open (or all) tasks as a table."""
     who = f" for {mine}" if mine else ""
     table = Table(title=f"{len(tasks)} task(s){who}")
-    for column in ("id", "kind", "customer", "invoices", "step", "assignee", "title", "status", "created"):
+    columns = ("id", "kind", "customer", "invoices", "step", "assignee", "title", "status", "created (UTC)")
+    for column in columns:
         table.add_column(column, overflow="fold", justify="right" if column == "id" else "left")
     for t in tasks:
         table.add_row(
