@@ -54,7 +54,7 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
         stale.unlink(missing_ok=True)
     for folder in ("artifacts", "outbox", "signing"):
         shutil.rmtree(directory / folder, ignore_errors=True)
-    for stale_pack in directory.glob("*.zip"):  # the demo's pack and any exported beside it
+    for stale_pack in directory.glob("evidence-*.zip"):
         stale_pack.unlink()
     shutil.copyfile(EXAMPLE_CONFIG, config)
     settings = load_settings(config)
@@ -64,8 +64,15 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
     # 10:00 and legal exports a pack at 10:05, so the evidence log reads in order whenever it runs.
     clock_at = datetime.combine(day, time(10, 0), tzinfo=zone)
     arrived, exported = clock_at - timedelta(hours=1), clock_at + timedelta(minutes=5)
+    # Valid from the earlier of the demo's day and now, and still valid now: notices are signed
+    # at the real time, the log's checkpoints at the demo's.
+    valid_from = min(now, arrived)
     trial = enable_trial_signing(
-        config, settings.company.legal_name, settings.company.country, min(now, arrived)
+        config,
+        settings.company.legal_name,
+        settings.company.country,
+        valid_from,
+        valid_days=730 + (now - valid_from).days,
     )
     settings = load_settings(config)
     console.rule(f"[bold]dunbot demo[/] — plan date {day}")

@@ -34,6 +34,7 @@ FAIL = Text("FAIL", style="red")
 PLAN_WIDE = 130
 PLAN_COLUMNS = ("invoice", "customer", "tier", "step", "days", "channels", "late fee", "status", "reason")
 PLAN_NARROW_COLUMNS = ("invoice", "customer", "step", "days", "status")
+_NARROW_WIDTHS = {"days": 4, "status": len("awaiting_approval")}
 
 
 def print_plan(preview: Any, limit: int | None = None) -> None:
@@ -46,9 +47,13 @@ def print_plan(preview: Any, limit: int | None = None) -> None:
         title=f"Dunning plan for {preview.as_of}", box=box.HEAVY_HEAD if wide else box.SIMPLE, pad_edge=wide
     )
     for column in columns:
-        table.add_column(
-            column, justify="right" if column in ("days", "late fee") else "left", no_wrap=not wide
-        )
+        justify = "right" if column in ("days", "late fee") else "left"
+        if wide:
+            table.add_column(column, justify=justify)  # type: ignore[arg-type]
+        elif column in _NARROW_WIDTHS:  # never cut: a status or a day count must be read whole
+            table.add_column(column, justify=justify, no_wrap=True, min_width=_NARROW_WIDTHS[column])  # type: ignore[arg-type]
+        else:  # long identifiers fold onto a second line rather than lose their end
+            table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
     styles = {"planned": "green", "superseded": "dim", "deferred": "yellow", "awaiting_approval": "magenta"}
     decisions = preview.decisions
     for d in decisions[:limit] if limit is not None else decisions:

@@ -122,7 +122,9 @@ _PKCS12_LINE = re.compile(r"^#\s*pkcs12\s*=.*$", re.MULTILINE)
 _SIGNING_SECTION = re.compile(r"^\[signing\][^\n]*\n", re.MULTILINE)
 
 
-def enable_trial_signing(config: Path, legal_name: str, country: str, now: datetime) -> TrialCertificate:
+def enable_trial_signing(
+    config: Path, legal_name: str, country: str, now: datetime, *, valid_days: int = 730
+) -> TrialCertificate:
     """Create the trial certificate beside ``config`` and point ``[signing] pkcs12`` at it.
 
     The config's commented-out ``# pkcs12 = ...`` line (as in config.example.toml) is replaced, or the
@@ -138,7 +140,9 @@ def enable_trial_signing(config: Path, legal_name: str, country: str, now: datet
             raise ValueError(
                 f"{config}: [signing] pkcs12 is already set; remove it to use a trial certificate"
             )
-    trial = create_trial_certificate(config.parent / TRIAL_FOLDER, legal_name, country, now)
+    trial = create_trial_certificate(
+        config.parent / TRIAL_FOLDER, legal_name, country, now, valid_days=valid_days
+    )
     line = (
         f'pkcs12 = "{TRIAL_FOLDER}/{trial.pkcs12.name}"   '
         "# TRIAL certificate made by dunbot: self-signed, NOT for production"

@@ -164,6 +164,20 @@ def test_plan_table_on_a_narrow_terminal_keeps_one_line_per_decision(loaded: Pat
     assert "tier, channels, late fee, reason: `dunbot plan --json`" in result.stdout
 
 
+@pytest.mark.parametrize("columns", [80, 64])
+def test_plan_table_on_a_narrow_terminal_never_cuts_a_value(workdir: Path, columns: int) -> None:
+    long_numbers = INVOICES.replace("INV-", "INV-2026-00012")  # 15 characters, as real ledgers have
+    (workdir / "invoices.csv").write_text(long_numbers, encoding="utf-8")
+    for entity in ("customers", "invoices"):
+        assert dunbot(workdir, "import", entity, f"{entity}.csv").returncode == 0
+    decisions = json.loads(dunbot(workdir, "plan", "--as-of", AS_OF, "--json").stdout)
+    result = dunbot(workdir, "plan", "--as-of", AS_OF, columns=columns)
+    assert result.returncode == 0, result.stderr
+    assert "…" not in result.stdout  # folded onto a second line if need be, never truncated
+    for status in {d["status"] for d in decisions}:
+        assert result.stdout.count(f" {status} ") == sum(d["status"] == status for d in decisions)
+
+
 def test_help_shows_config_sections_as_written(tmp_path: Path) -> None:
     result = dunbot(tmp_path, "--help")
     assert result.returncode == 0, result.stderr
@@ -231,6 +245,16 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     # the demo's folder is a working dunbot folder
     plan = dunbot(tmp_path / "demo", "plan", "--as-of", AS_OF, "--json")
     assert plan.returncode == 0 and json.loads(plan.stdout)
+
+
+def test_a_demo_of_a_day_years_ago_signs_with_a_certificate_valid_now(tmp_path: Path) -> None:
+    result = dunbot(tmp_path, "demo", "--dir", "demo", "--as-of", "2023-06-14")
+    assert result.returncode == 0, result.stderr
+    letter = sorted((tmp_path / "demo" / "outbox" / "letters").glob("*.pdf"))[0]
+    checked = dunbot(
+        tmp_path / "demo", "notice", "verify", str(letter), "--trust", "signing/trial-signing.pem"
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr  # signed today, trusted today
 
 
 def test_messages_naming_a_config_section_keep_it(workdir: Path) -> None:
