@@ -27,26 +27,23 @@ from bot.errors import ConfigError, DunbotError, ImportValidationError
 from bot.store.engine import make_engine
 from bot.views import out, print_aging, print_kpi, print_plan
 
+# Help text is Rich markup: a config section in a docstring is written "\\[source]" so that it shows.
 app = typer.Typer(
     name="dunbot",
     help="Automated dunning with tiers, a collection ladder and a tamper-evident evidence log.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    # Help text is text: "[source]" is a config section and "file:key:" is not an emoji code.
-    rich_markup_mode="markdown",
 )
-report_app = typer.Typer(help="Receivables reports.", no_args_is_help=True, rich_markup_mode="markdown")
-evidence_app = typer.Typer(help="The evidence log.", no_args_is_help=True, rich_markup_mode="markdown")
-dispute_app = typer.Typer(
-    help="Open or close a dispute on an invoice.", no_args_is_help=True, rich_markup_mode="markdown"
-)
-notice_app = typer.Typer(help="Signed PDF notices.", no_args_is_help=True, rich_markup_mode="markdown")
+report_app = typer.Typer(help="Receivables reports.", no_args_is_help=True)
+evidence_app = typer.Typer(help="The evidence log.", no_args_is_help=True)
+dispute_app = typer.Typer(help="Open or close a dispute on an invoice.", no_args_is_help=True)
+notice_app = typer.Typer(help="Signed PDF notices.", no_args_is_help=True)
 app.add_typer(notice_app, name="notice")
 app.add_typer(report_app, name="report")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(dispute_app, name="dispute")
-task_app = typer.Typer(help="Finish a collector task.", no_args_is_help=True, rich_markup_mode="markdown")
+task_app = typer.Typer(help="Finish a collector task.", no_args_is_help=True)
 app.add_typer(task_app, name="task")
 
 err = Console(stderr=True)
@@ -266,7 +263,7 @@ def _print_import(report: Any, dry_run: bool) -> None:
 @app.command()
 @handled
 def sync() -> None:
-    """Pull customers, contracts, invoices and payments from the [source] database."""
+    """Pull customers, contracts, invoices and payments from the \\[source] database."""
     from bot.ingest.source import sync_source
 
     settings = _settings()
@@ -358,7 +355,7 @@ def cycle(
 @app.command()
 @handled
 def run() -> None:
-    """The daemon: a cycle on every tick of [schedule] cron, Twilio callbacks on [web] listen."""
+    """The daemon: a cycle on every tick of \\[schedule] cron, Twilio callbacks on \\[web] listen."""
     import asyncio
     import logging
 
