@@ -92,17 +92,20 @@ def parse_text(source: str, text: str, header: Sequence[str]) -> list[tuple[int,
     except csv.Error as exc:
         raise ImportValidationError(source, [f"{source}:1: header: {exc}"]) from None
     columns = [name.strip() for name in first]
-    if not set(columns) & set(header):
-        # Another kind of file, or text decoded with the wrong --encoding: naming every "column"
-        # of a line of mojibake helps nobody.
+    if _unrecognisable(columns, header):
+        # Another kind of file, the wrong delimiter or text decoded with the wrong --encoding:
+        # naming every "column" of such a line helps nobody.
         shown = ",".join(columns)
         shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        if len(columns) == 1 and (";" in columns[0] or "\t" in columns[0]):
+            why = "columns must be separated by commas, not semicolons or tabs"
+        else:
+            why = "is it the right file, read with the right --encoding?"
         raise ImportValidationError(
             source,
             [
                 f"{source}:1: header: none of the expected columns is there (the first line reads "
-                f"{shown!r}); is it the right file, read with the right --encoding? "
-                f"The first line must be: {','.join(header)}"
+                f"{shown!r}); {why} The first line must be: {','.join(header)}"
             ],
         )
     problems.extend(f"{source}:1: header: {p}" for p in header_problems(columns, header))
@@ -130,6 +133,15 @@ def parse_text(source: str, text: str, header: Sequence[str]) -> list[tuple[int,
     if problems:
         raise ImportValidationError(source, problems)
     return rows
+
+
+def _unrecognisable(columns: Sequence[str], header: Sequence[str]) -> bool:
+    """No column is expected or close to an expected one (case aside): not a misspelt header."""
+    expected = [name.lower() for name in header]
+    return not any(
+        name.lower() in expected or difflib.get_close_matches(name.lower(), expected, n=1, cutoff=0.6)
+        for name in columns
+    )
 
 
 def header_problems(columns: Sequence[str], header: Sequence[str]) -> list[str]:

@@ -424,8 +424,11 @@ def test_a_file_read_with_the_wrong_encoding_is_not_a_list_of_odd_columns(
     assert len(problems) == 1
     assert problems[0].startswith(f"{path}:1: header: none of the expected columns is there")
     assert "right --encoding" in problems[0] and problems[0].endswith(CUSTOMER_HEADER)
-    other = write("i.csv", "number,customer_id\nINV-1,C1\n")  # an invoices file given as customers
-    assert "none of the expected columns" in problems_of(engine, "customers", other)[0]
+    semicolons = write("s.csv", CUSTOMERS.replace(",", ";"))  # a European Excel export
+    (problem,) = problems_of(engine, "customers", semicolons)
+    assert "separated by commas, not semicolons" in problem
+    capitalised = write("u.csv", CUSTOMERS.replace("id,name,tax_id", "ID,Name,tax_id", 1))
+    assert "is not expected; did you mean 'id'?" in problems_of(engine, "customers", capitalised)[0]
 
 
 def test_a_utf8_file_read_as_gb18030_suggests_another_encoding(
