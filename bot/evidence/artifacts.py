@@ -32,6 +32,7 @@ class ArtifactStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._root = os.fspath(root)
+        self._durable: set[Path] = set()  # folders of the tree whose own name is synced
 
     def path_of(self, digest: str) -> Path:
         """Where the artifact with this SHA-256 (lower-case hex) lives."""
@@ -40,13 +41,18 @@ class ArtifactStore:
         return self.root / digest[:2] / digest[2:4] / digest
 
     def put(self, data: bytes) -> str:
-        """Store ``data`` (idempotent) and return its SHA-256."""
+        """Store ``data`` (idempotent) and return its SHA-256, its name durable on disk."""
         digest = hashlib.sha256(data).hexdigest()
         target = self.path_of(digest)
-        if target.exists():
-            return digest
         folder = target.parent
-        created = [parent for parent in (self.root, folder.parent, folder) if not parent.is_dir()]
+        if target.exists():  # perhaps just renamed by another thread that has not synced it yet
+            self._sync_names(folder, [])
+            return digest
+        created: list[Path] = []  # the folders mkdir makes, deepest first
+        missing = folder
+        while not missing.is_dir():
+            created.append(missing)
+            missing = missing.parent
         folder.mkdir(parents=True, exist_ok=True)
         # Write beside the target and rename: a crash never leaves a half-written artifact
         # under its final name.
@@ -61,11 +67,28 @@ class ArtifactStore:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
-        # The file's name is durable only once its folder is (and a new folder's only once its
-        # parent is): the evidence event that names the artifact is committed after this returns.
-        for synced in (folder, *(new.parent for new in reversed(created))):
-            _fsync_folder(synced)
+        self._sync_names(folder, created)
         return digest
+
+    def _sync_names(self, folder: Path, created: list[Path]) -> None:
+        # A name is durable only once the folder holding it is synced: the file's in ``folder``,
+        # each new folder's in its parent. The evidence event naming the artifact is committed
+        # after put() returns. Folders of the store's tree are synced into their parents once per
+        # store (another thread may have made one and not synced it yet: whoever gets here first
+        # syncs it; a second sync is harmless).
+        _fsync_folder(folder)
+        synced = {folder}
+        for new in created:
+            if new.parent not in synced:
+                _fsync_folder(new.parent)
+                synced.add(new.parent)
+            self._durable.add(new)
+        for known in (folder, folder.parent, self.root):
+            if known not in self._durable:
+                if known.parent not in synced:
+                    _fsync_folder(known.parent)
+                    synced.add(known.parent)
+                self._durable.add(known)
 
     def put_file(self, path: Path) -> str:
         """Store a file's bytes and return its SHA-256."""

@@ -29,28 +29,37 @@ def test_put_stores_by_hash_read_only_and_is_idempotent(tmp_path: Path) -> None:
 def test_put_makes_the_name_durable_before_it_returns(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A power cut cannot be staged here: record what put() fsyncs (the real fsync still runs)."""
-    synced: list[int] = []
-    fsync = os.fsync
+    """A power cut cannot be staged here: record what put() fsyncs and renames (both still run)."""
+    calls: list[object] = []
+    fsync, replace = os.fsync, os.replace
 
-    def recording(descriptor: int) -> None:
-        synced.append(os.fstat(descriptor).st_ino)
+    def recording_fsync(descriptor: int) -> None:
+        calls.append(os.fstat(descriptor).st_ino)
         fsync(descriptor)
 
-    monkeypatch.setattr(os, "fsync", recording)
+    def recording_replace(source: str, target: object) -> None:
+        replace(source, target)  # type: ignore[arg-type]
+        calls.append("replace")
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    monkeypatch.setattr(os, "replace", recording_replace)
     root = tmp_path / "artifacts"
     store = ArtifactStore(root)
     path = store.path_of(store.put(b"first"))
-    # the bytes, then the folder holding the name, then each new folder's parent
-    assert synced[0] == path.stat().st_ino
-    assert synced[1:] == [p.stat().st_ino for p in (path.parent, path.parent.parent, root, tmp_path)]
-    synced.clear()
+    inodes = [p.stat().st_ino for p in (path.parent, path.parent.parent, root, tmp_path)]
+    # the bytes, the rename, then the folder holding the name and each new folder's parent
+    assert calls == [path.stat().st_ino, "replace", *inodes]
+    calls.clear()
     second = store.path_of(store.put(b"second"))
-    assert synced[:2] == [second.stat().st_ino, second.parent.stat().st_ino]
-    assert tmp_path.stat().st_ino not in synced  # the store's root was there already
-    synced.clear()
-    store.put(b"second")
-    assert synced == []  # already stored: nothing written
+    assert calls[:3] == [second.stat().st_ino, "replace", second.parent.stat().st_ino]
+    assert tmp_path.stat().st_ino not in calls  # the store's root was made durable already
+    calls.clear()
+    store.put(b"second")  # stored already: nothing written, its folder synced again (cheap)
+    assert calls == [second.parent.stat().st_ino]
+    calls.clear()
+    # a store opened on an existing tree syncs each folder into its parent once
+    ArtifactStore(root).put(b"first")
+    assert calls == inodes
 
 
 def test_verify_reports_missing_and_altered(tmp_path: Path) -> None:
