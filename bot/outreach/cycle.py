@@ -323,7 +323,7 @@ def dry_run_cycle(
 class QueuedMessages:
     """Messages already in the outbox that a cycle would send, now or later (a dry run reports them)."""
 
-    due: int  # a cycle now would send these
+    due: int  # a cycle now would send these (stale claims included)
     held: int  # held for the recipient's contact window or a retry
     next_at: datetime | None  # when the first held one becomes due
 
@@ -335,14 +335,19 @@ def queued_messages(engine: Engine, as_of: date, now: datetime) -> QueuedMessage
     from bot.outreach.outbox import MessageState
     from bot.store.queries import message_t
 
-    held = message_t.c.next_attempt_at > now
+    planned = message_t.c.state == MessageState.PLANNED
+    held = planned & (message_t.c.next_attempt_at > now)
+    ready = planned & (message_t.c.next_attempt_at.is_(None) | (message_t.c.next_attempt_at <= now))
+    # A claim whose lease ran out (a cycle that died before sending): the next cycle releases it
+    # and sends the message.
+    stale_claim = (message_t.c.state == MessageState.CLAIMED) & (message_t.c.lease_until < now)
     with engine.connect() as connection:
         row = connection.execute(
             sa.select(
-                sa.func.count().filter(sa.not_(held) | message_t.c.next_attempt_at.is_(None)),
+                sa.func.count().filter(ready | stale_claim),
                 sa.func.count().filter(held),
                 sa.func.min(message_t.c.next_attempt_at).filter(held),
-            ).where(message_t.c.state == MessageState.PLANNED, message_t.c.business_date <= as_of)
+            ).where(planned | stale_claim, message_t.c.business_date <= as_of)
         ).one()
     return QueuedMessages(due=int(row[0]), held=int(row[1]), next_at=row[2])
 

@@ -199,6 +199,16 @@ def test_what_waits_in_the_outbox_is_reported_for_a_dry_run(engine: Engine, sett
     )
     assert queued_messages(engine, AS_OF, morning) == QueuedMessages(due=2, held=0, next_at=None)
     assert queued_messages(engine, AS_OF - timedelta(days=1), morning).due == 0  # planned for a later day
+    # a cycle that claimed them and died: once the lease runs out they are due again
+    outbox = Outbox(
+        engine, settings, {}, ArtifactStore(settings.path("artifacts")), worker="gone", clock=Clock(morning)
+    )
+    try:
+        assert len(outbox.claim(AS_OF, 10)) == 2
+    finally:
+        outbox.close()
+    assert queued_messages(engine, AS_OF, morning) == QueuedMessages(due=0, held=0, next_at=None)
+    assert queued_messages(engine, AS_OF, morning + outbox.lease + timedelta(seconds=1)).due == 2
     _cycle(engine, settings, Clock(morning))
     assert queued_messages(engine, AS_OF, morning) == QueuedMessages(due=0, held=0, next_at=None)
 
