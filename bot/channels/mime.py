@@ -123,10 +123,20 @@ def _attachment_part(attachment: Attachment) -> MIMENonMultipart:
     if not maintype or not subtype:
         maintype, subtype = "application", "octet-stream"
     part = MIMENonMultipart(maintype, subtype)
+    if maintype == "text" and _is_utf8(attachment.data):
+        part.set_param("charset", "utf-8")  # without it a reader assumes US-ASCII
     part.set_payload(attachment.data)
     encoders.encode_base64(part)
     part.add_header("Content-Disposition", "attachment", filename=attachment.filename)
     return part
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _boundary(key: str, depth: int) -> str:

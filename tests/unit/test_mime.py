@@ -108,6 +108,15 @@ def test_every_message_reads_back_as_written() -> None:
         ], name
 
 
+def test_a_text_attachment_says_its_charset() -> None:
+    raw = build_email(MESSAGES["with a statement and a spreadsheet"], FROM, now=NOW)
+    csv, binary = list(message_from_bytes(raw, policy=default).iter_attachments())[1:]
+    assert (
+        csv.get_content_charset() == "utf-8" and csv.get_content() == "发票,金额\r\nINV-000017,12500.00\r\n"
+    )
+    assert binary.get_content_charset() is None
+
+
 def test_the_same_message_gives_the_same_bytes_and_its_boundary_is_nowhere_in_it() -> None:
     message = MESSAGES["with a signed notice"]
     raw = build_email(message, FROM, now=NOW)
