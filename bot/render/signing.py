@@ -26,6 +26,7 @@ import threading
 import weakref
 from collections.abc import Coroutine
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -117,6 +118,9 @@ class NoticeSigner:
     ) -> None:
         self.signer = CachedSigner(signer)
         self.signer_name = certificate_common_name(signer)
+        validity = signer.signing_cert["tbs_certificate"]["validity"] if signer.signing_cert else None
+        self.valid_from: datetime | None = validity["not_before"].native if validity else None
+        self.valid_until: datetime | None = validity["not_after"].native if validity else None
         self.tsa_url = tsa_url
         self.timeout = timeout_seconds
         self._location = location or None
@@ -147,8 +151,19 @@ class NoticeSigner:
         armored: bytes = pem.armor("CERTIFICATE", certificate.dump())
         return armored.decode("ascii")
 
+    def _require_valid_now(self) -> None:
+        # Signed now, with a certificate that must be valid now: a signature made after it expired
+        # (or before it starts) is worth nothing in court, so nothing is signed with it.
+        now = datetime.now(UTC)
+        if self.valid_from and self.valid_until and not self.valid_from <= now <= self.valid_until:
+            raise SigningFailed(
+                f"the signing certificate is valid from {self.valid_from:%Y-%m-%d %H:%M} to "
+                f"{self.valid_until:%Y-%m-%d %H:%M} UTC, not now: renew it and point [signing] pkcs12 at it"
+            )
+
     def sign_detached(self, data: bytes) -> bytes:
         """A detached CMS (CAdES-BES) signature of ``data``, DER: what `openssl cms -verify` checks."""
+        self._require_valid_now()
         coroutine = self.signer.async_sign_general_data(data, "sha256", detached=True, use_cades=True)
         try:
             container = self._loop.run(coroutine, self.timeout)
@@ -176,6 +191,7 @@ class NoticeSigner:
 
     def sign(self, pdf: bytes, where: SignatureBox) -> bytes:
         """Sign ``pdf`` with a visible signature at ``where``; returns the signed file."""
+        self._require_valid_now()
         try:
             return self._sign(pdf, where, self.bytes_reserved)
         except SigningError as exc:

@@ -16,7 +16,7 @@ import io
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +156,32 @@ def _check_signatures(
             report.problems.append(f"{label}the signature timestamp token is damaged or does not verify")
         if trust_given and not status.trusted:
             report.problems.append(f"{label}the signer does not chain to the trusted certificate(s) given")
+        outside = _outside_validity(
+            status.signing_cert, stamp.timestamp if stamp else status.signer_reported_dt
+        )
+        if outside:
+            report.problems.append(f"{label}{outside}")
+
+
+def _outside_validity(certificate: asn1_x509.Certificate, signed_at: datetime | None) -> str:
+    """Why the signer's certificate was not valid when the notice was signed ("" when it was).
+
+    A trust anchor is trusted whatever its dates, so a self-signed certificate that had expired
+    passes the chain check: the time of signing (the timestamp's, else the signer's own claim) must
+    fall in the certificate's validity all the same.
+    """
+    if signed_at is None:
+        return ""
+    if signed_at.tzinfo is None:
+        signed_at = signed_at.replace(tzinfo=UTC)
+    validity = certificate["tbs_certificate"]["validity"]
+    start, end = validity["not_before"].native, validity["not_after"].native
+    if start <= signed_at <= end:
+        return ""
+    return (
+        f"the signer's certificate was not valid when the notice was signed ({signed_at:%Y-%m-%d %H:%M} UTC; "
+        f"it is valid from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC)"
+    )
 
 
 def verify_notice_file(path: Path, trust: Sequence[asn1_x509.Certificate] = ()) -> NoticeVerification:

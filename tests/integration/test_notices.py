@@ -410,3 +410,53 @@ def test_the_cached_container_is_byte_for_byte_what_pyhanko_builds(trial_certifi
         == asyncio.run(base.async_sign(other, "sha256", use_pades=False)).dump()
     )
     assert cached.template_uses == 2
+
+
+@pytest.mark.parametrize(
+    ("made", "days"),
+    [(-800, 730), (3, 730)],
+    ids=["expired two months ago", "valid only from three days on"],
+)
+def test_nothing_is_signed_with_a_certificate_not_valid_now(tmp_path: Path, made: int, days: int) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.errors import SigningFailed
+    from bot.render.certificate import create_trial_certificate
+
+    when = datetime.now(UTC) + timedelta(days=made)
+    certificate = create_trial_certificate(tmp_path, "Xinghe Precision Ltd.", "CN", when, valid_days=days)
+    signer = NoticeSigner.from_pkcs12(certificate.pkcs12, None)
+    try:
+        with pytest.raises(SigningFailed, match=r"not now: renew it and point \[signing\] pkcs12 at it"):
+            signer.sign_detached(b"checkpoint statement")
+        renderer = NoticeRenderer(lambda: signer, FontChoice())
+        with pytest.raises(SigningFailed, match="not now"):
+            renderer.render("en", "formal_notice", example_context("en"), ADDRESS["en"])
+    finally:
+        signer.close()
+
+
+def test_a_notice_signed_after_its_certificate_expired_does_not_verify(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Made as another program could make it: dunbot itself refuses to sign with such a certificate."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.render.certificate import create_trial_certificate
+
+    expired = create_trial_certificate(
+        tmp_path, "Xinghe Precision Ltd.", "CN", datetime.now(UTC) - timedelta(days=400), valid_days=365
+    )
+    monkeypatch.setattr(NoticeSigner, "_require_valid_now", lambda self: None)
+    signer = NoticeSigner.from_pkcs12(expired.pkcs12, None)
+    try:
+        notice = NoticeRenderer(lambda: signer, FontChoice()).render(
+            "en", "formal_notice", example_context("en"), ADDRESS["en"]
+        )
+    finally:
+        signer.close()
+    trusted = load_trust_anchors([expired.certificate_pem])
+    report = verify_notice_bytes(notice.pdf, "late.pdf", trusted)
+    assert report.intact and report.valid and report.trusted  # the chain check alone would pass it
+    assert not report.ok
+    assert any("was not valid when the notice was signed" in p for p in report.problems), report.problems
