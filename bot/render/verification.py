@@ -172,8 +172,7 @@ def _outside_validity(certificate: asn1_x509.Certificate, signed_at: datetime | 
     """
     if signed_at is None:
         return ""
-    if signed_at.tzinfo is None:
-        signed_at = signed_at.replace(tzinfo=UTC)
+    signed_at = signed_at.replace(tzinfo=UTC) if signed_at.tzinfo is None else signed_at.astimezone(UTC)
     validity = certificate["tbs_certificate"]["validity"]
     start, end = validity["not_before"].native, validity["not_after"].native
     if start <= signed_at <= end:
