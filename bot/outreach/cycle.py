@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bot.channels.base import Sender
@@ -29,11 +30,20 @@ from bot.evidence.checkpoint import Checkpoint
 from bot.evidence.service import checkpoint_now
 from bot.outreach.compose import BlockedContent, compose
 from bot.outreach.notices import notice_renderer
-from bot.outreach.outbox import Outbox, OutboxStats, Outcome, message_key, needs_notice, recipient_for
+from bot.outreach.outbox import (
+    MessageState,
+    Outbox,
+    OutboxStats,
+    Outcome,
+    message_key,
+    needs_notice,
+    recipient_for,
+)
 from bot.outreach.planning import RecordedPlan, preview_plan, record_plan
 from bot.render.environment import TemplateRenderError
 from bot.render.notice import NoticeRenderer, SignedNotice
 from bot.store.engine import require_schema
+from bot.store.queries import message_t
 
 
 @dataclass
@@ -330,11 +340,6 @@ class QueuedMessages:
 
 def queued_messages(engine: Engine, as_of: date, now: datetime) -> QueuedMessages:
     """What the outbox holds for ``as_of`` and earlier that is not sent yet."""
-    import sqlalchemy as sa
-
-    from bot.outreach.outbox import MessageState
-    from bot.store.queries import message_t
-
     planned = message_t.c.state == MessageState.PLANNED
     held = planned & (message_t.c.next_attempt_at > now)
     ready = planned & (message_t.c.next_attempt_at.is_(None) | (message_t.c.next_attempt_at <= now))
