@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 import bot.store.tables  # noqa: F401
 from bot.errors import DatabaseNotInitialised
-from bot.store.engine import make_engine, require_schema
-from bot.store.migrate import current_revision, head_revision, upgrade
+from bot.store.engine import SCHEMA_REVISION, make_engine, require_schema
+from bot.store.migrate import alembic_config, current_revision, head_revision, upgrade
 
 
 def test_schema_matches_the_models(engine: Engine) -> None:
@@ -34,6 +39,24 @@ def test_an_empty_database_says_run_init(sqlite_url: str) -> None:
         assert "run `dunbot init`" in str(exc)
     else:
         raise AssertionError("an empty database must be refused")
+
+
+def test_the_revision_require_schema_wants_is_alembics_head() -> None:
+    # require_schema reads alembic_version itself: a new migration must move SCHEMA_REVISION too.
+    assert head_revision() == SCHEMA_REVISION
+
+
+def test_a_database_of_an_older_migration_says_run_init_to_migrate(db_url: str) -> None:
+    previous = ScriptDirectory.from_config(alembic_config()).get_revision(SCHEMA_REVISION).down_revision
+    assert isinstance(previous, str)
+    engine = make_engine(db_url)
+    command.upgrade(alembic_config(engine), previous)
+    expected = f"schema is at {previous}, this dunbot needs {SCHEMA_REVISION}: run `dunbot init` to migrate"
+    with pytest.raises(DatabaseNotInitialised, match=re.escape(expected)):
+        require_schema(engine)
+    upgrade(engine)
+    require_schema(engine)
+    engine.dispose()
 
 
 def test_upgrading_to_0003_fills_in_the_leaves_and_keeps_the_log_append_only(db_url: str) -> None:
