@@ -24,7 +24,7 @@ import gc
 import multiprocessing
 import os
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from multiprocessing.connection import wait
@@ -47,7 +47,7 @@ from bot.outreach.plan_json import (
     PlanJsonEncoder,
 )
 from bot.store.engine import exported_snapshot, joined_snapshot
-from bot.store.queries import CustomerRange, customer_t, iter_planning_inputs
+from bot.store.queries import CustomerRange, customer_t, driver_rows, iter_planning_inputs
 
 # A worker waiting for its turn looks up this often whether another one failed.
 _POLL_SECONDS = 1.0
@@ -85,9 +85,20 @@ def slice_sizes(customers: int, size: int, workers: int) -> list[int]:
     return sizes
 
 
-def customer_slices(connection: Connection, size: int, workers: int = 1) -> list[CustomerRange]:
-    """The customers in id order (the database's order), cut into ranges (see ``slice_sizes``)."""
-    ids = list(connection.execute(sa.select(customer_t.c.id).order_by(customer_t.c.id)).scalars())
+def read_customers(connection: Connection) -> tuple[list[str], list[str | None]]:
+    """Every customer id in id order (the database's order), and the countries they are in.
+
+    Two reads: the ids alone come from the primary key's index, the countries from one scan (one
+    read of both made SQLite visit the table once per id, slower than the two together). The ids
+    come from the driver's cursor: 100,000 of them as Core rows took 0.16 s of a plan's serial start.
+    """
+    ids = [row[0] for row in driver_rows(connection, sa.select(customer_t.c.id).order_by(customer_t.c.id))]
+    countries = list(connection.execute(sa.select(customer_t.c.country).distinct()).scalars())
+    return ids, countries
+
+
+def customer_slices(ids: Sequence[str], size: int, workers: int = 1) -> list[CustomerRange]:
+    """The customers ``ids`` (in id order) cut into ranges (see ``slice_sizes``)."""
     slices: list[CustomerRange] = []
     start = 0
     for take in slice_sizes(len(ids), size, workers):
@@ -96,10 +107,10 @@ def customer_slices(connection: Connection, size: int, workers: int = 1) -> list
     return slices
 
 
-def _warm_calendars(connection: Connection, policy: PlanningPolicy, as_of: date) -> None:
+def _warm_calendars(countries: Iterable[str | None], policy: PlanningPolicy, as_of: date) -> None:
     # A country's holiday calendar takes a tenth of a second to build: build each one here, once,
     # and the forked workers inherit it instead of every worker building its own.
-    for country in connection.execute(sa.select(customer_t.c.country).distinct()).scalars():
+    for country in countries:
         is_business_day(country or policy.default_country, as_of)
 
 
@@ -261,11 +272,12 @@ def write_in_parallel(
     """
     policy = settings.planning_policy()
     with exported_snapshot(engine) as (connection, token):
-        slices = customer_slices(connection, slice_customers, workers)
+        ids, countries = read_customers(connection)
+        slices = customer_slices(ids, slice_customers, workers)
         workers = min(workers, len(slices))
         if workers <= 1:
             return serial(connection)
-        _warm_calendars(connection, policy, as_of)
+        _warm_calendars(countries, policy, as_of)
         fd = out.fileno()
         encoding = getattr(out, "encoding", None) or "utf-8"
         out.write(OPENING)

@@ -73,7 +73,7 @@ def test_a_worker_plans_ahead_while_its_slice_waits_for_its_turn(
     # cannot write it before slice 0, and must go on planning slice 2 instead of idling.
     alone, _ = _written(demo_engine, tmp_path / "alone.json", workers=1)
     with demo_engine.connect() as connection:
-        slices = plan_workers.customer_slices(connection, 7, 2)
+        slices = plan_workers.customer_slices(plan_workers.read_customers(connection)[0], 7, 2)
     assert len(slices) >= 4
     context = multiprocessing.get_context("fork")
     slice_2_started, slice_0_saw_it = context.Event(), context.Value("b", 0)
