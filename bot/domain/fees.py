@@ -9,12 +9,28 @@ from bot.domain.money import minor_unit, quantize
 from bot.domain.policy import FeeTerms
 
 _ZERO = Decimal(0)
+_MAX_TERMS = 4096
+# The terms of (contract, defaults) by the two objects' identity. A plan asks once per customer and
+# contract, with the same few objects all along (building a FeeTerms each time was 1.5 % of planning
+# a million invoices). An entry keeps both objects alive, so their ids cannot be reused by others.
+_terms: dict[tuple[int, int], tuple[Contract, FeeTerms, FeeTerms]] = {}
 
 
 def terms_for(contract: Contract | None, defaults: FeeTerms) -> FeeTerms:
     """The fee terms of ``contract``; every field it leaves unset (or no contract) takes ``defaults``."""
     if contract is None:
         return defaults
+    known = _terms.get((id(contract), id(defaults)))
+    if known is not None:
+        return known[2]
+    if len(_terms) >= _MAX_TERMS:
+        _terms.clear()
+    terms = _merged(contract, defaults)
+    _terms[id(contract), id(defaults)] = (contract, defaults, terms)
+    return terms
+
+
+def _merged(contract: Contract, defaults: FeeTerms) -> FeeTerms:
     return FeeTerms(
         grace_days=defaults.grace_days if contract.grace_days is None else contract.grace_days,
         daily_rate=defaults.daily_rate if contract.daily_rate is None else contract.daily_rate,

@@ -101,24 +101,28 @@ def _customer(
     opted_out = (
         frozenset(Channel(c) for c in opted_out_text.split(",") if c) if opted_out_text else _NO_CHANNELS
     )
-    return Customer(
-        id,
-        name,
-        country,
-        timezone,
-        _LANGUAGES.get(language) or Language(language),
-        payment_terms_days,
-        (_TIERS.get(tier) or Tier(tier)) if tier else None,
-        email,
-        phone,
-        address,
-        account_manager,
-        industry,
-        annual_revenue,
-        open_lawsuits,
-        bool(do_not_contact),
-        bool(credit_hold),
-        opted_out,
+    # Customer's fields in order, by tuple.__new__ like the invoices in iter_ledgers.
+    return tuple.__new__(
+        Customer,
+        (
+            id,
+            name,
+            country,
+            timezone,
+            _LANGUAGES.get(language) or Language(language),
+            payment_terms_days,
+            (_TIERS.get(tier) or Tier(tier)) if tier else None,
+            email,
+            phone,
+            address,
+            account_manager,
+            industry,
+            annual_revenue,
+            open_lawsuits,
+            bool(do_not_contact),
+            bool(credit_hold),
+            opted_out,
+        ),
     )
 
 
@@ -215,7 +219,7 @@ def iter_ledgers(
     invoice_rows = _ByCustomer(driver.rows(invoices))
     payment_rows = _ByCustomer(driver.rows(payments))
     statuses = _INVOICE_STATUSES
-    new_invoice = tuple.__new__  # an Invoice or a Payment from its fields in order (see below)
+    new_tuple = tuple.__new__  # an Invoice, a Payment or a CustomerLedger from its fields in order
     for row in driver.rows(customers):
         revenue = row[12]
         customer = _customer(
@@ -240,7 +244,7 @@ def iter_ledgers(
         customer_id = customer.id
         by_invoice: dict[str, list[Payment]] = {}
         for _, reference, invoice_number, amount, paid_on in payment_rows.take(customer_id):
-            payment = new_invoice(Payment, (reference, invoice_number, money(amount), day(paid_on)))
+            payment = new_tuple(Payment, (reference, invoice_number, money(amount), day(paid_on)))
             listed = by_invoice.get(invoice_number)
             if listed is None:
                 by_invoice[invoice_number] = [payment]
@@ -250,7 +254,7 @@ def iter_ledgers(
             [
                 # Invoice's own fields in order, built by tuple.__new__: a NamedTuple's generated
                 # __new__ is a Python call, twice the cost, a million times over.
-                new_invoice(
+                new_tuple(
                     Invoice,
                     (
                         number,
@@ -282,7 +286,8 @@ def iter_ledgers(
             ]
         )
         used = {i.contract_ref for i in snapshots if i.contract_ref}
-        yield CustomerLedger(customer, snapshots, {ref: contracts[ref] for ref in used if ref in contracts})
+        own_contracts = {ref: contracts[ref] for ref in used if ref in contracts}
+        yield new_tuple(CustomerLedger, (customer, snapshots, own_contracts))
 
 
 def _unchanged(value: Any) -> Any:
