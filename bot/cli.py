@@ -22,7 +22,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from bot.config import EXAMPLE_CONFIG, Settings, check_settings, config_path, load_settings
+from bot.config import EXAMPLE_CONFIG, Settings, config_path, inspect_settings, load_settings
 from bot.errors import ConfigError, DunbotError, ImportValidationError
 from bot.store.engine import make_engine
 from bot.views import out, print_aging, print_kpi, print_plan
@@ -175,34 +175,38 @@ def check_config(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Validate the config and report every problem, each naming its file and key."""
+    """Validate the config and report every problem, each naming its file and key.
+
+    A signing certificate that expires within 30 days is a warning: the check still passes.
+    """
     path = config_path(state.config)
-    problems = check_settings(path)
+    problems, warnings = inspect_settings(path)
     if problems:
         for problem in problems:
             err.print(problem, markup=False, highlight=False)
+        for warning in warnings:
+            err.print(f"warning: {warning}", style="yellow", markup=False, highlight=False)
         err.print(f"[red]{len(problems)} problem(s)[/] in {path}")
         raise typer.Exit(2)
-    if not connect:
-        if as_json:
-            _print_json({"config": str(path), "ok": True, "connections": []})
-        else:
-            out.print(f"{path}: ok")
-        return
-    from bot.connectivity import check_connections
+    checks = []
+    if connect:
+        from bot.connectivity import check_connections
 
-    with err.status("trying every connection ..."):
-        checks = check_connections(_settings())
+        with err.status("trying every connection ..."):
+            checks = check_connections(_settings())
     if as_json:
         _print_json(
             {
                 "config": str(path),
                 "ok": all(c.ok for c in checks),
+                "warnings": warnings,
                 "connections": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks],
             }
         )
     else:
         out.print(f"{path}: ok")
+        for warning in warnings:
+            err.print(f"warning: {warning}", style="yellow", markup=False, highlight=False)
         for check in checks:
             mark = "[green]ok[/]" if check.ok else "[red]FAILED[/]"
             out.print(f"{check.name:<20} {mark}  {escape(check.detail)}", highlight=False)

@@ -10,7 +10,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from datetime import time
+from datetime import UTC, datetime, time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -631,8 +631,9 @@ def load_settings(path: Path) -> Settings:
     return parse_settings(document, str(path), path.resolve().parent)
 
 
-def _signing_problems(settings: Settings, file: str) -> list[str]:
-    """Signed steps and letters need a certificate that opens, fonts and a seal that exist."""
+def _signing_problems(settings: Settings, file: str, warnings: list[str] | None = None) -> list[str]:
+    """Signed steps and letters need a certificate that opens and is valid now, fonts and a seal
+    that exist. A certificate that expires soon goes to ``warnings``."""
     signing = settings.signing
     needs_notice = any(
         step.signed or Channel.LETTER in step.channels for steps in settings.ladder.values() for step in steps
@@ -653,13 +654,24 @@ def _signing_problems(settings: Settings, file: str) -> list[str]:
     elif not settings.path(signing.pkcs12).is_file():
         problems.append(f"{file}:signing.pkcs12: {settings.path(signing.pkcs12)} does not exist")
     elif not signing.password_env or signing.password_env in os.environ:
-        from bot.render.signing import load_pkcs12
+        from bot.render.signing import certificate_validity, load_pkcs12, validity_note
 
         password = os.environ.get(signing.password_env or "") if signing.password_env else None
+        passphrase = password.encode("utf-8") if password else None
         try:
-            load_pkcs12(settings.path(signing.pkcs12), password.encode("utf-8") if password else None)
+            signer = load_pkcs12(settings.path(signing.pkcs12), passphrase)
         except ConfigError as exc:
             problems.append(f"{file}:{str(exc).replace('[signing] ', 'signing.')}")
+        else:
+            validity = certificate_validity(signer)
+            note = validity_note(*validity, datetime.now(UTC)) if validity else None
+            if note is not None:
+                fatal, text = note
+                text = f"{file}:signing.pkcs12: {text.replace('[signing] ', 'signing.')}"
+                if fatal:
+                    problems.append(text)
+                elif warnings is not None:
+                    warnings.append(text)
     if settings.company.language is Language.ZH_CN and not signing.cjk_font:
         from bot.render.fonts import find_cjk_font
 
@@ -673,11 +685,19 @@ def _signing_problems(settings: Settings, file: str) -> list[str]:
 
 def check_settings(path: Path) -> list[str]:
     """Every problem with the config, including secrets and signing material the ladder needs."""
+    return inspect_settings(path)[0]
+
+
+def inspect_settings(path: Path) -> tuple[list[str], list[str]]:
+    """Every problem with the config (as ``check_settings``), and what works now but will not for
+    long (a signing certificate that expires within EXPIRY_WARNING_DAYS), each naming file and key."""
     try:
         settings = load_settings(path)
     except ConfigError as exc:
-        return exc.problems or [str(exc)]
-    return _secret_problems(settings, str(path)) + _signing_problems(settings, str(path))
+        return exc.problems or [str(exc)], []
+    warnings: list[str] = []
+    problems = _secret_problems(settings, str(path)) + _signing_problems(settings, str(path), warnings)
+    return problems, warnings
 
 
 def secret(env_name: str | None, key: str) -> str:

@@ -121,6 +121,7 @@ async def run_daemon(
             log.warning("previous cycle still running; this tick is skipped")
             return
         async with busy:
+            _log_certificate_validity(settings, clock())
             as_of: date = clock().astimezone(ZoneInfo(tz)).date()
             try:
                 report = await run_cycle(
@@ -160,6 +161,17 @@ async def run_daemon(
             await web_task
         for sender in senders.values():
             await sender.aclose()
+
+
+def _log_certificate_validity(settings: Settings, now: datetime) -> None:
+    # Unattended, nobody runs check-config: every cycle says when the signing certificate runs out
+    # (its last 30 days), or that it has run out and signed steps and letters go to review tasks.
+    from bot.render.signing import company_certificate_note
+
+    note = company_certificate_note(settings, now)
+    if note is not None:
+        fatal, text = note
+        (log.error if fatal else log.warning)("%s", text)
 
 
 async def checkpoint_tick(

@@ -26,7 +26,7 @@ import threading
 import weakref
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -94,6 +94,39 @@ def load_pkcs12(path: Path, passphrase: bytes | None) -> signers.SimpleSigner:
     return loaded
 
 
+# How long before its end a signing certificate is reported as about to expire (check-config, the
+# daemon's log): long enough to buy and install a new one.
+EXPIRY_WARNING_DAYS = 30
+
+
+def certificate_validity(signer: signers.SimpleSigner) -> tuple[datetime, datetime] | None:
+    """The signer's certificate's notBefore and notAfter (aware, UTC), when it has a certificate."""
+    if signer.signing_cert is None:
+        return None
+    validity = signer.signing_cert["tbs_certificate"]["validity"]
+    return validity["not_before"].native, validity["not_after"].native
+
+
+def validity_note(
+    valid_from: datetime, valid_until: datetime, now: datetime, *, warn_days: int = EXPIRY_WARNING_DAYS
+) -> tuple[bool, str] | None:
+    """What to tell an operator about a certificate valid from ``valid_from`` to ``valid_until`` at
+    ``now``: (True, why) when nothing can be signed with it now, (False, when) when it expires within
+    ``warn_days``, None when neither."""
+    if not valid_from <= now <= valid_until:
+        return True, (
+            f"the signing certificate is valid from {valid_from:%Y-%m-%d %H:%M} to "
+            f"{valid_until:%Y-%m-%d %H:%M} UTC, not now: renew it and point [signing] pkcs12 at it"
+        )
+    left = valid_until - now
+    if left <= timedelta(days=warn_days):
+        return False, (
+            f"the signing certificate expires on {valid_until:%Y-%m-%d %H:%M} UTC, in {left.days} day(s): "
+            "renew it and point [signing] pkcs12 at the new one before then"
+        )
+    return None
+
+
 def certificate_common_name(signer: signers.SimpleSigner) -> str:
     """The signer's common name (or the whole subject when it has none)."""
     certificate = signer.signing_cert
@@ -118,9 +151,9 @@ class NoticeSigner:
     ) -> None:
         self.signer = CachedSigner(signer)
         self.signer_name = certificate_common_name(signer)
-        validity = signer.signing_cert["tbs_certificate"]["validity"] if signer.signing_cert else None
-        self.valid_from: datetime | None = validity["not_before"].native if validity else None
-        self.valid_until: datetime | None = validity["not_after"].native if validity else None
+        validity = certificate_validity(signer)
+        self.valid_from: datetime | None = validity[0] if validity else None
+        self.valid_until: datetime | None = validity[1] if validity else None
         self.tsa_url = tsa_url
         self.timeout = timeout_seconds
         self._location = location or None
@@ -154,12 +187,10 @@ class NoticeSigner:
     def _require_valid_now(self) -> None:
         # Signed now, with a certificate that must be valid now: a signature made after it expired
         # (or before it starts) is worth nothing in court, so nothing is signed with it.
-        now = datetime.now(UTC)
-        if self.valid_from and self.valid_until and not self.valid_from <= now <= self.valid_until:
-            raise SigningFailed(
-                f"the signing certificate is valid from {self.valid_from:%Y-%m-%d %H:%M} to "
-                f"{self.valid_until:%Y-%m-%d %H:%M} UTC, not now: renew it and point [signing] pkcs12 at it"
-            )
+        if self.valid_from and self.valid_until:
+            note = validity_note(self.valid_from, self.valid_until, datetime.now(UTC))
+            if note is not None and note[0]:
+                raise SigningFailed(note[1])
 
     def sign_detached(self, data: bytes) -> bytes:
         """A detached CMS (CAdES-BES) signature of ``data``, DER: what `openssl cms -verify` checks."""
@@ -281,6 +312,27 @@ def _blank_pdf_with(font_name: str) -> bytes:
 
 PANEL_SIZE = (170.0, 50.0)  # points: the box the layout reserves for the visible signature
 _FRAME = StaticStampStyle(border_width=1, border_color=(0.12, 0.23, 0.41), background=None)
+
+
+def company_certificate_note(settings: Settings, now: datetime) -> tuple[bool, str] | None:
+    """``validity_note`` of the configured company certificate at ``now``.
+
+    None as well when no certificate is configured or it cannot be opened: then every signed
+    message says why in its review task, and `dunbot check-config` names the key.
+    """
+    from bot.config import secret
+
+    signing = settings.signing
+    if not signing.pkcs12:
+        return None
+    try:
+        passphrase = (
+            secret(signing.password_env, "signing.password_env").encode() if signing.password_env else None
+        )
+        validity = certificate_validity(load_pkcs12(settings.path(signing.pkcs12), passphrase))
+    except ConfigError:
+        return None
+    return validity_note(*validity, now) if validity else None
 
 
 def company_signer(settings: Settings) -> NoticeSigner:

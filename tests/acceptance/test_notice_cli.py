@@ -138,6 +138,40 @@ def test_check_config_names_a_missing_certificate(tmp_path: Path) -> None:
     assert dunbot(tmp_path, "check-config").returncode == 0
 
 
+def test_check_config_warns_of_a_certificate_about_to_expire_and_fails_an_expired_one(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.render.certificate import create_trial_certificate
+
+    assert dunbot(tmp_path, "init").returncode == 0
+    config = tmp_path / "dunbot.toml"
+    text = config.read_text(encoding="utf-8")
+    now = datetime.now(UTC)
+    create_trial_certificate(tmp_path / "signing", "Xinghe", "CN", now, valid_days=10, stem="short")
+    create_trial_certificate(
+        tmp_path / "signing", "Xinghe", "CN", now - timedelta(days=40), valid_days=10, stem="old"
+    )
+
+    config.write_text(text.replace("signing/trial-signing.p12", "signing/short.p12"), encoding="utf-8")
+    people = dunbot(tmp_path, "check-config")
+    assert people.returncode == 0, people.stderr
+    assert f"{config.name}: ok" in people.stdout
+    assert (
+        "warning: " in people.stderr
+        and "dunbot.toml:signing.pkcs12: the signing certificate expires on" in people.stderr
+    )
+    machine = dunbot(tmp_path, "check-config", "--json")
+    assert machine.returncode == 0, machine.stderr
+    report = json.loads(machine.stdout)
+    assert report["ok"] is True and len(report["warnings"]) == 1 and "in 9 day(s)" in report["warnings"][0]
+
+    config.write_text(text.replace("signing/trial-signing.p12", "signing/old.p12"), encoding="utf-8")
+    expired = dunbot(tmp_path, "check-config")
+    assert expired.returncode == 2
+    assert "dunbot.toml:signing.pkcs12: the signing certificate is valid from" in expired.stderr
+    assert "not now: renew it and point signing.pkcs12 at it" in expired.stderr
+
+
 def test_evidence_export_and_verify_from_the_command_line(cycled: Path, tmp_path: Path) -> None:
     pack = tmp_path / "c1.zip"
     exported = dunbot(cycled, "evidence", "export", "--customer", "C1", "--out", str(pack), "--json")

@@ -436,6 +436,97 @@ def test_nothing_is_signed_with_a_certificate_not_valid_now(tmp_path: Path, made
         signer.close()
 
 
+def test_validity_note_is_fatal_outside_the_validity_and_warns_in_its_last_thirty_days() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.render.signing import EXPIRY_WARNING_DAYS, validity_note
+
+    start, end = datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
+    assert validity_note(start, end, start + timedelta(days=100)) is None
+    assert validity_note(start, end, end - timedelta(days=EXPIRY_WARNING_DAYS, seconds=1)) is None
+    fatal, text = validity_note(start, end, end - timedelta(days=EXPIRY_WARNING_DAYS)) or (None, "")
+    assert fatal is False and text.startswith(
+        "the signing certificate expires on 2027-01-01 00:00 UTC, in 30 day(s)"
+    )
+    assert (validity_note(start, end, end) or (None,))[0] is False  # its last instant still signs
+    for outside in (end + timedelta(seconds=1), start - timedelta(seconds=1)):
+        fatal, text = validity_note(start, end, outside) or (None, "")
+        assert fatal is True
+        assert text == (
+            "the signing certificate is valid from 2026-01-01 00:00 to 2027-01-01 00:00 UTC, "
+            "not now: renew it and point [signing] pkcs12 at it"
+        )
+
+
+@pytest.mark.parametrize(
+    ("made", "days", "problem", "warning"),
+    [
+        (0, 730, None, None),
+        (0, 10, None, "signing.pkcs12: the signing certificate expires on"),
+        (-40, 10, "signing.pkcs12: the signing certificate is valid from", None),
+    ],
+    ids=["valid for two years", "expires in ten days", "expired a month ago"],
+)
+def test_check_config_fails_a_certificate_not_valid_now_and_warns_before_it_expires(
+    tmp_path: Path, made: int, days: int, problem: str | None, warning: str | None
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.config import inspect_settings
+    from bot.render.certificate import create_trial_certificate
+
+    require_cjk_font()
+    create_trial_certificate(
+        tmp_path / "signing",
+        "Xinghe Precision Ltd.",
+        "CN",
+        datetime.now(UTC) + timedelta(days=made),
+        valid_days=days,
+    )
+    config = tmp_path / "dunbot.toml"
+    config.write_text('[signing]\npkcs12 = "signing/trial-signing.p12"\n', encoding="utf-8")
+    problems, warnings = inspect_settings(config)
+    about_the_certificate = [p for p in problems if ":signing.pkcs12:" in p]
+    if problem is None:
+        assert about_the_certificate == []
+    else:
+        assert len(about_the_certificate) == 1 and about_the_certificate[0].startswith(f"{config}:{problem}")
+    if warning is None:
+        assert warnings == []
+    else:
+        assert len(warnings) == 1 and warnings[0].startswith(f"{config}:{warning}")
+    assert warning is None or "renew it and point signing.pkcs12 at the new one" in warnings[0]
+
+
+def test_the_daemon_logs_each_cycle_when_the_certificate_runs_out(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    from datetime import UTC, datetime, timedelta
+
+    from bot.config import Settings, SigningSettings
+    from bot.render.certificate import create_trial_certificate
+    from bot.scheduler import _log_certificate_validity
+
+    now = datetime.now(UTC)
+    create_trial_certificate(tmp_path, "Xinghe", "CN", now, valid_days=10, stem="short")
+    create_trial_certificate(tmp_path, "Xinghe", "CN", now - timedelta(days=40), valid_days=10, stem="old")
+    create_trial_certificate(tmp_path, "Xinghe", "CN", now, stem="long")
+    logged = []
+    for stem in ("short", "old", "long", "missing"):
+        caplog.clear()
+        settings = Settings(signing=SigningSettings(pkcs12=f"{stem}.p12"), base_dir=tmp_path)
+        with caplog.at_level(logging.WARNING, logger="bot.scheduler"):
+            _log_certificate_validity(settings, datetime.now(UTC))
+        logged.append([(r.levelname, r.getMessage()[:45]) for r in caplog.records])
+    assert logged == [
+        [("WARNING", "the signing certificate expires on " + f"{now + timedelta(days=10):%Y-%m-%d}")],
+        [("ERROR", "the signing certificate is valid from " + f"{now - timedelta(days=40):%Y-%m}")],
+        [],
+        [],  # cannot be opened: every signed message's review task says why, check-config names the key
+    ]
+
+
 def test_a_notice_signed_after_its_certificate_expired_does_not_verify(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
