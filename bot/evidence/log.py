@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from bot.evidence.canonical import ZERO_HASH, canonical_bytes, chain_hash, format_instant
@@ -91,23 +92,26 @@ def event_body(seq: int, at: datetime, event: NewEvent) -> dict[str, Any]:
     }
 
 
-def _lock_log(session: Session) -> None:
+def _lock_log(connection: Connection) -> None:
     # Serialise appenders so seq stays gapless and each chain_hash extends the true predecessor.
     # On SQLite every transaction already began with BEGIN IMMEDIATE and holds the write lock.
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK_KEY})
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK_KEY})
 
 
-def append_events(session: Session, at: datetime, events: Iterable[NewEvent]) -> list[WrittenEvent]:
-    """Append events in order inside the caller's transaction; returns those written.
+def append_events(
+    transaction: Session | Connection, at: datetime, events: Iterable[NewEvent]
+) -> list[WrittenEvent]:
+    """Append events in order inside the caller's transaction (a Session's or a Core connection's);
+    returns those written.
 
     An event whose ``dedupe_key`` is already in the log is skipped: such facts are recorded once.
     """
     pending = list(events)
     if not pending:
         return []
-    _lock_log(session)
-    connection = session.connection()
+    connection = transaction.connection() if isinstance(transaction, Session) else transaction
+    _lock_log(connection)
     keys = [e.dedupe_key for e in pending if e.dedupe_key]
     seen: set[str] = set()
     for start in range(0, len(keys), 500):

@@ -40,7 +40,6 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import Session
 
 from bot.channels.base import Outgoing, Receipt, Sender
 from bot.config import Settings
@@ -253,8 +252,7 @@ class Outbox:
         lease is stale; otherwise only expired leases are. Returns (released, unknown).
         """
         now = self.clock()
-        with Session(self.engine) as session:
-            connection = session.connection()
+        with self.engine.begin() as connection:
             stale = message_t.c.lease_until < now if not exclusive else sa.true()
             released = connection.execute(
                 sa.update(message_t)
@@ -273,8 +271,7 @@ class Outbox:
                     .values(state=MessageState.UNKNOWN, last_error=reason, lease_owner=None, updated_at=now)
                 )
                 events.extend(self._unknown_events(connection, row, reason, now))
-            append_events(session, now, events)
-            session.commit()
+            append_events(connection, now, events)
         return released, len(rows)
 
     # --- claiming ------------------------------------------------------------------------------
@@ -282,8 +279,7 @@ class Outbox:
     def claim(self, as_of: date, limit: int) -> list[tuple[int, int]]:
         """Claim up to ``limit`` due messages for this worker; returns (id, fence) pairs."""
         now = self.clock()
-        with Session(self.engine) as session:
-            connection = session.connection()
+        with self.engine.begin() as connection:
             due = (
                 sa.select(message_t.c.id)
                 .where(
@@ -311,7 +307,6 @@ class Outbox:
                 )
                 .returning(message_t.c.id, message_t.c.fence)
             ).all()
-            session.commit()
         return sorted((row.id, row.fence) for row in claimed)
 
     def release(self, claims: list[tuple[int, int]]) -> int:
@@ -320,15 +315,13 @@ class Outbox:
             return 0
         now = self.clock()
         released = 0
-        with Session(self.engine) as session:
-            connection = session.connection()
+        with self.engine.begin() as connection:
             for message_id, fence in claims:
                 released += connection.execute(
                     sa.update(message_t)
                     .where(*self._ours(message_id, fence))
                     .values(state=MessageState.PLANNED, lease_owner=None, lease_until=None, updated_at=now)
                 ).rowcount
-            session.commit()
         return released
 
     def _ours(self, message_id: int, fence: int) -> tuple[Any, ...]:
@@ -352,8 +345,7 @@ class Outbox:
         ready: list[_Ready] = []
         done: list[_Done] = []
         fences = dict(claims)
-        with Session(self.engine) as session:
-            connection = session.connection()
+        with self.engine.begin() as connection:
             query = sa.select(message_t).where(
                 message_t.c.id.in_(list(fences)),
                 message_t.c.state == MessageState.CLAIMED,
@@ -381,8 +373,7 @@ class Outbox:
                     ready.append(outcome)
                 else:
                     done.append(outcome)
-            append_events(session, now, events)
-            session.commit()
+            append_events(connection, now, events)
         return ready, done
 
     def _prepare_one(
@@ -720,8 +711,7 @@ class Outbox:
             }
             for ready in group
         ]
-        with Session(self.engine) as session:
-            connection = session.connection()
+        with self.engine.begin() as connection:
             changed = connection.execute(_MARK_SENDING, params).rowcount
             if changed == len(group):
                 marked = list(group)
@@ -737,7 +727,6 @@ class Outbox:
                     )
                 }
                 marked = [r for r in group if r.id in ours]
-            session.commit()
         return marked
 
     async def _send(self, ready: _Ready) -> _Result:
@@ -764,8 +753,7 @@ class Outbox:
         now = self.clock()
         done: list[_Done] = []
         sent: list[dict[str, Any]] = []
-        with Session(self.engine) as session:
-            connection = session.connection()
+        with self.engine.begin() as connection:
             events: list[NewEvent] = []
             for result in results:
                 ready, error, artifacts = result.ready, result.error, result.stored
@@ -783,8 +771,7 @@ class Outbox:
                 done.append(_Done(ready.step, ready.channel.value, outcome))
             if sent:
                 connection.execute(_RECORD_SENT, sent)
-            append_events(session, now, events)
-            session.commit()
+            append_events(connection, now, events)
         return done
 
     def _mailroom_task(
