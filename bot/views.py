@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from rich import box
-from rich.console import Console, RenderableType
+from rich.console import Console, JustifyMethod, RenderableType
 from rich.markup import escape
 from rich.table import Table as RichTable
 from rich.text import Text
@@ -26,6 +27,97 @@ class Table(RichTable):
     def add_row(self, *renderables: RenderableType | None, **kwargs: Any) -> None:
         cells = [Text(cell) if isinstance(cell, str) else cell for cell in renderables]
         super().add_row(*cells, **kwargs)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a table that fits the terminal (see ``print_fitted``).
+
+    ``whole``: amounts, dates, identifiers, statuses, read only whole: never cut, never wrapped
+    (only a header of several words may take two lines). Other columns are free text and wrap
+    between words, never narrower than ``_TEXT_WIDTH``. ``drop``: on a terminal too narrow for
+    every column, those with ``drop`` 1 are left out first, then 2, and so on (0: always shown).
+    """
+
+    name: str
+    justify: JustifyMethod = "left"
+    whole: bool = False
+    drop: int = 0
+    short: str | None = None  # the header in the compact layout, when the name is wider than the cells
+
+
+_TEXT_WIDTH = 16  # a wrapped free-text column below this is a column of single words
+_UNLIMITED = 100_000
+
+
+def _table(
+    title: str,
+    columns: Sequence[Column],
+    rows: Sequence[Sequence[RenderableType]],
+    *,
+    compact: bool,
+    probe: bool = False,
+) -> Table:
+    # ``probe``: free-text columns at their narrowest, so that Rich's measurement of the table is
+    # the width it needs (it measures a text column at its longest word, which may be a hash).
+    table = (
+        Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=0) if compact else Table(title=title)
+    )
+    for index, column in enumerate(columns):
+        widest = max((_cell_width(row[index]) for row in rows), default=1)
+        name = column.short if compact and column.short else column.name
+        if column.whole:  # no_wrap: Rich never narrows such a column to fit, only a text column
+            table.add_column(name, justify=column.justify, no_wrap=True, min_width=widest)
+        elif probe:
+            table.add_column(name, justify=column.justify, width=min(widest, _TEXT_WIDTH), overflow="fold")
+        else:
+            table.add_column(
+                name, justify=column.justify, min_width=min(widest, _TEXT_WIDTH), overflow="fold"
+            )
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _cell_width(cell: RenderableType) -> int:
+    if isinstance(cell, Text):
+        return cell.cell_len
+    return Text(str(cell)).cell_len
+
+
+def print_fitted(
+    title: str,
+    columns: Sequence[Column],
+    rows: Sequence[Sequence[RenderableType]],
+    *,
+    caption: str | None = None,
+    console: Console | None = None,
+) -> None:
+    """Print ``rows`` as a table that fits the terminal without cutting any ``whole`` cell.
+
+    Boxed with every column when that fits; else compact (no borders); else compact without the
+    droppable columns, fewest first, the caption naming what was left out. When even that is wider
+    than the terminal, it is printed at its own width (the terminal wraps the lines): a cut amount
+    would be a wrong amount.
+    """
+    console = console or out
+    levels = sorted({c.drop for c in columns if c.drop})
+    attempts = [(False, 0), (True, 0), *((True, level) for level in levels)]
+    unlimited = console.options.update(max_width=_UNLIMITED)  # Rich clamps a measurement to it
+    for compact, dropped in attempts:
+        kept = [i for i, c in enumerate(columns) if not c.drop or c.drop > dropped]
+        shown, cells = [columns[i] for i in kept], [[row[i] for i in kept] for row in rows]
+        probe = _table(title, shown, cells, compact=compact, probe=True)
+        needed = console.measure(probe, options=unlimited).maximum
+        if needed <= console.width or (compact, dropped) == attempts[-1]:
+            break
+    table = _table(title, shown, cells, compact=compact)
+    left_out = [c.name for c in columns if c.drop and c.drop <= dropped]
+    notes = [caption] if caption else []
+    if left_out:
+        notes.append(f"left out at this width: {', '.join(left_out)} (a wider terminal or --json shows them)")
+    table.caption = "\n".join(notes) or None
+    console.print(table, width=max(console.width, needed), crop=False)
 
 
 FAIL = Text("FAIL", style="red")
@@ -89,27 +181,45 @@ def print_plan(preview: Any, limit: int | None = None) -> None:
     )
 
 
+# What a key column of a report is: always shown and whole, or free text left out first.
+_KEY_COLUMNS = {
+    "customer": Column("customer", whole=True),
+    "name": Column("name", drop=1),
+    "tier": Column("tier", whole=True, drop=2),
+}
+
+
 def print_aging(report: Any) -> None:
-    """Rich tables of an aging report."""
+    """Rich tables of an aging report: amounts whole at any width (a name gives way first)."""
     buckets = report.bucket_names
     for title, rows in (("by tier", report.by_tier), ("by customer", report.by_customer)):
-        table = Table(title=f"Aging {title} as of {report.as_of}")
-        for column in (*report.key_names(title), "currency", *buckets, "total"):
-            table.add_column(column, justify="right" if column in (*buckets, "total") else "left")
-        for row in rows:
-            table.add_row(
-                *row.keys, row.currency, *(f"{row.amounts[b]:,}" for b in buckets), f"{row.total:,}"
-            )
-        out.print(table)
+        keys = report.key_names(title)
+        # By tier the tier is the row's key: never left out there.
+        key_columns = [Column(k, whole=True) if title == "by tier" else _KEY_COLUMNS[k] for k in keys]
+        columns = [
+            *key_columns,
+            Column("currency", whole=True, short="ccy"),
+            *(Column(name, justify="right", whole=True) for name in (*buckets, "total")),
+        ]
+        cells = [
+            [*row.keys, row.currency, *(f"{row.amounts[b]:,}" for b in buckets), f"{row.total:,}"]
+            for row in rows
+        ]
+        print_fitted(f"Aging {title} as of {report.as_of}", columns, cells)
 
 
 def print_kpi(report: Any, days: int) -> None:
-    """A Rich table of a KPI report."""
-    table = Table(title=f"KPIs for {report.start} – {report.end} ({days} days)")
-    for column in ("tier", "currency", "receivables", "overdue", "overdue rate", "DSO (days)", "CEI"):
-        table.add_column(column, justify="left" if column in ("tier", "currency") else "right")
-    for row in report.rows:
-        table.add_row(
+    """A Rich table of a KPI report, every figure whole at any width."""
+    columns = [
+        Column("tier", whole=True),
+        Column("currency", whole=True, short="ccy"),
+        *(
+            Column(name, justify="right", whole=True)
+            for name in ("receivables", "overdue", "overdue rate", "DSO (days)", "CEI")
+        ),
+    ]
+    cells = [
+        [
             row.tier,
             row.currency,
             f"{row.receivables:,}",
@@ -117,8 +227,10 @@ def print_kpi(report: Any, days: int) -> None:
             _pct(row.overdue_rate),
             "—" if row.dso is None else f"{row.dso}",
             _pct(row.cei),
-        )
-    out.print(table)
+        ]
+        for row in report.rows
+    ]
+    print_fitted(f"KPIs for {report.start} – {report.end} ({days} days)", columns, cells)
 
 
 def _pct(value: Decimal | None) -> str:
@@ -190,18 +302,24 @@ def print_cycle(report: Any) -> None:
             f"[yellow]recovered[/] {report.released} stale claim(s); {report.recovered_unknown} message(s) "
             "found mid-send are now unknown, each with a review task"
         )
-    table = Table(title="messages handled", show_lines=False)
-    table.add_column("step")
-    table.add_column("channel")
-    for outcome in _OUTCOME_ORDER:
-        table.add_column(outcome, justify="right")
     rows: dict[tuple[str, str], Counter[str]] = {}
     for item in document["by_step"]:
         rows.setdefault((item["step"], item["channel"]), Counter())[item["outcome"]] += item["count"]
-    for (step, channel), counts in sorted(rows.items()):
-        table.add_row(step, channel, *(str(counts[o] or "") for o in _OUTCOME_ORDER))
+    # Only the outcomes that happened get a column: seven mostly empty ones do not fit 80 columns.
+    outcomes = [o for o in _OUTCOME_ORDER if any(counts[o] for counts in rows.values())]
     if rows:
-        out.print(table)
+        print_fitted(
+            "messages handled",
+            [
+                Column("step", whole=True),
+                Column("channel", whole=True),
+                *(Column(o, justify="right", whole=True) for o in outcomes),
+            ],
+            [
+                [step, channel, *(str(counts[o] or "") for o in outcomes)]
+                for (step, channel), counts in sorted(rows.items())
+            ],
+        )
     else:
         out.print("nothing was due")
     totals = document["outcomes"]
@@ -238,15 +356,26 @@ def dry_run_json(day: date, messages: Sequence[Any], statuses: Counter[str], que
 def print_dry_run(day: date, messages: Sequence[Any], statuses: Counter[str], queued: Any) -> None:
     """Every message the day's plan would add, rendered, and what the outbox already holds; nothing
     was written or sent."""
-    table = Table(
-        title=f"dry run {day}: the plan would send {len(messages)} new message(s) (nothing written)"
+    print_fitted(
+        f"dry run {day}: the plan would send {len(messages)} new message(s) (nothing written)",
+        [
+            Column("customer", whole=True),
+            Column("step", whole=True),
+            Column("channel", whole=True, drop=1),
+            Column("recipient"),
+            Column("subject / text"),
+        ],
+        [
+            [
+                m.customer,
+                m.step,
+                m.channel,
+                m.recipient.replace("\n", " "),
+                Text(f"BLOCKED: {m.blocked}", style="red") if m.blocked else m.subject,
+            ]
+            for m in messages
+        ],
     )
-    for column in ("customer", "step", "channel", "recipient", "subject / text"):
-        table.add_column(column, overflow="fold")
-    for m in messages:
-        subject: RenderableType = Text(f"BLOCKED: {m.blocked}", style="red") if m.blocked else m.subject
-        table.add_row(m.customer, m.step, m.channel, m.recipient.replace("\n", " "), subject)
-    out.print(table)
     out.print(", ".join(f"{count} {status}" for status, count in sorted(statuses.items())) or "nothing due")
     if queued.due or queued.held:
         later = f"{queued.held} held (contact window or retry)" if queued.held else ""
@@ -284,43 +413,64 @@ def tasks_json(tasks: Sequence[Any]) -> list[dict[str, Any]]:
 def print_tasks(tasks: Sequence[Any], *, mine: str | None) -> None:
     """Open (or all) tasks as a table."""
     who = f" for {mine}" if mine else ""
-    table = Table(title=f"{len(tasks)} task(s){who}")
-    columns = ("id", "kind", "customer", "invoices", "step", "assignee", "title", "status", "created (UTC)")
-    for column in columns:
-        table.add_column(column, overflow="fold", justify="right" if column == "id" else "left")
-    for t in tasks:
-        table.add_row(
-            str(t.id),
-            t.kind,
-            t.customer,
-            ", ".join(t.invoices),
-            t.step or "",
-            t.assignee,
-            t.title,
-            t.status if t.status == "open" else f"{t.status} ({t.outcome})",
-            f"{t.created_at:%Y-%m-%d %H:%M}",
-        )
-    out.print(table)
+    print_fitted(
+        f"{len(tasks)} task(s){who}",
+        [
+            Column("id", justify="right", whole=True),
+            Column("kind", whole=True),
+            Column("customer", whole=True),
+            Column("invoices", drop=4),
+            Column("step", whole=True, drop=2),
+            Column("assignee", whole=True, drop=3),
+            Column("title"),
+            Column("status", whole=True),
+            Column("created (UTC)", whole=True, drop=1),
+        ],
+        [
+            [
+                str(t.id),
+                t.kind,
+                t.customer,
+                ", ".join(t.invoices),
+                t.step or "",
+                t.assignee,
+                t.title,
+                t.status if t.status == "open" else f"{t.status} ({t.outcome})",
+                f"{t.created_at:%Y-%m-%d %H:%M}",
+            ]
+            for t in tasks
+        ],
+    )
     if any(t.kind == "approval" and t.status == "open" for t in tasks):
         out.print("approve with `dunbot approve ID`, reject with `dunbot reject ID --reason TEXT`")
 
 
 def print_log(entries: Sequence[Any]) -> None:
     """The contact log as a table, oldest first."""
-    table = Table(title=f"{len(entries)} event(s)")
-    for column in ("seq", "at (UTC)", "kind", "actor", "customer", "invoices", "what"):
-        table.add_column(column, overflow="fold", justify="right" if column == "seq" else "left")
-    for e in entries:
-        table.add_row(
-            str(e.seq),
-            f"{e.at:%Y-%m-%d %H:%M:%S}",
-            e.kind,
-            e.actor,
-            e.customer or "",
-            ", ".join(e.invoices),
-            e.summary,
-        )
-    out.print(table)
+    print_fitted(
+        f"{len(entries)} event(s)",
+        [
+            Column("seq", justify="right", whole=True),
+            Column("at (UTC)", whole=True),
+            Column("kind", whole=True),
+            Column("actor", drop=1),
+            Column("customer", whole=True, drop=3),
+            Column("invoices", drop=2),
+            Column("what"),
+        ],
+        [
+            [
+                str(e.seq),
+                f"{e.at:%Y-%m-%d %H:%M:%S}",
+                e.kind,
+                e.actor,
+                e.customer or "",
+                ", ".join(e.invoices),
+                e.summary,
+            ]
+            for e in entries
+        ],
+    )
 
 
 def print_notice_verification(report: Any) -> None:

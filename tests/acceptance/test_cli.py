@@ -6,6 +6,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -200,6 +201,22 @@ def test_reports_json(loaded: Path) -> None:
     kpi = json.loads(dunbot(loaded, "report", "kpi", "--as-of", AS_OF, "--json").stdout)
     assert {row["tier"] for row in kpi["tiers"]} == {"cooperative", "cautious"}
     assert kpi["days"] == 90
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_reports_for_people_show_every_amount_whole_at_any_width(loaded: Path, columns: int) -> None:
+    aging = json.loads(dunbot(loaded, "report", "aging", "--as-of", AS_OF, "--json").stdout)
+    people = dunbot(loaded, "report", "aging", "--as-of", AS_OF, columns=columns)
+    assert people.returncode == 0, people.stderr
+    assert max(len(line) for line in people.stdout.splitlines()) <= columns
+    words = people.stdout.split()
+    for row in aging["by_tier"] + aging["by_customer"]:
+        for amount in (*(row[bucket] for bucket in aging["buckets"]), row["total"]):
+            assert f"{Decimal(amount):,}" in words
+    kpi = json.loads(dunbot(loaded, "report", "kpi", "--as-of", AS_OF, "--json").stdout)
+    people = dunbot(loaded, "report", "kpi", "--as-of", AS_OF, columns=columns)
+    assert people.returncode == 0, people.stderr
+    assert all(f"{Decimal(row['receivables']):,}" in people.stdout.split() for row in kpi["tiers"])
 
 
 def test_promise_and_dispute_pause_dunning(loaded: Path) -> None:
