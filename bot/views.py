@@ -33,10 +33,11 @@ class Table(RichTable):
 class Column:
     """A column of a table that fits the terminal (see ``print_fitted``).
 
-    ``whole``: amounts, dates, identifiers, statuses, read only whole: never cut, never wrapped
-    (only a header of several words may take two lines). Other columns are free text and wrap
-    between words, never narrower than ``_TEXT_WIDTH``. ``drop``: on a terminal too narrow for
-    every column, those with ``drop`` 1 are left out first, then 2, and so on (0: always shown).
+    ``whole``: amounts, dates, identifiers, statuses, read only whole: never cut, never wrapped,
+    as wide as their widest cell or header. Other columns are free text and wrap (between words,
+    or inside one too long for the column), never narrower than ``_TEXT_WIDTH``. ``drop``: on a
+    terminal too narrow for every column, those with ``drop`` 1 are left out first, then 2, and so
+    on (0: always shown).
     """
 
     name: str
@@ -90,7 +91,6 @@ def print_fitted(
     columns: Sequence[Column],
     rows: Sequence[Sequence[RenderableType]],
     *,
-    caption: str | None = None,
     console: Console | None = None,
 ) -> None:
     """Print ``rows`` as a table that fits the terminal without cutting any ``whole`` cell.
@@ -113,10 +113,10 @@ def print_fitted(
             break
     table = _table(title, shown, cells, compact=compact)
     left_out = [c.name for c in columns if c.drop and c.drop <= dropped]
-    notes = [caption] if caption else []
     if left_out:
-        notes.append(f"left out at this width: {', '.join(left_out)} (a wider terminal or --json shows them)")
-    table.caption = "\n".join(notes) or None
+        table.caption = (
+            f"left out at this width: {', '.join(left_out)} (a wider terminal or --json shows them)"
+        )
     console.print(table, width=max(console.width, needed), crop=False)
 
 
