@@ -48,42 +48,41 @@ class Column:
 
 
 _TEXT_WIDTH = 16  # a wrapped free-text column below this is a column of single words
-_UNLIMITED = 100_000
 
 
 def _table(
     title: str,
     columns: Sequence[Column],
+    widths: Sequence[int],
     rows: Sequence[Sequence[RenderableType]],
     *,
     compact: bool,
-    probe: bool = False,
 ) -> Table:
-    # ``probe``: free-text columns at their narrowest, so that Rich's measurement of the table is
-    # the width it needs (it measures a text column at its longest word, which may be a hash).
     table = (
         Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=0) if compact else Table(title=title)
     )
-    for index, column in enumerate(columns):
-        widest = max((_cell_width(row[index]) for row in rows), default=1)
+    for column, width in zip(columns, widths, strict=True):
         name = column.short if compact and column.short else column.name
         if column.whole:  # no_wrap: Rich never narrows such a column to fit, only a text column
-            table.add_column(name, justify=column.justify, no_wrap=True, min_width=widest)
-        elif probe:
-            table.add_column(name, justify=column.justify, width=min(widest, _TEXT_WIDTH), overflow="fold")
+            table.add_column(name, justify=column.justify, no_wrap=True, min_width=width)
         else:
-            table.add_column(
-                name, justify=column.justify, min_width=min(widest, _TEXT_WIDTH), overflow="fold"
-            )
+            table.add_column(name, justify=column.justify, min_width=width, overflow="fold")
     for row in rows:
         table.add_row(*row)
     return table
 
 
 def _cell_width(cell: RenderableType) -> int:
-    if isinstance(cell, Text):
-        return cell.cell_len
-    return Text(str(cell)).cell_len
+    return cell.cell_len if isinstance(cell, Text) else Text(str(cell)).cell_len
+
+
+def _narrowest(column: Column, widest: int, *, compact: bool) -> int:
+    """The fewest cells ``column`` can take: a whole one its widest cell or header, free text
+    at most ``_TEXT_WIDTH`` (it wraps)."""
+    if not column.whole:
+        return min(widest, _TEXT_WIDTH)
+    header = column.short if compact and column.short else column.name
+    return max(widest, Text(header).cell_len)
 
 
 def print_fitted(
@@ -101,17 +100,21 @@ def print_fitted(
     would be a wrong amount.
     """
     console = console or out
+    # Every cell measured once; each layout's width is then arithmetic.
+    widest = [max((_cell_width(row[i]) for row in rows), default=1) for i in range(len(columns))]
     levels = sorted({c.drop for c in columns if c.drop})
     attempts = [(False, 0), (True, 0), *((True, level) for level in levels)]
-    unlimited = console.options.update(max_width=_UNLIMITED)  # Rich clamps a measurement to it
     for compact, dropped in attempts:
         kept = [i for i, c in enumerate(columns) if not c.drop or c.drop > dropped]
-        shown, cells = [columns[i] for i in kept], [[row[i] for i in kept] for row in rows]
-        probe = _table(title, shown, cells, compact=compact, probe=True)
-        needed = console.measure(probe, options=unlimited).maximum
+        widths = [_narrowest(columns[i], widest[i], compact=compact) for i in kept]
+        # Boxed: a border before, after and between columns, one cell of padding each side.
+        # Compact: one space between columns.
+        needed = sum(widths) + (len(kept) - 1 if compact else 3 * len(kept) + 1)
         if needed <= console.width or (compact, dropped) == attempts[-1]:
             break
-    table = _table(title, shown, cells, compact=compact)
+    table = _table(
+        title, [columns[i] for i in kept], widths, [[row[i] for i in kept] for row in rows], compact=compact
+    )
     left_out = [c.name for c in columns if c.drop and c.drop <= dropped]
     if left_out:
         table.caption = (
