@@ -673,15 +673,26 @@ STATUS_STATES = (
 )
 
 
+# The compact layout's headers for the longest states: ten columns then fit 80 columns.
+_STATE_SHORT = {"delivered": "deliv.", "undelivered": "undeliv.", "cancelled": "cancel."}
+
+
 def print_status(current: Any) -> None:
     """`dunbot status` for a person."""
-    table = Table(title="Outbox")
-    table.add_column("channel")
-    for state in STATUS_STATES:
-        table.add_column(state, justify="right")
-    for channel in sorted({c for c, _ in current.messages}):
-        table.add_row(channel, *(str(current.messages.get((channel, state), 0)) for state in STATUS_STATES))
-    out.print(table)
+    print_fitted(
+        "Outbox",
+        [
+            Column("channel", whole=True),
+            *(
+                Column(state, justify="right", whole=True, short=_STATE_SHORT.get(state))
+                for state in STATUS_STATES
+            ),
+        ],
+        [
+            [channel, *(str(current.messages.get((channel, state), 0)) for state in STATUS_STATES)]
+            for channel in sorted({c for c, _ in current.messages})
+        ],
+    )
     out.print(f"outbox depth {current.outbox_depth}; unknown (each with a review task) {current.unknown}")
     tasks = ", ".join(f"{kind} {n}" for kind, n in sorted(current.open_tasks.items())) or "none"
     out.print(f"open tasks: {tasks}")
@@ -703,7 +714,9 @@ def print_status(current: Any) -> None:
         out.print(f"evidence: {current.events} event(s), no signed checkpoint yet")
     else:
         age = current.checkpoint_age.total_seconds() / 3600
+        # A checkpoint signed "in the future" (a demo's plan date, a clock set back) says when instead.
+        signed = f"signed {age:.1f} h ago" if age >= 0 else f"signed at {checkpoint.at:%Y-%m-%d %H:%M} UTC"
         out.print(
             f"evidence: {current.events} event(s); checkpoint {checkpoint.id} covers {checkpoint.tree_size}, "
-            f"signed {age:.1f} h ago; {current.events_unchecked} not yet covered"
+            f"{signed}; {current.events_unchecked} not yet covered"
         )

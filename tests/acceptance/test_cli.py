@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import subprocess
 import sys
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -262,6 +264,27 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     # the demo's folder is a working dunbot folder
     plan = dunbot(tmp_path / "demo", "plan", "--as-of", AS_OF, "--json")
     assert plan.returncode == 0 and json.loads(plan.stdout)
+
+
+def test_a_demo_ahead_of_the_clock_reads_well_on_an_80_column_terminal(tmp_path: Path) -> None:
+    """A newcomer's terminal: nothing folded mid-phrase, no count cut, no "-41.7 h ago"."""
+    future = (date.today() + timedelta(days=60)).isoformat()  # the demo acts out a day to come
+    result = dunbot(tmp_path, "demo", "--dir", "demo", "--as-of", future, columns=80)
+    assert result.returncode == 0, result.stderr
+    step_one = result.stdout.split("\n2. ")[0].splitlines()[1:]
+    assert len(step_one) == 3 and all(len(line) <= 80 for line in step_one), step_one
+    assert step_one[2].strip() == "(for the demo only, never for production)"
+    status = dunbot(tmp_path / "demo", "status", columns=80)
+    assert status.returncode == 0, status.stderr
+    assert "…" not in status.stdout and "deliv." in status.stdout and "cancel." in status.stdout
+    counts = json.loads(dunbot(tmp_path / "demo", "status", "--json").stdout)["messages"]
+    email_sent = next(m["count"] for m in counts if (m["channel"], m["state"]) == ("email", "sent"))
+    assert re.search(rf"^email +\d+ +0 +0 +{email_sent} ", status.stdout, re.MULTILINE), status.stdout
+    # the cycle's real duration, not the 0.0 s of a clock that stood still
+    took = re.search(r"last cycle: .*?, (\d+\.\d) s,", status.stdout)
+    assert took is not None and float(took.group(1)) > 0, status.stdout
+    # its checkpoint was signed on the demo's (future) day: said as a time, not a negative age
+    assert "h ago" not in status.stdout and f"signed at {future}" in status.stdout
 
 
 def test_a_demo_of_a_day_years_ago_signs_with_a_certificate_valid_now(tmp_path: Path) -> None:
