@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -80,6 +80,9 @@ execution_t = tables.StepExecution.__table__  # type: ignore[attr-defined]
 task_t = tables.Task.__table__  # type: ignore[attr-defined]
 
 MAX_BACKOFF = timedelta(hours=6)
+LINGER = 0.005  # seconds a drain turn waits for more sends to finish before it records them
+
+_T = TypeVar("_T")
 
 
 class MessageState(StrEnum):
@@ -697,7 +700,22 @@ class Outbox:
 
     def _mark_sending(self, group: list[_Ready]) -> list[_Ready]:
         """Commit ``sending`` for a group, BEFORE any of them is handed to a provider."""
+        return self._settle([], group)[1]
+
+    def _settle(self, results: list[_Result], group: list[_Ready]) -> tuple[list[_Done], list[_Ready]]:
+        """Record finished sends and mark the next group ``sending``, in ONE transaction.
+
+        One commit per turn of the drain instead of two: the answers recorded are of sends that are
+        over, and the group is handed to providers only after this commit. Returns the outcomes of
+        ``results`` and the members of ``group`` that are now ``sending`` under our lease.
+        """
         now = self.clock()
+        with self.engine.begin() as connection:
+            done = self._record_in(connection, results, now) if results else []
+            marked = self._mark_in(connection, group, now) if group else []
+        return done, marked
+
+    def _mark_in(self, connection: Connection, group: list[_Ready], now: datetime) -> list[_Ready]:
         params = [
             {
                 "b_id": ready.id,
@@ -711,23 +729,21 @@ class Outbox:
             }
             for ready in group
         ]
-        with self.engine.begin() as connection:
-            changed = connection.execute(_MARK_SENDING, params).rowcount
-            if changed == len(group):
-                marked = list(group)
-            else:  # a lease was lost to another worker: only the rows now `sending` under our key are ours
-                ours = {
-                    row.id
-                    for row in connection.execute(
-                        sa.select(message_t.c.id, message_t.c.message_id).where(
-                            message_t.c.id.in_([r.id for r in group]),
-                            message_t.c.state == MessageState.SENDING,
-                            message_t.c.lease_owner == self.worker,
-                        )
-                    )
-                }
-                marked = [r for r in group if r.id in ours]
-        return marked
+        changed = connection.execute(_MARK_SENDING, params).rowcount
+        if changed == len(group):
+            return list(group)
+        # A lease was lost to another worker: only the rows now `sending` under our key are ours.
+        ours = {
+            row.id
+            for row in connection.execute(
+                sa.select(message_t.c.id, message_t.c.message_id).where(
+                    message_t.c.id.in_([r.id for r in group]),
+                    message_t.c.state == MessageState.SENDING,
+                    message_t.c.lease_owner == self.worker,
+                )
+            )
+        }
+        return [r for r in group if r.id in ours]
 
     async def _send(self, ready: _Ready) -> _Result:
         receipt: Receipt | None = None
@@ -750,28 +766,29 @@ class Outbox:
 
     def _record(self, results: list[_Result]) -> list[_Done]:
         """Record a group of provider answers in ONE transaction (their artifacts are already stored)."""
-        now = self.clock()
+        return self._settle(results, [])[0]
+
+    def _record_in(self, connection: Connection, results: list[_Result], now: datetime) -> list[_Done]:
         done: list[_Done] = []
         sent: list[dict[str, Any]] = []
-        with self.engine.begin() as connection:
-            events: list[NewEvent] = []
-            for result in results:
-                ready, error, artifacts = result.ready, result.error, result.stored
-                if result.receipt is not None:
-                    sent.append(self._sent_row(ready, result.receipt, artifacts, now))
-                    events.append(self._sent_event(ready, result.receipt, artifacts))
-                    if ready.channel is Channel.LETTER:
-                        events.extend(self._mailroom_task(connection, ready, result.receipt, now))
-                    outcome = Outcome.SENT
-                elif isinstance(error, AmbiguousChannelError):
-                    outcome = self._record_unknown(connection, ready, str(error), artifacts, now, events)
-                else:
-                    assert isinstance(error, PermanentChannelError | TransientChannelError)
-                    outcome = self._record_failure(connection, ready, error, artifacts, now, events)
-                done.append(_Done(ready.step, ready.channel.value, outcome))
-            if sent:
-                connection.execute(_RECORD_SENT, sent)
-            append_events(connection, now, events)
+        events: list[NewEvent] = []
+        for result in results:
+            ready, error, artifacts = result.ready, result.error, result.stored
+            if result.receipt is not None:
+                sent.append(self._sent_row(ready, result.receipt, artifacts, now))
+                events.append(self._sent_event(ready, result.receipt, artifacts))
+                if ready.channel is Channel.LETTER:
+                    events.extend(self._mailroom_task(connection, ready, result.receipt, now))
+                outcome = Outcome.SENT
+            elif isinstance(error, AmbiguousChannelError):
+                outcome = self._record_unknown(connection, ready, str(error), artifacts, now, events)
+            else:
+                assert isinstance(error, PermanentChannelError | TransientChannelError)
+                outcome = self._record_failure(connection, ready, error, artifacts, now, events)
+            done.append(_Done(ready.step, ready.channel.value, outcome))
+        if sent:
+            connection.execute(_RECORD_SENT, sent)
+        append_events(connection, now, events)
         return done
 
     def _mailroom_task(
@@ -1105,6 +1122,7 @@ class Outbox:
         concurrency = self.settings.outreach.concurrency
         queue: deque[_Ready] = deque()
         flying: set[asyncio.Task[_Result]] = set()
+        finished: list[_Result] = []  # sends that are over, recorded at the next turn's commit
         exhausted = False
         while True:
             if not stop.is_set() and not exhausted and len(queue) < concurrency:
@@ -1117,13 +1135,17 @@ class Outbox:
                 else:
                     exhausted = True
             free = concurrency - len(flying)
+            group: list[_Ready] = []
             if free > 0 and queue and not stop.is_set():
                 group = [queue.popleft() for _ in range(min(free, len(queue)))]
-                for item in self._mark_sending(group):
+            if finished or group:
+                recorded, marked = self._settle(finished, group)
+                count(recorded)
+                finished = []
+                for item in marked:
                     flying.add(asyncio.create_task(self._send(item)))
             if flying:
-                finished, flying = await asyncio.wait(flying, return_when=asyncio.FIRST_COMPLETED)
-                count(self._record([task.result() for task in finished]))
+                flying = await finish_some(flying, finished)
                 continue
             if queue and not stop.is_set():
                 continue
@@ -1154,6 +1176,30 @@ class Outbox:
         if earliest is None:
             return None
         return max(earliest - now, timedelta(milliseconds=50))  # never a busy loop
+
+
+async def finish_some(
+    flying: set[asyncio.Task[_T]], finished: list[_T], linger: float = LINGER
+) -> set[asyncio.Task[_T]]:
+    """Wait for the first task to finish, then up to ``linger`` seconds for half of the others.
+
+    Appends the results to ``finished`` and returns the tasks still running. Each turn of the drain
+    costs one commit whatever its size, so recording a few answers together (and marking as many
+    new messages ``sending``) costs much less per message than one at a time; the linger is short
+    beside any real provider's round trip.
+    """
+    wanted = len(finished) + max(1, len(flying) // 2)
+    over, flying = await asyncio.wait(flying, return_when=asyncio.FIRST_COMPLETED)
+    finished.extend(task.result() for task in over)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + linger
+    while flying and len(finished) < wanted:
+        left = deadline - loop.time()
+        if left <= 0:
+            break
+        over, flying = await asyncio.wait(flying, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+        finished.extend(task.result() for task in over)
+    return flying
 
 
 def needs_notice(step: LadderStep, channel: Channel) -> bool:
