@@ -239,11 +239,15 @@ class Outbox:
         self.lease = timedelta(seconds=settings.outreach.lease_seconds)
         self.postgres = engine.dialect.name == "postgresql"
         self._storage = ThreadPoolExecutor(max_workers=4, thread_name_prefix="artifacts")
+        # A drain turn's transaction runs here, off the event loop: while it waits for the disk
+        # (the commit's fsync) the loop goes on reading and writing the sends in flight.
+        self._turns = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-turn")
         self.notices = NoticeService(settings, artifacts, worker=worker)
 
     def close(self) -> None:
-        """Stop the artifact-writing threads and the notice signer (after the last drain)."""
+        """Stop the artifact-writing and turn threads and the notice signer (after the last drain)."""
         self._storage.shutdown(wait=True)
+        self._turns.shutdown(wait=True)
         self.notices.close()
 
     # --- recovery ----------------------------------------------------------------------------
@@ -1120,6 +1124,7 @@ class Outbox:
                     progress(item.outcome)
 
         concurrency = self.settings.outreach.concurrency
+        loop = asyncio.get_running_loop()
         queue: deque[_Ready] = deque()
         flying: set[asyncio.Task[_Result]] = set()
         finished: list[_Result] = []  # sends that are over, recorded at the next turn's commit
@@ -1139,7 +1144,11 @@ class Outbox:
             if free > 0 and queue and not stop.is_set():
                 group = [queue.popleft() for _ in range(min(free, len(queue)))]
             if finished or group:
-                recorded, marked = self._settle(finished, group)
+                # Shielded: the transaction completes even if the drain is cancelled meanwhile. A
+                # group it marked `sending` is then never handed to a provider; recovery makes it
+                # `unknown` with a review task, and it is never resent.
+                turn = loop.run_in_executor(self._turns, self._settle, finished, group)
+                recorded, marked = await asyncio.shield(turn)
                 count(recorded)
                 finished = []
                 for item in marked:
