@@ -10,6 +10,11 @@ re-check, render, ``sending`` committed before the call, the send, ``sent`` with
 the raw message stored as an artifact). The SMS half does the same against the Twilio-compatible test
 server with the official ``twilio`` client: bare ``messages.create`` from ``concurrency`` threads
 against the outbox. Planning (writing the messages) is not timed; the target is full ≤ 1.5 × bare.
+
+``--parts`` also times, one at a time in this process, what the outbox must do for each message besides
+the provider call: render its templates (Jinja2, sandboxed, with the banned-phrase check), serialise the
+e-mail (MIME), and record its ``message_sent`` evidence event in a durable turn of four. Beside the bare
+loop's cost per message this shows how much of a 1.5 × budget each part takes alone.
 """
 
 from __future__ import annotations
@@ -299,6 +304,97 @@ def bench_sms(messages: int, concurrency: int, db_url: str | None) -> Result:
         process.terminate()
 
 
+# --- the parts of one message, each timed alone ------------------------------------------------------
+
+
+def _per_message(work: Callable[[int], object], count: int) -> float:
+    """Median seconds of ``work(i)`` over ``count`` calls (after a warm-up call)."""
+    work(0)
+    times = []
+    for i in range(count):
+        started = time.perf_counter()
+        work(i)
+        times.append(time.perf_counter() - started)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def parts(channel: str, count: int) -> dict[str, float]:
+    """Seconds per message of rendering, MIME (e-mail) and the evidence event, each alone."""
+    from bot.channels.base import Receipt
+    from bot.channels.mime import build_email
+    from bot.evidence.log import EventKind, NewEvent, append_events
+    from bot.outreach.compose import compose
+    from bot.outreach.outbox import message_key, recipient_for
+    from bot.store.queries import iter_ledgers
+
+    with tempfile.TemporaryDirectory() as folder:
+        engine = _database(None, Path(folder), count, channel)
+        settings = _settings(Path(folder), 8, 25)
+        step_name = "pre_due_reminder" if channel == "email" else "overdue_sms"
+        step = next(
+            s for steps in settings.planning_policy().ladders.values() for s in steps if s.name == step_name
+        )
+        kind = Channel.EMAIL if channel == "email" else Channel.SMS
+        with engine.connect() as connection:
+            ledgers = list(iter_ledgers(connection, AS_OF))
+        composed = []
+
+        def render(i: int) -> None:
+            ledger = ledgers[i]
+            composed.append(
+                compose(
+                    settings,
+                    key=message_key(i + 1, AS_OF, kind, FROM),
+                    channel=kind,
+                    recipient=recipient_for(ledger.customer, kind, settings),
+                    customer=ledger.customer,
+                    step=step,
+                    invoices=ledger.invoices,
+                    contracts=ledger.contracts,
+                    as_of=AS_OF,
+                    reference=f"DN-20260610-{i:06d}",
+                ).outgoing
+            )
+
+        result = {"render": _per_message(render, count - 1)}
+        if channel == "email":
+            result["mime"] = _per_message(lambda i: build_email(composed[i], FROM, now=NOON), count - 1)
+        receipt = Receipt(provider_id="SM" + "0" * 32, provider_status="queued", detail={"segments": 1})
+
+        def event(i: int) -> NewEvent:
+            outgoing = composed[i]
+            return NewEvent(
+                kind=EventKind.MESSAGE_SENT,
+                actor="bench",
+                customer=outgoing.customer,
+                invoices=outgoing.invoices,
+                data={
+                    "message": i,
+                    "channel": channel,
+                    "step": step_name,
+                    "recipient": outgoing.recipient,
+                    "key": outgoing.key,
+                    "reference": f"DN-20260610-{i:06d}",
+                    "attempt": 1,
+                    "provider_id": receipt.provider_id,
+                    "provider_status": receipt.provider_status,
+                    "detail": dict(receipt.detail),
+                    "artifacts": {"message.eml": f"{i:064x}"},
+                    "notice_sha256": None,
+                },
+                dedupe_key=f"message_sent:{i}",
+            )
+
+        def turn(i: int) -> None:  # a durable transaction recording four sends, as a drain turn does
+            with engine.begin() as connection:
+                append_events(connection, NOON, [event((4 * i + j) % (count - 1)) for j in range(4)])
+
+        result["evidence"] = _per_message(turn, (count - 1) // 4) / 4
+        engine.dispose()
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -307,6 +403,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--only", choices=("email", "sms"))
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--parts", action="store_true", help="also time rendering, MIME and evidence alone")
     args = parser.parse_args()
     db_url = None
     if args.db == "postgres":
@@ -331,6 +428,15 @@ def main() -> None:
             f"{r.channel:<8}{r.messages:>10}{r.bare:>10.2f}{r.full:>10.2f}{r.ratio:>8.2f}"
             f"{r.messages / r.bare:>12.0f}{r.messages / r.full:>12.0f}  {verdict}"
         )
+    if args.parts:
+        print(
+            "\nper message, µs: bare = the bare loop's whole cost; budget = what 1.5 × bare leaves for dunbot"
+        )
+        for r in results:
+            bare = r.bare / r.messages * 1e6
+            measured = parts(r.channel, min(r.messages, 2000))
+            pieces = "  ".join(f"{name} {seconds * 1e6:,.0f}" for name, seconds in measured.items())
+            print(f"{r.channel:<8} bare {bare:,.0f}  budget {bare / 2:,.0f}  {pieces}")
 
 
 def _reset_postgres(url: str) -> None:
