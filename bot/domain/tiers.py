@@ -125,10 +125,10 @@ def _profile_points_of(
     return scale, industry, _points(legal_weight) if no_lawsuits else _ZERO
 
 
-def _tier_of(score: Decimal, scorecard: ScorecardPolicy) -> Tier:
-    if score >= scorecard.strategic_from:
+def _tier_of(score: Decimal, strategic_from: Decimal, cooperative_from: Decimal) -> Tier:
+    if score >= strategic_from:
         return Tier.STRATEGIC
-    if score >= scorecard.cooperative_from:
+    if score >= cooperative_from:
         return Tier.COOPERATIVE
     return Tier.CAUTIOUS
 
@@ -198,7 +198,23 @@ def assess(
         "legal": legal,
     }
     score = sum(components.values(), _ZERO)
-    scored_tier = _tier_of(score, scorecard)
+    scored_tier, tier, reason = _tier_and_reason(
+        str(score), history_note, trend, scorecard.strategic_from, scorecard.cooperative_from
+    )
+    # TierAssessment's fields in order, by tuple.__new__ (see ledger.Customer).
+    return tuple.__new__(
+        TierAssessment, (customer.id, tier, score, scored_tier, False, trend, components, reason)
+    )
+
+
+@lru_cache(maxsize=1024)
+def _tier_and_reason(
+    score: str, history_note: str, trend: bool, strategic_from: Decimal, cooperative_from: Decimal
+) -> tuple[Tier, Tier, str]:
+    # The same few hundred scores and notes come back customer after customer: the tiers and the
+    # sentence are worked out once for each. Keyed by the score's text, which the sentence shows
+    # (equal Decimals can print differently).
+    scored_tier = _tier_of(Decimal(score), strategic_from, cooperative_from)
     reason = f"score {score} ({history_note}) -> {scored_tier.value}"
     tier = scored_tier
     if trend:
@@ -207,16 +223,7 @@ def assess(
             reason += "; trend overdue: the two latest invoices due were late, already the lowest tier"
         else:
             reason += f"; trend overdue: the two latest invoices due were late, moved down to {tier.value}"
-    return TierAssessment(
-        customer=customer.id,
-        tier=tier,
-        score=score,
-        scored_tier=scored_tier,
-        overridden=False,
-        trend_overdue=trend,
-        components=components,
-        reason=reason,
-    )
+    return scored_tier, tier, reason
 
 
 def early_warning_threshold(customer: Customer, scorecard: ScorecardPolicy) -> tuple[Decimal, int]:

@@ -15,7 +15,7 @@ from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False
 from typing import TextIO
 
 from bot.domain.decisions import CustomerPlan, DecisionStatus, StepPlacement, superseded_reason
-from bot.domain.ledger import Channel
+from bot.domain.ledger import Channel, Tactic, Tier
 from bot.domain.policy import LadderStep
 
 # Between two objects of the array, and before the first and after the last one.
@@ -64,12 +64,13 @@ class PlanJsonEncoder:
     Keeps the fragments of every ladder it has seen; use one encoder per run.
     """
 
-    __slots__ = ("_ladders", "_placements")
+    __slots__ = ("_ladders", "_placements", "_tiers_and_tactics")
 
     def __init__(self) -> None:
         self._ladders: dict[int, _LadderFragments] = {}
         # Placements repeat across customers (same step, channels and reason sentence).
         self._placements: dict[tuple[DecisionStatus, tuple[Channel, ...], str], tuple[str, str]] = {}
+        self._tiers_and_tactics: dict[tuple[Tier, Tactic], str] = {}
 
     def _placement(self, placement: StepPlacement) -> tuple[str, str]:
         key = (placement.status, placement.channels, placement.reason)
@@ -79,6 +80,16 @@ class PlanJsonEncoder:
                 self._placements.clear()
             fragments = self._placements[key] = _placement_fragments(placement)
         return fragments
+
+    def _tier_and_tactic(self, tier: Tier, tactic: Tactic) -> str:
+        # Once per pair, not per customer: an enum member's .value is a Python-level property.
+        fragment = self._tiers_and_tactics.get((tier, tactic))
+        if fragment is None:
+            fragment = self._tiers_and_tactics[tier, tactic] = (
+                f', "tier": {encode_basestring(tier.value)}, '
+                f'"tactic": {encode_basestring(tactic.value)}, "step": '
+            )
+        return fragment
 
     def _fragments(self, ladder: tuple[LadderStep, ...]) -> _LadderFragments:
         fragments = self._ladders.get(id(ladder))
@@ -94,11 +105,8 @@ class PlanJsonEncoder:
         assert plan.assessment is not None and plan.tactic is not None
         ladder = self._fragments(plan.ladder)
         steps, superseded_tails = ladder.steps, ladder.superseded_tails
-        customer = (
-            f', "customer": {encode_basestring(plan.customer)}, '
-            f'"tier": {encode_basestring(plan.assessment.tier.value)}, '
-            f'"tactic": {encode_basestring(plan.tactic.value)}, "step": '
-        )
+        tier_and_tactic = self._tier_and_tactic(plan.assessment.tier, plan.tactic)
+        customer = f', "customer": {encode_basestring(plan.customer)}{tier_and_tactic}'
         placements: dict[int, tuple[str, str]] = {}
         objects: list[str] = []
         # f-strings of a few precomputed parts: measured faster than one %-template per invoice.

@@ -7,7 +7,7 @@ Date and Boolean types doing the converting) and compared, on SQLite and Postgre
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -90,10 +90,34 @@ def test_fast_reading_gives_the_typed_snapshots(engine: Engine, tmp_path: Path) 
             .where(invoice_t.c.number == sa.select(sa.func.min(invoice_t.c.number)).scalar_subquery())
             .values(promise_date=date(2026, 12, 1), promise_amount=Decimal("10.50"))
         )
+        # A prepayment: paid before the plan date on an invoice issued after it. On AS_OF neither
+        # exists (the payment query reads it, by the invoice's number alone, and must leave it out).
+        prepaid = connection.execute(sa.select(sa.func.max(invoice_t.c.number))).scalar_one()
+        connection.execute(
+            sa.update(invoice_t)
+            .where(invoice_t.c.number == prepaid)
+            .values(issue_date=AS_OF + timedelta(days=3))
+        )
+        connection.execute(
+            sa.insert(payment_t).values(
+                reference="PREPAID-1",
+                invoice_number=prepaid,
+                amount=Decimal("5.00"),
+                paid_on=AS_OF - timedelta(days=1),
+            )
+        )
     with engine.connect() as connection:
         read = [_normalised(ledger) for ledger in iter_ledgers(connection, AS_OF)]
     expected = [_normalised(ledger) for ledger in _expected(engine, AS_OF)]
     assert read == expected
+    with engine.connect() as connection:  # as a planning worker reads its slice
+        ids = [ledger.customer.id for ledger in expected]
+        sliced = [
+            _normalised(ledger)
+            for ledger in iter_ledgers(connection, AS_OF, customer_range=(ids[1], ids[-1]))
+        ]
+    assert sliced == expected[1:]
+    assert all(invoice.number != prepaid for ledger in read for invoice in ledger.invoices)
     first = read[0]
     assert first.customer.opted_out and first.customer.do_not_contact
     assert first.customer.annual_revenue == Decimal("123456789.50")
