@@ -716,7 +716,5 @@ def print_status(current: Any) -> None:
         age = current.checkpoint_age.total_seconds() / 3600
         # A checkpoint signed "in the future" (a demo's plan date, a clock set back) says when instead.
         signed = f"signed {age:.1f} h ago" if age >= 0 else f"signed at {checkpoint.at:%Y-%m-%d %H:%M} UTC"
-        out.print(
-            f"evidence: {current.events} event(s); checkpoint {checkpoint.id} covers {checkpoint.tree_size}, "
-            f"{signed}; {current.events_unchecked} not yet covered"
-        )
+        out.print(f"evidence: {current.events} event(s), {current.events_unchecked} not yet in a checkpoint")
+        out.print(f"last checkpoint: {checkpoint.id}, covering {checkpoint.tree_size} event(s), {signed}")

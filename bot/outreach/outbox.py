@@ -18,8 +18,10 @@ The guarantees come from the order of commits, not from code being careful:
 * Claims use ``FOR UPDATE SKIP LOCKED`` on PostgreSQL; on SQLite every write transaction is
   ``BEGIN IMMEDIATE`` and one instance runs at a time (:mod:`bot.outreach.instance`).
 
-The store is synchronous (short transactions); only the provider calls are awaited, up to
-``[outreach] concurrency`` at once.
+The store is synchronous (short transactions); the provider calls are awaited, up to
+``[outreach] concurrency`` at once. A drain turn records the sends that finished and marks the next
+group ``sending`` in one transaction, which runs in its own thread so that the event loop keeps the
+sends in flight moving while the commit waits for the disk.
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ execution_t = tables.StepExecution.__table__  # type: ignore[attr-defined]
 task_t = tables.Task.__table__  # type: ignore[attr-defined]
 
 MAX_BACKOFF = timedelta(hours=6)
-LINGER = 0.005  # seconds a drain turn waits for more sends to finish before it records them
+LINGER = 0.002  # seconds a drain turn waits for more sends to finish before it records them
 
 _T = TypeVar("_T")
 
@@ -241,13 +243,19 @@ class Outbox:
         self._storage = ThreadPoolExecutor(max_workers=4, thread_name_prefix="artifacts")
         # A drain turn's transaction runs here, off the event loop: while it waits for the disk
         # (the commit's fsync) the loop goes on reading and writing the sends in flight.
-        self._turns = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-turn")
+        # Except for an in-memory SQLite database: each thread would get a database of its own.
+        url = engine.url
+        in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+        self._turns = (
+            None if in_memory else ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-turn")
+        )
         self.notices = NoticeService(settings, artifacts, worker=worker)
 
     def close(self) -> None:
         """Stop the artifact-writing and turn threads and the notice signer (after the last drain)."""
         self._storage.shutdown(wait=True)
-        self._turns.shutdown(wait=True)
+        if self._turns is not None:
+            self._turns.shutdown(wait=True)
         self.notices.close()
 
     # --- recovery ----------------------------------------------------------------------------
@@ -719,6 +727,19 @@ class Outbox:
             marked = self._mark_in(connection, group, now) if group else []
         return done, marked
 
+    async def _run_turn(
+        self, loop: asyncio.AbstractEventLoop, results: list[_Result], group: list[_Ready]
+    ) -> tuple[list[_Done], list[_Ready]]:
+        """``_settle`` in the turn thread (inline for an in-memory database).
+
+        A transaction already running there finishes even if the drain is cancelled meanwhile; a
+        group it marked ``sending`` then never reaches a provider, and recovery makes it ``unknown``
+        with a review task: never resent.
+        """
+        if self._turns is None:
+            return self._settle(results, group)
+        return await loop.run_in_executor(self._turns, self._settle, results, group)
+
     def _mark_in(self, connection: Connection, group: list[_Ready], now: datetime) -> list[_Ready]:
         params = [
             {
@@ -740,7 +761,7 @@ class Outbox:
         ours = {
             row.id
             for row in connection.execute(
-                sa.select(message_t.c.id, message_t.c.message_id).where(
+                sa.select(message_t.c.id).where(
                     message_t.c.id.in_([r.id for r in group]),
                     message_t.c.state == MessageState.SENDING,
                     message_t.c.lease_owner == self.worker,
@@ -1131,6 +1152,11 @@ class Outbox:
         exhausted = False
         while True:
             if not stop.is_set() and not exhausted and len(queue) < concurrency:
+                if finished:
+                    # Answers first: a failure while claiming or preparing (rendering, signing)
+                    # must not cost the record of sends that are over.
+                    count((await self._run_turn(loop, finished, []))[0])
+                    finished = []
                 # Top up before the queue runs dry, so sends never wait for a whole batch to finish.
                 claims = self.claim(as_of, self.settings.outreach.batch_size)
                 if claims:
@@ -1144,11 +1170,7 @@ class Outbox:
             if free > 0 and queue and not stop.is_set():
                 group = [queue.popleft() for _ in range(min(free, len(queue)))]
             if finished or group:
-                # Shielded: the transaction completes even if the drain is cancelled meanwhile. A
-                # group it marked `sending` is then never handed to a provider; recovery makes it
-                # `unknown` with a review task, and it is never resent.
-                turn = loop.run_in_executor(self._turns, self._settle, finished, group)
-                recorded, marked = await asyncio.shield(turn)
+                recorded, marked = await self._run_turn(loop, finished, group)
                 count(recorded)
                 finished = []
                 for item in marked:

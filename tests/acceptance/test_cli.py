@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.demo import demo_date
+
 CUSTOMERS = """id,name,tax_id,tier,country,timezone,language,email,phone,address,account_manager,payment_terms_days,credit_limit,industry,annual_revenue,open_lawsuits,do_not_contact
 C1,上海恒通机电设备有限公司,91310000X,cooperative,CN,Asia/Shanghai,zh-CN,finance@hengtong.example.cn,+8613800138000,上海市浦东新区世纪大道1号,am@example.com,30,500000.00,manufacturing,50000000,0,false
 C2,Bright Harbour Ltd,GB123,cautious,GB,Europe/London,en,ap@brightharbour.example.com,+447911123456,"1 Dock Road, London",,45,,retail,,1,
@@ -268,7 +270,8 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
 
 def test_a_demo_ahead_of_the_clock_reads_well_on_an_80_column_terminal(tmp_path: Path) -> None:
     """A newcomer's terminal: nothing folded mid-phrase, no count cut, no "-41.7 h ago"."""
-    future = (date.today() + timedelta(days=60)).isoformat()  # the demo acts out a day to come
+    # The demo acts out a business day to come (on a day off in China nothing would be due).
+    future = demo_date(date.today() + timedelta(days=60), "CN").isoformat()
     result = dunbot(tmp_path, "demo", "--dir", "demo", "--as-of", future, columns=80)
     assert result.returncode == 0, result.stderr
     step_one = result.stdout.split("\n2. ")[0].splitlines()[1:]
@@ -277,6 +280,7 @@ def test_a_demo_ahead_of_the_clock_reads_well_on_an_80_column_terminal(tmp_path:
     status = dunbot(tmp_path / "demo", "status", columns=80)
     assert status.returncode == 0, status.stderr
     assert "…" not in status.stdout and "deliv." in status.stdout and "cancel." in status.stdout
+    assert all(len(line) <= 80 for line in status.stdout.splitlines()), status.stdout
     counts = json.loads(dunbot(tmp_path / "demo", "status", "--json").stdout)["messages"]
     email_sent = next(m["count"] for m in counts if (m["channel"], m["state"]) == ("email", "sent"))
     assert re.search(rf"^email +\d+ +0 +0 +{email_sent} ", status.stdout, re.MULTILINE), status.stdout
@@ -285,6 +289,7 @@ def test_a_demo_ahead_of_the_clock_reads_well_on_an_80_column_terminal(tmp_path:
     assert took is not None and float(took.group(1)) > 0, status.stdout
     # its checkpoint was signed on the demo's (future) day: said as a time, not a negative age
     assert "h ago" not in status.stdout and f"signed at {future}" in status.stdout
+    assert re.search(r"^evidence: \d+ event\(s\), 0 not yet in a checkpoint$", status.stdout, re.MULTILINE)
 
 
 def test_a_demo_of_a_day_years_ago_signs_with_a_certificate_valid_now(tmp_path: Path) -> None:

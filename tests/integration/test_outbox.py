@@ -33,6 +33,8 @@ from bot.outreach.outbox import Outbox, Outcome
 from bot.outreach.planning import record_plan
 from bot.render.verification import verify_notice_bytes
 from bot.store import tables
+from bot.store.engine import make_engine
+from bot.store.migrate import upgrade
 
 AS_OF = date(2026, 6, 10)  # a Wednesday, a working day in China
 NOON_SHANGHAI = datetime(2026, 6, 10, 4, 0, tzinfo=UTC)
@@ -122,6 +124,19 @@ def _bodies(engine: Engine) -> list[dict[str, Any]]:
 def _kinds(engine: Engine) -> list[str]:
     with engine.connect() as connection:
         return [r[0] for r in connection.execute(sa.text("SELECT kind FROM evidence_event ORDER BY seq"))]
+
+
+def test_a_cycle_on_an_in_memory_database_records_its_turns(settings: Settings) -> None:
+    """Each thread gets its own in-memory SQLite database: the turns run on the loop's thread there."""
+    engine = make_engine("sqlite://")
+    upgrade(engine)
+    try:
+        _seed(engine)
+        _cycle(engine, settings, Clock(NOON_SHANGHAI))
+        assert _messages(engine) == {"due_statement/email": ("sent", 1), "overdue_sms/sms": ("sent", 1)}
+        assert _kinds(engine).count("message_sent") == 2
+    finally:
+        engine.dispose()
 
 
 def test_a_cycle_sends_each_message_once(engine: Engine, settings: Settings) -> None:
