@@ -323,9 +323,9 @@ def parts(channel: str, count: int) -> dict[str, float]:
     """Seconds per message of rendering, MIME (e-mail) and the evidence event, each alone."""
     from bot.channels.base import Receipt
     from bot.channels.mime import build_email
-    from bot.evidence.log import EventKind, NewEvent, append_events
+    from bot.evidence.log import NewEvent, append_events
     from bot.outreach.compose import compose
-    from bot.outreach.outbox import message_key, recipient_for
+    from bot.outreach.outbox import _Ready, message_key, recipient_for
     from bot.store.queries import iter_ledgers
 
     with tempfile.TemporaryDirectory() as folder:
@@ -362,35 +362,27 @@ def parts(channel: str, count: int) -> dict[str, float]:
             result["mime"] = _per_message(lambda i: build_email(composed[i], FROM, now=NOON), count - 1)
         receipt = Receipt(provider_id="SM" + "0" * 32, provider_status="queued", detail={"segments": 1})
 
+        # The outbox's own message_sent event, so the bench measures what a drain turn writes.
+        outbox = Outbox(
+            engine,
+            settings,
+            {},
+            ArtifactStore(settings.path("artifacts")),
+            worker="bench",
+            clock=lambda: NOON,
+        )
+
         def event(i: int) -> NewEvent:
             outgoing = composed[i]
-            return NewEvent(
-                kind=EventKind.MESSAGE_SENT,
-                actor="bench",
-                customer=outgoing.customer,
-                invoices=outgoing.invoices,
-                data={
-                    "message": i,
-                    "channel": channel,
-                    "step": step_name,
-                    "recipient": outgoing.recipient,
-                    "key": outgoing.key,
-                    "reference": f"DN-20260610-{i:06d}",
-                    "attempt": 1,
-                    "provider_id": receipt.provider_id,
-                    "provider_status": receipt.provider_status,
-                    "detail": dict(receipt.detail),
-                    "artifacts": {"message.eml": f"{i:064x}"},
-                    "notice_sha256": None,
-                },
-                dedupe_key=f"message_sent:{i}",
-            )
+            ready = _Ready(i, 1, 1, outgoing.customer, step_name, kind, outgoing)
+            return outbox._sent_event(ready, receipt, {"message.eml": f"{i:064x}"})
 
         def turn(i: int) -> None:  # a durable transaction recording four sends, as a drain turn does
             with engine.begin() as connection:
                 append_events(connection, NOON, [event((4 * i + j) % (count - 1)) for j in range(4)])
 
         result["evidence"] = _per_message(turn, (count - 1) // 4) / 4
+        outbox.close()
         engine.dispose()
     return result
 

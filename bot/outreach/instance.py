@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from bot.errors import StoreError
+from bot.store.engine import is_sqlite_in_memory
 
 
 class AlreadyRunning(StoreError):
@@ -25,7 +26,7 @@ class AlreadyRunning(StoreError):
 @contextmanager
 def instance_guard(engine: Engine) -> Iterator[bool]:
     """Yield True when this process is the only instance (SQLite), False when others may run."""
-    if engine.dialect.name != "sqlite" or not engine.url.database or engine.url.database == ":memory:":
+    if engine.dialect.name != "sqlite" or is_sqlite_in_memory(engine):
         yield False
         return
     lock_path = Path(f"{engine.url.database}.lock")

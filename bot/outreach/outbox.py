@@ -72,6 +72,7 @@ from bot.outreach.notices import NoticeService
 from bot.render.environment import TemplateRenderError
 from bot.render.notice import SignedNotice
 from bot.store import tables
+from bot.store.engine import is_sqlite_in_memory
 from bot.store.queries import customer_t, iter_ledgers
 
 log = logging.getLogger(__name__)
@@ -244,10 +245,10 @@ class Outbox:
         # A drain turn's transaction runs here, off the event loop: while it waits for the disk
         # (the commit's fsync) the loop goes on reading and writing the sends in flight.
         # Except for an in-memory SQLite database: each thread would get a database of its own.
-        url = engine.url
-        in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
         self._turns = (
-            None if in_memory else ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-turn")
+            None
+            if is_sqlite_in_memory(engine)
+            else ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-turn")
         )
         self.notices = NoticeService(settings, artifacts, worker=worker)
 
@@ -728,7 +729,7 @@ class Outbox:
         return done, marked
 
     async def _run_turn(
-        self, loop: asyncio.AbstractEventLoop, results: list[_Result], group: list[_Ready]
+        self, results: list[_Result], group: list[_Ready]
     ) -> tuple[list[_Done], list[_Ready]]:
         """``_settle`` in the turn thread (inline for an in-memory database).
 
@@ -738,6 +739,7 @@ class Outbox:
         """
         if self._turns is None:
             return self._settle(results, group)
+        loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._turns, self._settle, results, group)
 
     def _mark_in(self, connection: Connection, group: list[_Ready], now: datetime) -> list[_Ready]:
@@ -1145,7 +1147,6 @@ class Outbox:
                     progress(item.outcome)
 
         concurrency = self.settings.outreach.concurrency
-        loop = asyncio.get_running_loop()
         queue: deque[_Ready] = deque()
         flying: set[asyncio.Task[_Result]] = set()
         finished: list[_Result] = []  # sends that are over, recorded at the next turn's commit
@@ -1155,7 +1156,7 @@ class Outbox:
                 if finished:
                     # Answers first: a failure while claiming or preparing (rendering, signing)
                     # must not cost the record of sends that are over.
-                    count((await self._run_turn(loop, finished, []))[0])
+                    count((await self._run_turn(finished, []))[0])
                     finished = []
                 # Top up before the queue runs dry, so sends never wait for a whole batch to finish.
                 claims = self.claim(as_of, self.settings.outreach.batch_size)
@@ -1170,7 +1171,7 @@ class Outbox:
             if free > 0 and queue and not stop.is_set():
                 group = [queue.popleft() for _ in range(min(free, len(queue)))]
             if finished or group:
-                recorded, marked = await self._run_turn(loop, finished, group)
+                recorded, marked = await self._run_turn(finished, group)
                 count(recorded)
                 finished = []
                 for item in marked:

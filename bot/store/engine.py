@@ -76,6 +76,11 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+def is_sqlite_in_memory(engine: Engine) -> bool:
+    """True for an in-memory SQLite database: each connection (and so each thread) has its own."""
+    return engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:")
+
+
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """One transaction: commit on success, roll back on any error."""
