@@ -10,6 +10,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date
+from decimal import ROUND_HALF_UP
 from operator import itemgetter
 
 from bot.domain.calendar import is_business_day
@@ -24,9 +25,10 @@ from bot.domain.decisions import (
     InvoicePlan,
     StepPlacement,
 )
-from bot.domain.fees import late_fee, terms_for
+from bot.domain.fees import AccrualRates, accrual_rates, terms_for
 from bot.domain.ledger import TACTIC_OF_TIER, Channel, Customer, CustomerLedger, InvoiceStatus, Tactic
-from bot.domain.policy import Assignee, FeeTerms, LadderStep, PlanningPolicy, StepAction
+from bot.domain.money import MINOR_UNIT_OF
+from bot.domain.policy import Assignee, LadderStep, PlanningPolicy, StepAction
 from bot.domain.tiers import assess, early_warning_threshold
 
 Executions = Mapping[str, Mapping[str, ExecutionStatus]]
@@ -243,7 +245,11 @@ def plan_customer(
     names, everything_before, find = finder.names, finder.everything_before, finder.find
     index_by_days = finder.index_by_days
     default_terms = policy.fees
-    contract_terms: dict[str, FeeTerms] = {}
+    # The late fee of fees.late_fee, inlined: the day's accrual rate of the invoice's terms, times the
+    # outstanding (above the tolerance, never negative: so positive here), rounded to the currency's unit.
+    default_rates = accrual_rates(default_terms)
+    contract_rates: dict[str, AccrualRates] = {}
+    unit_of = MINOR_UNIT_OF
     open_status = InvoiceStatus.OPEN
     do_not_contact = customer.do_not_contact
     customer_id = customer.id
@@ -304,15 +310,15 @@ def plan_customer(
             continue
         else:
             superseded = tuple(earlier for earlier in range(index) if names[earlier] not in done)
-        terms = default_terms
+        rates = default_rates
         if contract_ref:
-            cached = contract_terms.get(contract_ref)
+            cached = contract_rates.get(contract_ref)
             if cached is None:
-                cached = contract_terms[contract_ref] = terms_for(
-                    ledger.contracts.get(contract_ref), default_terms
+                cached = contract_rates[contract_ref] = accrual_rates(
+                    terms_for(ledger.contracts.get(contract_ref), default_terms)
                 )
-            terms = cached
-        fee = late_fee(outstanding, days_overdue, terms, currency)
+            rates = cached
+        fee = (outstanding * rates[days_overdue]).quantize(unit_of[currency], ROUND_HALF_UP)
         entry = [number, currency, outstanding, days_overdue, fee, superseded]
         group = groups.get(index)
         if group is None:

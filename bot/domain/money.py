@@ -54,6 +54,21 @@ def minor_unit(currency: str) -> Decimal:
     return Decimal(1).scaleb(-minor_units(currency))
 
 
+class _MinorUnitOf(dict[str, Decimal]):
+    """currency -> ``minor_unit(currency)``, by a plain subscript: cheaper than the cached call, for
+    loops over a million invoices."""
+
+    __slots__ = ()
+
+    def __missing__(self, currency: str) -> Decimal:
+        unit = minor_unit(currency)
+        if len(self) < 1024:
+            self[currency] = unit
+        return unit
+
+
+MINOR_UNIT_OF: dict[str, Decimal] = _MinorUnitOf()
+
 _exponent = minor_unit  # its former name, which tests/unit/reference_domain.py still imports
 
 

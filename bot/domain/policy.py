@@ -72,6 +72,12 @@ class CompliancePolicy:
     tolerance: Decimal = Decimal("1.00")
     banned_phrases: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        # The planner counts on it: an invoice it dunns owes more than the tolerance, so a positive
+        # amount (the config rejects a negative tolerance with its file and key first).
+        if self.tolerance < 0:
+            raise ValueError(f"tolerance cannot be negative: {self.tolerance}")
+
 
 @dataclass(frozen=True, slots=True)
 class ScorecardPolicy:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+import reference_domain
+from hypothesis import given
+from hypothesis import strategies as st
 
-from bot.domain.fees import late_fee, terms_for
+from bot.domain.fees import AccrualRates, late_fee, terms_for
 from bot.domain.ledger import Contract
 from bot.domain.policy import FeeTerms
 
@@ -56,3 +59,34 @@ def test_terms_for_takes_each_unset_contract_field_from_defaults() -> None:
         penalty_rate=Decimal("0.05"),
         penalty_after_days=DEFAULTS.penalty_after_days,
     )
+
+
+_RATES = st.decimals(min_value=0, max_value=Decimal("0.1"), places=6)
+
+
+@given(
+    outstanding=st.decimals(min_value=Decimal("-1000"), max_value=Decimal("999999999999.99"), places=2),
+    days=st.integers(min_value=-400, max_value=4000),
+    terms=st.builds(
+        FeeTerms,
+        grace_days=st.integers(min_value=0, max_value=120),
+        daily_rate=_RATES,
+        penalty_rate=_RATES,
+        penalty_after_days=st.integers(min_value=0, max_value=365),
+    ),
+    currency=st.sampled_from(["CNY", "JPY", "KWD", "USD"]),
+)
+def test_fee_through_the_days_accrual_rate_is_the_contract_arithmetic(
+    outstanding: Decimal, days: int, terms: FeeTerms, currency: str
+) -> None:
+    # outstanding × (daily rate × interest days + penalty rate), rounded once, is exactly the
+    # design's outstanding × daily rate × interest days + outstanding × penalty rate, rounded once.
+    assert str(late_fee(outstanding, days, terms, currency)) == str(
+        reference_domain.late_fee(outstanding, days, terms, currency)
+    )
+
+
+def test_accrual_rates_remember_each_day_count() -> None:
+    rates = AccrualRates(DEFAULTS)
+    assert rates[40] == Decimal("0.045") and rates[10] == 0
+    assert set(rates) == {40, 10}
