@@ -342,8 +342,11 @@ class _DriverRows:
         cursor = raw.cursor() if self._sqlite else raw.cursor(name=f"dunbot_rows_{next(self._names)}")
         try:
             cursor.execute(compiled.string, params)
-            while batch := cursor.fetchmany(_STREAM_ROWS):
-                yield from batch
+            if self._sqlite:  # row by row: sqlite3's fetchmany is 8-10 % slower than its iterator
+                yield from cursor
+            else:
+                while batch := cursor.fetchmany(_STREAM_ROWS):
+                    yield from batch
         finally:
             cursor.close()
 
