@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 from bot.domain.ledger import Contract
-from bot.domain.money import minor_unit, quantize
+from bot.domain.money import MINOR_UNIT_OF, quantize
 from bot.domain.policy import FeeTerms
 
 _ZERO = Decimal(0)
@@ -43,6 +43,9 @@ def _merged(contract: Contract, defaults: FeeTerms) -> FeeTerms:
     )
 
 
+_MAX_DAYS = 4096
+
+
 class AccrualRates(dict[int, Decimal]):
     """Days overdue -> what one unit of outstanding has accrued under ``terms``, worked out once per
     day count: a plan asks for the same few hundred day counts a million times.
@@ -68,7 +71,6 @@ class AccrualRates(dict[int, Decimal]):
         return rate
 
 
-_MAX_DAYS = 4096
 _rates: dict[int, tuple[FeeTerms, AccrualRates]] = {}
 
 
@@ -93,5 +95,5 @@ def late_fee(outstanding: Decimal, days_overdue: int, terms: FeeTerms, currency:
     """
     if outstanding <= _ZERO:
         return quantize(_ZERO, currency)
-    # money.quantize without its call: once per open invoice of a plan.
-    return (outstanding * accrual_rates(terms)[days_overdue]).quantize(minor_unit(currency), ROUND_HALF_UP)
+    # What the planner inlines for each open invoice (ladder.plan_customer).
+    return (outstanding * accrual_rates(terms)[days_overdue]).quantize(MINOR_UNIT_OF[currency], ROUND_HALF_UP)
