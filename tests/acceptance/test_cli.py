@@ -249,6 +249,9 @@ def test_evidence_verify_db_detects_tampering(loaded: Path) -> None:
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     result = dunbot(tmp_path, "demo", "--dir", "demo", "--as-of", AS_OF)
     assert result.returncode == 0, result.stderr
+    # nothing on stderr: a library's deprecation warning (cryptography 51 on pyHanko's DSA import)
+    # would otherwise greet every operator who signs a notice
+    assert result.stderr == ""
     assert "dunbot demo" in result.stdout
     assert "Decisions per tier and step" in result.stdout
     assert "verified" in result.stdout
@@ -258,6 +261,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     (pack,) = (tmp_path / "demo").glob("evidence-*.zip")
     checked = dunbot(tmp_path / "demo", "evidence", "verify", pack.name)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stderr == ""
     # it acts out its plan day: the log's times never go backwards, the export comes last
     with sqlite3.connect(tmp_path / "demo" / "dunbot.db") as connection:
         events = connection.execute("SELECT at, kind FROM evidence_event ORDER BY seq").fetchall()
