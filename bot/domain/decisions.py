@@ -99,6 +99,9 @@ class TierAssessment(NamedTuple):
     trend_overdue: bool  # moved down one tier for two late/overdue invoices in a row
     components: Mapping[str, Decimal]
     reason: str
+    # The two invoices (the latest last) that made the trend; () when there is none. Each pair
+    # raises one trend-overdue alert, on the first plan that sees it.
+    trend_invoices: tuple[str, ...] = ()
 
 
 class EarlyWarning(NamedTuple):

@@ -139,8 +139,9 @@ def _is_late(invoice: Invoice, as_of: date, tolerance: Decimal) -> bool:
     return paid_on is None or paid_on > invoice.due_date
 
 
-def trend_overdue(invoices: tuple[Invoice, ...], as_of: date, tolerance: Decimal) -> bool:
-    """True when the two most recent invoices due before ``as_of`` were both paid late or are unpaid.
+def trend_overdue_invoices(invoices: tuple[Invoice, ...], as_of: date, tolerance: Decimal) -> tuple[str, ...]:
+    """The numbers of the two most recent invoices due before ``as_of`` (the latest last) when both
+    were paid late or are unpaid; else ``()``.
 
     Disputed invoices do not count: a contested bill says nothing about paying habits.
     """
@@ -149,7 +150,7 @@ def trend_overdue(invoices: tuple[Invoice, ...], as_of: date, tolerance: Decimal
         invoice for invoice in invoices if invoice.due_date < as_of and invoice.status is not disputed
     ]
     if len(due_before) < _TREND_INVOICES:
-        return False
+        return ()
     # Sorted by due date alone (no key tuples to build and compare); only when due dates tie at the
     # top does the full recency order decide which two are the latest.
     due_before.sort(key=_DUE_DATE)
@@ -159,7 +160,9 @@ def trend_overdue(invoices: tuple[Invoice, ...], as_of: date, tolerance: Decimal
     ):
         due_before = sorted((i for i in due_before if i.due_date >= second_due), key=_RECENCY)
     second_latest, latest = due_before[-_TREND_INVOICES:]
-    return _is_late(second_latest, as_of, tolerance) and _is_late(latest, as_of, tolerance)
+    if _is_late(second_latest, as_of, tolerance) and _is_late(latest, as_of, tolerance):
+        return (second_latest.number, latest.number)
+    return ()
 
 
 def assess(
@@ -172,7 +175,8 @@ def assess(
     """
     customer = ledger.customer
     invoices = visible_invoices(ledger, as_of)
-    trend = trend_overdue(invoices, as_of, tolerance)
+    trend_invoices = trend_overdue_invoices(invoices, as_of, tolerance)
+    trend = bool(trend_invoices)
     if customer.tier_override is not None:
         reason = f"tier set by override to {customer.tier_override.value}"
         if trend:
@@ -186,6 +190,7 @@ def assess(
             trend_overdue=trend,
             components={},
             reason=reason,
+            trend_invoices=trend_invoices,
         )
 
     history, lateness, history_note = _history_and_lateness(invoices, as_of, scorecard, tolerance)
@@ -203,7 +208,8 @@ def assess(
     )
     # TierAssessment's fields in order, by tuple.__new__ (see ledger.Customer).
     return tuple.__new__(
-        TierAssessment, (customer.id, tier, score, scored_tier, False, trend, components, reason)
+        TierAssessment,
+        (customer.id, tier, score, scored_tier, False, trend, components, reason, trend_invoices),
     )
 
 

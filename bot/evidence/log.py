@@ -36,7 +36,7 @@ class EventKind(StrEnum):
     IMPORT = "import"  # a ledger file or source was imported and changed something
     PAYMENT = "payment"  # a payment was recorded
     TIER_CHANGE = "tier_change"  # the customer's tier differs from the last one recorded
-    ALERT = "alert"  # early warning: an invoice is far overdue; credit hold recommended
+    ALERT = "alert"  # early warning (credit hold recommended) or trend overdue
     BROKEN_PROMISE = "broken_promise"  # a promise to pay passed unpaid
     STEP_SUPERSEDED = "step_superseded"  # a ladder step was skipped because a later one was due
     STEP_PLANNED = "step_planned"  # a ladder step was planned for sending

@@ -252,6 +252,28 @@ def _alert_events(plan: CustomerPlan) -> list[NewEvent]:
         )
         for w in plan.early_warnings
     ]
+    assessment = plan.assessment
+    if assessment is not None and assessment.trend_invoices:
+        # DESIGN §3: the trend is an evidence event of its own, also when the tier does not move
+        # (an override, or already the lowest tier). Once per pair of invoices: the same two late
+        # invoices are not news tomorrow; a later pair is.
+        events.append(
+            NewEvent(
+                kind=EventKind.ALERT,
+                actor=ACTOR,
+                customer=plan.customer,
+                invoices=assessment.trend_invoices,
+                data={
+                    "alert": "trend_overdue",
+                    "as_of": plan.as_of,
+                    "tier": assessment.tier,
+                    "scored_tier": assessment.scored_tier,
+                    "overridden": assessment.overridden,
+                    "reason": assessment.reason,
+                },
+                dedupe_key=f"trend_overdue:{plan.customer}:{':'.join(assessment.trend_invoices)}",
+            )
+        )
     events += [
         NewEvent(
             kind=EventKind.BROKEN_PROMISE,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -19,7 +19,7 @@ AS_OF = date(2026, 6, 10)  # a Wednesday, a working day in China
 NOW = datetime(2026, 6, 10, 1, 0, tzinfo=UTC)
 
 
-def _customer(cid: str, tier: str, **kw: object) -> tables.Customer:
+def _customer(cid: str, tier: str | None, **kw: object) -> tables.Customer:
     fields: dict[str, object] = {
         "id": cid,
         "name": f"客户{cid}",
@@ -151,3 +151,57 @@ def test_next_day_does_not_repeat_steps(engine: Engine) -> None:
     planned_steps = {(d.invoice, d.step) for d in next_day.decisions}
     assert ("I1", "formal_notice") not in planned_steps
     assert ("I3", "overdue_sms") not in planned_steps
+
+
+def _alerts(engine: Engine) -> list[tuple[str, list[str], dict[str, object]]]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text("SELECT customer, invoices, body FROM evidence_event WHERE kind = 'alert' ORDER BY seq")
+        ).all()
+    return [(row.customer, json.loads(row.invoices), json.loads(row.body)["data"]) for row in rows]
+
+
+def test_alerts_are_evidence_events_once_per_fact(engine: Engine) -> None:
+    with Session(engine) as session:
+        session.add_all([_customer("C1", "strategic"), _customer("C2", None, industry="construction")])
+        session.flush()
+        session.add_all(
+            [
+                _invoice("A1", "C1", date(2026, 4, 1)),  # 70 days overdue, over 1.5 × 30: early warning
+                _invoice("A2", "C1", date(2026, 5, 20)),  # with A1, the two latest both overdue: trend
+                _invoice("B1", "C2", date(2026, 6, 1)),
+                _invoice("B2", "C2", date(2026, 6, 5)),  # scored, already cautious: the tier cannot move
+            ]
+        )
+        session.commit()
+    record_plan(engine, Settings(), AS_OF, NOW)
+    first = _alerts(engine)
+    assert sorted((customer, invoices, data["alert"]) for customer, invoices, data in first) == [
+        ("C1", ["A1"], "early_warning"),
+        ("C1", ["A1", "A2"], "trend_overdue"),
+        ("C2", ["B1", "B2"], "trend_overdue"),
+    ]
+    trend = {customer: data for customer, _, data in first if data["alert"] == "trend_overdue"}
+    # an override is never moved, but the alert is raised
+    assert (trend["C1"]["tier"], trend["C1"]["overridden"]) == ("strategic", True)
+    # the lowest tier has nowhere to go, so no tier change says it: the alert does
+    assert (trend["C2"]["tier"], trend["C2"]["scored_tier"], trend["C2"]["overridden"]) == (
+        "cautious",
+        "cautious",
+        False,
+    )
+    assert "trend overdue" in str(trend["C2"]["reason"])
+
+    # The next day the facts are the same: nothing is raised again.
+    record_plan(engine, Settings(), date(2026, 6, 11), NOW + timedelta(days=1))
+    assert _alerts(engine) == first
+
+    # A third late invoice makes a new latest pair: one new alert, for that pair.
+    with Session(engine) as session:
+        session.add(_invoice("B3", "C2", date(2026, 6, 9)))
+        session.commit()
+    record_plan(engine, Settings(), date(2026, 6, 12), NOW + timedelta(days=2))
+    raised = _alerts(engine)[len(first) :]
+    assert [(customer, invoices, data["alert"]) for customer, invoices, data in raised] == [
+        ("C2", ["B2", "B3"], "trend_overdue")
+    ]

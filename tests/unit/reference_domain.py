@@ -141,8 +141,9 @@ def _is_late(invoice: Invoice, as_of: date, tolerance: Decimal) -> bool:
     return paid_on is None or paid_on > invoice.due_date
 
 
-def trend_overdue(invoices: tuple[Invoice, ...], as_of: date, tolerance: Decimal) -> bool:
-    """True when the two most recent invoices due before ``as_of`` were both paid late or are unpaid.
+def trend_overdue(invoices: tuple[Invoice, ...], as_of: date, tolerance: Decimal) -> tuple[str, ...]:
+    """The two most recent invoices due before ``as_of`` (the latest last) when both were paid late
+    or are unpaid; else ``()``.
 
     Disputed invoices do not count: a contested bill says nothing about paying habits.
     """
@@ -152,9 +153,12 @@ def trend_overdue(invoices: tuple[Invoice, ...], as_of: date, tolerance: Decimal
         if invoice.due_date < as_of and invoice.status is not InvoiceStatus.DISPUTED
     ]
     if len(due_before) < _TREND_INVOICES:
-        return False
+        return ()
     due_before.sort(key=lambda invoice: (invoice.due_date, invoice.issue_date, invoice.number))
-    return all(_is_late(invoice, as_of, tolerance) for invoice in due_before[-_TREND_INVOICES:])
+    latest = due_before[-_TREND_INVOICES:]
+    if all(_is_late(invoice, as_of, tolerance) for invoice in latest):
+        return tuple(invoice.number for invoice in latest)
+    return ()
 
 
 def assess(
@@ -167,7 +171,8 @@ def assess(
     """
     customer = ledger.customer
     invoices = visible_invoices(ledger, as_of)
-    trend = trend_overdue(invoices, as_of, tolerance)
+    trend_invoices = trend_overdue(invoices, as_of, tolerance)
+    trend = bool(trend_invoices)
     if customer.tier_override is not None:
         reason = f"tier set by override to {customer.tier_override.value}"
         if trend:
@@ -181,6 +186,7 @@ def assess(
             trend_overdue=trend,
             components={},
             reason=reason,
+            trend_invoices=trend_invoices,
         )
 
     history, lateness, history_note = _history_and_lateness(invoices, as_of, scorecard, tolerance)
@@ -210,6 +216,7 @@ def assess(
         trend_overdue=trend,
         components=components,
         reason=reason,
+        trend_invoices=trend_invoices,
     )
 
 

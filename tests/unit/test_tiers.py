@@ -159,6 +159,7 @@ def test_override_is_never_moved_by_the_trend() -> None:
     assert result.overridden
     assert result.score is None
     assert result.trend_overdue  # still reported so the alert is raised
+    assert result.trend_invoices == ("O1", "O2")
     assert "override" in result.reason
 
 
@@ -170,6 +171,7 @@ def test_trend_overdue_two_still_overdue_moves_down_one_tier() -> None:
     assert result.scored_tier is Tier.STRATEGIC
     assert result.tier is Tier.COOPERATIVE
     assert result.trend_overdue
+    assert result.trend_invoices == ("O1", "O2")  # the latest last
     assert "trend overdue" in result.reason
 
 
@@ -183,6 +185,7 @@ def test_trend_overdue_two_paid_late_moves_down_one_tier() -> None:
     )
     result = assess(AS_OF, ledger, SCORECARD, TOLERANCE)
     assert result.trend_overdue
+    assert result.trend_invoices == ("L1", "L2")
     assert (result.scored_tier, result.tier) == (Tier.STRATEGIC, Tier.COOPERATIVE)
 
 
@@ -195,6 +198,7 @@ def test_one_recent_invoice_on_time_breaks_the_trend() -> None:
     )
     result = assess(AS_OF, ledger, SCORECARD, TOLERANCE)
     assert not result.trend_overdue
+    assert result.trend_invoices == ()
     assert result.tier is Tier.STRATEGIC
 
 
