@@ -6,6 +6,7 @@ Unknown keys are errors. Relative paths in the file are relative to the file's o
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import tomllib
@@ -526,7 +527,12 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def _ladder_problems(settings: Settings, file: str) -> list[str]:
+# A tactic's steps that passed the schema, each with its index in the file (a step the schema
+# rejected is left out, so the others keep the index that names them in the file).
+IndexedLadder = Mapping[Tactic, list[tuple[int, LadderStepSettings]]]
+
+
+def _ladder_problems(ladder: IndexedLadder, file: str) -> list[str]:
     """Semantic checks pydantic cannot express: order, unique names, templates that exist."""
     from bot.render.environment import TemplateKind, missing_templates
 
@@ -538,10 +544,10 @@ def _ladder_problems(settings: Settings, file: str) -> list[str]:
         Channel.LETTER: (TemplateKind.LETTER,),
     }
     problems: list[str] = []
-    for tactic, steps in settings.ladder.items():
+    for tactic, steps in ladder.items():
         seen: dict[str, int] = {}
         previous_day: int | None = None
-        for index, step in enumerate(steps):
+        for index, step in steps:
             where = f"{file}:ladder.{tactic.value}[{index}]"
             if step.name in seen:
                 problems.append(
@@ -583,32 +589,119 @@ def _secret_problems(settings: Settings, file: str) -> list[str]:
     return problems
 
 
+def _schema_problems(exc: ValidationError, file: str) -> list[str]:
+    """Pydantic's errors as ``file:key: message`` lines."""
+    problems = []
+    errors = exc.errors()
+    # A table under a name that is not allowed (a [ladder.<tactic>] that is no tactic) is named once,
+    # for its name, not again for what it holds.
+    bad_names = {error["loc"][:-1] for error in errors if error["loc"][-1:] == ("[key]",)}
+    for error in errors:
+        loc = error["loc"]
+        if error["type"] == "too_short" and any(
+            other is not error and other["loc"][: len(loc)] == loc for other in errors
+        ):
+            continue  # "at least 1 item" only because the item itself was invalid: say that once
+        if loc[-1:] != ("[key]",) and any(loc[: len(name)] == name for name in bad_names):
+            continue
+        key = _location(loc[:-1] if loc[-1:] == ("[key]",) else loc) or "(top level)"
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            section = _location(loc[:-1]) or "the top level"
+            message = f"unknown key in [{section}]" if loc[:-1] else "unknown section or key"
+        message = message.removeprefix("Value error, ")
+        problems.append(f"{file}:{key}: {message}")
+    return problems
+
+
+def _without(document: dict[str, Any], loc: tuple[int | str, ...]) -> bool:
+    """Remove what ``loc`` points at from ``document``: the key, or the list item that holds it (a
+    ladder step with one bad field is left out whole). A required key that is missing takes the
+    table that lacks it. Returns whether anything was removed."""
+    if not loc:  # the document's own check: the ladder's completeness is the only one
+        return document.pop("ladder", None) is not None
+    parent: Any = document
+    for depth, part in enumerate(loc):
+        if isinstance(parent, list) and isinstance(part, int) and 0 <= part < len(parent):
+            del parent[part]
+            return True
+        if not isinstance(parent, dict) or part not in parent:
+            return depth > 0 and _without(document, loc[:depth])
+        child = parent[part]
+        if depth == len(loc) - 1 or not isinstance(child, dict | list):
+            del parent[part]
+            return True
+        parent = child
+    return False
+
+
+_MAX_REPAIRS = 200
+
+
+def _repaired(document: Mapping[str, Any], base_dir: Path) -> Settings | None:
+    """The settings with every rejected key left out (its default in its place), for the checks
+    that come after the schema; None when that does not give valid settings."""
+    repaired: dict[str, Any] = copy.deepcopy(dict(document))
+    for _ in range(_MAX_REPAIRS):
+        try:
+            return Settings.model_validate({**repaired, "base_dir": base_dir})
+        except ValidationError as exc:
+            # One at a time: removing a ladder step moves the index of the steps after it.
+            if not _without(repaired, exc.errors()[0]["loc"]):
+                return None
+    return None
+
+
+_TACTIC_NAMES = frozenset(tactic.value for tactic in Tactic)
+
+
+def _document_ladder(document: Mapping[str, Any], settings: Settings | None) -> IndexedLadder:
+    """The ladder steps of ``document`` that pass the schema on their own, by their index in it."""
+    written = document.get("ladder")
+    if not isinstance(written, dict):
+        return _indexed(settings) if settings is not None else {}
+    ladder: dict[Tactic, list[tuple[int, LadderStepSettings]]] = {}
+    for name, steps in written.items():
+        if name not in _TACTIC_NAMES or not isinstance(steps, list):
+            continue
+        ladder[Tactic(name)] = kept = []
+        for index, step in enumerate(steps):
+            try:
+                kept.append((index, LadderStepSettings.model_validate(step)))
+            except ValidationError:
+                continue
+    return ladder
+
+
 def parse_settings(document: Mapping[str, Any], file: str, base_dir: Path) -> Settings:
-    """Validate a parsed TOML document; raises ConfigError listing every problem."""
+    """Validate a parsed TOML document; raises ConfigError listing every problem.
+
+    A ConfigError's ``partial`` holds the settings with the rejected keys left out, when that gives
+    valid settings, so that ``check-config`` can also run the checks that come later.
+    """
+    problems: list[str] = []
     if "base_dir" in document:
-        raise ConfigError(f"{file}: invalid config", [f"{file}:base_dir: unknown key"])
+        problems.append(f"{file}:base_dir: unknown key")
+        document = {k: v for k, v in document.items() if k != "base_dir"}
     try:
         settings = Settings.model_validate({**document, "base_dir": base_dir})
     except ValidationError as exc:
-        problems = []
-        errors = exc.errors()
-        for error in errors:
-            if error["type"] == "too_short" and any(
-                other is not error and other["loc"][: len(error["loc"])] == error["loc"] for other in errors
-            ):
-                continue  # "at least 1 item" only because the item itself was invalid: say that once
-            key = _location(error["loc"]) or "(top level)"
-            message = error["msg"]
-            if error["type"] == "extra_forbidden":
-                section = _location(error["loc"][:-1]) or "the top level"
-                message = f"unknown key in [{section}]" if error["loc"][:-1] else "unknown section or key"
-            message = message.removeprefix("Value error, ")
-            problems.append(f"{file}:{key}: {message}")
-        raise ConfigError(f"{file}: {len(problems)} problem(s) in the config", problems) from None
-    problems = _ladder_problems(settings, file)
+        problems += _schema_problems(exc, file)
+        partial = _repaired(document, base_dir)
+        problems += _ladder_problems(_document_ladder(document, partial), file)
+        raise ConfigError(_problem_count(file, problems), problems, partial=partial) from None
+    problems += _ladder_problems(_indexed(settings), file)
     if problems:
-        raise ConfigError(f"{file}: {len(problems)} problem(s) in the config", problems)
+        raise ConfigError(_problem_count(file, problems), problems, partial=settings)
     return settings
+
+
+def _problem_count(file: str, problems: list[str]) -> str:
+    return f"{file}: {len(problems)} problem(s) in the config"
+
+
+def _indexed(settings: Settings) -> IndexedLadder:
+    return {tactic: list(enumerate(steps)) for tactic, steps in settings.ladder.items()}
 
 
 def config_path(explicit: str | None) -> Path:
@@ -691,13 +784,31 @@ def check_settings(path: Path) -> list[str]:
 def inspect_settings(path: Path) -> tuple[list[str], list[str]]:
     """Every problem with the config (as ``check_settings``), and what works now but will not for
     long (a signing certificate that expires within EXPIRY_WARNING_DAYS), each naming file and key."""
+    problems: list[str] = []
     try:
         settings = load_settings(path)
     except ConfigError as exc:
-        return exc.problems or [str(exc)], []
+        if not isinstance(exc.partial, Settings):
+            return exc.problems or [str(exc)], []
+        # Go on with the rest of the file: the secrets and signing checks see every key but those
+        # already named, so that one run lists every problem.
+        settings, problems = exc.partial, list(exc.problems)
+    file = str(path)
+    named = {_problem_key(problem, file) for problem in problems}
     warnings: list[str] = []
-    problems = _secret_problems(settings, str(path)) + _signing_problems(settings, str(path), warnings)
+    later = _secret_problems(settings, file) + _signing_problems(settings, file, warnings)
+    problems += [p for p in later if not _named_already(_problem_key(p, file), named)]
     return problems, warnings
+
+
+def _problem_key(problem: str, file: str) -> str:
+    return problem.removeprefix(f"{file}:").partition(": ")[0]
+
+
+def _named_already(key: str, named: set[str]) -> bool:
+    """Whether ``key`` or a table that holds it already has a problem (say nothing twice)."""
+    parts = key.split(".")
+    return any(".".join(parts[:end]) in named for end in range(1, len(parts) + 1))
 
 
 def secret(env_name: str | None, key: str) -> str:

@@ -32,13 +32,18 @@ class DunbotError(Exception):
 
 
 class ConfigError(DunbotError):
-    """The configuration is missing or invalid; ``problems`` lists each as ``file:key: message``."""
+    """The configuration is missing or invalid; ``problems`` lists each as ``file:key: message``.
+
+    ``partial``, when set, is the config's settings with the rejected keys left out (the checks that
+    come after the schema run on it, so that one run of ``check-config`` lists every problem).
+    """
 
     exit_code = 2
 
-    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+    def __init__(self, message: str, problems: list[str] | None = None, partial: object = None) -> None:
         super().__init__(message)
         self.problems = problems or []
+        self.partial = partial
 
 
 class InputError(DunbotError):

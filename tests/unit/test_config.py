@@ -120,6 +120,54 @@ def test_ladder_days_must_increase_and_names_be_unique(tmp_path: Path) -> None:
     assert "cfg.toml:ladder.procedural[4].name: step 'overdue_sms' appears twice (also at [2])" in joined
 
 
+def test_a_schema_problem_does_not_hide_the_ladder_problems(tmp_path: Path) -> None:
+    example = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    broken = (
+        example.replace("[compliance]\n", "[compliance]\nmax_per_day = 3\n", 1)
+        .replace(
+            'name = "overdue_sms"\nday = 3\nchannels = ["sms"]',
+            'name = "overdue_sms"\nday = 3\nchannels = ["fax"]',
+        )
+        .replace('name = "collection_call"', 'name = "collection_call"\ntemplate = "no_such_letter"', 1)
+    )
+    assert broken.count("max_per_day") == 1 and "fax" in broken and "no_such_letter" in broken
+    file = tmp_path / "dunbot.toml"
+    problems = _problems(tmp_path, broken)
+    joined = "\n".join(problems)
+    assert f"{file}:compliance.max_per_day: unknown key in [compliance]" in joined
+    assert f"{file}:ladder.procedural[2].channels[0]: Input should be" in joined
+    # the rejected step [2] is left out of the ladder's own checks; [3] keeps its index in the file
+    assert f"{file}:ladder.procedural[3].template: no template" in joined and "no_such_letter" in joined
+    assert not any("procedural[2].name" in p or "procedural[2].day" in p for p in problems), joined
+
+
+def test_a_ladder_that_is_no_tactic_is_named_once(tmp_path: Path) -> None:
+    problems = _problems(tmp_path, '[[ladder.fancy]]\nname = "hello"\nday = 1\nchannels = ["sms"]\n')
+    assert problems == [
+        f"{tmp_path / 'dunbot.toml'}:ladder.fancy: Input should be 'consultative', 'procedural' or 'preservation'"
+    ]
+
+
+def test_check_config_goes_on_past_the_schema_and_says_nothing_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "dunbot.toml"
+    path.write_text(
+        '[email]\ntransport = "smtp"\nusername = "bot"\npassword_env = "DUNBOT_TEST_SMTP_PW"\n'
+        "[signing]\npkcs12 = 5\n"
+        '[fees]\ndaily_rate = "2"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.delenv("DUNBOT_TEST_SMTP_PW", raising=False)
+    problems = check_settings(path)
+    keys = [p.removeprefix(f"{path}:").partition(":")[0] for p in problems]
+    # the schema's two problems, and the secret the rest of the file needs
+    assert sorted(keys) == ["email.password_env", "fees.daily_rate", "signing.pkcs12"], problems
+    assert f"{path}:email.password_env: environment variable DUNBOT_TEST_SMTP_PW is not set" in problems
+    # signing.pkcs12 is named once, for its type, not again as "the ladder needs a certificate"
+    assert sum("signing.pkcs12" in p for p in problems) == 1
+
+
 def test_missing_tactic_ladder(tmp_path: Path) -> None:
     document = tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
     del document["ladder"]["preservation"]
