@@ -102,6 +102,101 @@ def test_bad_import_lists_problems_and_writes_nothing(workdir: Path) -> None:
     assert _events(workdir) == before
 
 
+def _swap(text: str, old: str, new: str) -> str:
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+# The list of bad input, through the command line: (entity, file text, what stderr names).
+BAD_INPUT = {
+    "missing column": ("invoices", _swap(INVOICES, ",currency,", ","), "currency"),
+    "extra column": ("invoices", _swap(INVOICES, ",status\n", ",status,colour\n"), "colour"),
+    "misspelt column": ("invoices", _swap(INVOICES, ",amount,", ",ammount,"), "ammount"),
+    "impossible date": ("invoices", _swap(INVOICES, "2026-05-26", "2026-02-30"), "bad.csv:2: due_date:"),
+    "negative amount": ("invoices", _swap(INVOICES, "100000.00", "-100000.00"), "bad.csv:2: amount:"),
+    "non-numeric amount": ("invoices", _swap(INVOICES, "5000.00", "five"), "bad.csv:3: amount:"),
+    "unknown customer": ("invoices", _swap(INVOICES, "INV-3,C2", "INV-3,C9"), "bad.csv:4: customer_id:"),
+    "duplicate invoice": ("invoices", INVOICES + "INV-1,C1,CNY,1.00,2026-04-01,2026-05-26,,open\n", "INV-1"),
+    "payment for unknown invoice": (
+        "payments",
+        _swap(PAYMENTS, "INV-2", "INV-9"),
+        "bad.csv:2: invoice_number:",
+    ),
+    "invalid phone": ("customers", _swap(CUSTOMERS, "+8613800138000", "12345"), "bad.csv:2: phone:"),
+    "invalid e-mail": (
+        "customers",
+        _swap(CUSTOMERS, "ap@brightharbour.example.com", "ap@"),
+        "bad.csv:3: email:",
+    ),
+    "unknown tier": ("customers", _swap(CUSTOMERS, ",cautious,", ",golden,"), "bad.csv:3: tier:"),
+    "unknown timezone": (
+        "customers",
+        _swap(CUSTOMERS, "Europe/London", "Mars/Olympus"),
+        "bad.csv:3: timezone:",
+    ),
+    "unknown country": ("customers", _swap(CUSTOMERS, ",GB,", ",XX,"), "bad.csv:3: country:"),
+    "empty file": ("payments", "", "bad.csv"),
+}
+
+
+def _table_counts(folder: Path) -> dict[str, int]:
+    with sqlite3.connect(folder / "dunbot.db") as connection:
+        return {
+            table: int(connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+            for table in ("customer", "invoice", "payment", "evidence_event")
+        }
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUT))
+def test_bad_input_is_named_and_nothing_is_written(loaded: Path, case: str) -> None:
+    entity, text, named = BAD_INPUT[case]
+    (loaded / "bad.csv").write_text(text, encoding="utf-8")
+    before = _table_counts(loaded)
+    result = dunbot(loaded, "import", entity, "bad.csv")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert named in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert _table_counts(loaded) == before
+
+
+def test_a_gb18030_file_read_as_utf8_says_to_pass_the_encoding(workdir: Path) -> None:
+    (workdir / "gbk.csv").write_bytes(CUSTOMERS.encode("gb18030"))
+    result = dunbot(workdir, "import", "customers", "gbk.csv")
+    assert result.returncode == 1
+    assert "--encoding" in result.stderr and "gbk.csv" in result.stderr
+    assert _table_counts(workdir)["customer"] == 0
+    fixed = dunbot(workdir, "import", "customers", "gbk.csv", "--encoding", "gb18030")
+    assert fixed.returncode == 0, fixed.stderr
+    assert _table_counts(workdir)["customer"] == 2
+
+
+def test_check_config_prints_each_problem_on_one_line_at_80_columns(workdir: Path) -> None:
+    config = workdir / "dunbot.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        _swap(
+            text,
+            'name = "overdue_sms"\nday = 3\nchannels = ["sms"]',
+            'name = "overdue_sms"\nday = 3\nchannels = ["fax"]',
+        )
+        + "\n[web.extra]\nport = 1\n",
+        encoding="utf-8",
+    )
+    # by its absolute path, which alone is most of an 80-column line
+    result = dunbot(workdir, "--config", str(config), "check-config", columns=80)
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert max(len(line) for line in lines) > 80
+    # every problem whole on its line, the path first (the terminal may wrap it; grep still finds it)
+    assert any(line.startswith(str(config)) and line.endswith("unknown key in [web]") for line in lines), (
+        lines
+    )
+    assert any(
+        line.startswith(f"{config}:ladder.procedural[2].channels[0]: Input should be") for line in lines
+    )
+    assert lines[-1].startswith("2 problem(s) in"), lines
+
+
 def test_reimport_changes_nothing(loaded: Path) -> None:
     before = _events(loaded)
     result = dunbot(loaded, "import", "invoices", "invoices.csv")
@@ -205,6 +300,10 @@ def test_reports_json(loaded: Path) -> None:
     kpi = json.loads(dunbot(loaded, "report", "kpi", "--as-of", AS_OF, "--json").stdout)
     assert {row["tier"] for row in kpi["tiers"]} == {"cooperative", "cautious"}
     assert kpi["days"] == 90
+    # the three measures, per tier and currency
+    assert all({"overdue_rate", "dso", "cei"} <= row.keys() for row in kpi["tiers"])
+    gbp = next(r for r in kpi["tiers"] if r["currency"] == "GBP")
+    assert (gbp["tier"], gbp["overdue"], gbp["overdue_rate"]) == ("cautious", "2500.50", "100.0")
 
 
 @pytest.mark.parametrize("columns", [80, 200])
