@@ -271,7 +271,8 @@ def _alert_events(plan: CustomerPlan) -> list[NewEvent]:
                     "overridden": assessment.overridden,
                     "reason": assessment.reason,
                 },
-                dedupe_key=f"trend_overdue:{plan.customer}:{':'.join(assessment.trend_invoices)}",
+                # invoice numbers are unique and may hold any character: a JSON list names the pair
+                dedupe_key="trend_overdue:" + json.dumps(assessment.trend_invoices, ensure_ascii=False),
             )
         )
     events += [
