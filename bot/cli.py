@@ -73,12 +73,12 @@ def handled(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except ImportValidationError as exc:
             for problem in exc.problems:
-                err.print(problem, markup=False, highlight=False, soft_wrap=True)
+                err.print(problem, markup=False, emoji=False, highlight=False, soft_wrap=True)
             err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except ConfigError as exc:
             for problem in exc.problems:
-                err.print(problem, markup=False, highlight=False, soft_wrap=True)
+                err.print(problem, markup=False, emoji=False, highlight=False, soft_wrap=True)
             err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except DunbotError as exc:
@@ -183,9 +183,16 @@ def check_config(
     problems, warnings = inspect_settings(path)
     if problems:
         for problem in problems:
-            err.print(problem, markup=False, highlight=False, soft_wrap=True)
+            err.print(problem, markup=False, emoji=False, highlight=False, soft_wrap=True)
         for warning in warnings:
-            err.print(f"warning: {warning}", style="yellow", markup=False, highlight=False, soft_wrap=True)
+            err.print(
+                f"warning: {warning}",
+                style="yellow",
+                markup=False,
+                emoji=False,
+                highlight=False,
+                soft_wrap=True,
+            )
         err.print(f"[red]{len(problems)} problem(s)[/] in {escape(str(path))}", soft_wrap=True)
         raise typer.Exit(2)
     checks = []
@@ -204,9 +211,16 @@ def check_config(
             }
         )
     else:
-        out.print(f"{path}: ok")
+        out.print(f"{escape(str(path))}: ok", highlight=False)
         for warning in warnings:
-            err.print(f"warning: {warning}", style="yellow", markup=False, highlight=False, soft_wrap=True)
+            err.print(
+                f"warning: {warning}",
+                style="yellow",
+                markup=False,
+                emoji=False,
+                highlight=False,
+                soft_wrap=True,
+            )
         for check in checks:
             mark = "[green]ok[/]" if check.ok else "[red]FAILED[/]"
             out.print(f"{check.name:<20} {mark}  {escape(check.detail)}", highlight=False)

@@ -59,6 +59,11 @@ def installed_path(relative: str) -> Path:
 EXAMPLE_CONFIG = installed_path("config.example.toml")
 
 
+# No rate, weight or amount in the config needs a digit beyond this many places either side of the
+# point; an exponent of millions would overflow the first sum made with it.
+_DECIMAL_DIGITS = 30
+
+
 def _exact_decimal(value: Any) -> Any:
     # TOML floats would carry binary rounding into money: insist on strings or integers.
     if isinstance(value, float):
@@ -70,6 +75,8 @@ def _exact_decimal(value: Any) -> Any:
             raise ValueError(f"{value!r} is not a decimal number") from None
         if not parsed.is_finite():
             raise ValueError(f"{value!r} is not a finite number")
+        if parsed and not -_DECIMAL_DIGITS <= parsed.adjusted() <= _DECIMAL_DIGITS:
+            raise ValueError(f"{value!r} is out of range")
         return parsed
     return value
 
@@ -390,7 +397,7 @@ class LadderStepSettings(_Section):
     channels: tuple[Channel, ...] = Field(min_length=1)
     signed: bool = False
     approval: bool = False
-    template: str | None = None
+    template: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*$")
     action: StepAction = StepAction.NONE
     assignee: Assignee = Assignee.COLLECTOR
 
@@ -596,11 +603,10 @@ def _schema_problems(exc: ValidationError, file: str) -> list[str]:
     # A table under a name that is not allowed (a [ladder.<tactic>] that is no tactic) is named once,
     # for its name, not again for what it holds.
     bad_names = {error["loc"][:-1] for error in errors if error["loc"][-1:] == ("[key]",)}
+    holders = {error["loc"][:end] for error in errors for end in range(len(error["loc"]))}
     for error in errors:
         loc = error["loc"]
-        if error["type"] == "too_short" and any(
-            other is not error and other["loc"][: len(loc)] == loc for other in errors
-        ):
+        if error["type"] == "too_short" and loc in holders:
             continue  # "at least 1 item" only because the item itself was invalid: say that once
         if loc[-1:] != ("[key]",) and any(loc[: len(name)] == name for name in bad_names):
             continue
@@ -614,42 +620,56 @@ def _schema_problems(exc: ValidationError, file: str) -> list[str]:
     return problems
 
 
-def _without(document: dict[str, Any], loc: tuple[int | str, ...]) -> bool:
-    """Remove what ``loc`` points at from ``document``: the key, or the list item that holds it (a
-    ladder step with one bad field is left out whole). A required key that is missing takes the
-    table that lacks it. Returns whether anything was removed."""
+def _rejected(document: Mapping[str, Any], loc: tuple[int | str, ...]) -> tuple[int | str, ...] | None:
+    """The path of what to leave out of ``document`` for the error at ``loc``: the key, or the list
+    item that holds it (a ladder step with one bad field is left out whole); a required key that is
+    missing takes the table that lacks it. None when there is nothing to leave out."""
     if not loc:  # the document's own check: the ladder's completeness is the only one
-        return document.pop("ladder", None) is not None
-    parent: Any = document
+        return ("ladder",) if "ladder" in document else None
+    node: Any = document
     for depth, part in enumerate(loc):
-        if isinstance(parent, list) and isinstance(part, int) and 0 <= part < len(parent):
-            del parent[part]
-            return True
-        if not isinstance(parent, dict) or part not in parent:
-            return depth > 0 and _without(document, loc[:depth])
-        child = parent[part]
-        if depth == len(loc) - 1 or not isinstance(child, dict | list):
-            del parent[part]
-            return True
-        parent = child
-    return False
+        if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            return loc[: depth + 1]
+        if not isinstance(node, dict) or part not in node:
+            return loc[:depth] if depth > 0 else None
+        node = node[part]
+        if not isinstance(node, dict | list):
+            return loc[: depth + 1]
+    return loc
 
 
-_MAX_REPAIRS = 200
+def _path_order(path: tuple[int | str, ...]) -> tuple[tuple[int, int, str], ...]:
+    return tuple((1, part, "") if isinstance(part, int) else (0, 0, part) for part in path)
+
+
+def _leave_out(document: dict[str, Any], path: tuple[int | str, ...]) -> None:
+    node: Any = document
+    for part in path[:-1]:
+        node = node[part]
+    del node[path[-1]]
 
 
 def _repaired(document: Mapping[str, Any], base_dir: Path) -> Settings | None:
     """The settings with every rejected key left out (its default in its place), for the checks
     that come after the schema; None when that does not give valid settings."""
     repaired: dict[str, Any] = copy.deepcopy(dict(document))
-    for _ in range(_MAX_REPAIRS):
+    for _ in range(_REPAIR_PASSES):
         try:
             return Settings.model_validate({**repaired, "base_dir": base_dir})
         except ValidationError as exc:
-            # One at a time: removing a ladder step moves the index of the steps after it.
-            if not _without(repaired, exc.errors()[0]["loc"]):
+            paths = {path for error in exc.errors() if (path := _rejected(repaired, error["loc"]))}
+            if not paths:
                 return None
+            # The deepest and the last first, so that leaving out a list item never moves another
+            # still to be left out, and a table goes after what was left out inside it.
+            for path in sorted(paths, key=_path_order, reverse=True):
+                _leave_out(repaired, path)
     return None
+
+
+# Leaving out what a pass rejects can reveal a problem it hid (a list left empty, a table's own
+# check): a few passes settle any document.
+_REPAIR_PASSES = 8
 
 
 _TACTIC_NAMES = frozenset(tactic.value for tactic in Tactic)
@@ -657,9 +677,11 @@ _TACTIC_NAMES = frozenset(tactic.value for tactic in Tactic)
 
 def _document_ladder(document: Mapping[str, Any], settings: Settings | None) -> IndexedLadder:
     """The ladder steps of ``document`` that pass the schema on their own, by their index in it."""
-    written = document.get("ladder")
-    if not isinstance(written, dict):
+    if "ladder" not in document:
         return _indexed(settings) if settings is not None else {}
+    written = document["ladder"]
+    if not isinstance(written, dict):
+        return {}
     ladder: dict[Tactic, list[tuple[int, LadderStepSettings]]] = {}
     for name, steps in written.items():
         if name not in _TACTIC_NAMES or not isinstance(steps, list):
@@ -688,7 +710,13 @@ def parse_settings(document: Mapping[str, Any], file: str, base_dir: Path) -> Se
     except ValidationError as exc:
         problems += _schema_problems(exc, file)
         partial = _repaired(document, base_dir)
-        problems += _ladder_problems(_document_ladder(document, partial), file)
+        ladder = _document_ladder(document, partial)
+        problems += _ladder_problems(ladder, file)
+        if partial is not None and "ladder" in document:
+            # The later checks see the steps the user wrote that passed, never the default ladder
+            # in place of a rejected one (its signed steps would ask for a certificate).
+            kept = {tactic: tuple(step for _, step in ladder.get(tactic, ())) for tactic in Tactic}
+            partial = partial.model_copy(update={"ladder": kept})
         raise ConfigError(_problem_count(file, problems), problems, partial=partial) from None
     problems += _ladder_problems(_indexed(settings), file)
     if problems:
@@ -717,7 +745,7 @@ def load_settings(path: Path) -> Settings:
         )
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, ValueError) as exc:  # ValueError: an integer of thousands of digits
         raise ConfigError(f"{path}: not valid TOML", [f"{path}: {exc}"]) from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: the config must be UTF-8", [f"{path}: not valid UTF-8"]) from None

@@ -81,6 +81,23 @@ def test_check_config_reports_unknown_key_with_exit_2(workdir: Path) -> None:
     assert "dunbot.toml:web.extra: unknown key in [web]" in result.stderr
 
 
+def test_check_config_prints_paths_and_values_as_written(tmp_path: Path) -> None:
+    # Rich would read "[/]" as markup and ":thumbs_up:" as an emoji code
+    folder = tmp_path / "w[/]x"  # two folders, "w[" and "]x"
+    folder.mkdir(parents=True)
+    assert dunbot(folder, "init").returncode == 0
+    config = folder / "dunbot.toml"
+    result = dunbot(tmp_path, "--config", str(config), "check-config")
+    assert result.returncode == 0, result.stderr
+    assert f"{config}: ok" in result.stdout
+    text = _swap(config.read_text(encoding="utf-8"), 'tolerance = "1.00"', 'tolerance = ":thumbs_up:"')
+    config.write_text(text, encoding="utf-8")
+    result = dunbot(tmp_path, "--config", str(config), "check-config")
+    assert result.returncode == 2
+    assert f"{config}:compliance.tolerance: ':thumbs_up:' is not a decimal number" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_commands_before_init_say_run_init(tmp_path: Path) -> None:
     result = dunbot(tmp_path, "plan")
     assert result.returncode == 2

@@ -168,6 +168,47 @@ def test_check_config_goes_on_past_the_schema_and_says_nothing_twice(
     assert sum("signing.pkcs12" in p for p in problems) == 1
 
 
+def test_a_rejected_ladder_is_not_replaced_by_the_default_for_the_later_checks(tmp_path: Path) -> None:
+    path = tmp_path / "dunbot.toml"
+    # no signed step and no letter anywhere in what the user wrote: no certificate is needed
+    path.write_text("[ladder]\nconsultative = []\nprocedural = []\n", encoding="utf-8")
+    problems = check_settings(path)
+    assert problems == [
+        f"{path}:(top level): [ladder] needs a ladder for every tactic; missing: preservation"
+    ]
+
+
+def test_hundreds_of_rejected_items_do_not_stop_the_later_checks(tmp_path: Path) -> None:
+    path = tmp_path / "dunbot.toml"
+    phrases = ", ".join(["1"] * 250)
+    path.write_text(
+        f'[compliance]\nbanned_phrases = [{phrases}]\n[sms]\ntransport = "twilio"\n', encoding="utf-8"
+    )
+    problems = check_settings(path)
+    assert sum("compliance.banned_phrases[" in problem for problem in problems) == 250
+    assert f"{path}:sms.auth_token_env: name the environment variable that holds the secret" in problems
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '[scorecard]\nhistory_weight = "1e999999999"\n',
+            "scorecard.history_weight: '1e999999999' is out of range",
+        ),
+        ("[web]\nport = " + "9" * 5000 + "\n", "dunbot.toml: "),
+        (
+            '[[ladder.consultative]]\nname = "a"\nday = 1\nchannels = ["sms"]\ntemplate = "Bad Name"\n',
+            "ladder.consultative[0].template: String should match pattern",
+        ),
+    ],
+    ids=["decimal exponent", "integer of 5,000 digits", "template not a name"],
+)
+def test_values_that_once_escaped_as_tracebacks(tmp_path: Path, text: str, expected: str) -> None:
+    problems = _problems(tmp_path, text)
+    assert any(expected in problem for problem in problems), problems
+
+
 def test_missing_tactic_ladder(tmp_path: Path) -> None:
     document = tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
     del document["ladder"]["preservation"]
