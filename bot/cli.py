@@ -48,6 +48,18 @@ app.add_typer(task_app, name="task")
 
 err = Console(stderr=True)
 
+
+def say_verbatim(text: str, style: str | None = None) -> None:
+    """One line on stderr exactly as written: no markup, emoji codes or highlighting, and never
+    folded by Rich, so a long path stays whole for copying and for grep."""
+    err.print(text, style=style, markup=False, emoji=False, highlight=False, soft_wrap=True)
+
+
+def say_error(message: str) -> None:
+    """``error: message`` on stderr, the message as written."""
+    err.print(f"[red]error:[/] {escape(message)}", emoji=False, highlight=False, soft_wrap=True)
+
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -71,18 +83,13 @@ def handled(func: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
-        except ImportValidationError as exc:
+        except (ImportValidationError, ConfigError) as exc:
             for problem in exc.problems:
-                err.print(problem, markup=False, emoji=False, highlight=False, soft_wrap=True)
-            err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-            raise typer.Exit(exc.exit_code) from None
-        except ConfigError as exc:
-            for problem in exc.problems:
-                err.print(problem, markup=False, emoji=False, highlight=False, soft_wrap=True)
-            err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+                say_verbatim(problem)
+            say_error(str(exc))
             raise typer.Exit(exc.exit_code) from None
         except DunbotError as exc:
-            err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            say_error(str(exc))
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper
@@ -183,17 +190,10 @@ def check_config(
     problems, warnings = inspect_settings(path)
     if problems:
         for problem in problems:
-            err.print(problem, markup=False, emoji=False, highlight=False, soft_wrap=True)
+            say_verbatim(problem)
         for warning in warnings:
-            err.print(
-                f"warning: {warning}",
-                style="yellow",
-                markup=False,
-                emoji=False,
-                highlight=False,
-                soft_wrap=True,
-            )
-        err.print(f"[red]{len(problems)} problem(s)[/] in {escape(str(path))}", soft_wrap=True)
+            say_verbatim(f"warning: {warning}", style="yellow")
+        err.print(f"[red]{len(problems)} problem(s)[/] in {escape(str(path))}", emoji=False, soft_wrap=True)
         raise typer.Exit(2)
     checks = []
     if connect:
@@ -213,14 +213,7 @@ def check_config(
     else:
         out.print(f"{escape(str(path))}: ok", highlight=False)
         for warning in warnings:
-            err.print(
-                f"warning: {warning}",
-                style="yellow",
-                markup=False,
-                emoji=False,
-                highlight=False,
-                soft_wrap=True,
-            )
+            say_verbatim(f"warning: {warning}", style="yellow")
         for check in checks:
             mark = "[green]ok[/]" if check.ok else "[red]FAILED[/]"
             out.print(f"{check.name:<20} {mark}  {escape(check.detail)}", highlight=False)
