@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from domain_factories import make_customer
-from hypothesis import given, settings
+from hypothesis import given, settings, target
 from hypothesis import strategies as st
 
 from bot.domain.calendar import is_business_day
@@ -83,15 +83,19 @@ def ledgers(draw: st.DrawFn) -> CustomerLedger:
     return CustomerLedger(customer, tuple(draw(invoices(f"INV{i}")) for i in range(count)))
 
 
-def assert_caps_hold(contacts: list[ContactRecord], cap: int) -> None:
+def assert_caps_hold(contacts: list[ContactRecord], cap: int) -> int:
+    """Assert the caps over the run; returns the automated messages of its busiest 7 days."""
     automated = [c for c in contacts if c.channel in AUTOMATED_CHANNELS]
     per_channel_day = Counter((c.channel, c.on) for c in automated)
     assert max(per_channel_day.values(), default=0) <= 1
     per_day = Counter(c.on for c in automated)
+    busiest = 0
     for offset in range(-6, RUN_DAYS):
         window_start = START + timedelta(days=offset)
         in_window = sum(per_day[window_start + timedelta(days=i)] for i in range(7))
         assert in_window <= cap, (window_start, in_window)
+        busiest = max(busiest, in_window)
+    return busiest
 
 
 @SIMULATION
@@ -121,7 +125,9 @@ def test_a_120_day_run_never_repeats_a_step_nor_breaks_the_caps(ledger: Customer
                 assert kept == decision.channels
                 messages_today.update((decision.step, channel) for channel in decision.channels)
         contacts.extend(ContactRecord(channel, day) for _, channel in sorted(messages_today))
-    assert_caps_hold(contacts, cap)
+    # Steer the search to runs that press on the cap: without this, fewer than a third of the
+    # examples ever reach it (14-22 of 60; with it 25-39).
+    target(assert_caps_hold(contacts, cap) / cap, label="busiest week ÷ cap")
 
 
 @FAST
