@@ -649,6 +649,11 @@ def _leave_out(document: dict[str, Any], path: tuple[int | str, ...]) -> None:
     del node[path[-1]]
 
 
+# Leaving out what a pass rejects can reveal a problem it hid (a list left empty, a table's own
+# check): a few passes settle any document.
+_REPAIR_PASSES = 8
+
+
 def _repaired(document: Mapping[str, Any], base_dir: Path) -> Settings | None:
     """The settings with every rejected key left out (its default in its place), for the checks
     that come after the schema; None when that does not give valid settings."""
@@ -665,11 +670,6 @@ def _repaired(document: Mapping[str, Any], base_dir: Path) -> Settings | None:
             for path in sorted(paths, key=_path_order, reverse=True):
                 _leave_out(repaired, path)
     return None
-
-
-# Leaving out what a pass rejects can reveal a problem it hid (a list left empty, a table's own
-# check): a few passes settle any document.
-_REPAIR_PASSES = 8
 
 
 _TACTIC_NAMES = frozenset(tactic.value for tactic in Tactic)

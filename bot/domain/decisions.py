@@ -96,12 +96,16 @@ class TierAssessment(NamedTuple):
     score: Decimal | None  # None when the tier is an override
     scored_tier: Tier | None
     overridden: bool
-    trend_overdue: bool  # moved down one tier for two late/overdue invoices in a row
+    # The two latest invoices due, both late or still overdue (the latest last): the trend that
+    # moves a scored tier down one. () when there is none. Each pair raises one alert.
+    trend_invoices: tuple[str, ...]
     components: Mapping[str, Decimal]
     reason: str
-    # The two invoices (the latest last) that made the trend; () when there is none. Each pair
-    # raises one trend-overdue alert, on the first plan that sees it.
-    trend_invoices: tuple[str, ...] = ()
+
+    @property
+    def trend_overdue(self) -> bool:
+        """Whether the two latest invoices due were both late (see ``trend_invoices``)."""
+        return bool(self.trend_invoices)
 
 
 class EarlyWarning(NamedTuple):

@@ -176,7 +176,7 @@ def assess(
     customer = ledger.customer
     invoices = visible_invoices(ledger, as_of)
     trend_invoices = trend_overdue_invoices(invoices, as_of, tolerance)
-    trend = bool(trend_invoices)
+    trend = bool(trend_invoices)  # the cached sentence below is keyed by it
     if customer.tier_override is not None:
         reason = f"tier set by override to {customer.tier_override.value}"
         if trend:
@@ -187,10 +187,9 @@ def assess(
             score=None,
             scored_tier=None,
             overridden=True,
-            trend_overdue=trend,
+            trend_invoices=trend_invoices,
             components={},
             reason=reason,
-            trend_invoices=trend_invoices,
         )
 
     history, lateness, history_note = _history_and_lateness(invoices, as_of, scorecard, tolerance)
@@ -209,7 +208,7 @@ def assess(
     # TierAssessment's fields in order, by tuple.__new__ (see ledger.Customer).
     return tuple.__new__(
         TierAssessment,
-        (customer.id, tier, score, scored_tier, False, trend, components, reason, trend_invoices),
+        (customer.id, tier, score, scored_tier, False, trend_invoices, components, reason),
     )
 
 

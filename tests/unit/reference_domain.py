@@ -183,10 +183,9 @@ def assess(
             score=None,
             scored_tier=None,
             overridden=True,
-            trend_overdue=trend,
+            trend_invoices=trend_invoices,
             components={},
             reason=reason,
-            trend_invoices=trend_invoices,
         )
 
     history, lateness, history_note = _history_and_lateness(invoices, as_of, scorecard, tolerance)
@@ -213,10 +212,9 @@ def assess(
         score=score,
         scored_tier=scored_tier,
         overridden=False,
-        trend_overdue=trend,
+        trend_invoices=trend_invoices,
         components=components,
         reason=reason,
-        trend_invoices=trend_invoices,
     )
 
 
