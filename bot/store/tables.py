@@ -45,6 +45,9 @@ class Customer(SQLModel, table=True):
     credit_hold_since: datetime | None = Field(default=None, sa_column=_instant())
     # channels the customer opted out of, comma separated ("sms,voice")
     opted_out: str = ""
+    # `dunbot pause --customer`: no ladder step for any of its invoices until this date, and why
+    paused_until: date | None = None
+    pause_reason: str | None = None
     # last tier the planner recorded, to notice changes
     current_tier: str | None = Field(default=None, max_length=16)
 
@@ -82,6 +85,12 @@ class Invoice(SQLModel, table=True):
     status: str = Field(default="open", max_length=16)
     promise_date: date | None = None
     promise_amount: Decimal | None = Field(default=None, sa_column=_money(nullable=True))
+    # `dunbot pause`: no ladder step for this invoice until this date (inclusive), and why
+    paused_until: date | None = None
+    pause_reason: str | None = None
+    # the status the source itself gave at the last import (an import changes `status` only when
+    # this changes, so what people recorded in dunbot is never silently undone)
+    source_status: str | None = Field(default=None, max_length=16)
 
 
 class Payment(SQLModel, table=True):

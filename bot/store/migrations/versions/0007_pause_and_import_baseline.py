@@ -1,0 +1,44 @@
+"""pauses and the import baseline
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-07
+
+- ``invoice.paused_until`` / ``pause_reason`` and ``customer.paused_until`` / ``pause_reason``:
+  ``dunbot pause`` holds the ladder for an invoice or a whole customer until a date (DESIGN §8).
+- ``invoice.source_status``: the status the source itself gave at the last import. An import
+  changes dunbot's ``status`` only when the source's own value changed since then, so a dispute
+  closed in dunbot is not reopened by importing the same ledger again.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("invoice") as batch:
+        batch.add_column(sa.Column("paused_until", sa.Date(), nullable=True))
+        batch.add_column(sa.Column("pause_reason", sa.String(), nullable=True))
+        batch.add_column(sa.Column("source_status", sa.String(length=16), nullable=True))
+    with op.batch_alter_table("customer") as batch:
+        batch.add_column(sa.Column("paused_until", sa.Date(), nullable=True))
+        batch.add_column(sa.Column("pause_reason", sa.String(), nullable=True))
+    # What is in the table now came from the source: it is the baseline of the next import.
+    op.execute("UPDATE invoice SET source_status = status")
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("customer") as batch:
+        batch.drop_column("pause_reason")
+        batch.drop_column("paused_until")
+    with op.batch_alter_table("invoice") as batch:
+        batch.drop_column("source_status")
+        batch.drop_column("pause_reason")
+        batch.drop_column("paused_until")
