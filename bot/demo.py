@@ -7,7 +7,9 @@ promises and disputes, shows the day's plan and the aging report, and verifies t
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import sys
 import time as timer
 from collections import Counter
 from collections.abc import Callable
@@ -145,20 +147,36 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
     )
     pack = _export_demo_pack(engine, settings, day, exported, directory, console)
     console.rule()
+    run = dunbot_command(directory)
     console.print(
         f"Everything is in {directory.resolve()}. Try:\n"
         f"  cd {directory}\n"
-        f"  ../.venv/bin/dunbot tasks                      # collector work: calls, reviews, approvals\n"
-        f"  ../.venv/bin/dunbot log --customer <ID>        # every contact with one customer\n"
-        f"  ../.venv/bin/dunbot cycle --as-of {day} --dry-run\n"
-        f"  ../.venv/bin/dunbot report kpi --as-of {day} --json\n"
-        f"  ../.venv/bin/dunbot evidence verify --db\n"
-        + (
-            f"  ../.venv/bin/dunbot evidence verify {pack.name}        # the evidence pack, offline\n"
-            if pack
-            else ""
-        )
+        f"  {run} tasks                      # collector work: calls, reviews, approvals\n"
+        f"  {run} log --customer <ID>        # every contact with one customer\n"
+        f"  {run} cycle --as-of {day} --dry-run\n"
+        f"  {run} report kpi --as-of {day} --json\n"
+        f"  {run} evidence verify --db\n"
+        + (f"  {run} evidence verify {pack.name}        # the evidence pack, offline\n" if pack else "")
     )
+
+
+def dunbot_command(directory: Path) -> str:
+    """How to call this dunbot from ``directory``: ``dunbot`` when it is the one on PATH, else its path.
+
+    Relative (``../.venv/bin/dunbot``) when the demo folder sits beside the install, as ``make demo``
+    has it; absolute when dunbot is installed elsewhere (its own folder, a system venv).
+    """
+    script = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    if script is None or script.name != "dunbot" or not script.exists():
+        script = Path(sys.executable).with_name("dunbot")
+    on_path = shutil.which("dunbot")
+    if on_path is not None and Path(on_path).resolve() == script:
+        return "dunbot"
+    try:
+        relative = Path(os.path.relpath(script, directory.resolve()))
+    except ValueError:  # another drive (Windows)
+        return str(script)
+    return str(relative) if str(relative).startswith("../.venv") else str(script)
 
 
 def _export_demo_pack(
