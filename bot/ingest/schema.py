@@ -21,6 +21,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from bot.domain.ledger import TIER_ALIASES, InvoiceStatus, Language
 from bot.domain.money import minor_units, parse_amount
+from bot.ingest.zones import country_zones, present_day_zones
 
 Parser = Callable[[str], Any]
 
@@ -33,7 +34,11 @@ MAX_KEY_LENGTH = 64
 
 @dataclass(frozen=True, slots=True)
 class ImportDefaults:
-    """Values for empty optional customer cells: the company's own country, timezone and language."""
+    """Values for empty optional customer cells: the company's own country, timezone and language.
+
+    ``timezone`` fills an empty cell only for customers in the company's own country; elsewhere an
+    empty timezone is the country's (see :func:`country_timezone`).
+    """
 
     country: str
     timezone: str
@@ -170,6 +175,24 @@ def email(value: str) -> str:
         raise ValueError(f"{value!r} is not a valid e-mail address ({exc})") from None
 
 
+def country_timezone(code: str, company: ImportDefaults, year: int) -> str:
+    """The timezone of a customer in ``code`` whose file left it empty, or ``ValueError`` naming the
+    zones to choose from.
+
+    In the company's own country it is the company's timezone (the config names the clock the
+    company keeps at home, e.g. Asia/Shanghai rather than Asia/Urumqi); elsewhere the country's one
+    present-day clock (Europe/London for GB); a country with several (US, AU, RU) must name one.
+    """
+    if code == company.country and company.timezone in country_zones(code):
+        return company.timezone
+    zones = present_day_zones(code, year)
+    if len(zones) == 1:
+        return zones[0]
+    if not zones:
+        raise ValueError(f"is empty and the tz database names no zone for {code}; write one, e.g. UTC")
+    raise ValueError(f"is empty and {code} has {len(zones)} time zones; write one of {', '.join(zones)}")
+
+
 def currency(value: str) -> str:
     code = value.upper()
     if not _CURRENCY.fullmatch(code):
@@ -276,9 +299,12 @@ IMPORT_ORDER = ("contracts", "customers", "invoices", "payments")
 
 
 def parse_row(
-    entity: Entity, cells: Mapping[str, str], defaults: ImportDefaults
+    entity: Entity, cells: Mapping[str, str], defaults: ImportDefaults, today: date
 ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    """Parse one row; returns the values by column and the ``(column, message)`` problems."""
+    """Parse one row; returns the values by column and the ``(column, message)`` problems.
+
+    ``today`` is the import's date in the company's timezone (the clock is read by the caller).
+    """
     values: dict[str, Any] = {}
     problems: list[tuple[str, str]] = []
     for column in entity.columns:
@@ -294,23 +320,24 @@ def parse_row(
             problems.append((column.name, str(exc)))
             values[column.name] = None
     if entity is CUSTOMERS:
-        _customer_rules(values, problems, defaults)
+        _customer_rules(values, problems, defaults, today)
     elif entity is INVOICES:
         _invoice_rules(values, problems)
     return values, problems
 
 
 def _customer_rules(
-    values: dict[str, Any], problems: list[tuple[str, str]], defaults: ImportDefaults
+    values: dict[str, Any], problems: list[tuple[str, str]], defaults: ImportDefaults, today: date
 ) -> None:
     failed = {column for column, _ in problems}
-    for column, fallback in (
-        ("country", defaults.country),
-        ("timezone", defaults.timezone),
-        ("language", defaults.language),
-    ):
+    for column, fallback in (("country", defaults.country), ("language", defaults.language)):
         if values[column] is None and column not in failed:
             values[column] = fallback
+    if values["timezone"] is None and not failed & {"timezone", "country"}:
+        try:
+            values["timezone"] = country_timezone(values["country"], defaults, today.year)
+        except ValueError as exc:
+            problems.append(("timezone", str(exc)))
     if values["phone"] and "country" not in failed:
         try:
             values["phone"] = phone(values["phone"], values["country"])

@@ -17,6 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -145,11 +146,12 @@ def import_in_session(
 ) -> ImportReport:
     """The import inside the caller's transaction; raises :class:`ImportValidationError` on any problem."""
     kind = entity_named(entity)
+    today = now.astimezone(ZoneInfo(defaults.timezone)).date()  # the company's date
     problems: list[str] = []
     records: dict[str, tuple[int, dict[str, Any]]] = {}
     report = ImportReport(entity=kind.name, source=source, rows=len(rows))
     for line, cells in rows:
-        values, row_problems = parse_row(kind, cells, defaults)
+        values, row_problems = parse_row(kind, cells, defaults, today)
         problems.extend(f"{source}:{line}: {column}: {message}" for column, message in row_problems)
         if row_problems:
             continue

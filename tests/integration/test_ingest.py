@@ -222,6 +222,62 @@ def test_multiline_quoted_address_keeps_line_numbers(
     assert problems[0].startswith(f"{write('x', '').parent / 'ml.csv'}:5: email:")
 
 
+# --- timezone from the country (issue 16) ----------------------------------------------------
+
+
+def _customer_row(customer_id: str, country: str, timezone: str = "") -> str:
+    return f"{customer_id},Example {customer_id},,,{country},{timezone},en,,,,,,,,,,\n"
+
+
+def test_an_empty_timezone_is_the_countrys_one_zone(
+    engine: Engine, write: Callable[[str, str], Path]
+) -> None:
+    text = CUSTOMER_HEADER + "\n" + _customer_row("G1", "GB") + _customer_row("D1", "DE")
+    text += (
+        _customer_row("J1", "JP") + _customer_row("N1", "CN") + _customer_row("U1", "US", "America/Chicago")
+    )
+    assert run(engine, "customers", write("c.csv", text)).inserted == 5
+    with engine.connect() as connection:
+        zones = dict(connection.execute(sa.text("SELECT id, timezone FROM customer")).all())
+    # not the company's Asia/Shanghai: each country's own clock (Germany's Busingen keeps Berlin's);
+    # in the company's own country the company's zone; a zone the file names is kept
+    assert zones == {
+        "G1": "Europe/London",
+        "D1": "Europe/Berlin",
+        "J1": "Asia/Tokyo",
+        "N1": "Asia/Shanghai",
+        "U1": "America/Chicago",
+    }
+
+
+def test_an_empty_timezone_in_a_country_of_several_zones_is_an_error(
+    engine: Engine, write: Callable[[str, str], Path]
+) -> None:
+    text = CUSTOMER_HEADER + "\n" + _customer_row("G1", "GB") + _customer_row("U1", "US")
+    text += _customer_row("A1", "AU")
+    path = write("c.csv", text)
+    problems = problems_of(engine, "customers", path)
+    assert problems == [
+        f"{path}:3: timezone: is empty and US has 8 time zones; write one of America/New_York, "
+        "America/Chicago, America/Denver, America/Phoenix, America/Los_Angeles, America/Anchorage, "
+        "America/Adak, Pacific/Honolulu",
+        f"{path}:4: timezone: is empty and AU has 7 time zones; write one of Australia/Lord_Howe, "
+        "Australia/Sydney, Australia/Adelaide, Australia/Brisbane, Australia/Darwin, Australia/Perth, "
+        "Australia/Eucla",
+    ]
+
+
+def test_a_company_abroad_names_chinas_zones_too(engine: Engine, write: Callable[[str, str], Path]) -> None:
+    # tzdata lists Xinjiang Time beside Beijing Time; only the company's own country takes its zone
+    london = ImportDefaults(country="GB", timezone="Europe/London", language="en")
+    path = write("c.csv", CUSTOMER_HEADER + "\n" + _customer_row("N1", "CN") + _customer_row("G1", ""))
+    with pytest.raises(ImportValidationError) as caught:
+        import_file(engine, "customers", path, defaults=london, now=NOW)
+    assert caught.value.problems == [
+        f"{path}:2: timezone: is empty and CN has 2 time zones; write one of Asia/Shanghai, Asia/Urumqi"
+    ]
+
+
 # --- bad input: each case of issue 2 ----------------------------------------------------------
 
 HEADER_CASES = [

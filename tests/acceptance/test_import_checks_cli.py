@@ -1,0 +1,72 @@
+"""Issue 16's import checks through the command line: a clear `FILE:LINE: column:` error, exit 1,
+no traceback, nothing written; and what an import does not undo."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEADER = (
+    "id,name,tax_id,tier,country,timezone,language,email,phone,address,account_manager,"
+    "payment_terms_days,credit_limit,industry,annual_revenue,open_lawsuits,do_not_contact"
+)
+CUSTOMERS = f"""{HEADER}
+C1,上海恒通机电设备有限公司,91310000X,cooperative,CN,,zh-CN,finance@hengtong.example.cn,+8613800138000,上海市浦东新区世纪大道1号,am@example.com,30,,,,0,false
+C2,Bright Harbour Ltd,GB123,cautious,GB,,en,ap@brightharbour.example.com,+447911123456,"1 Dock Road, London",,45,,,,0,
+"""
+
+
+def dunbot(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(cwd), "COLUMNS": "200"},
+    )
+
+
+def counts(folder: Path) -> dict[str, int]:
+    with sqlite3.connect(folder / "dunbot.db") as connection:
+        return {
+            table: int(connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+            for table in ("customer", "invoice", "payment", "evidence_event")
+        }
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    result = dunbot(tmp_path, "init")
+    assert result.returncode == 0, result.stderr
+    return tmp_path
+
+
+def refused(folder: Path, *args: str) -> str:
+    """Run a command that must fail on bad input; return its stderr."""
+    before = counts(folder)
+    result = dunbot(folder, *args)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert counts(folder) == before, "a refused command wrote something"
+    return result.stderr
+
+
+def test_an_empty_timezone_is_the_countrys(workdir: Path) -> None:
+    (workdir / "customers.csv").write_text(CUSTOMERS, encoding="utf-8")
+    result = dunbot(workdir, "import", "customers", "customers.csv")
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(workdir / "dunbot.db") as connection:
+        zones = dict(connection.execute("SELECT id, timezone FROM customer").fetchall())
+    assert zones == {"C1": "Asia/Shanghai", "C2": "Europe/London"}
+
+
+def test_an_empty_timezone_in_the_us_names_the_zones_to_choose_from(workdir: Path) -> None:
+    (workdir / "us.csv").write_text(CUSTOMERS.replace(",GB,", ",US,").replace("+447911123456", ""), "utf-8")
+    stderr = refused(workdir, "import", "customers", "us.csv")
+    assert "us.csv:3: timezone: is empty and US has 8 time zones; write one of America/New_York," in stderr
+    assert "Pacific/Honolulu" in stderr
