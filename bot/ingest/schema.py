@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
+import pycountry
 from email_validator import EmailNotValidError, validate_email
 
 from bot.domain.ledger import TIER_ALIASES, InvoiceStatus, Language
@@ -26,6 +27,10 @@ from bot.ingest.zones import country_zones, present_day_zones
 Parser = Callable[[str], Any]
 
 _CURRENCY = re.compile(r"[A-Z]{3}")
+# ISO 4217 reserves these for tests and for "no currency": no invoice is owed in them.
+_NOT_MONEY = frozenset({"XTS", "XXX"})
+# Names people write for a currency in place of its code (a hint only; the list is pycountry's).
+_COMMON_NAMES = {"RMB": "CNY", "NTD": "TWD", "NIS": "ILS", "STG": "GBP", "UKL": "GBP"}
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TRUE = frozenset({"true", "yes", "y", "1", "是"})
 _FALSE = frozenset({"false", "no", "n", "0", "否"})
@@ -193,11 +198,23 @@ def country_timezone(code: str, company: ImportDefaults, year: int) -> str:
     raise ValueError(f"is empty and {code} has {len(zones)} time zones; write one of {', '.join(zones)}")
 
 
+@lru_cache(maxsize=1)
+def _currencies() -> frozenset[str]:
+    return frozenset(entry.alpha_3 for entry in pycountry.currencies) - _NOT_MONEY
+
+
 def currency(value: str) -> str:
     code = value.upper()
-    if not _CURRENCY.fullmatch(code):
-        raise ValueError(f"{value!r} is not an ISO 4217 currency code such as CNY or USD")
-    return code
+    if code in _currencies():
+        return code
+    if code in _COMMON_NAMES:
+        raise ValueError(
+            f"{value!r} is not an ISO 4217 currency code; write {_COMMON_NAMES[code]} "
+            f"({code} → {_COMMON_NAMES[code]})"
+        )
+    if _CURRENCY.fullmatch(code):
+        raise ValueError(f"{value!r} is not an ISO 4217 currency code in use, such as CNY, USD or EUR")
+    raise ValueError(f"{value!r} is not an ISO 4217 currency code such as CNY or USD")
 
 
 def invoice_status(value: str) -> str:

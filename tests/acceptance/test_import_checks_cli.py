@@ -56,6 +56,34 @@ def refused(folder: Path, *args: str) -> str:
     return result.stderr
 
 
+INVOICES = """number,customer_id,currency,amount,issue_date,due_date,contract_ref,status
+INV-1,C1,CNY,100000.00,2026-04-01,2026-05-26,,open
+INV-2,C2,GBP,2500.50,2026-04-01,2026-05-11,,
+"""
+
+
+@pytest.fixture
+def loaded(workdir: Path) -> Path:
+    (workdir / "customers.csv").write_text(CUSTOMERS, encoding="utf-8")
+    (workdir / "invoices.csv").write_text(INVOICES, encoding="utf-8")
+    for entity in ("customers", "invoices"):
+        result = dunbot(workdir, "import", entity, f"{entity}.csv")
+        assert result.returncode == 0, result.stderr
+    return workdir
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("RMB", "bad.csv:2: currency: 'RMB' is not an ISO 4217 currency code; write CNY (RMB → CNY)"),
+        ("XYZ", "bad.csv:2: currency: 'XYZ' is not an ISO 4217 currency code in use"),
+    ],
+)
+def test_a_currency_not_in_iso_4217_is_refused(loaded: Path, code: str, expected: str) -> None:
+    (loaded / "bad.csv").write_text(INVOICES.replace("INV-1,C1,CNY", f"INV-9,C1,{code}"), "utf-8")
+    assert expected in refused(loaded, "import", "invoices", "bad.csv")
+
+
 def test_an_empty_timezone_is_the_countrys(workdir: Path) -> None:
     (workdir / "customers.csv").write_text(CUSTOMERS, encoding="utf-8")
     result = dunbot(workdir, "import", "customers", "customers.csv")

@@ -366,6 +366,9 @@ INVOICE_CASES = [
     ("unknown contract", ",K-1,", ",K-9,", 2, "contract_ref", "no contract 'K-9'"),
     ("bad status", "written_off", "closed", 5, "status", "'closed' is not a status"),
     ("bad currency", "GBP", "POUNDS", 4, "currency", "is not an ISO 4217 currency code"),
+    ("renminbi by its name", "C1,CNY", "C1,RMB", 2, "currency", "write CNY (RMB → CNY)"),
+    ("unknown code", "GBP", "XYZ", 4, "currency", "'XYZ' is not an ISO 4217 currency code in use"),
+    ("ISO's test code", "GBP", "XTS", 4, "currency", "'XTS' is not an ISO 4217 currency code in use"),
     (
         "due before issue",
         "2026-05-01,2026-06-07",
