@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -172,7 +172,7 @@ def import_in_session(
     if kind.name == "invoices":
         problems.extend(checker.invoices(records))
     elif kind.name == "payments":
-        problems.extend(checker.payments(records))
+        problems.extend(checker.payments(records, today))
     model = _MODELS[kind.name]
     existing = _existing(session, model, kind.key, list(records))
     inserts: list[dict[str, Any]] = []
@@ -300,13 +300,17 @@ class _ReferenceChecker:
             record["amount"] = quantize(record["amount"], record["currency"])
         return problems
 
-    def payments(self, records: Mapping[str, tuple[int, dict[str, Any]]]) -> list[str]:
+    def payments(self, records: Mapping[str, tuple[int, dict[str, Any]]], today: date) -> list[str]:
+        """Each payment's invoice exists, its amount fits the currency, and it was paid between the
+        invoice's issue date and ``today`` (the company's date)."""
         problems: list[str] = []
         numbers = sorted({r["invoice_number"] for _, r in records.values()})
         table = Invoice.__table__  # type: ignore[attr-defined]
         for start in range(0, len(numbers), _CHUNK):
             chunk = numbers[start : start + _CHUNK]
-            query = sa.select(table.c.number, table.c.customer_id, table.c.currency, table.c.amount)
+            query = sa.select(
+                table.c.number, table.c.customer_id, table.c.currency, table.c.amount, table.c.issue_date
+            )
             for row in self.session.execute(query.where(table.c.number.in_(chunk))).mappings():
                 self.invoices_by_number[row["number"]] = dict(row)
         for line, record in records.values():
@@ -322,6 +326,17 @@ class _ReferenceChecker:
                 problems.append(f"{self.source}:{line}: amount: {message}")
             else:
                 record["amount"] = quantize(record["amount"], invoice["currency"])
+            paid_on = record["paid_on"]
+            if paid_on < invoice["issue_date"]:
+                problems.append(
+                    f"{self.source}:{line}: paid_on: {paid_on} is before invoice {record['invoice_number']} "
+                    f"was issued ({invoice['issue_date']}); check the date or the invoice number"
+                )
+            elif paid_on > today:
+                problems.append(
+                    f"{self.source}:{line}: paid_on: {paid_on} is in the future (today is {today}); "
+                    "import a payment once it has been received"
+                )
         return problems
 
     def overpayments(self, records: Mapping[str, tuple[int, dict[str, Any]]]) -> list[str]:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -82,6 +84,18 @@ def loaded(workdir: Path) -> Path:
 def test_a_currency_not_in_iso_4217_is_refused(loaded: Path, code: str, expected: str) -> None:
     (loaded / "bad.csv").write_text(INVOICES.replace("INV-1,C1,CNY", f"INV-9,C1,{code}"), "utf-8")
     assert expected in refused(loaded, "import", "invoices", "bad.csv")
+
+
+def test_a_payment_before_the_issue_date_or_after_today_is_refused(loaded: Path) -> None:
+    header = "reference,invoice_number,amount,paid_on\n"
+    (loaded / "early.csv").write_text(header + "P-1,INV-1,10.00,2026-03-31\n", "utf-8")
+    stderr = refused(loaded, "import", "payments", "early.csv")
+    assert "early.csv:2: paid_on: 2026-03-31 is before invoice INV-1 was issued (2026-04-01)" in stderr
+    # two days on, so a run across the company's midnight cannot make it today
+    later = datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=2)
+    (loaded / "late.csv").write_text(header + f"P-1,INV-1,10.00,{later}\n", "utf-8")
+    stderr = refused(loaded, "import", "payments", "late.csv")
+    assert f"late.csv:2: paid_on: {later} is in the future" in stderr
 
 
 def test_an_empty_timezone_is_the_countrys(workdir: Path) -> None:

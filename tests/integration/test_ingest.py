@@ -450,6 +450,35 @@ def test_payment_for_unknown_invoice(loaded: Engine, write: Callable[[str, str],
     ]
 
 
+def test_payment_before_its_invoice_was_issued(loaded: Engine, write: Callable[[str, str], Path]) -> None:
+    # INV-2 was issued on 2026-05-01
+    path = write("p.csv", "reference,invoice_number,amount,paid_on\nP-9,INV-2,10.00,2026-04-30\n")
+    assert problems_of(loaded, "payments", path) == [
+        f"{path}:2: paid_on: 2026-04-30 is before invoice INV-2 was issued (2026-05-01); "
+        "check the date or the invoice number"
+    ]
+    on_the_day = write("q.csv", "reference,invoice_number,amount,paid_on\nP-9,INV-2,10.00,2026-05-01\n")
+    assert run(loaded, "payments", on_the_day).inserted == 1
+
+
+def test_payment_dated_after_today_in_the_companys_timezone(
+    loaded: Engine, write: Callable[[str, str], Path]
+) -> None:
+    # 17:00 UTC on 9 June is already 10 June in Shanghai, the company's timezone
+    evening = datetime(2026, 6, 9, 17, 0, tzinfo=UTC)
+    today = write("p.csv", "reference,invoice_number,amount,paid_on\nP-9,INV-1,10.00,2026-06-10\n")
+    assert import_file(loaded, "payments", today, defaults=DEFAULTS, now=evening).inserted == 1
+    path = write("q.csv", "reference,invoice_number,amount,paid_on\nP-10,INV-1,10.00,2026-06-11\n")
+    before = snapshot(loaded)
+    with pytest.raises(ImportValidationError) as caught:
+        import_file(loaded, "payments", path, defaults=DEFAULTS, now=evening)
+    assert caught.value.problems == [
+        f"{path}:2: paid_on: 2026-06-11 is in the future (today is 2026-06-10); "
+        "import a payment once it has been received"
+    ]
+    assert snapshot(loaded) == before
+
+
 def test_payment_changed_after_import(loaded: Engine, write: Callable[[str, str], Path]) -> None:
     path = write("p.csv", PAYMENTS.replace("1000.00", "1500.00"))
     problems = problems_of(loaded, "payments", path)
