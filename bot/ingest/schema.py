@@ -232,8 +232,27 @@ def phone(value: str, region: str) -> str:
     except phonenumbers.NumberParseException:
         raise ValueError(f"{value!r} is not a phone number; write it in E.164, e.g. +8613800138000") from None
     if not phonenumbers.is_valid_number(number):
+        if value.startswith("+"):
+            # Written in E.164 already: say which country's numbering plan it fails, not how to write it.
+            code = number.country_code or 0
+            regions = phonenumbers.region_codes_for_country_code(code)
+            where = region if region in regions else (regions[0] if regions else "")
+            if where in ("", phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY):
+                where = f"+{code}"
+            raise ValueError(f"{value!r} is not a valid phone number for {where}{_why_invalid(number)}")
         raise ValueError(f"{value!r} is not a valid phone number; write it in E.164, e.g. +8613800138000")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+_LENGTH_PROBLEMS = {
+    phonenumbers.ValidationResult.TOO_SHORT: " (too short)",
+    phonenumbers.ValidationResult.TOO_LONG: " (too long)",
+    phonenumbers.ValidationResult.INVALID_LENGTH: " (no number there has that many digits)",
+}
+
+
+def _why_invalid(number: phonenumbers.PhoneNumber) -> str:
+    return _LENGTH_PROBLEMS.get(phonenumbers.is_possible_number_with_reason(number), "")
 
 
 def check_scale(value: Decimal, currency_code: str) -> str | None:

@@ -98,6 +98,13 @@ def test_a_payment_before_the_issue_date_or_after_today_is_refused(loaded: Path)
     assert f"late.csv:2: paid_on: {later} is in the future" in stderr
 
 
+def test_an_e164_number_not_valid_for_its_country_says_so(workdir: Path) -> None:
+    (workdir / "bad.csv").write_text(CUSTOMERS.replace("+8613800138000", "+86 123"), "utf-8")
+    stderr = refused(workdir, "import", "customers", "bad.csv")
+    assert "bad.csv:2: phone: '+86 123' is not a valid phone number for CN (too short)" in stderr
+    assert "E.164" not in stderr
+
+
 def test_an_empty_timezone_is_the_countrys(workdir: Path) -> None:
     (workdir / "customers.csv").write_text(CUSTOMERS, encoding="utf-8")
     result = dunbot(workdir, "import", "customers", "customers.csv")

@@ -304,7 +304,30 @@ def test_bad_header(
 
 CUSTOMER_CASES = [
     ("bad email", "finance@hengtong.com.cn", "not-an-email", 2, "email", "is not a valid e-mail address"),
-    ("bad phone", "+8613800138000", "+86123", 2, "phone", "is not a valid phone number"),
+    (
+        "bad phone",
+        "+8613800138000",
+        "+86123",
+        2,
+        "phone",
+        "'+86123' is not a valid phone number for CN (too short)",
+    ),
+    (
+        "E.164 of another plan",
+        "+8613800138000",
+        "+86 10 1234 567",
+        2,
+        "phone",
+        "is not a valid phone number for CN",
+    ),
+    (
+        "national and invalid",
+        "13800138001",
+        "12345",
+        4,
+        "phone",
+        "is not a valid phone number; write it in E.164",
+    ),
     ("unknown tier", ",cooperative,", ",gold,", 2, "tier", "'gold' is not a tier"),
     ("unknown timezone", "Europe/London", "Europe/Londn", 3, "timezone", "is not an IANA time zone"),
     ("unknown country", ",GB,", ",XX,", 3, "country", "'XX' is not an ISO 3166 country code"),
