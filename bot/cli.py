@@ -13,7 +13,6 @@ import signal
 import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
@@ -23,6 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from bot.config import EXAMPLE_CONFIG, Settings, config_path, inspect_settings, load_settings
+from bot.domain.money import parse_amount
 from bot.errors import ConfigError, DunbotError, ImportValidationError
 from bot.store.engine import make_engine
 from bot.views import out, print_aging, print_kpi, print_plan
@@ -574,11 +574,21 @@ def promise(
     value = None
     if amount is not None:
         try:
-            value = Decimal(amount)
-        except InvalidOperation:
+            value = parse_amount(amount)
+        except ValueError:
             raise typer.BadParameter(f"{amount!r} is not an amount", param_hint="--amount") from None
     settings = _settings()
-    record_promise(make_engine(settings.database_url), invoice, promised_on, value, _actor(), _now())
+    now = _now()
+    record_promise(
+        make_engine(settings.database_url),
+        invoice,
+        promised_on,
+        value,
+        _actor(),
+        now,
+        made_on=_today(settings, now),
+        tolerance=settings.compliance.tolerance,
+    )
     out.print(f"promise recorded for {invoice}: {promised_on}" + (f", {value}" if value else ""))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -103,6 +103,28 @@ def test_an_e164_number_not_valid_for_its_country_says_so(workdir: Path) -> None
     stderr = refused(workdir, "import", "customers", "bad.csv")
     assert "bad.csv:2: phone: '+86 123' is not a valid phone number for CN (too short)" in stderr
     assert "E.164" not in stderr
+
+
+def _company_today() -> date:
+    return datetime.now(ZoneInfo("Asia/Shanghai")).date()  # the example config's company timezone
+
+
+def test_a_promise_that_cannot_be_kept_is_refused(loaded: Path) -> None:
+    (loaded / "paid.csv").write_text(
+        "reference,invoice_number,amount,paid_on\nP-1,INV-2,2500.50,2026-05-20\n"
+    )
+    assert dunbot(loaded, "import", "payments", "paid.csv").returncode == 0
+    soon = str(_company_today() + timedelta(days=10))
+    past = str(_company_today() - timedelta(days=2))
+    stderr = refused(loaded, "promise", "INV-1", "--date", past)
+    assert f"--date {past} is in the past" in stderr
+    stderr = refused(loaded, "promise", "INV-1", "--date", soon, "--amount", "100000.01")
+    assert "--amount 100,000.01 is more than invoice INV-1 still owes (100,000.00 CNY)" in stderr
+    stderr = refused(loaded, "promise", "INV-2", "--date", soon)
+    assert "invoice INV-2 is paid (outstanding 0.00 GBP); there is nothing to promise" in stderr
+    kept = dunbot(loaded, "promise", "INV-1", "--date", soon, "--amount", "50,000")
+    assert kept.returncode == 0, kept.stderr
+    assert f"promise recorded for INV-1: {soon}, 50000" in kept.stdout
 
 
 def test_an_empty_timezone_is_the_countrys(workdir: Path) -> None:
