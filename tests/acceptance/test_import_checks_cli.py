@@ -3,6 +3,7 @@ no traceback, nothing written; and what an import does not undo."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -141,3 +142,44 @@ def test_an_empty_timezone_in_the_us_names_the_zones_to_choose_from(workdir: Pat
     stderr = refused(workdir, "import", "customers", "us.csv")
     assert "us.csv:3: timezone: is empty and US has 8 time zones; write one of America/New_York," in stderr
     assert "Pacific/Honolulu" in stderr
+
+
+def _invoice_status(folder: Path, number: str) -> str:
+    with sqlite3.connect(folder / "dunbot.db") as connection:
+        return str(connection.execute("SELECT status FROM invoice WHERE number = ?", (number,)).fetchone()[0])
+
+
+def test_reimporting_the_same_file_does_not_reopen_a_closed_dispute(loaded: Path) -> None:
+    (loaded / "disputed.csv").write_text(
+        INVOICES.replace("2026-05-26,,open", "2026-05-26,,disputed"), "utf-8"
+    )
+    assert dunbot(loaded, "import", "invoices", "disputed.csv").returncode == 0
+    assert _invoice_status(loaded, "INV-1") == "disputed"
+    closed = dunbot(loaded, "dispute", "close", "INV-1", "--reason", "credit note agreed")
+    assert closed.returncode == 0, closed.stderr
+    before = counts(loaded)
+    again = dunbot(loaded, "import", "invoices", "disputed.csv")
+    assert again.returncode == 0, again.stderr
+    assert "0 new, 0 updated, 2 unchanged" in again.stdout
+    assert (
+        "disputed.csv:2: status: invoice INV-1 stays open as recorded in dunbot; the source still says "
+        "disputed, as at the last import"
+    ) in again.stdout
+    as_json = dunbot(loaded, "import", "invoices", "disputed.csv", "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    report = json.loads(as_json.stdout)
+    assert (report["entity"], report["updated"], report["unchanged"]) == ("invoices", 0, 2)
+    assert [(c["invoice"], c["source"], c["dunbot"]) for c in report["conflicts"]] == [
+        ("INV-1", "disputed", "open")
+    ]
+    assert _invoice_status(loaded, "INV-1") == "open"
+    assert counts(loaded) == before
+
+
+def test_import_events_name_the_invoices_they_changed(loaded: Path) -> None:
+    with sqlite3.connect(loaded / "dunbot.db") as connection:
+        bodies = [
+            json.loads(b) for (b,) in connection.execute("SELECT body FROM evidence_event ORDER BY seq")
+        ]
+    (event,) = [b for b in bodies if b["kind"] == "import" and b["data"]["entity"] == "invoices"]
+    assert event["invoices"] == ["INV-1", "INV-2"]

@@ -185,12 +185,91 @@ def test_disputed_invoice_stays_disputed_on_reimport(
     with loaded.begin() as connection:
         connection.execute(sa.text("UPDATE invoice SET status = 'disputed' WHERE number = 'INV-1'"))
     report = run(loaded, "invoices", write("again.csv", INVOICES))
-    assert report.updated == 0 and any("INV-1 stays disputed" in w for w in report.warnings)
+    assert report.updated == 0 and report.warnings == []
+    assert [c.message for c in report.conflicts] == [
+        f"{report.source}:2: status: invoice INV-1 stays disputed as recorded in dunbot; "
+        "the source still says open, as at the last import"
+    ]
     with loaded.connect() as connection:
         assert (
             connection.execute(sa.text("SELECT status FROM invoice WHERE number='INV-1'")).scalar()
             == "disputed"
         )
+
+
+def _status(engine: Engine, number: str) -> tuple[str, str]:
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.text("SELECT status, source_status FROM invoice WHERE number = :n"), {"n": number}
+        ).one()
+    return str(row.status), str(row.source_status)
+
+
+def _events(engine: Engine) -> list[dict[str, object]]:
+    with engine.connect() as connection:
+        bodies = connection.execute(sa.text("SELECT body FROM evidence_event ORDER BY seq")).scalars()
+        return [json.loads(str(body)) for body in bodies]
+
+
+def test_a_dispute_closed_in_dunbot_is_not_reopened_by_the_same_file(
+    loaded: Engine, write: Callable[[str, str], Path]
+) -> None:
+    from bot.outreach.collector import set_dispute
+
+    disputed = INVOICES.replace("K-1,open", "K-1,disputed")
+    run(loaded, "invoices", write("disputed.csv", disputed))
+    assert _status(loaded, "INV-1") == ("disputed", "disputed")  # the source's own change applies
+    set_dispute(loaded, "INV-1", False, "credit note agreed", "ops", NOW)
+    events = len(_events(loaded))
+    report = run(loaded, "invoices", write("again.csv", disputed))
+    assert (report.updated, report.unchanged) == (0, 4)
+    assert [(c.invoice, c.source_status, c.dunbot_status) for c in report.conflicts] == [
+        ("INV-1", "disputed", "open")
+    ]
+    assert _status(loaded, "INV-1") == ("open", "disputed")
+    assert len(_events(loaded)) == events  # nothing changed, nothing recorded
+
+
+def test_a_dispute_opened_in_dunbot_is_not_closed_by_the_same_file(
+    loaded: Engine, write: Callable[[str, str], Path]
+) -> None:
+    from bot.outreach.collector import set_dispute
+
+    set_dispute(loaded, "INV-3", True, "goods damaged", "ops", NOW)
+    report = run(loaded, "invoices", write("again.csv", INVOICES.replace("2026-05-26", "2026-06-26")))
+    assert report.updated == 1  # INV-1's due date moved; INV-3's status did not
+    assert [(c.line, c.invoice, c.dunbot_status) for c in report.conflicts] == [(4, "INV-3", "disputed")]
+    assert _status(loaded, "INV-3") == ("disputed", "open")
+    event = _events(loaded)[-1]
+    assert event["kind"] == "import" and event["invoices"] == ["INV-1"]
+    data = event["data"]
+    assert isinstance(data, dict)
+    assert data["kept"] == {"INV-3": {"status": "disputed", "source": "open"}}
+
+
+def test_a_change_at_the_source_applies_over_dunbots_status(
+    loaded: Engine, write: Callable[[str, str], Path]
+) -> None:
+    from bot.outreach.collector import set_dispute
+
+    set_dispute(loaded, "INV-3", True, "goods damaged", "ops", NOW)
+    report = run(
+        loaded, "invoices", write("off.csv", INVOICES.replace("2026-05-11,,open", "2026-05-11,,written_off"))
+    )
+    assert report.updated == 1 and report.conflicts == []
+    assert _status(loaded, "INV-3") == ("written_off", "written_off")
+    event = _events(loaded)[-1]
+    assert event["invoices"] == ["INV-3"]
+    assert event["data"]["changes"] == {  # type: ignore[index]
+        "INV-3": {"status": ["disputed", "written_off"], "source_status": ["open", "written_off"]}
+    }
+
+
+def test_import_events_name_the_invoices_they_changed(loaded: Engine) -> None:
+    imports = {e["data"]["entity"]: e for e in _events(loaded) if e["kind"] == "import"}  # type: ignore[index]
+    assert imports["invoices"]["invoices"] == ["INV-1", "INV-2", "INV-3", "INV-4"]
+    assert imports["payments"]["invoices"] == ["INV-2", "INV-3"]
+    assert imports["customers"]["invoices"] == []
 
 
 def test_duplicate_rows_with_the_same_content_are_one(

@@ -101,6 +101,30 @@ def test_a_customer_in_a_country_of_several_zones_must_name_one(engine: Engine, 
     assert counts(engine) == before
 
 
+def test_sync_keeps_a_dispute_opened_in_dunbot_until_the_source_changes(engine: Engine, source: str) -> None:
+    from bot.outreach.collector import set_dispute
+
+    sync_source(engine, source, QUERIES, DEFAULTS, NOW)
+    set_dispute(engine, "INV-1", True, "wrong quantity", "ops", NOW)
+    before = counts(engine)
+    reports = {r.entity: r for r in sync_source(engine, source, QUERIES, DEFAULTS, NOW)}
+    assert [c.message for c in reports["invoices"].conflicts] == [
+        "source.invoices:1: status: invoice INV-1 stays disputed as recorded in dunbot; "
+        "the source still says open, as at the last import"
+    ]
+    assert counts(engine) == before
+    written_off = QUERIES["invoices"].replace(
+        "NULL AS status", "CASE no WHEN 'INV-1' THEN 'written_off' END AS status"
+    )
+    reports = {
+        r.entity: r for r in sync_source(engine, source, {**QUERIES, "invoices": written_off}, DEFAULTS, NOW)
+    }
+    assert reports["invoices"].conflicts == [] and reports["invoices"].invoices == ["INV-1"]
+    with engine.connect() as connection:
+        status = connection.execute(sa.text("SELECT status FROM invoice WHERE number = 'INV-1'")).scalar()
+    assert status == "written_off"  # the source's own change applies
+
+
 def test_query_missing_a_column(engine: Engine, source: str) -> None:
     queries = {"customers": "SELECT code AS id, title AS nmae FROM erp_customer"}
     with pytest.raises(ImportValidationError) as caught:
