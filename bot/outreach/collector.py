@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import func
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from bot.domain.ledger import InvoiceStatus
 from bot.domain.money import format_amount, minor_units
@@ -15,6 +15,8 @@ from bot.errors import InputError
 from bot.evidence.log import EventKind, NewEvent, append_event
 from bot.store.engine import require_schema
 from bot.store.tables import Invoice, Payment
+
+payment_t = Payment.__table__  # type: ignore[attr-defined]
 
 
 def _invoice(session: Session, number: str) -> Invoice:
@@ -28,10 +30,10 @@ def _invoice(session: Session, number: str) -> Invoice:
 
 
 def _outstanding(session: Session, invoice: Invoice) -> Decimal:
-    paid = session.exec(
-        select(func.coalesce(func.sum(Payment.amount), 0)).where(Payment.invoice_number == invoice.number)
-    ).one()
-    return max(Decimal(0), invoice.amount - Decimal(paid))
+    # Summed here, not by SQL: SQLite keeps money as text, and its SUM would go through a float.
+    query = sa.select(payment_t.c.amount).where(payment_t.c.invoice_number == invoice.number)
+    paid = sum(session.execute(query).scalars(), Decimal(0))
+    return max(Decimal(0), invoice.amount - paid)
 
 
 def _check_promise(

@@ -33,6 +33,7 @@ def ledger(engine: Engine) -> Engine:
             ("I-NEARLY", "CNY", "300.00", "open"),
             ("I-OFF", "CNY", "700.00", "written_off"),
             ("I-JPY", "JPY", "120000", "open"),
+            ("I-TENTHS", "CNY", "100.30", "open"),
         ):
             session.add(
                 tables.Invoice(
@@ -50,6 +51,9 @@ def ledger(engine: Engine) -> Engine:
             ("P-1", "I-OPEN", "1000.00"),
             ("P-2", "I-PAID", "300.00"),
             ("P-3", "I-NEARLY", "299.50"),
+            # tenths that a float sum would not add up exactly (0.1 + 0.2 != 0.3)
+            ("P-4", "I-TENTHS", "0.10"),
+            ("P-5", "I-TENTHS", "0.20"),
         ):
             session.add(
                 tables.Payment(
@@ -102,6 +106,7 @@ REFUSED = [
     ),
     ("written off", "I-OFF", TODAY, None, "invoice I-OFF is written off; there is nothing to promise"),
     ("zero", "I-OPEN", TODAY, "0", "--amount must be positive"),
+    ("a cent above, summed exactly", "I-TENTHS", TODAY, "100.01", "still owes (100.00 CNY)"),
     ("yen with decimals", "I-JPY", TODAY, "100.5", "--amount 100.5 has more decimals than JPY allows (0)"),
 ]
 
@@ -126,3 +131,12 @@ def test_a_promise_for_today_of_all_that_is_owed_is_recorded(ledger: Engine) -> 
         ).one()
     assert (str(row.promise_date), Decimal(str(row.promise_amount))) == ("2026-06-10", Decimal("4000.00"))
     assert state(ledger)[1] == events + 1
+
+
+def test_the_outstanding_is_summed_exactly(ledger: Engine) -> None:
+    promise(ledger, "I-TENTHS", TODAY, "100.00")  # 100.30 - 0.10 - 0.20, to the cent
+    with ledger.connect() as connection:
+        amount = connection.execute(
+            sa.text("SELECT promise_amount FROM invoice WHERE number = 'I-TENTHS'")
+        ).scalar_one()
+    assert Decimal(str(amount)) == Decimal("100.00")
