@@ -183,3 +183,62 @@ def test_import_events_name_the_invoices_they_changed(loaded: Path) -> None:
         ]
     (event,) = [b for b in bodies if b["kind"] == "import" and b["data"]["entity"] == "invoices"]
     assert event["invoices"] == ["INV-1", "INV-2"]
+
+
+ERP = """
+CREATE TABLE ar_customers (id TEXT, name TEXT, tax_id TEXT, tier TEXT, country TEXT, timezone TEXT,
+  language TEXT, email TEXT, phone TEXT, address TEXT, account_manager TEXT, payment_terms_days INT,
+  credit_limit TEXT, industry TEXT, annual_revenue TEXT, open_lawsuits INT, do_not_contact TEXT);
+CREATE TABLE ar_invoices (number TEXT, customer_id TEXT, currency TEXT, amount TEXT, issue_date TEXT,
+  due_date TEXT, contract_ref TEXT, status TEXT);
+INSERT INTO ar_customers VALUES
+  ('C1', 'Acme', NULL, NULL, 'CN', NULL, 'zh-CN', NULL, NULL, NULL, NULL, 30, NULL, NULL, NULL, 0, NULL),
+  ('C2', 'Bright Harbour Ltd', NULL, NULL, 'GB', NULL, 'en', NULL, NULL, NULL, NULL, 30, NULL, NULL, NULL, 0, NULL);
+INSERT INTO ar_invoices VALUES
+  ('INV-1', 'C1', 'CNY', '100000.00', '2026-04-01', '2026-05-26', NULL, 'open'),
+  ('INV-2', 'C2', 'GBP', '2500.50', '2026-04-01', '2026-05-11', NULL, 'open');
+"""
+
+
+@pytest.fixture
+def with_source(workdir: Path) -> Path:
+    with sqlite3.connect(workdir / "erp.db") as erp:
+        erp.executescript(ERP)
+    config = workdir / "dunbot.toml"
+    text = config.read_text(encoding="utf-8")
+    wired = (
+        '[source]\nurl = "sqlite:///erp.db"\n'
+        'customers = "SELECT * FROM ar_customers"\ninvoices = "SELECT * FROM ar_invoices"\n'
+    )
+    assert "[source]" in text
+    config.write_text(text.replace("[source]", wired, 1), encoding="utf-8")
+    return workdir
+
+
+def test_sync_fills_timezones_and_keeps_a_dispute_opened_in_dunbot(with_source: Path) -> None:
+    first = dunbot(with_source, "sync", "--json")
+    assert first.returncode == 0, first.stderr
+    assert [(r["entity"], r["inserted"]) for r in json.loads(first.stdout)] == [
+        ("customers", 2),
+        ("invoices", 2),
+    ]
+    with sqlite3.connect(with_source / "dunbot.db") as connection:
+        zones = dict(connection.execute("SELECT id, timezone FROM customer").fetchall())
+    assert zones == {"C1": "Asia/Shanghai", "C2": "Europe/London"}
+    assert dunbot(with_source, "dispute", "open", "INV-2", "--reason", "damaged").returncode == 0
+    again = dunbot(with_source, "sync", "--json")
+    assert again.returncode == 0, again.stderr
+    (invoices,) = [r for r in json.loads(again.stdout) if r["entity"] == "invoices"]
+    assert [(c["line"], c["invoice"], c["source"], c["dunbot"]) for c in invoices["conflicts"]] == [
+        (2, "INV-2", "open", "disputed")
+    ]
+    assert _invoice_status(with_source, "INV-2") == "disputed"
+    people = dunbot(with_source, "sync")
+    assert "source.invoices:2: status: invoice INV-2 stays disputed as recorded in dunbot" in people.stdout
+
+
+def test_sync_names_the_row_of_a_us_customer_without_a_timezone(with_source: Path) -> None:
+    with sqlite3.connect(with_source / "erp.db") as erp:
+        erp.execute("UPDATE ar_customers SET country = 'US' WHERE id = 'C2'")
+    stderr = refused(with_source, "sync")
+    assert "source.customers:2: timezone: is empty and US has 8 time zones; write one of" in stderr
