@@ -13,7 +13,6 @@ import signal
 import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
@@ -23,6 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from bot.config import EXAMPLE_CONFIG, Settings, config_path, inspect_settings, load_settings
+from bot.domain.money import parse_amount
 from bot.errors import ConfigError, DunbotError, ImportValidationError
 from bot.store.engine import make_engine
 from bot.views import out, print_aging, print_kpi, print_plan
@@ -228,6 +228,9 @@ def import_(
     file: Annotated[Path, typer.Argument(help="CSV file; its first line is the header (README: CSV files)")],
     encoding: Annotated[str, typer.Option("--encoding", help="e.g. gb18030; default UTF-8")] = "utf-8-sig",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and count; write nothing.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="What was imported, warnings and kept statuses as JSON.")
+    ] = False,
 ) -> None:
     """Import a CSV file: one transaction, every bad row reported, nothing written on error."""
     from bot.ingest.service import import_file
@@ -248,7 +251,10 @@ def import_(
             defaults=_import_defaults(settings),
             now=_now(),
         )
-    _print_import(report, dry_run)
+    if as_json:
+        _print_json(report.as_json(dry_run))
+    else:
+        _print_import(report, dry_run)
 
 
 def _import_defaults(settings: Settings) -> Any:
@@ -269,11 +275,23 @@ def _print_import(report: Any, dry_run: bool) -> None:
     )
     for warning in getattr(report, "warnings", []) or []:
         err.print(f"[yellow]warning:[/] {escape(str(warning))}", highlight=False)
+    if report.conflicts:
+        # Not an error: what people recorded in dunbot stands until the source itself changes.
+        out.print(
+            f"{len(report.conflicts)} status(es) recorded in dunbot kept against an unchanged source:",
+            highlight=False,
+        )
+        for conflict in report.conflicts:
+            out.print(f"  {escape(conflict.message)}", highlight=False, soft_wrap=True)
 
 
 @app.command()
 @handled
-def sync() -> None:
+def sync(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="What was imported, warnings and kept statuses as JSON.")
+    ] = False,
+) -> None:
     """Pull customers, contracts, invoices and payments from the \\[source] database."""
     from bot.ingest.source import sync_source
 
@@ -284,6 +302,9 @@ def sync() -> None:
     reports = sync_source(
         engine, settings.source.url, settings.source.queries(), _import_defaults(settings), _now()
     )
+    if as_json:
+        _print_json([report.as_json() for report in reports])
+        return
     for report in reports:
         _print_import(report, False)
 
@@ -574,11 +595,21 @@ def promise(
     value = None
     if amount is not None:
         try:
-            value = Decimal(amount)
-        except InvalidOperation:
+            value = parse_amount(amount)
+        except ValueError:
             raise typer.BadParameter(f"{amount!r} is not an amount", param_hint="--amount") from None
     settings = _settings()
-    record_promise(make_engine(settings.database_url), invoice, promised_on, value, _actor(), _now())
+    now = _now()
+    record_promise(
+        make_engine(settings.database_url),
+        invoice,
+        promised_on,
+        value,
+        _actor(),
+        now,
+        made_on=_today(settings, now),
+        tolerance=settings.compliance.tolerance,
+    )
     out.print(f"promise recorded for {invoice}: {promised_on}" + (f", {value}" if value else ""))
 
 

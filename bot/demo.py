@@ -104,7 +104,12 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
         report = import_file(engine, entity, path, defaults=defaults, now=arrived)
         console.print(f"   {entity:<10} {report.inserted:>4} new   ({path.name})")
     for number, promised_on, amount in files.promises:
-        record_promise(engine, number, promised_on, amount, DEMO_ACTOR, arrived)
+        # The broken promise was made before its date, which has passed by the demo's day.
+        made_on = min(day, promised_on)
+        tolerance = settings.compliance.tolerance
+        record_promise(
+            engine, number, promised_on, amount, DEMO_ACTOR, arrived, made_on=made_on, tolerance=tolerance
+        )
     for number in files.disputes:
         set_dispute(engine, number, True, "customer disputes the delivered quantity", DEMO_ACTOR, arrived)
     console.print(f"   recorded {len(files.promises)} promise(s) to pay and {len(files.disputes)} dispute(s)")

@@ -17,14 +17,20 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
+import pycountry
 from email_validator import EmailNotValidError, validate_email
 
 from bot.domain.ledger import TIER_ALIASES, InvoiceStatus, Language
 from bot.domain.money import minor_units, parse_amount
+from bot.ingest.zones import country_zones, present_day_zones
 
 Parser = Callable[[str], Any]
 
 _CURRENCY = re.compile(r"[A-Z]{3}")
+# ISO 4217 reserves these for tests and for "no currency": no invoice is owed in them.
+_NOT_MONEY = frozenset({"XTS", "XXX"})
+# Names people write for a currency in place of its code (a hint only; the list is pycountry's).
+_COMMON_NAMES = {"RMB": "CNY", "NTD": "TWD", "NIS": "ILS", "STG": "GBP", "UKL": "GBP"}
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TRUE = frozenset({"true", "yes", "y", "1", "是"})
 _FALSE = frozenset({"false", "no", "n", "0", "否"})
@@ -33,7 +39,11 @@ MAX_KEY_LENGTH = 64
 
 @dataclass(frozen=True, slots=True)
 class ImportDefaults:
-    """Values for empty optional customer cells: the company's own country, timezone and language."""
+    """Values for empty optional customer cells: the company's own country, timezone and language.
+
+    ``timezone`` fills an empty cell only for customers in the company's own country; elsewhere an
+    empty timezone is the country's (see :func:`country_timezone`).
+    """
 
     country: str
     timezone: str
@@ -170,11 +180,41 @@ def email(value: str) -> str:
         raise ValueError(f"{value!r} is not a valid e-mail address ({exc})") from None
 
 
+def country_timezone(code: str, company: ImportDefaults, year: int) -> str:
+    """The timezone of a customer in ``code`` whose file left it empty, or ``ValueError`` naming the
+    zones to choose from.
+
+    In the company's own country it is the company's timezone (the config names the clock the
+    company keeps at home, e.g. Asia/Shanghai rather than Asia/Urumqi); elsewhere the country's one
+    present-day clock (Europe/London for GB); a country with several (US, AU, RU) must name one.
+    """
+    if code == company.country and company.timezone in country_zones(code):
+        return company.timezone
+    zones = present_day_zones(code, year)
+    if len(zones) == 1:
+        return zones[0]
+    if not zones:
+        raise ValueError(f"is empty and the tz database names no zone for {code}; write one, e.g. UTC")
+    raise ValueError(f"is empty and {code} has {len(zones)} time zones; write one of {', '.join(zones)}")
+
+
+@lru_cache(maxsize=1)
+def _currencies() -> frozenset[str]:
+    return frozenset(entry.alpha_3 for entry in pycountry.currencies) - _NOT_MONEY
+
+
 def currency(value: str) -> str:
     code = value.upper()
-    if not _CURRENCY.fullmatch(code):
-        raise ValueError(f"{value!r} is not an ISO 4217 currency code such as CNY or USD")
-    return code
+    if code in _currencies():
+        return code
+    if code in _COMMON_NAMES:
+        raise ValueError(
+            f"{value!r} is not an ISO 4217 currency code; write {_COMMON_NAMES[code]} "
+            f"({code} → {_COMMON_NAMES[code]})"
+        )
+    if _CURRENCY.fullmatch(code):
+        raise ValueError(f"{value!r} is not an ISO 4217 currency code in use, such as CNY, USD or EUR")
+    raise ValueError(f"{value!r} is not an ISO 4217 currency code such as CNY or USD")
 
 
 def invoice_status(value: str) -> str:
@@ -192,8 +232,27 @@ def phone(value: str, region: str) -> str:
     except phonenumbers.NumberParseException:
         raise ValueError(f"{value!r} is not a phone number; write it in E.164, e.g. +8613800138000") from None
     if not phonenumbers.is_valid_number(number):
+        if value.startswith("+"):
+            # Written in E.164 already: say which country's numbering plan it fails, not how to write it.
+            code = number.country_code or 0
+            regions = phonenumbers.region_codes_for_country_code(code)
+            where = region if region in regions else (regions[0] if regions else "")
+            if where in ("", phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY):
+                where = f"+{code}"
+            raise ValueError(f"{value!r} is not a valid phone number for {where}{_why_invalid(number)}")
         raise ValueError(f"{value!r} is not a valid phone number; write it in E.164, e.g. +8613800138000")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+_LENGTH_PROBLEMS = {
+    phonenumbers.ValidationResult.TOO_SHORT: " (too short)",
+    phonenumbers.ValidationResult.TOO_LONG: " (too long)",
+    phonenumbers.ValidationResult.INVALID_LENGTH: " (no number there has that many digits)",
+}
+
+
+def _why_invalid(number: phonenumbers.PhoneNumber) -> str:
+    return _LENGTH_PROBLEMS.get(phonenumbers.is_possible_number_with_reason(number), "")
 
 
 def check_scale(value: Decimal, currency_code: str) -> str | None:
@@ -276,9 +335,12 @@ IMPORT_ORDER = ("contracts", "customers", "invoices", "payments")
 
 
 def parse_row(
-    entity: Entity, cells: Mapping[str, str], defaults: ImportDefaults
+    entity: Entity, cells: Mapping[str, str], defaults: ImportDefaults, today: date
 ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    """Parse one row; returns the values by column and the ``(column, message)`` problems."""
+    """Parse one row; returns the values by column and the ``(column, message)`` problems.
+
+    ``today`` is the import's date in the company's timezone (the clock is read by the caller).
+    """
     values: dict[str, Any] = {}
     problems: list[tuple[str, str]] = []
     for column in entity.columns:
@@ -294,23 +356,24 @@ def parse_row(
             problems.append((column.name, str(exc)))
             values[column.name] = None
     if entity is CUSTOMERS:
-        _customer_rules(values, problems, defaults)
+        _customer_rules(values, problems, defaults, today)
     elif entity is INVOICES:
         _invoice_rules(values, problems)
     return values, problems
 
 
 def _customer_rules(
-    values: dict[str, Any], problems: list[tuple[str, str]], defaults: ImportDefaults
+    values: dict[str, Any], problems: list[tuple[str, str]], defaults: ImportDefaults, today: date
 ) -> None:
     failed = {column for column, _ in problems}
-    for column, fallback in (
-        ("country", defaults.country),
-        ("timezone", defaults.timezone),
-        ("language", defaults.language),
-    ):
+    for column, fallback in (("country", defaults.country), ("language", defaults.language)):
         if values[column] is None and column not in failed:
             values[column] = fallback
+    if values["timezone"] is None and not failed & {"timezone", "country"}:
+        try:
+            values["timezone"] = country_timezone(values["country"], defaults, today.year)
+        except ValueError as exc:
+            problems.append(("timezone", str(exc)))
     if values["phone"] and "country" not in failed:
         try:
             values["phone"] = phone(values["phone"], values["country"])

@@ -6,6 +6,11 @@ master data and are updated in place. An invoice's customer, currency, amount an
 facts a dunning letter relies on, so a different value for an invoice already imported is an error
 (correct it at the source with a credit note, not by rewriting history); its due date, contract and
 status may change. Payments are facts and never change; each new one is an evidence event.
+
+Imports never undo what people recorded in dunbot (a dispute opened or closed, DESIGN §2 and issue
+16): ``invoice.source_status`` keeps the status the source itself gave at the last import. The
+source's status changes dunbot's only when the source's own value changed since then; otherwise a
+difference is a :class:`StatusConflict`, listed in the report, and dunbot's status stays.
 """
 
 from __future__ import annotations
@@ -13,16 +18,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, select
 
-from bot.domain.ledger import InvoiceStatus
 from bot.domain.money import format_amount, quantize
 from bot.errors import ImportValidationError, InputError
 from bot.evidence.canonical import to_jsonable
@@ -33,7 +38,14 @@ from bot.ingest.schema import ENTITIES, Entity, ImportDefaults, check_scale, par
 from bot.store.engine import require_schema
 from bot.store.tables import Contract, Customer, Invoice, Payment
 
-__all__ = ["ImportDefaults", "ImportReport", "import_file", "import_in_session", "import_rows"]
+__all__ = [
+    "ImportDefaults",
+    "ImportReport",
+    "StatusConflict",
+    "import_file",
+    "import_in_session",
+    "import_rows",
+]
 
 IMPORT_ACTOR = "import"
 _CHUNK = 500
@@ -51,6 +63,34 @@ _IMMUTABLE = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class StatusConflict:
+    """An invoice whose status in dunbot differs from the source's unchanged one: dunbot's stays."""
+
+    source: str
+    line: int
+    invoice: str
+    source_status: str  # what the source says, as it did at the last import
+    dunbot_status: str  # what people recorded in dunbot, which the import keeps
+
+    @property
+    def message(self) -> str:
+        return (
+            f"{self.source}:{self.line}: status: invoice {self.invoice} stays {self.dunbot_status} as "
+            f"recorded in dunbot; the source still says {self.source_status}, as at the last import"
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "line": self.line,
+            "invoice": self.invoice,
+            "column": "status",
+            "source": self.source_status,
+            "dunbot": self.dunbot_status,
+            "message": self.message,
+        }
+
+
 @dataclass(slots=True)
 class ImportReport:
     """What an import did (or, on a dry run, would do)."""
@@ -62,10 +102,27 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     warnings: list[str] = field(default_factory=list)
+    conflicts: list[StatusConflict] = field(default_factory=list)
+    # the invoices this import inserted or changed (invoices), or added payments to (payments)
+    invoices: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
         return bool(self.inserted or self.updated)
+
+    def as_json(self, dry_run: bool = False) -> dict[str, Any]:
+        return {
+            "entity": self.entity,
+            "source": self.source,
+            "dry_run": dry_run,
+            "rows": self.rows,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "invoices": self.invoices,
+            "warnings": self.warnings,
+            "conflicts": [conflict.as_json() for conflict in self.conflicts],
+        }
 
 
 def entity_named(name: str) -> Entity:
@@ -145,11 +202,12 @@ def import_in_session(
 ) -> ImportReport:
     """The import inside the caller's transaction; raises :class:`ImportValidationError` on any problem."""
     kind = entity_named(entity)
+    today = now.astimezone(ZoneInfo(defaults.timezone)).date()  # the company's date
     problems: list[str] = []
     records: dict[str, tuple[int, dict[str, Any]]] = {}
     report = ImportReport(entity=kind.name, source=source, rows=len(rows))
     for line, cells in rows:
-        values, row_problems = parse_row(kind, cells, defaults)
+        values, row_problems = parse_row(kind, cells, defaults, today)
         problems.extend(f"{source}:{line}: {column}: {message}" for column, message in row_problems)
         if row_problems:
             continue
@@ -170,7 +228,7 @@ def import_in_session(
     if kind.name == "invoices":
         problems.extend(checker.invoices(records))
     elif kind.name == "payments":
-        problems.extend(checker.payments(records))
+        problems.extend(checker.payments(records, today))
     model = _MODELS[kind.name]
     existing = _existing(session, model, kind.key, list(records))
     inserts: list[dict[str, Any]] = []
@@ -178,6 +236,8 @@ def import_in_session(
     changes: dict[str, dict[str, list[Any]]] = {}
     for record_key, (line, record) in records.items():
         current = existing.get(record_key)
+        if kind.name == "invoices":
+            _settle_status(record, current, report, source, line)
         if current is None:
             inserts.append(record)
             continue
@@ -188,8 +248,6 @@ def import_in_session(
                     f"{current[column]}, this row says {record[column]}; a recorded "
                     f"{kind.name[:-1]} cannot change it (correct it at the source, e.g. with a credit note)"
                 )
-        if kind.name == "invoices":
-            _keep_dunbot_dispute(record, current, report, source, line)
         diff = {
             name: [current.get(name), value] for name, value in record.items() if current.get(name) != value
         }
@@ -207,24 +265,35 @@ def import_in_session(
         session.execute(sa.insert(model), inserts)
     if updates:
         session.execute(sa.update(model), updates)
+    if kind.name == "invoices":
+        report.invoices = sorted(str(r["number"]) for r in (*inserts, *updates))
+    elif kind.name == "payments":
+        report.invoices = sorted({str(r["invoice_number"]) for r in inserts})
     events = checker.payment_events(inserts, actor) if kind.name == "payments" else []
     if report.changed:
+        data: dict[str, Any] = {
+            "entity": kind.name,
+            "source": source,
+            "sha256": digest or _rows_digest(rows),
+            "rows": report.rows,
+            "inserted": report.inserted,
+            "updated": report.updated,
+            "unchanged": report.unchanged,
+            # what an update changed, old and new value per column: a moved due date or a
+            # new e-mail address is part of the record a court may ask about
+            "changes": to_jsonable(changes),
+        }
+        if report.conflicts:
+            # what the import did not change because people had recorded otherwise in dunbot
+            data["kept"] = {
+                c.invoice: {"status": c.dunbot_status, "source": c.source_status} for c in report.conflicts
+            }
         events.append(
             NewEvent(
                 kind=EventKind.IMPORT,
                 actor=actor,
-                data={
-                    "entity": kind.name,
-                    "source": source,
-                    "sha256": digest or _rows_digest(rows),
-                    "rows": report.rows,
-                    "inserted": report.inserted,
-                    "updated": report.updated,
-                    "unchanged": report.unchanged,
-                    # what an update changed, old and new value per column: a moved due date or a
-                    # new e-mail address is part of the record a court may ask about
-                    "changes": to_jsonable(changes),
-                },
+                invoices=tuple(report.invoices),
+                data=data,
             )
         )
     append_events(session, now, events)
@@ -232,16 +301,21 @@ def import_in_session(
     return report
 
 
-def _keep_dunbot_dispute(
-    record: dict[str, Any], current: Mapping[str, Any], report: ImportReport, source: str, line: int
+def _settle_status(
+    record: dict[str, Any], current: Mapping[str, Any] | None, report: ImportReport, source: str, line: int
 ) -> None:
-    # A dispute opened with `dunbot dispute open` is not closed by a ledger that still says "open".
-    if current["status"] == InvoiceStatus.DISPUTED and record["status"] == InvoiceStatus.OPEN:
-        record["status"] = current["status"]
-        report.warnings.append(
-            f"{source}:{line}: status: invoice {record['number']} stays disputed; "
-            "close the dispute with `dunbot dispute close`"
-        )
+    """Decide an invoice's status: the source's when new or changed at the source, else dunbot's."""
+    said = record["status"]
+    record["source_status"] = said
+    if current is None:
+        return
+    # Rows from before migration 0007 or written by dunbot itself have no baseline: their status is it.
+    baseline = current["source_status"] if current["source_status"] is not None else current["status"]
+    if said != baseline:
+        return  # the source changed its mind since the last import: that is news, and it applies
+    record["status"] = current["status"]
+    if current["status"] != said:
+        report.conflicts.append(StatusConflict(source, line, record["number"], said, current["status"]))
 
 
 def _existing(
@@ -298,13 +372,17 @@ class _ReferenceChecker:
             record["amount"] = quantize(record["amount"], record["currency"])
         return problems
 
-    def payments(self, records: Mapping[str, tuple[int, dict[str, Any]]]) -> list[str]:
+    def payments(self, records: Mapping[str, tuple[int, dict[str, Any]]], today: date) -> list[str]:
+        """Each payment's invoice exists, its amount fits the currency, and it was paid between the
+        invoice's issue date and ``today`` (the company's date)."""
         problems: list[str] = []
         numbers = sorted({r["invoice_number"] for _, r in records.values()})
         table = Invoice.__table__  # type: ignore[attr-defined]
         for start in range(0, len(numbers), _CHUNK):
             chunk = numbers[start : start + _CHUNK]
-            query = sa.select(table.c.number, table.c.customer_id, table.c.currency, table.c.amount)
+            query = sa.select(
+                table.c.number, table.c.customer_id, table.c.currency, table.c.amount, table.c.issue_date
+            )
             for row in self.session.execute(query.where(table.c.number.in_(chunk))).mappings():
                 self.invoices_by_number[row["number"]] = dict(row)
         for line, record in records.values():
@@ -320,6 +398,17 @@ class _ReferenceChecker:
                 problems.append(f"{self.source}:{line}: amount: {message}")
             else:
                 record["amount"] = quantize(record["amount"], invoice["currency"])
+            paid_on = record["paid_on"]
+            if paid_on < invoice["issue_date"]:
+                problems.append(
+                    f"{self.source}:{line}: paid_on: {paid_on} is before invoice {record['invoice_number']} "
+                    f"was issued ({invoice['issue_date']}); check the date or the invoice number"
+                )
+            elif paid_on > today:
+                problems.append(
+                    f"{self.source}:{line}: paid_on: {paid_on} is in the future (today is {today}); "
+                    "import a payment once it has been received"
+                )
         return problems
 
     def overpayments(self, records: Mapping[str, tuple[int, dict[str, Any]]]) -> list[str]:

@@ -340,7 +340,9 @@ def test_reports_for_people_show_every_amount_whole_at_any_width(loaded: Path, c
 
 
 def test_promise_and_dispute_pause_dunning(loaded: Path) -> None:
-    assert dunbot(loaded, "promise", "INV-1", "--date", "2026-06-20", "--amount", "50000").returncode == 0
+    # a promise is for today or later (issue 16); any date after AS_OF pauses the plan of AS_OF
+    soon = str(date.today() + timedelta(days=10))
+    assert dunbot(loaded, "promise", "INV-1", "--date", soon, "--amount", "50000").returncode == 0
     assert dunbot(loaded, "dispute", "open", "INV-3", "--reason", "goods damaged").returncode == 0
     decisions = json.loads(dunbot(loaded, "plan", "--as-of", AS_OF, "--json").stdout)
     assert not any(d["invoice"] in ("INV-1", "INV-3") for d in decisions)

@@ -185,12 +185,91 @@ def test_disputed_invoice_stays_disputed_on_reimport(
     with loaded.begin() as connection:
         connection.execute(sa.text("UPDATE invoice SET status = 'disputed' WHERE number = 'INV-1'"))
     report = run(loaded, "invoices", write("again.csv", INVOICES))
-    assert report.updated == 0 and any("INV-1 stays disputed" in w for w in report.warnings)
+    assert report.updated == 0 and report.warnings == []
+    assert [c.message for c in report.conflicts] == [
+        f"{report.source}:2: status: invoice INV-1 stays disputed as recorded in dunbot; "
+        "the source still says open, as at the last import"
+    ]
     with loaded.connect() as connection:
         assert (
             connection.execute(sa.text("SELECT status FROM invoice WHERE number='INV-1'")).scalar()
             == "disputed"
         )
+
+
+def _status(engine: Engine, number: str) -> tuple[str, str]:
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.text("SELECT status, source_status FROM invoice WHERE number = :n"), {"n": number}
+        ).one()
+    return str(row.status), str(row.source_status)
+
+
+def _events(engine: Engine) -> list[dict[str, object]]:
+    with engine.connect() as connection:
+        bodies = connection.execute(sa.text("SELECT body FROM evidence_event ORDER BY seq")).scalars()
+        return [json.loads(str(body)) for body in bodies]
+
+
+def test_a_dispute_closed_in_dunbot_is_not_reopened_by_the_same_file(
+    loaded: Engine, write: Callable[[str, str], Path]
+) -> None:
+    from bot.outreach.collector import set_dispute
+
+    disputed = INVOICES.replace("K-1,open", "K-1,disputed")
+    run(loaded, "invoices", write("disputed.csv", disputed))
+    assert _status(loaded, "INV-1") == ("disputed", "disputed")  # the source's own change applies
+    set_dispute(loaded, "INV-1", False, "credit note agreed", "ops", NOW)
+    events = len(_events(loaded))
+    report = run(loaded, "invoices", write("again.csv", disputed))
+    assert (report.updated, report.unchanged) == (0, 4)
+    assert [(c.invoice, c.source_status, c.dunbot_status) for c in report.conflicts] == [
+        ("INV-1", "disputed", "open")
+    ]
+    assert _status(loaded, "INV-1") == ("open", "disputed")
+    assert len(_events(loaded)) == events  # nothing changed, nothing recorded
+
+
+def test_a_dispute_opened_in_dunbot_is_not_closed_by_the_same_file(
+    loaded: Engine, write: Callable[[str, str], Path]
+) -> None:
+    from bot.outreach.collector import set_dispute
+
+    set_dispute(loaded, "INV-3", True, "goods damaged", "ops", NOW)
+    report = run(loaded, "invoices", write("again.csv", INVOICES.replace("2026-05-26", "2026-06-26")))
+    assert report.updated == 1  # INV-1's due date moved; INV-3's status did not
+    assert [(c.line, c.invoice, c.dunbot_status) for c in report.conflicts] == [(4, "INV-3", "disputed")]
+    assert _status(loaded, "INV-3") == ("disputed", "open")
+    event = _events(loaded)[-1]
+    assert event["kind"] == "import" and event["invoices"] == ["INV-1"]
+    data = event["data"]
+    assert isinstance(data, dict)
+    assert data["kept"] == {"INV-3": {"status": "disputed", "source": "open"}}
+
+
+def test_a_change_at_the_source_applies_over_dunbots_status(
+    loaded: Engine, write: Callable[[str, str], Path]
+) -> None:
+    from bot.outreach.collector import set_dispute
+
+    set_dispute(loaded, "INV-3", True, "goods damaged", "ops", NOW)
+    report = run(
+        loaded, "invoices", write("off.csv", INVOICES.replace("2026-05-11,,open", "2026-05-11,,written_off"))
+    )
+    assert report.updated == 1 and report.conflicts == []
+    assert _status(loaded, "INV-3") == ("written_off", "written_off")
+    event = _events(loaded)[-1]
+    assert event["invoices"] == ["INV-3"]
+    assert event["data"]["changes"] == {  # type: ignore[index]
+        "INV-3": {"status": ["disputed", "written_off"], "source_status": ["open", "written_off"]}
+    }
+
+
+def test_import_events_name_the_invoices_they_changed(loaded: Engine) -> None:
+    imports = {e["data"]["entity"]: e for e in _events(loaded) if e["kind"] == "import"}  # type: ignore[index]
+    assert imports["invoices"]["invoices"] == ["INV-1", "INV-2", "INV-3", "INV-4"]
+    assert imports["payments"]["invoices"] == ["INV-2", "INV-3"]
+    assert imports["customers"]["invoices"] == []
 
 
 def test_duplicate_rows_with_the_same_content_are_one(
@@ -222,6 +301,62 @@ def test_multiline_quoted_address_keeps_line_numbers(
     assert problems[0].startswith(f"{write('x', '').parent / 'ml.csv'}:5: email:")
 
 
+# --- timezone from the country (issue 16) ----------------------------------------------------
+
+
+def _customer_row(customer_id: str, country: str, timezone: str = "") -> str:
+    return f"{customer_id},Example {customer_id},,,{country},{timezone},en,,,,,,,,,,\n"
+
+
+def test_an_empty_timezone_is_the_countrys_one_zone(
+    engine: Engine, write: Callable[[str, str], Path]
+) -> None:
+    text = CUSTOMER_HEADER + "\n" + _customer_row("G1", "GB") + _customer_row("D1", "DE")
+    text += (
+        _customer_row("J1", "JP") + _customer_row("N1", "CN") + _customer_row("U1", "US", "America/Chicago")
+    )
+    assert run(engine, "customers", write("c.csv", text)).inserted == 5
+    with engine.connect() as connection:
+        zones = dict(connection.execute(sa.text("SELECT id, timezone FROM customer")).all())
+    # not the company's Asia/Shanghai: each country's own clock (Germany's Busingen keeps Berlin's);
+    # in the company's own country the company's zone; a zone the file names is kept
+    assert zones == {
+        "G1": "Europe/London",
+        "D1": "Europe/Berlin",
+        "J1": "Asia/Tokyo",
+        "N1": "Asia/Shanghai",
+        "U1": "America/Chicago",
+    }
+
+
+def test_an_empty_timezone_in_a_country_of_several_zones_is_an_error(
+    engine: Engine, write: Callable[[str, str], Path]
+) -> None:
+    text = CUSTOMER_HEADER + "\n" + _customer_row("G1", "GB") + _customer_row("U1", "US")
+    text += _customer_row("A1", "AU")
+    path = write("c.csv", text)
+    problems = problems_of(engine, "customers", path)
+    assert problems == [
+        f"{path}:3: timezone: is empty and US has 8 time zones; write one of America/New_York, "
+        "America/Chicago, America/Denver, America/Phoenix, America/Los_Angeles, America/Anchorage, "
+        "America/Adak, Pacific/Honolulu",
+        f"{path}:4: timezone: is empty and AU has 7 time zones; write one of Australia/Lord_Howe, "
+        "Australia/Sydney, Australia/Adelaide, Australia/Brisbane, Australia/Darwin, Australia/Perth, "
+        "Australia/Eucla",
+    ]
+
+
+def test_a_company_abroad_names_chinas_zones_too(engine: Engine, write: Callable[[str, str], Path]) -> None:
+    # tzdata lists Xinjiang Time beside Beijing Time; only the company's own country takes its zone
+    london = ImportDefaults(country="GB", timezone="Europe/London", language="en")
+    path = write("c.csv", CUSTOMER_HEADER + "\n" + _customer_row("N1", "CN") + _customer_row("G1", ""))
+    with pytest.raises(ImportValidationError) as caught:
+        import_file(engine, "customers", path, defaults=london, now=NOW)
+    assert caught.value.problems == [
+        f"{path}:2: timezone: is empty and CN has 2 time zones; write one of Asia/Shanghai, Asia/Urumqi"
+    ]
+
+
 # --- bad input: each case of issue 2 ----------------------------------------------------------
 
 HEADER_CASES = [
@@ -248,7 +383,30 @@ def test_bad_header(
 
 CUSTOMER_CASES = [
     ("bad email", "finance@hengtong.com.cn", "not-an-email", 2, "email", "is not a valid e-mail address"),
-    ("bad phone", "+8613800138000", "+86123", 2, "phone", "is not a valid phone number"),
+    (
+        "bad phone",
+        "+8613800138000",
+        "+86123",
+        2,
+        "phone",
+        "'+86123' is not a valid phone number for CN (too short)",
+    ),
+    (
+        "E.164 of another plan",
+        "+8613800138000",
+        "+86 10 1234 567",
+        2,
+        "phone",
+        "is not a valid phone number for CN",
+    ),
+    (
+        "national and invalid",
+        "13800138001",
+        "12345",
+        4,
+        "phone",
+        "is not a valid phone number; write it in E.164",
+    ),
     ("unknown tier", ",cooperative,", ",gold,", 2, "tier", "'gold' is not a tier"),
     ("unknown timezone", "Europe/London", "Europe/Londn", 3, "timezone", "is not an IANA time zone"),
     ("unknown country", ",GB,", ",XX,", 3, "country", "'XX' is not an ISO 3166 country code"),
@@ -310,6 +468,9 @@ INVOICE_CASES = [
     ("unknown contract", ",K-1,", ",K-9,", 2, "contract_ref", "no contract 'K-9'"),
     ("bad status", "written_off", "closed", 5, "status", "'closed' is not a status"),
     ("bad currency", "GBP", "POUNDS", 4, "currency", "is not an ISO 4217 currency code"),
+    ("renminbi by its name", "C1,CNY", "C1,RMB", 2, "currency", "write CNY (RMB → CNY)"),
+    ("unknown code", "GBP", "XYZ", 4, "currency", "'XYZ' is not an ISO 4217 currency code in use"),
+    ("ISO's test code", "GBP", "XTS", 4, "currency", "'XTS' is not an ISO 4217 currency code in use"),
     (
         "due before issue",
         "2026-05-01,2026-06-07",
@@ -389,6 +550,35 @@ def test_payment_for_unknown_invoice(loaded: Engine, write: Callable[[str, str],
     assert problems_of(loaded, "payments", path) == [
         f"{path}:2: invoice_number: no invoice 'INV-99'; import invoices first"
     ]
+
+
+def test_payment_before_its_invoice_was_issued(loaded: Engine, write: Callable[[str, str], Path]) -> None:
+    # INV-2 was issued on 2026-05-01
+    path = write("p.csv", "reference,invoice_number,amount,paid_on\nP-9,INV-2,10.00,2026-04-30\n")
+    assert problems_of(loaded, "payments", path) == [
+        f"{path}:2: paid_on: 2026-04-30 is before invoice INV-2 was issued (2026-05-01); "
+        "check the date or the invoice number"
+    ]
+    on_the_day = write("q.csv", "reference,invoice_number,amount,paid_on\nP-9,INV-2,10.00,2026-05-01\n")
+    assert run(loaded, "payments", on_the_day).inserted == 1
+
+
+def test_payment_dated_after_today_in_the_companys_timezone(
+    loaded: Engine, write: Callable[[str, str], Path]
+) -> None:
+    # 17:00 UTC on 9 June is already 10 June in Shanghai, the company's timezone
+    evening = datetime(2026, 6, 9, 17, 0, tzinfo=UTC)
+    today = write("p.csv", "reference,invoice_number,amount,paid_on\nP-9,INV-1,10.00,2026-06-10\n")
+    assert import_file(loaded, "payments", today, defaults=DEFAULTS, now=evening).inserted == 1
+    path = write("q.csv", "reference,invoice_number,amount,paid_on\nP-10,INV-1,10.00,2026-06-11\n")
+    before = snapshot(loaded)
+    with pytest.raises(ImportValidationError) as caught:
+        import_file(loaded, "payments", path, defaults=DEFAULTS, now=evening)
+    assert caught.value.problems == [
+        f"{path}:2: paid_on: 2026-06-11 is in the future (today is 2026-06-10); "
+        "import a payment once it has been received"
+    ]
+    assert snapshot(loaded) == before
 
 
 def test_payment_changed_after_import(loaded: Engine, write: Callable[[str, str], Path]) -> None:

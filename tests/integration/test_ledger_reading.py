@@ -27,7 +27,9 @@ from bot.store.queries import (
 )
 
 AS_OF = date(2026, 11, 23)
-NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+NOW = datetime(
+    2026, 11, 23, 1, 0, tzinfo=UTC
+)  # 09:00 in Shanghai on AS_OF: the ledger holds payments up to the day before
 
 
 def _expected(engine: Engine, as_of: date) -> list[CustomerLedger]:

@@ -130,3 +130,64 @@ def test_instances_that_start_together_on_postgresql_take_turns_migrating(postgr
     assert all(current_revision(engine) == head_revision() for engine in engines)
     for engine in engines:
         engine.dispose()
+
+
+def test_upgrading_to_0007_keeps_disputes_people_recorded_through_the_next_import(
+    db_url: str, tmp_path: object
+) -> None:
+    """A database from before the import baseline: a dispute opened in dunbot is not closed, nor
+    one closed in dunbot reopened, by importing the ledger that was imported before."""
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    import sqlalchemy as sa
+
+    from bot.ingest.service import ImportDefaults, import_file
+
+    engine = make_engine(db_url)
+    command.upgrade(alembic_config(engine), "0006")
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO customer (id, name, country, timezone, language, payment_terms_days, "
+                "open_lawsuits, do_not_contact, credit_hold, opted_out) VALUES "
+                "('C1', 'Acme', 'CN', 'Asia/Shanghai', 'zh-CN', 30, 0, false, false, '')"
+            )
+        )
+        for number, status in (("OPENED", "disputed"), ("CLOSED", "open"), ("AT-SOURCE", "disputed")):
+            connection.execute(
+                sa.text(
+                    "INSERT INTO invoice (number, customer_id, currency, amount, issue_date, due_date, status) "
+                    "VALUES (:n, 'C1', 'CNY', '100.00', '2026-04-01', '2026-05-01', :s)"
+                ),
+                {"n": number, "s": status},
+            )
+        for seq, number in ((1, "OPENED"), (2, "CLOSED"), (3, "CLOSED")):  # opened, then opened and closed
+            connection.execute(
+                sa.text(
+                    "INSERT INTO evidence_event (seq, at, kind, actor, customer, invoices, body, "
+                    "content_hash, chain_hash) VALUES (:seq, :at, 'dispute', 'ops', 'C1', :inv, '{}', "
+                    ":h, :h)"
+                ),
+                {"seq": seq, "at": datetime(2026, 6, 1, tzinfo=UTC), "inv": f'["{number}"]', "h": "0" * 64},
+            )
+    upgrade(engine)
+    with engine.connect() as connection:
+        baseline = dict(connection.execute(sa.text("SELECT number, source_status FROM invoice")).all())
+    assert baseline == {"OPENED": "open", "CLOSED": "disputed", "AT-SOURCE": "disputed"}
+    ledger = Path(str(tmp_path)) / "invoices.csv"
+    ledger.write_text(
+        "number,customer_id,currency,amount,issue_date,due_date,contract_ref,status\n"
+        "OPENED,C1,CNY,100.00,2026-04-01,2026-05-01,,open\n"
+        "CLOSED,C1,CNY,100.00,2026-04-01,2026-05-01,,disputed\n"
+        "AT-SOURCE,C1,CNY,100.00,2026-04-01,2026-05-01,,disputed\n",
+        encoding="utf-8",
+    )
+    defaults = ImportDefaults(country="CN", timezone="Asia/Shanghai", language="zh-CN")
+    report = import_file(engine, "invoices", ledger, defaults=defaults, now=datetime(2026, 6, 10, tzinfo=UTC))
+    assert (report.updated, report.unchanged) == (0, 3)
+    assert sorted(c.invoice for c in report.conflicts) == ["CLOSED", "OPENED"]
+    with engine.connect() as connection:
+        status = dict(connection.execute(sa.text("SELECT number, status FROM invoice")).all())
+    assert status == {"OPENED": "disputed", "CLOSED": "open", "AT-SOURCE": "disputed"}
+    engine.dispose()

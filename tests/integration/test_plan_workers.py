@@ -26,7 +26,9 @@ from bot.outreach.planning import preview_plan, record_plan, write_plan_json
 
 AS_OF = date(2026, 11, 23)  # a Monday, a working day in China
 RECORDED_DAY = date(2026, 11, 20)  # the Friday before: recorded, so the plan reads executions
-NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+NOW = datetime(
+    2026, 11, 23, 1, 0, tzinfo=UTC
+)  # 09:00 in Shanghai on AS_OF: the ledger holds payments up to the day before
 
 
 @pytest.fixture

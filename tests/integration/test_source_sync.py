@@ -72,7 +72,7 @@ def test_sync_imports_every_entity_and_is_idempotent(engine: Engine, source: str
     with engine.connect() as connection:
         c2 = connection.execute(sa.text("SELECT * FROM customer WHERE id = 'C2'")).one()
         amount = connection.execute(sa.text("SELECT amount FROM invoice WHERE number = 'INV-2'")).scalar()
-    assert bool(c2.do_not_contact) and c2.timezone == "Asia/Shanghai"  # default from the company
+    assert bool(c2.do_not_contact) and c2.timezone == "Europe/London"  # GB's one zone, not the company's
     assert str(amount) == "2500.50"  # SQLite handed back a float; stored exactly as the currency's decimal
     before = counts(engine)
     again = sync_source(engine, source, QUERIES, DEFAULTS, NOW)
@@ -88,6 +88,41 @@ def test_one_bad_row_anywhere_writes_nothing(engine: Engine, source: str) -> Non
         sync_source(engine, source, QUERIES, DEFAULTS, NOW)
     assert caught.value.problems == ["source.invoices:2: due_date: '2026-02-30' is not a calendar date"]
     assert counts(engine) == before  # the good customers were not written either
+
+
+def test_a_customer_in_a_country_of_several_zones_must_name_one(engine: Engine, source: str) -> None:
+    with sqlite3.connect(source.removeprefix("sqlite:///")) as connection:
+        connection.execute("UPDATE erp_customer SET country = 'US', mobile = NULL WHERE code = 'C2'")
+    before = counts(engine)
+    with pytest.raises(ImportValidationError) as caught:
+        sync_source(engine, source, QUERIES, DEFAULTS, NOW)
+    (problem,) = caught.value.problems
+    assert problem.startswith("source.customers:2: timezone: is empty and US has 8 time zones; write one of")
+    assert counts(engine) == before
+
+
+def test_sync_keeps_a_dispute_opened_in_dunbot_until_the_source_changes(engine: Engine, source: str) -> None:
+    from bot.outreach.collector import set_dispute
+
+    sync_source(engine, source, QUERIES, DEFAULTS, NOW)
+    set_dispute(engine, "INV-1", True, "wrong quantity", "ops", NOW)
+    before = counts(engine)
+    reports = {r.entity: r for r in sync_source(engine, source, QUERIES, DEFAULTS, NOW)}
+    assert [c.message for c in reports["invoices"].conflicts] == [
+        "source.invoices:1: status: invoice INV-1 stays disputed as recorded in dunbot; "
+        "the source still says open, as at the last import"
+    ]
+    assert counts(engine) == before
+    written_off = QUERIES["invoices"].replace(
+        "NULL AS status", "CASE no WHEN 'INV-1' THEN 'written_off' END AS status"
+    )
+    reports = {
+        r.entity: r for r in sync_source(engine, source, {**QUERIES, "invoices": written_off}, DEFAULTS, NOW)
+    }
+    assert reports["invoices"].conflicts == [] and reports["invoices"].invoices == ["INV-1"]
+    with engine.connect() as connection:
+        status = connection.execute(sa.text("SELECT status FROM invoice WHERE number = 'INV-1'")).scalar()
+    assert status == "written_off"  # the source's own change applies
 
 
 def test_query_missing_a_column(engine: Engine, source: str) -> None:
