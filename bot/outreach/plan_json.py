@@ -107,21 +107,31 @@ class PlanJsonEncoder:
         steps, superseded_tails = ladder.steps, ladder.superseded_tails
         tier_and_tactic = self._tier_and_tactic(plan.assessment.tier, plan.tactic)
         customer = f', "customer": {encode_basestring(plan.customer)}{tier_and_tactic}'
+        # By the placement object: invoices placed alike share one (and it lives as long as the plan).
         placements: dict[int, tuple[str, str]] = {}
         objects: list[str] = []
         # f-strings of a few precomputed parts: measured faster than one %-template per invoice.
         for number, _currency, _outstanding, days, fee, superseded, placement in plan.invoices:
             head = f'{{"invoice": {encode_basestring(number)}{customer}'
             fee_text = str(fee)  # a Decimal's str has nothing JSON must escape
-            due = placement.step_index
-            if superseded:
-                middle = f'{days}, "channels": [], "late_fee": "{fee_text}'
-                tails = superseded_tails[due]
-                objects += [f"{head}{steps[k]}{middle}{tails[k]}" for k in superseded]
-            fragments = placements.get(due)
+            placed = placement.step_index
+            fragments = placements.get(id(placement))
             if fragments is None:
-                fragments = placements[due] = self._placement(placement)
-            objects.append(f"{head}{steps[due]}{days}{fragments[0]}{fee_text}{fragments[1]}")
+                fragments = placements[id(placement)] = self._placement(placement)
+            placed_object = f"{head}{steps[placed]}{days}{fragments[0]}{fee_text}{fragments[1]}"
+            if not superseded:
+                objects.append(placed_object)
+                continue
+            middle = f'{days}, "channels": [], "late_fee": "{fee_text}'
+            if placement.stands_in_for is None:
+                tails = superseded_tails[placed]
+                objects += [f"{head}{steps[k]}{middle}{tails[k]}" for k in superseded]
+                objects.append(placed_object)
+            else:  # a first demand instead of a legal step: in ladder order among what that supersedes
+                tails = superseded_tails[placement.stands_in_for]
+                objects += [f"{head}{steps[k]}{middle}{tails[k]}" for k in superseded if k < placed]
+                objects.append(placed_object)
+                objects += [f"{head}{steps[k]}{middle}{tails[k]}" for k in superseded if k > placed]
         return SEPARATOR.join(objects), len(objects)
 
 
