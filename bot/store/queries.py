@@ -432,9 +432,15 @@ def iter_planning_inputs(
         if rows:
             zone = _zone(ledger.customer.timezone)
             for _, invoice_number, step, first_sent_at, business_date in rows:
-                # The customer's day: the one the lead time of a legal step counts from.
-                on = first_sent_at.astimezone(zone).date() if first_sent_at is not None else business_date
-                sent.setdefault(invoice_number, {})[step] = max(on, business_date)
+                # The day it left, in the customer's timezone (later than its business date when the
+                # service was down through the window). A send recorded after the plan date is a
+                # cycle run for a past date: it left on its business date as far as that plan knows.
+                on = business_date
+                if first_sent_at is not None:
+                    local = first_sent_at.astimezone(zone).date()
+                    if business_date < local <= as_of:
+                        on = local
+                sent.setdefault(invoice_number, {})[step] = on
         yield ledger, executions, contacts.get(customer_id, []), sent
 
 

@@ -307,8 +307,10 @@ def test_a_demand_counts_from_the_day_it_went_out_where_the_customer_is(engine: 
     with Session(engine) as session:
         session.add(_customer("C2", "cautious"))
         session.flush()
-        session.add_all([_invoice(n, "C2", date(2026, 5, 11)) for n in ("LOCAL", "BOUNCED")])
+        session.add_all([_invoice(n, "C2", date(2026, 5, 11)) for n in ("LOCAL", "BOUNCED", "BACKDATED")])
         session.flush()
+        # A cycle run today for 20 May: it counts from its business date, not from today.
+        _sent_notice(session, "C2", "BACKDATED", "credit_hold", datetime(2026, 5, 20, 2, 0, tzinfo=UTC))
         # 17:00 UTC on 3 June is 01:00 on 4 June in Shanghai: a week later is 11 June, not 10 June.
         _sent_notice(session, "C2", "LOCAL", "credit_hold", datetime(2026, 6, 3, 17, 0, tzinfo=UTC))
         # credit_hold was due then: the steps before it were superseded, so no first demand is left.
@@ -334,6 +336,16 @@ def test_a_demand_counts_from_the_day_it_went_out_where_the_customer_is(engine: 
                 "(SELECT message_id FROM message_invoice WHERE invoice_number = 'BOUNCED')"
             )
         )
+        message_t, link_t = tables.Message.__table__, tables.MessageInvoice.__table__  # type: ignore[attr-defined]
+        connection.execute(
+            sa.update(message_t)
+            .where(
+                message_t.c.id.in_(
+                    sa.select(link_t.c.message_id).where(link_t.c.invoice_number == "BACKDATED")
+                )
+            )
+            .values(sent_at=datetime(2026, 12, 7, 2, 0, tzinfo=UTC))
+        )
     [(step, status)] = [
         (s, st) for s, st in _decisions_of(engine, AS_OF, "LOCAL") if st is not DecisionStatus.SUPERSEDED
     ]
@@ -346,6 +358,9 @@ def test_a_demand_counts_from_the_day_it_went_out_where_the_customer_is(engine: 
     assert waiting.reason.endswith("went out on 2026-06-04; preservation_pack waits until 2026-06-11")
     assert ("preservation_pack", DecisionStatus.AWAITING_APPROVAL) in _decisions_of(
         engine, AS_OF + timedelta(days=1), "LOCAL"
+    )
+    assert ("preservation_pack", DecisionStatus.AWAITING_APPROVAL) in _decisions_of(
+        engine, AS_OF, "BACKDATED"
     )
     # A bounced e-mail demanded nothing: the bounced invoice gets its first demand, not a legal step.
     bounced = dict(_decisions_of(engine, AS_OF, "BOUNCED"))
