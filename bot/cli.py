@@ -654,7 +654,7 @@ def reject(
     task: Annotated[int, typer.Argument(help="The approval task's id (`dunbot tasks`)")],
     reason: Annotated[str, typer.Option("--reason", help="Why; recorded in the evidence log")],
 ) -> None:
-    """Reject a step that waits for approval: it will not be sent."""
+    """Reject a step that waits for approval: it is not sent, and the invoices are left to collectors."""
     _decide(task, approve=False, reason=reason)
 
 
@@ -679,6 +679,11 @@ def _decide(task: int, *, approve: bool, reason: str) -> None:
     )
     if result.approved:
         out.print(f"{len(result.messages)} message(s) queued; the next `dunbot cycle` sends them")
+    elif result.manual_task is not None:
+        out.print(
+            f"the invoices are left to the collectors: task {result.manual_task} (`dunbot tasks`); "
+            "`dunbot plan` shows them manual"
+        )
 
 
 @app.command()

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
 from pydantic import (
+    AliasPath,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -415,6 +416,10 @@ class LadderStepSettings(_Section):
         )
 
 
+# Keys of [ladder] that are settings, not a tactic's steps.
+_LADDER_OPTIONS = frozenset({"demand_lead_days"})
+
+
 def _default_ladder() -> dict[Tactic, tuple[LadderStepSettings, ...]]:
     from bot.domain.ladder import default_ladders
 
@@ -457,9 +462,24 @@ class Settings(_Section):
     logging: LoggingSettings = LoggingSettings()
     source: SourceSettings = SourceSettings()
     ladder: dict[Tactic, tuple[LadderStepSettings, ...]] = Field(default_factory=_default_ladder)
+    # `[ladder] demand_lead_days`: a legal step (one that needs approval) only when a signed demand
+    # went out at least this many days before (DESIGN §4 rule 2). It sits in [ladder] beside the
+    # tactics' step arrays, so it is read from there and left out of the ladders themselves.
+    demand_lead_days: int = Field(
+        default=7, ge=0, le=365, validation_alias=AliasPath("ladder", "demand_lead_days")
+    )
 
     # Where the file was read from; relative paths are resolved against its folder.
     base_dir: Path = Path(".")
+
+    @field_validator("ladder", mode="before")
+    @classmethod
+    def _without_options(cls, value: Any) -> Any:
+        if isinstance(value, dict) and _LADDER_OPTIONS & value.keys():
+            steps = {name: steps for name, steps in value.items() if name not in _LADDER_OPTIONS}
+            # A [ladder] that only sets an option keeps the default steps.
+            return steps or _default_ladder()
+        return value
 
     @model_validator(mode="after")
     def _ladder_complete(self) -> Settings:
@@ -521,6 +541,7 @@ class Settings(_Section):
                 industry_risk={k.lower(): v for k, v in sc.industry_risk.items()},
             ),
             default_country=self.company.country,
+            demand_lead_days=self.demand_lead_days,
         )
 
 

@@ -149,7 +149,13 @@ def print_plan(preview: Any, limit: int | None = None) -> None:
             table.add_column(column, justify=justify, no_wrap=True, min_width=_NARROW_WIDTHS[column])  # type: ignore[arg-type]
         else:  # long identifiers fold onto a second line rather than lose their end
             table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
-    styles = {"planned": "green", "superseded": "dim", "deferred": "yellow", "awaiting_approval": "magenta"}
+    styles = {
+        "planned": "green",
+        "superseded": "dim",
+        "deferred": "yellow",
+        "awaiting_approval": "magenta",
+        "manual": "bold red",  # collectors must act: never a quiet colour
+    }
     decisions = preview.decisions
     for d in decisions[:limit] if limit is not None else decisions:
         cells: dict[str, RenderableType] = {
@@ -204,10 +210,14 @@ def print_aging(report: Any) -> None:
             Column("currency", whole=True, short="ccy"),
             *(Column(name, justify="right", whole=True) for name in (*buckets, "total")),
         ]
-        cells = [
+        cells: list[list[RenderableType]] = [
             [*row.keys, row.currency, *(f"{row.amounts[b]:,}" for b in buckets), f"{row.total:,}"]
             for row in rows
         ]
+        if any(row.note for row in rows):  # why the bot does not chase a customer (do_not_contact)
+            columns.append(Column("note", drop=3))
+            for row, line in zip(rows, cells, strict=True):
+                line.append(row.note)
         print_fitted(f"Aging {title} as of {report.as_of}", columns, cells)
 
 

@@ -21,6 +21,9 @@ class DecisionStatus(StrEnum):
     SUPERSEDED = "superseded"  # an earlier step that never ran; recorded, never sent
     DEFERRED = "deferred"  # did not fit the caps in full; waits whole for the next business day
     AWAITING_APPROVAL = "awaiting_approval"  # waits for `dunbot approve`; takes no channel
+    MANUAL = (
+        "manual"  # nothing is sent: collectors handle the invoice (do_not_contact, a rejected legal step)
+    )
 
 
 class ExecutionStatus(StrEnum):
@@ -144,9 +147,17 @@ class StepPlacement(NamedTuple):
     """How one due step of one customer was placed today; every invoice due at it shares this."""
 
     step_index: int  # position in the tactic's ladder
-    status: DecisionStatus  # planned, deferred or awaiting_approval (never superseded)
+    status: DecisionStatus  # planned, deferred, awaiting_approval or manual (never superseded)
     channels: tuple[Channel, ...]
     reason: str
+    # The legal step that is due, when a first demand (the step at step_index) is placed in its
+    # stead (DESIGN §4 rule 2); the superseded steps are those it supersedes. None otherwise.
+    stands_in_for: int | None = None
+
+    @property
+    def due_index(self) -> int:
+        """Ladder index of the step due today by the calendar (what earlier steps are superseded by)."""
+        return self.step_index if self.stands_in_for is None else self.stands_in_for
 
 
 class InvoicePlan(NamedTuple):
@@ -162,7 +173,9 @@ class InvoicePlan(NamedTuple):
     outstanding: Decimal
     days_overdue: int
     late_fee: Decimal
-    superseded: tuple[int, ...]  # ladder indices of the earlier steps that never ran, ascending
+    # ladder indices of the earlier steps that never ran, ascending; all before the placed step,
+    # except for a first demand placed instead of a legal step (they are before the legal step)
+    superseded: tuple[int, ...]
     placement: StepPlacement
 
 
@@ -183,6 +196,8 @@ class CustomerPlan:
     invoices: tuple[InvoicePlan, ...] = ()
     early_warnings: tuple[EarlyWarning, ...] = ()
     broken_promises: tuple[BrokenPromise, ...] = ()
+    # The customer must not be contacted: its overdue invoices are decided ``manual``.
+    do_not_contact: bool = False
 
     @property
     def decision_count(self) -> int:
@@ -212,8 +227,32 @@ class CustomerPlan:
         decisions: list[PlanDecision] = []
         for invoice in self.invoices:
             number, currency, outstanding, days_overdue, fee, superseded, placement = invoice
-            due = ladder[placement.step_index]
+            placed_index = placement.step_index
+            placed = ladder[placed_index]
+            due = ladder[placement.due_index]
+            placed_decision: PlanDecision | None = PlanDecision(
+                number,
+                customer,
+                tier,
+                tactic,
+                placed.name,
+                placed_index,
+                days_overdue,
+                placement.channels,
+                fee,
+                currency,
+                outstanding,
+                placement.status,
+                placement.reason,
+                placed.signed,
+                placed.approval,
+            )
+            # In ladder order: a first demand placed instead of a legal step sits among the steps
+            # that legal step supersedes.
             for index in superseded:
+                if placed_decision is not None and index > placed_index:
+                    decisions.append(placed_decision)
+                    placed_decision = None
                 step = ladder[index]
                 decisions.append(
                     PlanDecision(
@@ -234,23 +273,6 @@ class CustomerPlan:
                         step.approval,
                     )
                 )
-            decisions.append(
-                PlanDecision(
-                    number,
-                    customer,
-                    tier,
-                    tactic,
-                    due.name,
-                    placement.step_index,
-                    days_overdue,
-                    placement.channels,
-                    fee,
-                    currency,
-                    outstanding,
-                    placement.status,
-                    placement.reason,
-                    due.signed,
-                    due.approval,
-                )
-            )
+            if placed_decision is not None:
+                decisions.append(placed_decision)
         return tuple(decisions)

@@ -117,6 +117,8 @@ class Customer(NamedTuple):
     do_not_contact: bool = False
     credit_hold: bool = False
     opted_out: frozenset[Channel] = frozenset()
+    # `dunbot pause --customer`: no ladder step for any of its invoices until this day (inclusive)
+    paused_until: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +176,8 @@ class Invoice(NamedTuple):
     contract_ref: str | None = None
     payments: tuple[Payment, ...] = ()
     promise: Promise | None = None
+    # `dunbot pause`: no ladder step until this day (inclusive), like a promise to pay
+    paused_until: date | None = None
 
     def paid_as_of(self, as_of: date) -> Decimal:
         """Sum of payments dated on or before ``as_of``."""

@@ -109,3 +109,5 @@ class PlanningPolicy:
     compliance: CompliancePolicy = CompliancePolicy()
     scorecard: ScorecardPolicy = ScorecardPolicy()
     default_country: str = "CN"
+    # A legal step only when a signed demand went out at least this many days before (§4 rule 2).
+    demand_lead_days: int = 7

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from bot.domain.ledger import CustomerLedger, Invoice, InvoiceStatus, Tier
+from bot.domain.ledger import Customer, CustomerLedger, Invoice, InvoiceStatus, Tier
 
 AGING_BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
 
@@ -25,6 +25,16 @@ def aging_bucket(days_overdue: int) -> str:
     return "90+"
 
 
+def handling_note(customer: Customer, as_of: date) -> str:
+    """Why the ladder does not chase ``customer`` on ``as_of`` ("" when it does): collectors
+    handle a do_not_contact customer by hand; a paused one waits for its date."""
+    if customer.do_not_contact:
+        return "do_not_contact: collectors handle it by hand"
+    if customer.paused_until is not None and customer.paused_until >= as_of:
+        return f"paused until {customer.paused_until}"
+    return ""
+
+
 def _collectable(invoice: Invoice, as_of: date) -> bool:
     # Written-off invoices are no longer receivables; disputed ones still are.
     return invoice.status is not InvoiceStatus.WRITTEN_OFF and invoice.issue_date <= as_of
@@ -37,6 +47,8 @@ class AgingRow:
     keys: tuple[str, ...]
     currency: str
     amounts: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(AGING_BUCKETS, Decimal(0)))
+    # Why the bot does not chase this customer, when it does not ("do_not_contact", a pause).
+    note: str = ""
 
     @property
     def total(self) -> Decimal:
@@ -49,6 +61,8 @@ class AgingRow:
         document["currency"] = self.currency
         document.update({bucket: str(amount) for bucket, amount in self.amounts.items()})
         document["total"] = str(self.total)
+        if self.note:
+            document["note"] = self.note
         return document
 
 
@@ -76,7 +90,7 @@ def aging(as_of: date, ledgers: Iterable[tuple[CustomerLedger, Tier]]) -> Aging:
             bucket = aging_bucket((as_of - invoice.due_date).days)
             row = customers.setdefault(
                 (c.id, c.name, tier.value, invoice.currency),
-                AgingRow((c.id, c.name, tier.value), invoice.currency),
+                AgingRow((c.id, c.name, tier.value), invoice.currency, note=handling_note(c, as_of)),
             )
             row.amounts[bucket] += outstanding
             tier_row = tiers.setdefault(

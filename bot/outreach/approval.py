@@ -2,8 +2,9 @@
 
 Approving writes the step's outbox messages (one per channel, dated the approval's business day)
 in the same transaction that closes the task and records the decision; the next cycle sends them
-through the usual re-check, window and caps. Rejecting closes the task and the step: the planner
-never offers that step for those invoices again.
+through the usual re-check, window and caps. Rejecting closes the task and the step, and leaves
+those invoices to the collectors (DESIGN §4 rule 2): a ``manual`` task is raised for them at once,
+and the planner sends them nothing more and shows them ``manual`` from then on.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -42,6 +44,7 @@ class ApprovalResult:
     invoices: tuple[str, ...]
     approved: bool
     messages: tuple[int, ...] = ()
+    manual_task: int | None = None  # rejected: the task that leaves the invoices to the collectors
 
 
 def decide(
@@ -98,6 +101,10 @@ def decide(
             .values(status=ExecutionStatus.APPROVED if approve else ExecutionStatus.REJECTED, updated_at=now)
         )
         messages: list[int] = []
+        events: list[NewEvent] = []
+        manual_task: int | None = None
+        if not approve and numbers:
+            manual_task = _raise_manual_task(connection, task, step, numbers, reason, actor, now, events)
         if approve and numbers:
             tactic = Tactic(waiting[0].tactic)
             channels = _channels(settings, tactic, step)
@@ -122,11 +129,64 @@ def decide(
                         "business_date": business_date,
                     },
                     dedupe_key=f"approval:{task_id}",
-                )
+                ),
+                *events,
             ],
         )
         session.commit()
-    return ApprovalResult(task_id, str(task.customer_id), step, numbers or invoices, approve, tuple(messages))
+    return ApprovalResult(
+        task_id, str(task.customer_id), step, numbers or invoices, approve, tuple(messages), manual_task
+    )
+
+
+def _raise_manual_task(
+    connection: sa.Connection,
+    approval: sa.Row[Any],
+    step: str,
+    invoices: tuple[str, ...],
+    reason: str,
+    actor: str,
+    now: datetime,
+    events: list[NewEvent],
+) -> int | None:
+    """The collectors' task for invoices whose legal step was rejected: never silently forgotten."""
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    customer = str(approval.customer_id)
+    title = f"Handle {', '.join(invoices)} of {customer} by hand: {step} was rejected"[:500]
+    body = (
+        f"{step} was rejected ({reason.strip()}). dunbot sends these invoices nothing more; decide "
+        "how to collect them and record what you did with `dunbot task done`."
+    )
+    task_id = connection.execute(
+        insert(task_t)
+        .values(
+            kind="manual",
+            customer_id=customer,
+            invoices=json.dumps(list(invoices)),
+            step=step,
+            assignee=str(approval.assignee) or "collector",
+            title=title,
+            body=body,
+            status="open",
+            dedupe_key=f"manual:rejected:{approval.id}",
+            created_at=now,
+        )
+        .on_conflict_do_nothing()
+        .returning(task_t.c.id)
+    ).scalar()
+    if task_id is None:
+        return None
+    events.append(
+        NewEvent(
+            kind=EventKind.TASK_CREATED,
+            actor=actor,
+            customer=customer,
+            invoices=invoices,
+            data={"task": int(task_id), "kind": "manual", "reason": f"{step} rejected", "title": title},
+            dedupe_key=f"task_created:manual:rejected:{approval.id}",
+        )
+    )
+    return int(task_id)
 
 
 def _channels(settings: Settings, tactic: Tactic, step: str) -> tuple[Channel, ...]:

@@ -410,7 +410,7 @@ class Outbox:
             return self._finish(connection, row, MessageState.CANCELLED, "the customer is gone", now, events)
         customer = ledger.customer
         still_due = [i for i in ledger.invoices if i.number in numbers and self._still_due(i, as_of)]
-        reason = self._not_sendable(customer, channel, still_due)
+        reason = self._not_sendable(customer, channel, still_due, as_of)
         if reason:
             return self._finish(connection, row, MessageState.CANCELLED, reason, now, events)
         if channel in AUTOMATED_CHANNELS:
@@ -518,14 +518,20 @@ class Outbox:
             return False
         if invoice.outstanding_as_of(as_of) <= self.policy.compliance.tolerance:
             return False
+        if invoice.paused_until is not None and invoice.paused_until >= as_of:
+            return False
         return not (invoice.promise is not None and invoice.promise.date >= as_of)
 
     @staticmethod
-    def _not_sendable(customer: Customer, channel: Channel, still_due: list[Invoice]) -> str | None:
+    def _not_sendable(
+        customer: Customer, channel: Channel, still_due: list[Invoice], as_of: date
+    ) -> str | None:
         if not still_due:
-            return "no invoice of the message is due any more (paid, disputed or promised since planning)"
+            return "no invoice of the message is due any more (paid, disputed, promised or paused since)"
         if customer.do_not_contact:
             return "the customer is marked do-not-contact"
+        if customer.paused_until is not None and customer.paused_until >= as_of:
+            return f"the customer is paused until {customer.paused_until}"
         if channel in customer.opted_out:
             return f"the customer opted out of {channel.value}"
         if channel is Channel.EMAIL and not customer.email:

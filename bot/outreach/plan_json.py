@@ -10,6 +10,7 @@ run after an import has five decisions per invoice, most of them superseded, so 
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable
 from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False) uses for a str
 from typing import TextIO
@@ -107,21 +108,31 @@ class PlanJsonEncoder:
         steps, superseded_tails = ladder.steps, ladder.superseded_tails
         tier_and_tactic = self._tier_and_tactic(plan.assessment.tier, plan.tactic)
         customer = f', "customer": {encode_basestring(plan.customer)}{tier_and_tactic}'
+        # By the placement object: invoices placed alike share one (and it lives as long as the plan).
         placements: dict[int, tuple[str, str]] = {}
         objects: list[str] = []
         # f-strings of a few precomputed parts: measured faster than one %-template per invoice.
         for number, _currency, _outstanding, days, fee, superseded, placement in plan.invoices:
             head = f'{{"invoice": {encode_basestring(number)}{customer}'
             fee_text = str(fee)  # a Decimal's str has nothing JSON must escape
-            due = placement.step_index
+            fragments = placements.get(id(placement))
+            if fragments is None:
+                fragments = placements[id(placement)] = self._placement(placement)
+            placed, stands_in_for = placement[0], placement[4]  # by index: cheaper than by name
+            placed_object = f"{head}{steps[placed]}{days}{fragments[0]}{fee_text}{fragments[1]}"
             if superseded:
                 middle = f'{days}, "channels": [], "late_fee": "{fee_text}'
-                tails = superseded_tails[due]
-                objects += [f"{head}{steps[k]}{middle}{tails[k]}" for k in superseded]
-            fragments = placements.get(due)
-            if fragments is None:
-                fragments = placements[due] = self._placement(placement)
-            objects.append(f"{head}{steps[due]}{days}{fragments[0]}{fee_text}{fragments[1]}")
+                if stands_in_for is None:
+                    tails = superseded_tails[placed]
+                    objects += [f"{head}{steps[k]}{middle}{tails[k]}" for k in superseded]
+                else:  # a first demand instead of a legal step: in ladder order among what that supersedes
+                    tails = superseded_tails[stands_in_for]
+                    cut = bisect_left(superseded, placed)
+                    objects += [f"{head}{steps[k]}{middle}{tails[k]}" for k in superseded[:cut]]
+                    objects.append(placed_object)
+                    objects += [f"{head}{steps[k]}{middle}{tails[k]}" for k in superseded[cut:]]
+                    continue
+            objects.append(placed_object)
         return SEPARATOR.join(objects), len(objects)
 
 

@@ -118,8 +118,10 @@ def plan_slice(
     connection: Connection, policy: PlanningPolicy, as_of: date, customers: CustomerRange | None
 ) -> Iterator[CustomerPlan]:
     """Every plan of one slice of the customers (all of them with None), in id order."""
-    for ledger, executions, contacts in iter_planning_inputs(connection, as_of, customer_range=customers):
-        yield plan_customer(as_of, ledger, executions, contacts, policy)
+    for ledger, executions, contacts, sent in iter_planning_inputs(
+        connection, as_of, customer_range=customers
+    ):
+        yield plan_customer(as_of, ledger, executions, contacts, policy, sent)
 
 
 @dataclass

@@ -199,6 +199,7 @@ def record_plan(engine: Engine, settings: Settings, as_of: date, now: datetime) 
             events.extend(_record_assessment(connection, plan, recorded_tiers.get(plan.customer)))
             events.extend(_alert_events(plan))
             events.extend(_record_decisions(connection, plan, now, recorded))
+            events.extend(_record_manual_handling(connection, plan, now, recorded))
         recorded.events = len(append_events(session, now, events))
         session.commit()
     return recorded
@@ -367,6 +368,70 @@ def _record_decisions(
             )
         )
     return events
+
+
+# Who handles what the bot must not send (the collections team, like review tasks).
+MANUAL_ASSIGNEE = "collector"
+
+
+def _record_manual_handling(
+    connection: Connection, plan: CustomerPlan, now: datetime, recorded: RecordedPlan
+) -> list[NewEvent]:
+    """A do_not_contact customer with overdue invoices gets ONE open collector task, not one a day.
+
+    The unique dedupe key is the customer's: the task is raised the first day the plan decides its
+    invoices ``manual`` and never again (the plan keeps showing them, with why). A rejected legal
+    step raises its own task when it is rejected (``approval.decide``).
+    """
+    if not plan.do_not_contact:
+        return []
+    manual = [d for d in plan.decisions if d.status is DecisionStatus.MANUAL]
+    if not manual:
+        return []
+    invoices = tuple(d.invoice for d in manual)
+    lines = [
+        f"{d.invoice}: {d.outstanding} {d.currency} outstanding, {d.days_overdue} days overdue"
+        for d in manual
+    ]
+    title = (
+        f"Handle {plan.customer} by hand: do_not_contact, {len(manual)} overdue invoice(s) "
+        f"({', '.join(invoices)})"
+    )[:500]
+    body = (
+        f"{plan.customer} is marked do_not_contact, so dunbot sends it nothing. Decide how to collect "
+        "these invoices (or clear do_not_contact in the customer file):\n" + "\n".join(lines)
+    )
+    inserted = _insert_ignore(
+        connection,
+        task_t,
+        [
+            {
+                "kind": "manual",
+                "customer_id": plan.customer,
+                "invoices": json.dumps(list(invoices)),
+                "step": None,
+                "assignee": MANUAL_ASSIGNEE,
+                "title": title,
+                "body": body,
+                "status": "open",
+                "dedupe_key": f"manual:do_not_contact:{plan.customer}",
+                "created_at": now,
+            }
+        ],
+    )
+    if not inserted:
+        return []
+    recorded.tasks += 1
+    return [
+        NewEvent(
+            kind=EventKind.TASK_CREATED,
+            actor=ACTOR,
+            customer=plan.customer,
+            invoices=invoices,
+            data={"task": inserted[0], "kind": "manual", "reason": "do_not_contact", "title": title},
+            dedupe_key=f"task_created:manual:do_not_contact:{plan.customer}",
+        )
+    ]
 
 
 def _record_messages(

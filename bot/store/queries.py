@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta, tzinfo
 from decimal import Decimal
 from itertools import count, groupby
 from operator import itemgetter
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -44,6 +45,7 @@ invoice_t = tables.Invoice.__table__  # type: ignore[attr-defined]
 payment_t = tables.Payment.__table__  # type: ignore[attr-defined]
 execution_t = tables.StepExecution.__table__  # type: ignore[attr-defined]
 message_t = tables.Message.__table__  # type: ignore[attr-defined]
+message_invoice_t = tables.MessageInvoice.__table__  # type: ignore[attr-defined]
 
 
 def _stream(connection: Connection, statement: sa.Select[Any]) -> Iterator[sa.Row[Any]]:
@@ -76,6 +78,7 @@ _CUSTOMER_COLUMNS = (
     "do_not_contact",
     "credit_hold",
     "opted_out",
+    "paused_until",
 )
 
 
@@ -97,6 +100,7 @@ def _customer(
     do_not_contact: Any,
     credit_hold: Any,
     opted_out_text: str | None,
+    paused_until: date | None,
 ) -> Customer:
     opted_out = (
         frozenset(Channel(c) for c in opted_out_text.split(",") if c) if opted_out_text else _NO_CHANNELS
@@ -122,6 +126,7 @@ def _customer(
             bool(do_not_contact),
             bool(credit_hold),
             opted_out,
+            paused_until,
         ),
     )
 
@@ -187,6 +192,7 @@ def iter_ledgers(
         invoice_t.c.contract_ref,
         invoice_t.c.promise_date,
         invoice_t.c.promise_amount,
+        invoice_t.c.paused_until,
     ).order_by(invoice_t.c.customer_id, invoice_t.c.number)
     payments = (
         sa.select(
@@ -243,6 +249,7 @@ def iter_ledgers(
             row[14],
             row[15],
             row[16],
+            None if row[17] is None else day(row[17]),
         )
         customer_id = customer.id
         by_invoice: dict[str, list[Payment]] = {}
@@ -272,6 +279,7 @@ def iter_ledgers(
                         Promise(day(promise_date), None if promise_amount is None else money(promise_amount))
                         if promise_date
                         else None,
+                        None if paused_until is None else day(paused_until),
                     ),
                 )
                 for (
@@ -285,6 +293,7 @@ def iter_ledgers(
                     contract_ref,
                     promise_date,
                     promise_amount,
+                    paused_until,
                 ) in invoice_rows.take(customer_id)
             ]
         )
@@ -386,8 +395,16 @@ class _ByCustomer:
 
 def iter_planning_inputs(
     connection: Connection, as_of: date, *, customer_range: CustomerRange | None = None
-) -> Iterator[tuple[CustomerLedger, dict[str, dict[str, ExecutionStatus]], list[ContactRecord]]]:
-    """Per customer: the ledger as of ``as_of``, its recorded step executions and recent contacts.
+) -> Iterator[
+    tuple[
+        CustomerLedger,
+        dict[str, dict[str, ExecutionStatus]],
+        list[ContactRecord],
+        dict[str, dict[str, date]],
+    ]
+]:
+    """Per customer: the ledger as of ``as_of``, its recorded step executions, recent contacts and
+    the notices sent (see ``_notices_sent``).
 
     ``customer_range`` (first and last id, inclusive) reads only that slice of the customers.
     """
@@ -400,6 +417,7 @@ def iter_planning_inputs(
         .order_by(execution_t.c.customer_id)
     )
     execution_rows = _ByCustomer(_stream(connection, statement))
+    sent_rows = _ByCustomer(_stream(connection, _notices_sent(as_of, customer_range)))
     statuses = _EXECUTION_STATUSES
     for ledger in iter_ledgers(connection, as_of, customer_range=customer_range):
         customer_id = ledger.customer.id
@@ -409,7 +427,65 @@ def iter_planning_inputs(
             if steps is None:
                 steps = executions[invoice_number] = {}
             steps[step] = statuses.get(status) or ExecutionStatus(status)
-        yield ledger, executions, contacts.get(customer_id, [])
+        sent: dict[str, dict[str, date]] = {}
+        rows = sent_rows.take(customer_id)
+        if rows:
+            zone = _zone(ledger.customer.timezone)
+            for _, invoice_number, step, first_sent_at, business_date in rows:
+                # The day it left, in the customer's timezone (later than its business date when the
+                # service was down through the window). A send recorded after the plan date is a
+                # cycle run for a past date: it left on its business date as far as that plan knows.
+                on = business_date
+                if first_sent_at is not None:
+                    local = first_sent_at.astimezone(zone).date()
+                    if business_date < local <= as_of:
+                        on = local
+                sent.setdefault(invoice_number, {})[step] = on
+        yield ledger, executions, contacts.get(customer_id, []), sent
+
+
+# Outbox messages that left for the customer; undelivered (bounced) ones demanded nothing.
+SENT_STATES = ("sent", "delivered")
+# The channels a signed step's notice goes by (DESIGN §4: attached to the e-mail, queued as the letter).
+NOTICE_CHANNELS = (Channel.EMAIL.value, Channel.LETTER.value)
+
+
+def _notices_sent(as_of: date, customer_range: CustomerRange | None) -> sa.Select[Any]:
+    """Per (customer, invoice, step): when its first e-mail or letter that went out was sent, and
+    its business date, for the planner's rule 2 (a signed step's e-mail or letter is its signed
+    demand). One grouped query for the whole slice, in customer id order."""
+    return (
+        sa.select(
+            message_t.c.customer_id,
+            message_invoice_t.c.invoice_number,
+            message_t.c.step,
+            sa.func.min(message_t.c.sent_at),
+            sa.func.min(message_t.c.business_date),
+        )
+        .join(message_invoice_t, message_invoice_t.c.message_id == message_t.c.id)
+        .where(
+            message_t.c.state.in_(SENT_STATES),
+            message_t.c.channel.in_(NOTICE_CHANNELS),
+            message_t.c.business_date <= as_of,
+            *_in_range(message_t.c.customer_id, customer_range),
+        )
+        .group_by(message_t.c.customer_id, message_invoice_t.c.invoice_number, message_t.c.step)
+        .order_by(message_t.c.customer_id)
+    )
+
+
+_ZONES: dict[str, tzinfo] = {}
+
+
+def _zone(name: str) -> tzinfo:
+    zone = _ZONES.get(name)
+    if zone is None:
+        try:
+            zone = ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = UTC  # never stored (the import checks), but a plan must not fail on one customer
+        _ZONES[name] = zone
+    return zone
 
 
 def load_contacts(

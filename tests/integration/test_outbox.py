@@ -300,6 +300,47 @@ def test_opted_out_channel_is_cancelled(engine: Engine, settings: Settings) -> N
     assert _messages(engine) == {"due_statement/email": ("sent", 1), "overdue_sms/sms": ("cancelled", 0)}
 
 
+def test_an_invoice_paused_after_planning_cancels_its_message(engine: Engine, settings: Settings) -> None:
+    # `dunbot pause` between planning and sending: the fresh re-check cancels (rule 6).
+    _seed(engine)
+    clock = Clock(NOON_SHANGHAI)
+    record_plan(engine, settings, AS_OF, clock())
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "UPDATE invoice SET paused_until = :until, pause_reason = 'remittance' WHERE number = 'I-3'"
+            ),
+            {"until": AS_OF},
+        )
+    _cycle(engine, settings, clock)
+    assert _messages(engine) == {"due_statement/email": ("sent", 1), "overdue_sms/sms": ("cancelled", 0)}
+    assert "paused" in _last_error(engine, "overdue_sms")
+
+
+def test_a_customer_paused_after_planning_gets_nothing(engine: Engine, settings: Settings) -> None:
+    _seed(engine)
+    clock = Clock(NOON_SHANGHAI)
+    record_plan(engine, settings, AS_OF, clock())
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE customer SET paused_until = :until, pause_reason = 'talks'"),
+            {"until": AS_OF + timedelta(days=3)},
+        )
+    _cycle(engine, settings, clock)
+    assert _messages(engine) == {"due_statement/email": ("cancelled", 0), "overdue_sms/sms": ("cancelled", 0)}
+    assert "paused until 2026-06-13" in _last_error(engine, "due_statement")
+    assert not settings.path("outbox/email").exists()
+
+
+def _last_error(engine: Engine, step: str) -> str:
+    with engine.connect() as connection:
+        return str(
+            connection.execute(
+                sa.text("SELECT last_error FROM message WHERE step = :step"), {"step": step}
+            ).scalar_one()
+        )
+
+
 def _seed_approval_case(engine: Engine) -> int:
     _seed(engine)
     with Session(engine) as session:

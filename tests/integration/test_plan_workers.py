@@ -54,7 +54,10 @@ def test_workers_write_the_bytes_one_process_writes(demo_engine: Engine, tmp_pat
     assert together_count == alone_count
     decisions = json.loads(together)
     assert len(decisions) == together_count
-    assert {d["status"] for d in decisions} >= {"planned", "superseded", "awaiting_approval"}
+    # No demand went out (nothing was sent on the recorded day), so no legal step is placed yet: the
+    # invoices that reached one wait for their first demand (issue 16), deferred.
+    assert {d["status"] for d in decisions} >= {"planned", "superseded", "deferred"}
+    assert "awaiting_approval" not in {d["status"] for d in decisions}
     # And both are what the decisions themselves say, customers in id order.
     preview = preview_plan(demo_engine, Settings(), AS_OF)
     assert decisions == [d.as_json() for d in preview.decisions]
@@ -112,10 +115,10 @@ def test_a_failing_worker_fails_the_command(
 ) -> None:
     real = plan_workers.plan_customer
 
-    def fails_for_one_customer(as_of, ledger, executions, contacts, policy):  # type: ignore[no-untyped-def]
+    def fails_for_one_customer(as_of, ledger, *inputs):  # type: ignore[no-untyped-def]
         if ledger.customer.id == "C-0030":
             raise ValueError("planning C-0030 broke")
-        return real(as_of, ledger, executions, contacts, policy)
+        return real(as_of, ledger, *inputs)
 
     # Workers are forked, so they plan with the patched function.
     monkeypatch.setattr(plan_workers, "plan_customer", fails_for_one_customer)
@@ -143,10 +146,10 @@ def test_a_worker_killed_outright_fails_the_command_instead_of_hanging(
 ) -> None:
     real = plan_workers.plan_customer
 
-    def dies_at_one_customer(as_of, ledger, executions, contacts, policy):  # type: ignore[no-untyped-def]
+    def dies_at_one_customer(as_of, ledger, *inputs):  # type: ignore[no-untyped-def]
         if ledger.customer.id == "C-0012":
             os._exit(9)  # as the OOM killer would: no exception, no report
-        return real(as_of, ledger, executions, contacts, policy)
+        return real(as_of, ledger, *inputs)
 
     monkeypatch.setattr(plan_workers, "plan_customer", dies_at_one_customer)
     with pytest.raises(RuntimeError, match="stopped without finishing"):

@@ -64,12 +64,47 @@ def _seed(engine: Engine) -> None:
                 _invoice("I1", "C1", date(2026, 5, 26)),  # d = 15: formal_notice
                 _invoice("I2", "C1", date(2026, 5, 26)),  # same step: grouped with I1
                 _invoice("I3", "C1", date(2026, 6, 7)),  # d = 3: overdue_sms
-                _invoice("I4", "C2", date(2026, 5, 11)),  # d = 30: preservation_pack (approval)
+                # d = 30: preservation_pack is due, but no signed demand went out: credit_hold instead
+                _invoice("I4", "C2", date(2026, 5, 11)),
                 _invoice("I5", "C4", date(2026, 5, 1), promise_date=date(2026, 6, 1)),  # broken promise
-                _invoice("I6", "C3", date(2026, 5, 26)),  # do not contact: nothing
+                _invoice("I6", "C3", date(2026, 5, 26)),  # do not contact: manual, one task
+                # d = 30 too, and its formal notice went out ten days ago: preservation_pack (approval)
+                _invoice("I7", "C2", date(2026, 5, 11)),
             ]
         )
+        session.flush()
+        _sent_notice(session, "C2", "I7", "formal_notice", datetime(2026, 5, 31, 2, 0, tzinfo=UTC))
         session.commit()
+
+
+def _sent_notice(session: Session, customer: str, invoice: str, step: str, at: datetime) -> None:
+    """What a cycle leaves behind a signed step's e-mail that went out at ``at``."""
+    session.add(
+        tables.StepExecution(
+            invoice_number=invoice,
+            customer_id=customer,
+            tactic="preservation",
+            step=step,
+            status="planned",
+            business_date=at.date(),
+            created_at=at,
+            updated_at=at,
+        )
+    )
+    message = tables.Message(
+        customer_id=customer,
+        step=step,
+        channel="email",
+        business_date=at.date(),
+        state="sent",
+        sent_at=at,
+        created_at=at,
+        updated_at=at,
+    )
+    session.add(message)
+    session.flush()
+    assert message.id is not None
+    session.add(tables.MessageInvoice(message_id=message.id, invoice_number=invoice))
 
 
 def _counts(engine: Engine) -> dict[str, int]:
@@ -88,9 +123,16 @@ def test_preview_writes_nothing(engine: Engine) -> None:
     by_invoice = {(d.invoice, d.step): d for d in preview.decisions}
     assert by_invoice[("I1", "formal_notice")].status is DecisionStatus.PLANNED
     assert by_invoice[("I3", "overdue_sms")].status is DecisionStatus.PLANNED
-    assert by_invoice[("I4", "preservation_pack")].status is DecisionStatus.AWAITING_APPROVAL
+    # Issue 16 (DESIGN §4 rule 2): I4 had no signed demand, so its first is placed before any legal step.
+    assert ("I4", "preservation_pack") not in by_invoice
+    first_demand = by_invoice[("I4", "credit_hold")]
+    assert first_demand.status is DecisionStatus.PLANNED
+    assert first_demand.reason.startswith("first demand before preservation_pack: credit_hold (day 7)")
+    assert by_invoice[("I7", "preservation_pack")].status is DecisionStatus.AWAITING_APPROVAL
     assert by_invoice[("I5", "credit_hold")].status is DecisionStatus.PLANNED
-    assert not any(d.invoice == "I6" for d in preview.decisions)
+    [manual] = [d for d in preview.decisions if d.invoice == "I6"]
+    assert (manual.status, manual.channels) == (DecisionStatus.MANUAL, ())
+    assert manual.reason.startswith("do_not_contact:")
 
 
 def test_record_plan_writes_once(engine: Engine) -> None:
@@ -109,7 +151,7 @@ def test_record_plan_writes_once(engine: Engine) -> None:
         grouped = connection.execute(
             sa.text(
                 "SELECT m.channel, mi.invoice_number FROM message m "
-                "JOIN message_invoice mi ON mi.message_id = m.id WHERE m.step = 'formal_notice' "
+                "JOIN message_invoice mi ON mi.message_id = m.id WHERE m.step = 'formal_notice' AND m.customer_id = 'C1' "
                 "ORDER BY m.channel, mi.invoice_number"
             )
         ).all()
@@ -134,9 +176,13 @@ def test_record_plan_writes_once(engine: Engine) -> None:
     assert ("C2", "preservation_pack", "task") not in [
         tuple(m) for m in messages
     ]  # awaiting approval: no message
-    assert [tuple(t) for t in tasks] == [("approval", "C2", "preservation_pack", json.dumps(["I4"]))]
+    assert sorted(tuple(t) for t in tasks) == [
+        ("approval", "C2", "preservation_pack", json.dumps(["I7"])),
+        ("manual", "C3", None, json.dumps(["I6"])),
+    ]
+    assert ("C2", "credit_hold", "email") in [tuple(m) for m in messages]  # I4's first demand
     assert sorted(superseded) == sorted(
-        ["pre_due_reminder", "due_statement", "formal_notice", "credit_hold", "lawyer_letter"]
+        ["pre_due_reminder", "due_statement", "formal_notice", "lawyer_letter"]
     )
     assert kinds.count("broken_promise") == 1
     assert kinds.count("tier_change") == 4  # first assessment of each customer
@@ -205,3 +251,118 @@ def test_alerts_are_evidence_events_once_per_fact(engine: Engine) -> None:
     assert [(customer, invoices, data["alert"]) for customer, invoices, data in raised] == [
         ("C2", ["B2", "B3"], "trend_overdue")
     ]
+
+
+def test_a_do_not_contact_customer_gets_one_task_not_one_a_day(engine: Engine) -> None:
+    _seed(engine)
+    for offset in range(3):  # Wednesday to Friday
+        record_plan(engine, Settings(), AS_OF + timedelta(days=offset), NOW + timedelta(days=offset))
+        preview = preview_plan(engine, Settings(), AS_OF + timedelta(days=offset))
+        assert [d.status for d in preview.decisions if d.invoice == "I6"] == [DecisionStatus.MANUAL]
+    with engine.connect() as connection:
+        tasks = connection.execute(
+            sa.text("SELECT kind, status, title, body FROM task WHERE customer_id = 'C3'")
+        ).all()
+        executions = connection.execute(
+            sa.text("SELECT count(*) FROM step_execution WHERE invoice_number = 'I6'")
+        ).scalar_one()
+    [(kind, status, title, body)] = tasks
+    assert (kind, status) == ("manual", "open")
+    assert "do_not_contact" in title and "I6" in title
+    assert "I6: 100000.00 CNY outstanding, 15 days overdue" in body
+    assert executions == 0  # a manual decision is no step run
+
+
+def _decisions_of(engine: Engine, as_of: date, invoice: str) -> list[tuple[str, DecisionStatus]]:
+    return [
+        (d.step, d.status) for d in preview_plan(engine, Settings(), as_of).decisions if d.invoice == invoice
+    ]
+
+
+def test_paused_invoices_and_customers_are_skipped_until_the_day_after(engine: Engine) -> None:
+    _seed(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "UPDATE invoice SET paused_until = :until, pause_reason = 'paid, says the customer' WHERE number = 'I1'"
+            ),
+            {"until": AS_OF},
+        )
+        connection.execute(
+            sa.text("UPDATE customer SET paused_until = :until, pause_reason = 'talks' WHERE id = 'C2'"),
+            {"until": AS_OF + timedelta(days=1)},
+        )
+    assert _decisions_of(engine, AS_OF, "I1") == []
+    assert _decisions_of(engine, AS_OF, "I2") != []  # its neighbour is not paused
+    assert _decisions_of(engine, AS_OF, "I4") == [] and _decisions_of(engine, AS_OF, "I7") == []
+    thursday = AS_OF + timedelta(days=1)
+    assert ("formal_notice", DecisionStatus.PLANNED) in _decisions_of(engine, thursday, "I1")
+    assert _decisions_of(engine, thursday, "I4") == []
+    assert ("preservation_pack", DecisionStatus.AWAITING_APPROVAL) in _decisions_of(
+        engine, AS_OF + timedelta(days=2), "I7"
+    )
+
+
+def test_a_demand_counts_from_the_day_it_went_out_where_the_customer_is(engine: Engine) -> None:
+    with Session(engine) as session:
+        session.add(_customer("C2", "cautious"))
+        session.flush()
+        session.add_all([_invoice(n, "C2", date(2026, 5, 11)) for n in ("LOCAL", "BOUNCED", "BACKDATED")])
+        session.flush()
+        # A cycle run today for 20 May: it counts from its business date, not from today.
+        _sent_notice(session, "C2", "BACKDATED", "credit_hold", datetime(2026, 5, 20, 2, 0, tzinfo=UTC))
+        # 17:00 UTC on 3 June is 01:00 on 4 June in Shanghai: a week later is 11 June, not 10 June.
+        _sent_notice(session, "C2", "LOCAL", "credit_hold", datetime(2026, 6, 3, 17, 0, tzinfo=UTC))
+        # credit_hold was due then: the steps before it were superseded, so no first demand is left.
+        session.add_all(
+            tables.StepExecution(
+                invoice_number="LOCAL",
+                customer_id="C2",
+                tactic="preservation",
+                step=step,
+                status="superseded",
+                business_date=date(2026, 6, 3),
+                created_at=NOW,
+                updated_at=NOW,
+            )
+            for step in ("pre_due_reminder", "due_statement", "formal_notice")
+        )
+        _sent_notice(session, "C2", "BOUNCED", "formal_notice", datetime(2026, 5, 20, 2, 0, tzinfo=UTC))
+        session.commit()
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "UPDATE message SET state = 'undelivered' WHERE id IN "
+                "(SELECT message_id FROM message_invoice WHERE invoice_number = 'BOUNCED')"
+            )
+        )
+        message_t, link_t = tables.Message.__table__, tables.MessageInvoice.__table__  # type: ignore[attr-defined]
+        connection.execute(
+            sa.update(message_t)
+            .where(
+                message_t.c.id.in_(
+                    sa.select(link_t.c.message_id).where(link_t.c.invoice_number == "BACKDATED")
+                )
+            )
+            .values(sent_at=datetime(2026, 12, 7, 2, 0, tzinfo=UTC))
+        )
+    [(step, status)] = [
+        (s, st) for s, st in _decisions_of(engine, AS_OF, "LOCAL") if st is not DecisionStatus.SUPERSEDED
+    ]
+    assert (step, status) == ("preservation_pack", DecisionStatus.DEFERRED)
+    [waiting] = [
+        d
+        for d in preview_plan(engine, Settings(), AS_OF).decisions
+        if d.invoice == "LOCAL" and d.status is DecisionStatus.DEFERRED
+    ]
+    assert waiting.reason.endswith("went out on 2026-06-04; preservation_pack waits until 2026-06-11")
+    assert ("preservation_pack", DecisionStatus.AWAITING_APPROVAL) in _decisions_of(
+        engine, AS_OF + timedelta(days=1), "LOCAL"
+    )
+    assert ("preservation_pack", DecisionStatus.AWAITING_APPROVAL) in _decisions_of(
+        engine, AS_OF, "BACKDATED"
+    )
+    # A bounced e-mail demanded nothing: the bounced invoice gets its first demand, not a legal step.
+    bounced = dict(_decisions_of(engine, AS_OF, "BOUNCED"))
+    assert bounced["credit_hold"] is DecisionStatus.PLANNED
+    assert "preservation_pack" not in bounced

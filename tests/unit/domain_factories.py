@@ -54,6 +54,7 @@ def make_invoice(
     contract_ref: str | None = None,
     currency: str = "CNY",
     customer_id: str = "C1",
+    paused_until: date | None = None,
 ) -> Invoice:
     """An invoice issued 30 days before ``due``; ``payments`` are (amount, paid_on) pairs."""
     return Invoice(
@@ -70,6 +71,7 @@ def make_invoice(
             for i, (paid, paid_on) in enumerate(payments)
         ),
         promise=promise,
+        paused_until=paused_until,
     )
 
 

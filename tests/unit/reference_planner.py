@@ -1,8 +1,20 @@
-"""The planner as it was before issue 2, kept verbatim as a test oracle.
+"""The planner as it was before issue 2, kept as a test oracle, with the rules amended since.
 
 ``plan_customer`` here is the old one (one PlanDecision object per decision), over the old domain
 rules in ``reference_domain``; it returns the old CustomerPlan's contents. The properties in
 ``test_plan_output.py`` check the new planner, and the fast ``plan --json`` writer, against it.
+
+Issue 16 amended DESIGN §4; the amendments are written here from the DESIGN text, not from the
+planner's code (``_first_demand_instead``, ``_manual``, and the pauses of rule 1):
+
+- rule 2, first demand before any legal step: a step that needs approval is placed only when a
+  signed demand for the invoice went out ``demand_lead_days`` or more days before D; otherwise the
+  most severe signed non-legal step that has not run goes in its stead (``planned``, its reason
+  beginning "first demand before <legal step>"), or, when each of those has run, the legal step
+  waits (``deferred``) until the lead time has passed;
+- a rejected legal step leaves the invoice to the collectors: ``manual``, nothing more is sent;
+- a do_not_contact customer's overdue invoices are ``manual`` (collectors handle them by hand);
+- rule 1: an invoice is skipped while it, or its customer, is paused (paused_until ≥ D).
 """
 
 from __future__ import annotations
@@ -10,7 +22,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from operator import attrgetter
 from typing import NamedTuple
@@ -39,8 +51,12 @@ from bot.domain.ledger import TACTIC_OF_TIER, Channel, CustomerLedger, Invoice, 
 from bot.domain.policy import LadderStep, PlanningPolicy
 
 Executions = Mapping[str, Mapping[str, ExecutionStatus]]
+# invoice -> step -> the day the step's first e-mail or letter left (what carries a signed notice)
+Sent = Mapping[str, Mapping[str, date]]
 
 _NO_EXECUTIONS: Mapping[str, ExecutionStatus] = {}
+_NOTHING_SENT: Mapping[str, date] = {}
+DO_NOT_CONTACT = "do_not_contact: nothing is sent to this customer; a collector handles the invoice by hand"
 _DECISION_ORDER = attrgetter("invoice", "step_index")
 
 
@@ -92,6 +108,8 @@ class _DueInvoice:
     days_overdue: int
     outstanding: Decimal
     fee: Decimal
+    # The legal step due by the calendar when a first demand is placed instead (rule 2).
+    instead_of: LadderStep | None = None
 
 
 def _channel_list(channels: Iterable[Channel]) -> str:
@@ -169,7 +187,51 @@ def _place_group(
         reason = f"{step.name} deferred whole to the next business day: {why}"
     if notes:
         reason += "; " + "; ".join(notes)
-    return [factory.make(due, step, step_index, status, channels, reason) for due in group]
+    return [
+        factory.make(
+            due,
+            step,
+            step_index,
+            status,
+            channels,
+            reason if due.instead_of is None else f"first demand before {due.instead_of.name}: {reason}",
+        )
+        for due in group
+    ]
+
+
+def _signed_demand_sent_on(sent: Mapping[str, date], ladder: Sequence[LadderStep]) -> date | None:
+    """The first day a signed step of the invoice went out (by e-mail or letter, with its notice)."""
+    days = [sent[step.name] for step in ladder if step.signed and step.name in sent]
+    return min(days) if days else None
+
+
+def _first_demand_instead(
+    ladder: Sequence[LadderStep], legal_index: int, done: Mapping[str, ExecutionStatus]
+) -> int | None:
+    """Rule 2: the most severe signed step that is no legal step and has not run, before the legal one."""
+    candidates = [
+        index
+        for index in range(legal_index)
+        if ladder[index].signed and not ladder[index].approval and ladder[index].name not in done
+    ]
+    return max(candidates) if candidates else None
+
+
+def _waiting_reason(legal: LadderStep, first_sent: date | None, lead_days: int) -> str:
+    if first_sent is None:
+        return (
+            f"first demand before {legal.name}: no signed demand for this invoice has gone out yet; "
+            f"{legal.name} waits until one has been out {lead_days} days"
+        )
+    return (
+        f"first demand before {legal.name}: the first signed demand went out on {first_sent}; "
+        f"{legal.name} waits until {first_sent + timedelta(days=lead_days)}"
+    )
+
+
+def _is_paused(paused_until: date | None, as_of: date) -> bool:
+    return paused_until is not None and paused_until >= as_of
 
 
 def plan_customer(
@@ -178,11 +240,13 @@ def plan_customer(
     executions: Executions,
     contacts: Sequence[ContactRecord],
     policy: PlanningPolicy,
+    sent: Sent | None = None,
 ) -> OldPlan:
     """Decide every (invoice, step) of one customer on plan date ``as_of``.
 
     ``executions`` maps invoice number -> step name -> status of a recorded step_execution;
-    ``contacts`` are the customer's messages already in the outbox (they count against the caps).
+    ``contacts`` are the customer's messages already in the outbox (they count against the caps);
+    ``sent`` maps invoice number -> step name -> the day its first e-mail or letter left.
     On a day that is not a business day in the customer's country nothing at all is decided.
     """
     customer = ledger.customer
@@ -196,6 +260,7 @@ def plan_customer(
     tactic = TACTIC_OF_TIER[assessment.tier]
     ladder = policy.ladders[tactic]
     factory = _DecisionFactory(customer.id, assessment, tactic)
+    customer_paused = _is_paused(customer.paused_until, as_of)
 
     decisions: list[PlanDecision] = []
     broken_promises: list[BrokenPromise] = []
@@ -224,22 +289,53 @@ def plan_customer(
                     outstanding=outstanding,
                 )
             )
-        if customer.do_not_contact:
+        # Rule 1 as amended: a pause holds the ladder like a live promise.
+        if customer_paused or _is_paused(invoice.paused_until, as_of):
             continue
         days_overdue = (as_of - invoice.due_date).days
         index = step_finder.find(days_overdue)
         if index is None:
             continue
-        done = executions.get(invoice.number, _NO_EXECUTIONS)
-        due_step = ladder[index]
-        if due_step.name in done:
-            continue
         contract = ledger.contracts.get(invoice.contract_ref) if invoice.contract_ref else None
         fee = late_fee(outstanding, days_overdue, terms_for(contract, policy.fees), invoice.currency)
         due = _DueInvoice(invoice, days_overdue, outstanding, fee)
+        due_step = ladder[index]
+        if customer.do_not_contact:
+            # Overdue and never to be contacted: collectors handle it, and the plan says so.
+            if days_overdue > 0:
+                decisions.append(
+                    factory.make(due, due_step, index, DecisionStatus.MANUAL, (), DO_NOT_CONTACT)
+                )
+            continue
+        done = executions.get(invoice.number, _NO_EXECUTIONS)
+        rejected = [name for name, status in done.items() if status is ExecutionStatus.REJECTED]
+        if rejected:
+            # A rejected legal step leaves the invoice to the collectors, for good.
+            names = [step.name for step in ladder]
+            at = names.index(rejected[0]) if rejected[0] in names else index
+            reason = (
+                f"{rejected[0]} was rejected: the invoice is left to the collectors, and nothing more is sent"
+            )
+            decisions.append(factory.make(due, ladder[at], at, DecisionStatus.MANUAL, (), reason))
+            continue
+        if due_step.name in done:
+            continue
+        placed_index: int | None = index
+        if due_step.approval:
+            first_sent = _signed_demand_sent_on((sent or {}).get(invoice.number, _NOTHING_SENT), ladder)
+            if first_sent is None or first_sent + timedelta(days=policy.demand_lead_days) > as_of:
+                instead = _first_demand_instead(ladder, index, done)
+                if instead is None:
+                    # Every first demand has run: the legal step waits for the lead time.
+                    waiting = _waiting_reason(due_step, first_sent, policy.demand_lead_days)
+                    decisions.append(factory.make(due, due_step, index, DecisionStatus.DEFERRED, (), waiting))
+                    placed_index = None
+                else:
+                    placed_index = instead
+                    due.instead_of = due_step
         for earlier_index in range(index):
             earlier = ladder[earlier_index]
-            if earlier.name in done:
+            if earlier.name in done or earlier_index == placed_index:
                 continue
             reason = supersede_reasons.get((earlier_index, index))
             if reason is None:
@@ -249,7 +345,8 @@ def plan_customer(
                 )
                 supersede_reasons[(earlier_index, index)] = reason
             decisions.append(factory.make(due, earlier, earlier_index, DecisionStatus.SUPERSEDED, (), reason))
-        groups.setdefault(index, []).append(due)
+        if placed_index is not None:
+            groups.setdefault(placed_index, []).append(due)
 
     caps = ContactCaps(contacts, compliance)
     # Most severe first: when the caps allow only some steps, the later rung of the ladder wins.

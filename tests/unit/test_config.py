@@ -44,6 +44,32 @@ def test_example_keeps_contract_defaults() -> None:
     assert settings.web.listen == "127.0.0.1:8080"
 
 
+def test_demand_lead_days_sits_in_ladder_beside_the_steps(tmp_path: Path) -> None:
+    assert load_settings(EXAMPLE_CONFIG).planning_policy().demand_lead_days == 7
+    path = tmp_path / "dunbot.toml"
+    path.write_text("[ladder]\ndemand_lead_days = 10\n", encoding="utf-8")
+    settings = load_settings(path)
+    # Setting only the lead time keeps the default steps.
+    assert (settings.planning_policy().demand_lead_days, dict(settings.planning_policy().ladders)) == (
+        10,
+        dict(default_ladders()),
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("-1", "greater than or equal to 0"),
+        ("366", "less than or equal to 365"),
+        ('"seven"', "valid integer"),
+    ],
+)
+def test_demand_lead_days_is_checked(tmp_path: Path, value: str, message: str) -> None:
+    [problem] = _problems(tmp_path, f"[ladder]\ndemand_lead_days = {value}\n")
+    assert problem.startswith(f"{tmp_path / 'dunbot.toml'}:ladder.demand_lead_days: ")
+    assert message in problem
+
+
 def test_unknown_key_names_the_section(tmp_path: Path) -> None:
     problems = _problems(tmp_path, '[compliance]\nwindow = "08:00-20:00"\nmax_per_day = 3\n')
     assert problems == [f"{tmp_path / 'dunbot.toml'}:compliance.max_per_day: unknown key in [compliance]"]

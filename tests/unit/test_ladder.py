@@ -11,7 +11,7 @@ from domain_factories import TUESDAY, customer_at, due_for, make_invoice, make_l
 from bot.domain.decisions import ContactRecord, CustomerPlan, DecisionStatus, ExecutionStatus, PlanDecision
 from bot.domain.ladder import default_ladders, due_step_index, plan_customer, plan_day
 from bot.domain.ledger import Channel, Contract, CustomerLedger, InvoiceStatus, Promise, Tactic, Tier
-from bot.domain.policy import Assignee, StepAction
+from bot.domain.policy import Assignee, PlanningPolicy, StepAction
 
 E, S, V, L, T = Channel.EMAIL, Channel.SMS, Channel.VOICE, Channel.LETTER, Channel.TASK
 POLICY = make_policy()
@@ -26,8 +26,10 @@ def plan(
     as_of: date = TUESDAY,
     executions: Mapping[str, Mapping[str, ExecutionStatus]] | None = None,
     contacts: Sequence[ContactRecord] = (),
+    sent: Mapping[str, Mapping[str, date]] | None = None,
+    policy: PlanningPolicy = POLICY,
 ) -> CustomerPlan:
-    return plan_customer(as_of, ledger, executions or {}, contacts, POLICY)
+    return plan_customer(as_of, ledger, executions or {}, contacts, policy, sent)
 
 
 def by_step(result: CustomerPlan) -> dict[tuple[str, str], PlanDecision]:
@@ -175,7 +177,8 @@ def test_missed_steps_are_superseded_after_downtime() -> None:
 
 def test_a_step_already_executed_decides_nothing() -> None:
     ledger = make_ledger(make_invoice("I1", due_for(17)), customer=PROCEDURAL)
-    for status in ExecutionStatus:
+    # REJECTED is left out since issue 16: a rejected step leaves the invoice manual (tested below).
+    for status in set(ExecutionStatus) - {ExecutionStatus.REJECTED}:
         assert plan(ledger, executions={"I1": {"formal_notice": status}}).decisions == ()
 
 
@@ -290,7 +293,8 @@ def test_kept_promise_is_not_broken() -> None:
     assert plan(ledger).broken_promises == ()
 
 
-def test_do_not_contact_customer_gets_no_decisions_but_alerts_still_rise() -> None:
+def test_do_not_contact_customer_gets_only_manual_decisions_and_alerts_still_rise() -> None:
+    # Issue 16: an overdue invoice of a do_not_contact customer is shown `manual` (before: nothing).
     customer = customer_at(Tier.COOPERATIVE, do_not_contact=True)
     ledger = make_ledger(
         make_invoice("OLD", due_for(100), promise=Promise(TUESDAY - timedelta(days=20))),
@@ -298,7 +302,15 @@ def test_do_not_contact_customer_gets_no_decisions_but_alerts_still_rise() -> No
         customer=customer,
     )
     result = plan(ledger)
-    assert result.decisions == ()
+    [old] = result.decisions
+    assert (old.invoice, old.step, old.status, old.channels) == (
+        "OLD",
+        "litigation_referral",
+        DecisionStatus.MANUAL,
+        (),
+    )
+    assert old.reason.startswith("do_not_contact:")
+    assert result.do_not_contact
     assert [w.invoice for w in result.early_warnings] == ["OLD"]
     assert [b.invoice for b in result.broken_promises] == ["OLD"]
 
@@ -423,7 +435,9 @@ def test_approval_step_waits_and_takes_no_channel() -> None:
         ),
         "NOTICE": executed("pre_due_reminder", "due_statement", "overdue_sms", "collection_call"),
     }
-    steps = by_step(plan(ledger, executions=done))
+    # The formal notice went out 30 days ago: the first demand before a legal step (issue 16).
+    sent = {"LAWYER": {"formal_notice": TUESDAY - timedelta(days=30)}}
+    steps = by_step(plan(ledger, executions=done, sent=sent))
     lawyer = steps[("LAWYER", "lawyer_letter")]
     assert (lawyer.status, lawyer.channels, lawyer.approval) == (DecisionStatus.AWAITING_APPROVAL, (), True)
     assert "approval" in lawyer.reason
@@ -502,3 +516,160 @@ def test_due_step_in_an_unordered_ladder_is_still_the_largest_day_not_after_d() 
     assert due_step_index(shuffled, 10) == 0
     assert due_step_index(shuffled, 99) == 2
     assert due_step_index(shuffled, -8) is None
+
+
+# --- first demand before any legal step (issue 16, DESIGN §4 rule 2) ---------------------------
+
+LEGAL_OF = {
+    Tier.STRATEGIC: "legal_referral",
+    Tier.COOPERATIVE: "litigation_referral",
+    Tier.CAUTIOUS: "preservation_pack",
+}
+FIRST_DEMAND_OF = {
+    Tier.STRATEGIC: "formal_notice",
+    Tier.COOPERATIVE: "credit_hold",
+    Tier.CAUTIOUS: "credit_hold",
+}
+
+
+def test_an_invoice_first_seen_90_days_late_opens_with_a_signed_demand_never_a_legal_step() -> None:
+    for tier in Tier:
+        result = plan(make_ledger(make_invoice("I1", due_for(90)), customer=customer_at(tier)))
+        [opening] = live(result)
+        ladder = {step.name: step for step in result.ladder}
+        # The most severe signed step that needs no approval, in place of the legal step due.
+        assert opening.step == FIRST_DEMAND_OF[tier]
+        assert ladder[opening.step].signed and not ladder[opening.step].approval
+        assert opening.status is DecisionStatus.PLANNED
+        assert opening.reason.startswith(f"first demand before {LEGAL_OF[tier]}: {opening.step} (day ")
+        assert E in opening.channels
+        superseded = [d for d in result.decisions if d.status is DecisionStatus.SUPERSEDED]
+        assert opening.step not in {d.step for d in superseded}
+        assert all(f"{LEGAL_OF[tier]} (day" in d.reason for d in superseded)
+        # In ladder order: the first demand among the steps the legal one supersedes.
+        assert [d.step_index for d in result.decisions] == sorted(d.step_index for d in result.decisions)
+
+
+def test_the_legal_step_waits_for_the_lead_time_then_follows() -> None:
+    ledger = make_ledger(make_invoice("I1", due_for(50)), customer=PROCEDURAL)
+    first = plan(ledger)
+    assert [(d.step, d.status) for d in live(first)] == [("credit_hold", DecisionStatus.PLANNED)]
+    done = {
+        "I1": {
+            d.step: ExecutionStatus.PLANNED
+            if d.status is DecisionStatus.PLANNED
+            else ExecutionStatus.SUPERSEDED
+            for d in first.decisions
+        }
+    }
+
+    # Planned, not out yet: the lawyer's letter waits, and nothing else is sent.
+    tomorrow = TUESDAY + timedelta(days=1)
+    [waiting] = plan(ledger, as_of=tomorrow, executions=done).decisions
+    assert (waiting.step, waiting.status, waiting.channels) == ("lawyer_letter", DecisionStatus.DEFERRED, ())
+    assert waiting.reason.startswith("first demand before lawyer_letter: no signed demand")
+
+    # Out on Tuesday: six days later it still waits, seven days later it is placed for approval.
+    sent = {"I1": {"credit_hold": TUESDAY}}
+    [still] = plan(ledger, as_of=TUESDAY + timedelta(days=6), executions=done, sent=sent).decisions
+    assert still.status is DecisionStatus.DEFERRED
+    assert still.reason.endswith(
+        f"went out on {TUESDAY}; lawyer_letter waits until {TUESDAY + timedelta(days=7)}"
+    )
+    [legal] = plan(ledger, as_of=TUESDAY + timedelta(days=7), executions=done, sent=sent).decisions
+    assert (legal.step, legal.status) == ("lawyer_letter", DecisionStatus.AWAITING_APPROVAL)
+
+
+def test_only_a_signed_step_sent_counts_as_a_demand() -> None:
+    ledger = make_ledger(make_invoice("I1", due_for(45)), customer=PROCEDURAL)
+    done = {
+        "I1": executed(
+            "pre_due_reminder",
+            "due_statement",
+            "overdue_sms",
+            "collection_call",
+            "formal_notice",
+            "credit_hold",
+        )
+    }
+    unsigned = {
+        "I1": {"overdue_sms": TUESDAY - timedelta(days=40), "pre_due_reminder": TUESDAY - timedelta(days=50)}
+    }
+    [waiting] = plan(ledger, executions=done, sent=unsigned).decisions
+    assert waiting.status is DecisionStatus.DEFERRED
+    signed = {"I1": {"due_statement": TUESDAY - timedelta(days=45)}}
+    [legal] = plan(ledger, executions=done, sent=signed).decisions
+    assert legal.status is DecisionStatus.AWAITING_APPROVAL
+
+
+def test_the_lead_time_is_configurable() -> None:
+    ledger = make_ledger(make_invoice("I1", due_for(45)), customer=PROCEDURAL)
+    done = {
+        "I1": executed(
+            "pre_due_reminder",
+            "due_statement",
+            "overdue_sms",
+            "collection_call",
+            "formal_notice",
+            "credit_hold",
+        )
+    }
+    sent = {"I1": {"credit_hold": TUESDAY - timedelta(days=2)}}
+    assert live(plan(ledger, executions=done, sent=sent))[0].status is DecisionStatus.DEFERRED
+    policy = PlanningPolicy(ladders=default_ladders(), demand_lead_days=2)
+    assert (
+        live(plan(ledger, executions=done, sent=sent, policy=policy))[0].status
+        is DecisionStatus.AWAITING_APPROVAL
+    )
+
+
+def test_a_first_demand_shares_the_message_of_invoices_due_at_that_step() -> None:
+    # Rule 4: one message per channel for the invoices at one step on one day, first demands too.
+    ledger = make_ledger(
+        make_invoice("LATE", due_for(60)), make_invoice("DUE", due_for(30)), customer=PROCEDURAL
+    )
+    steps = by_step(plan(ledger))
+    late, due = steps[("LATE", "credit_hold")], steps[("DUE", "credit_hold")]
+    assert late.status is due.status is DecisionStatus.PLANNED
+    assert late.channels == due.channels
+    assert "one message for 2 invoices" in late.reason and "one message for 2 invoices" in due.reason
+    assert late.reason.startswith("first demand before payment_order_pack:")
+    assert not due.reason.startswith("first demand")
+
+
+def test_a_rejected_legal_step_leaves_the_invoice_manual() -> None:
+    ledger = make_ledger(make_invoice("I1", due_for(70)), customer=PROCEDURAL)
+    done = {"I1": {**executed("formal_notice", "credit_hold"), "lawyer_letter": ExecutionStatus.REJECTED}}
+    [manual] = plan(
+        ledger, executions=done, sent={"I1": {"formal_notice": TUESDAY - timedelta(days=55)}}
+    ).decisions
+    assert (manual.step, manual.status, manual.channels) == ("lawyer_letter", DecisionStatus.MANUAL, ())
+    assert manual.reason.startswith("lawyer_letter was rejected: the invoice is left to the collectors")
+
+
+# --- pauses (issue 16: `dunbot pause`) -----------------------------------------------------------
+
+
+def test_a_paused_invoice_is_skipped_until_its_day_has_passed() -> None:
+    ledger = make_ledger(
+        make_invoice("PAUSED", due_for(15), paused_until=TUESDAY),
+        make_invoice("OVER", due_for(15), paused_until=TUESDAY - timedelta(days=1)),
+        customer=PROCEDURAL,
+    )
+    assert {d.invoice for d in plan(ledger).decisions} == {"OVER"}
+    assert {d.invoice for d in plan(ledger, as_of=TUESDAY + timedelta(days=1)).decisions} == {
+        "OVER",
+        "PAUSED",
+    }
+
+
+def test_a_paused_customer_gets_nothing_but_alerts_still_rise() -> None:
+    customer = customer_at(Tier.COOPERATIVE, paused_until=TUESDAY + timedelta(days=3), do_not_contact=True)
+    ledger = make_ledger(
+        make_invoice("I1", due_for(100), promise=Promise(TUESDAY - timedelta(days=5))), customer=customer
+    )
+    result = plan(ledger)
+    assert result.decisions == ()
+    assert [w.invoice for w in result.early_warnings] == ["I1"]
+    assert [b.invoice for b in result.broken_promises] == ["I1"]
+    assert live(plan(ledger, as_of=TUESDAY + timedelta(days=6)))[0].status is DecisionStatus.MANUAL

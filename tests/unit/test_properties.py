@@ -130,6 +130,53 @@ def test_a_120_day_run_never_repeats_a_step_nor_breaks_the_caps(ledger: Customer
     target(assert_caps_hold(contacts, cap) / cap, label="busiest week ÷ cap")
 
 
+@SIMULATION
+@given(ledger=ledgers(), lead=st.integers(0, 14), cap=st.integers(1, 6), data=st.data())
+def test_no_legal_step_without_a_signed_demand_sent_the_lead_time_before(
+    ledger: CustomerLedger, lead: int, cap: int, data: st.DataObject
+) -> None:
+    """DESIGN §4 rule 2 over 120 days of cycles: a legal step (one that needs approval) is placed only
+    for an invoice whose signed demand went out ``lead`` or more days before; some invoices' e-mails
+    and letters never go out (bounced, failed), and those never reach a legal step."""
+    policy = PlanningPolicy(
+        ladders=default_ladders(),
+        compliance=CompliancePolicy(max_messages_per_7d=cap),
+        demand_lead_days=lead,
+    )
+    numbers = [invoice.number for invoice in ledger.invoices]
+    never_out = data.draw(
+        st.frozensets(st.sampled_from(numbers)), label="invoices whose notices never go out"
+    )
+    executions: dict[str, dict[str, ExecutionStatus]] = {}
+    contacts: list[ContactRecord] = []
+    sent: dict[str, dict[str, date]] = {}  # what the store reads: the day each step's e-mail or letter left
+    legal_steps = 0
+    for offset in range(RUN_DAYS):
+        day = START + timedelta(days=offset)
+        plan = plan_customer(day, ledger, executions, contacts, policy, sent)
+        ladder = {step.name: step for step in plan.ladder}
+        messages_today: set[tuple[str, Channel]] = set()
+        for decision in plan.decisions:
+            step = ladder[decision.step]
+            if step.approval:
+                assert decision.status is not DecisionStatus.PLANNED, "a legal step never goes out unapproved"
+            if decision.status is DecisionStatus.AWAITING_APPROVAL:
+                legal_steps += 1
+                demands = [on for name, on in sent.get(decision.invoice, {}).items() if ladder[name].signed]
+                assert demands, f"{decision.step} for {decision.invoice} without any signed demand sent"
+                assert min(demands) <= day - timedelta(days=lead), (decision.step, min(demands), day)
+            if decision.status in RECORDED:
+                executions.setdefault(decision.invoice, {})[decision.step] = RECORDED[decision.status]
+            if decision.status is DecisionStatus.PLANNED:
+                messages_today.update((decision.step, channel) for channel in decision.channels)
+                if decision.invoice not in never_out and {Channel.EMAIL, Channel.LETTER} & set(
+                    decision.channels
+                ):
+                    sent.setdefault(decision.invoice, {}).setdefault(decision.step, day)
+        contacts.extend(ContactRecord(channel, day) for _, channel in sorted(messages_today))
+    target(float(legal_steps), label="legal steps placed")
+
+
 @FAST
 @given(ledger=ledgers(), offset=st.integers(0, RUN_DAYS))
 def test_one_step_per_invoice_per_day_from_any_state(ledger: CustomerLedger, offset: int) -> None:
