@@ -89,11 +89,11 @@ LABELS: dict[str, Labels] = {
         date="日期",
         customer_no="客户编号",
         recipient="致",
-        schedule="附表:未付款项明细",
+        schedule="附表：未付款项明细",
         columns=("发票号", "币种", "开票日期", "到期日", "未付金额", "逾期天数", "违约金"),
         total="合计",
         not_due="未到期",
-        seal_note="(盖章)",
+        seal_note="（盖章）",
         page="第 {page} 页 / 共 {pages} 页",
         specimen="样章 SPECIMEN",
         signed_for="",
@@ -212,7 +212,7 @@ def lay_out_notice(content: NoticeContent, fonts: FontChoice) -> LaidOutNotice:
     block = _SignatureBlock(
         company["legal_name"], date_line, labels, font, content.seal_image, panel, recorded.append
     )
-    # The closing formula (此致 / 敬礼!, "Yours faithfully,") never leaves the signature behind.
+    # The closing formula (此致 / 敬礼！, "Yours faithfully,") never leaves the signature behind.
     story.append(KeepTogether([*closing, Spacer(1, 2 * mm), block]))
     story.append(CondPageBreak(40 * mm))
     story.append(Spacer(1, 6 * mm))
@@ -286,7 +286,7 @@ class _Styles:
 
     def body_style(self, index: int, paragraph: str, count: int) -> ParagraphStyle:
         # Chinese letters indent body paragraphs by two characters; the salutation and the closing
-        # formula (此致 / 敬礼!) stand flush.
+        # formula (此致 / 敬礼！) stand flush.
         if index == 0:
             return self.body
         plain = _plain(paragraph)
@@ -581,7 +581,11 @@ def signature_box(canvas: Canvas, x: float, y: float) -> SignatureBox:
 def panel_lines(language: str, signer_name: str) -> list[str]:
     """The words of the visible signature panel."""
     if language.lower().startswith("zh"):
-        return ["电子签名 · PAdES", f"签署人:{signer_name}", "签署时间见签名属性,校验:dunbot notice verify"]
+        return [
+            "电子签名 · PAdES",
+            f"签署人：{signer_name}",
+            "签署时间见签名属性，校验：dunbot notice verify",
+        ]
     return [
         "Digitally signed · PAdES",
         f"Signer: {signer_name}",
