@@ -30,7 +30,7 @@ from reportlab.platypus import (
 )
 
 from bot.render.fonts import FontChoice, LoadedFont, font_for
-from bot.render.letter import ACCENT, RULE, draw_signature_panel, panel_lines, signature_box
+from bot.render.letter import ACCENT, RULE, dated, draw_signature_panel, panel_lines, signature_box
 from bot.render.signing import PANEL_SIZE
 
 if TYPE_CHECKING:
@@ -244,9 +244,10 @@ def render_chronology(
         initialFontName=font.regular,
     )
     frame = Frame(12 * mm, 12 * mm, size[0] - 24 * mm, size[1] - 24 * mm, id="body")
-    document.addPageTemplates([PageTemplate(id="chronology", frames=[frame])])
+    signed_at = signer.signing_time()
+    document.addPageTemplates([PageTemplate(id="chronology", frames=[frame], onPage=dated(signed_at))])
     document.build(story)
-    return signer.sign(buffer.getvalue(), recorded[-1])
+    return signer.sign(buffer.getvalue(), recorded[-1], signed_at)
 
 
 _TEXT_SIZE = 7.5

@@ -23,7 +23,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.lib.utils import ImageReader
+from reportlab.lib.utils import ImageReader, TimeStamp
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     BaseDocTemplate,
@@ -149,8 +149,9 @@ def letter_date(as_of: str, language: str) -> str:
     return f"{day.day} {day:%B} {day.year}"
 
 
-def lay_out_notice(content: NoticeContent, fonts: FontChoice) -> LaidOutNotice:
-    """Lay out the notice; raises :class:`~bot.render.fonts.MissingGlyphs` before drawing anything."""
+def lay_out_notice(content: NoticeContent, fonts: FontChoice, created: datetime) -> LaidOutNotice:
+    """Lay out the notice dated ``created`` (the signing time); raises
+    :class:`~bot.render.fonts.MissingGlyphs` before drawing anything."""
     labels = labels_for(content.language)
     paragraphs = [p.strip() for p in content.body.split("\n\n") if p.strip()]
     if not paragraphs:
@@ -237,7 +238,7 @@ def lay_out_notice(content: NoticeContent, fonts: FontChoice) -> LaidOutNotice:
         lang="zh-CN" if styles.chinese else "en",
     )
     frame = Frame(MARGIN, MARGIN + 6 * mm, CONTENT_WIDTH, PAGE_HEIGHT - 2 * MARGIN - 6 * mm, id="body")
-    document.addPageTemplates([PageTemplate(id="letter", frames=[frame])])
+    document.addPageTemplates([PageTemplate(id="letter", frames=[frame], onPage=dated(created))])
     footer = _Footer(font, labels, ctx["reference"], company["legal_name"])
     pages: list[int] = []
     document.build(story, canvasmaker=_numbered_canvas(footer, pages))
@@ -549,6 +550,26 @@ def _numbered_canvas(footer: _Footer, pages: list[int]) -> Any:
             super().save()
 
     return NumberedCanvas
+
+
+def dated(created: datetime) -> Callable[[Canvas, Any], None]:
+    """A page callback that dates the document ``created`` (its /CreationDate and /ModDate).
+
+    ``invariant=True`` keeps a layout byte for byte the same for the same input, and dates every
+    file 2000-01-01; the signing time is what a reader of the file's properties must see instead.
+    """
+    utc = created.astimezone(UTC)
+    stamp = TimeStamp(invariant=True)
+    stamp.t = utc.timestamp()
+    stamp.lt = utc.timetuple()
+    stamp.YMDhms = tuple(stamp.lt)[:6]
+    stamp.dhh = stamp.dmm = 0
+    stamp.tzname = "UTC"
+
+    def on_page(canvas: Canvas, document: Any) -> None:
+        canvas._doc._timeStamp = stamp  # read when the document's /Info is written, at the end
+
+    return on_page
 
 
 def draw_signature_panel(canvas: Canvas, x: float, y: float, font: LoadedFont, lines: Sequence[str]) -> None:
