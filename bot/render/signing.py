@@ -362,7 +362,7 @@ def _blank_pdf_with(font_name: str) -> bytes:
     return buffer.getvalue()
 
 
-PANEL_SIZE = (170.0, 50.0)  # points: the box the layout reserves for the visible signature
+PANEL_SIZE = (180.0, 62.0)  # points: the box the layout reserves for the visible signature
 _FRAME = StaticStampStyle(border_width=1, border_color=(0.12, 0.23, 0.41), background=None)
 
 
