@@ -295,11 +295,13 @@ class Renderer:
         from bot.render.letter import NoticeContent, lay_out_notice
 
         body = render_letter("zh-CN", step, context)
+        signed_at = self.signer.signing_time()
         laid_out = lay_out_notice(
             NoticeContent("zh-CN", context, body, CASE_ADDRESS, signer_name=self.signer.signer_name),
             self.fonts,
+            signed_at,
         )
-        return self.signer.sign(laid_out.pdf, laid_out.signature), laid_out.pages
+        return self.signer.sign(laid_out.pdf, laid_out.signature, signed_at), laid_out.pages
 
     def email(self, context: Any, step: str, key: str, to: str, pdf: bytes | None, at: datetime) -> bytes:
         from bot.channels.base import Attachment, Channel, Outgoing

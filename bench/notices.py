@@ -29,6 +29,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+BENCH_SIGNING_TIME = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # the laid-out files' creation date
+
 
 def _contexts(count: int, language: str) -> list[Any]:
     from bot.render.context import example_context
@@ -59,6 +61,7 @@ def _lay_out(contexts: list[Any], language: str) -> tuple[list[tuple[bytes, Any]
         notice = lay_out_notice(
             NoticeContent(language, context, body, "上海市浦东新区世纪大道 1 号", signer_name="Bench Signer"),
             FontChoice(),
+            BENCH_SIGNING_TIME,
         )
         laid_out.append((notice.pdf, notice.signature))
     return laid_out, time.perf_counter() - started

@@ -181,10 +181,14 @@ def check_config(
         ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail (exit 1) on any warning too, e.g. before going live.")
+    ] = False,
 ) -> None:
     """Validate the config and report every problem, each naming its file and key.
 
-    A signing certificate that expires within 30 days is a warning: the check still passes.
+    Warnings do not fail the check unless --strict: the example's placeholder company data (name,
+    address, bank account ...), a TRIAL or self-signed certificate, one that expires within 30 days.
     """
     path = config_path(state.config)
     problems, warnings = inspect_settings(path)
@@ -201,23 +205,27 @@ def check_config(
 
         with err.status("trying every connection ..."):
             checks = check_connections(_settings())
+    failed_strictly = strict and bool(warnings)
     if as_json:
         _print_json(
             {
                 "config": str(path),
-                "ok": all(c.ok for c in checks),
+                "ok": all(c.ok for c in checks) and not failed_strictly,
                 "warnings": warnings,
                 "connections": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks],
             }
         )
     else:
-        out.print(f"{escape(str(path))}: ok", highlight=False)
+        if not failed_strictly:
+            out.print(f"{escape(str(path))}: ok", highlight=False)
         for warning in warnings:
             say_verbatim(f"warning: {warning}", style="yellow")
         for check in checks:
             mark = "[green]ok[/]" if check.ok else "[red]FAILED[/]"
             out.print(f"{check.name:<20} {mark}  {escape(check.detail)}", highlight=False)
-    if not all(c.ok for c in checks):
+        if failed_strictly:
+            say_verbatim(f"{len(warnings)} warning(s) in {path}; --strict makes them fail", style="red")
+    if failed_strictly or not all(c.ok for c in checks):
         raise typer.Exit(1)
 
 

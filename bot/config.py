@@ -805,6 +805,11 @@ def _signing_problems(settings: Settings, file: str, warnings: list[str] | None 
         except ConfigError as exc:
             problems.append(f"{file}:{str(exc).replace('[signing] ', 'signing.')}")
         else:
+            from bot.render.certificate import not_for_production
+
+            trial = not_for_production(signer)
+            if trial is not None and warnings is not None:
+                warnings.append(f"{file}:signing.pkcs12: {settings.path(signing.pkcs12)} {trial}")
             validity = certificate_validity(signer)
             note = validity_note(*validity, datetime.now(UTC)) if validity else None
             if note is not None:
@@ -831,8 +836,9 @@ def check_settings(path: Path) -> list[str]:
 
 
 def inspect_settings(path: Path) -> tuple[list[str], list[str]]:
-    """Every problem with the config (as ``check_settings``), and what works now but will not for
-    long (a signing certificate that expires within EXPIRY_WARNING_DAYS), each naming file and key."""
+    """Every problem with the config (as ``check_settings``), and what works now but must not go out
+    like this, each naming file and key: the example's placeholder company data, a TRIAL or
+    self-signed certificate, a signing certificate that expires within EXPIRY_WARNING_DAYS."""
     problems: list[str] = []
     try:
         settings = load_settings(path)
@@ -844,10 +850,48 @@ def inspect_settings(path: Path) -> tuple[list[str], list[str]]:
         settings, problems = exc.partial, list(exc.problems)
     file = str(path)
     named = {_problem_key(problem, file) for problem in problems}
-    warnings: list[str] = []
+    warnings = placeholder_warnings(path, EXAMPLE_CONFIG)
     later = _secret_problems(settings, file) + _signing_problems(settings, file, warnings)
     problems += [p for p in later if not _named_already(_problem_key(p, file), named)]
     return problems, warnings
+
+
+# What the example's [company] says that is a setting, not a placeholder: the same in a real config.
+_COMPANY_SETTINGS = frozenset({"country", "timezone", "language"})
+
+
+def placeholder_warnings(path: Path, example: Path) -> list[str]:
+    """A warning for each text of ``[company]`` (and its tables, e.g. ``[company.en]``) that is still
+    the value ``example`` ships: letters and messages would carry a made-up name, address or bank
+    account. Empty values are not placeholders (the example leaves optional ones empty)."""
+    try:
+        ours = tomllib.loads(path.read_text(encoding="utf-8")).get("company")
+        shipped = tomllib.loads(example.read_text(encoding="utf-8")).get("company")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ValueError):
+        return []  # no example to compare with (or the config's own errors are reported elsewhere)
+    return [
+        f"{path}:{key}: {value!r} is the placeholder from config.example.toml; put in the company's "
+        "real value before anything is sent"
+        for key, value in _same_texts(ours, shipped, "company")
+    ]
+
+
+def _same_texts(ours: Any, shipped: Any, prefix: str) -> list[tuple[str, str]]:
+    if not isinstance(ours, Mapping) or not isinstance(shipped, Mapping):
+        return []
+    same: list[tuple[str, str]] = []
+    for key, value in ours.items():
+        dotted = f"{prefix}.{key}"
+        if isinstance(value, Mapping):
+            same += _same_texts(value, shipped.get(key), dotted)
+        elif (
+            isinstance(value, str)
+            and value.strip()
+            and key not in _COMPANY_SETTINGS
+            and value.strip() == str(shipped.get(key, "")).strip()
+        ):
+            same.append((dotted, value))
+    return same
 
 
 def _problem_key(problem: str, file: str) -> str:

@@ -1,8 +1,10 @@
 """The chronology of a case: every contact and fact in order, as a signed PDF for the evidence pack.
 
 One row per event: when (UTC), what, channel, recipient, step, the SHA-256 of what was sent (the raw
-e-mail, the SMS request, the letter) and the outcome — for a sent message, the last delivery report
-that came back for it. The PDF is signed like a notice; the pack's verifier checks it like one.
+e-mail, the SMS request, the letter) and what it records — for a sent message, the last delivery
+report that came back for it. The table is in the pack's language, in words a reader of the case
+understands (:mod:`bot.evidence.chronology_text`), and every cell wraps: nothing is cut. The PDF is
+signed like a notice, and dated when it was signed; the pack's verifier checks it like one.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from bot.evidence import chronology_text as text
 from bot.render.fonts import FontChoice, LoadedFont, font_for
-from bot.render.letter import ACCENT, RULE, draw_signature_panel, panel_lines, signature_box
+from bot.render.letter import ACCENT, RULE, dated, draw_signature_panel, panel_lines, signature_box
 from bot.render.signing import PANEL_SIZE
 
 if TYPE_CHECKING:
@@ -54,31 +57,40 @@ class ChronologyRow:
     outcome: str
 
 
-def chronology_rows(bodies: Sequence[Mapping[str, Any]]) -> list[ChronologyRow]:
-    """The rows for a case's event bodies (in seq order)."""
+def chronology_rows(bodies: Sequence[Mapping[str, Any]], language: str = "en") -> list[ChronologyRow]:
+    """The rows for a case's event bodies (in seq order), worded in ``language`` (zh-CN or en)."""
+    words = text.ZH if language.lower().startswith("zh") else text.EN
     reports: dict[Any, str] = {}
     for body in bodies:
         data = body.get("data", {})
         if body.get("kind") == "message_delivered" and "message" in data:
-            reports[data["message"]] = f"{data.get('status')} ({body.get('at', '')[:19]}Z)"
+            status = text.label(text.STATUSES, data.get("status"), words)
+            when = _when(str(body.get("at", "")))
+            reports[data["message"]] = (
+                f"送达回执：{status}（{when} UTC）" if words == text.ZH else f"{status} ({when} UTC)"
+            )
     rows = []
     for body in bodies:
         kind = str(body.get("kind", ""))
         data = body.get("data", {})
-        outcome = _outcome(kind, data, reports)
+        report = reports.get(data.get("message"), "") if kind == "message_sent" else ""
         rows.append(
             ChronologyRow(
                 seq=int(body.get("seq", 0)),
-                at=str(body.get("at", ""))[:19].replace("T", " "),
-                kind=kind,
-                channel=str(data.get("channel", "") or ""),
+                at=_when(str(body.get("at", ""))),
+                kind=text.what(kind, words),
+                channel=text.label(text.CHANNELS, data.get("channel"), words),
                 recipient=" / ".join(str(data.get("recipient", "") or "").splitlines()),
-                step=str(data.get("step", "") or ""),
+                step=text.label(text.STEPS, data.get("step"), words),
                 content_sha256=_content_hash(data),
-                outcome=outcome,
+                outcome=text.outcome(kind, data, report, words),
             )
         )
     return rows
+
+
+def _when(at: str) -> str:
+    return at[:19].replace("T", " ")
 
 
 def _content_hash(data: Mapping[str, Any]) -> str:
@@ -95,49 +107,35 @@ def _content_hash(data: Mapping[str, Any]) -> str:
     return ""
 
 
-def _outcome(kind: str, data: Mapping[str, Any], reports: Mapping[Any, str]) -> str:
-    if kind == "message_sent":
-        return reports.get(data.get("message"), f"accepted: {data.get('provider_status', '')}")
-    if kind == "message_failed":
-        return f"failed: {data.get('error') or data.get('reason') or ''}"[:120]
-    if kind == "message_unknown":
-        return "unknown: never resent automatically"
-    if kind == "message_cancelled":
-        return f"cancelled: {data.get('reason', '')}"[:120]
-    if kind == "message_delivered":
-        return str(data.get("status", ""))
-    if kind in ("task_created", "task_done"):
-        return str(data.get("title") or data.get("note") or "")[:120]
-    if kind == "promise":
-        return f"promised {data.get('date', '')} {data.get('amount') or ''}".strip()
-    if kind == "dispute":
-        return f"{'opened' if data.get('open') else 'closed'}: {data.get('reason', '')}"[:120]
-    if kind == "payment":
-        return f"{data.get('currency', '')} {data.get('amount', '')} on {data.get('paid_on', '')}"
-    return ", ".join(f"{k}={v}" for k, v in data.items() if isinstance(v, str | int) and len(str(v)) < 40)[
-        :120
-    ]
-
-
 @dataclass(frozen=True, slots=True)
 class _Labels:
     title: str
     columns: tuple[str, ...]
     intro: str
+    issuer: str
+    case: str
+    exported: str
 
 
 LABELS = {
     "zh-CN": _Labels(
         title="联络与事实时序表",
-        columns=("序号", "时间 (UTC)", "事项", "渠道", "收件人", "步骤", "内容 SHA-256", "结果"),
-        intro="本表按时间顺序列出证据日志中与本案有关的全部记录;每行的序号即证据事件序号,"
-        "内容哈希对应证据包 artifacts/ 目录中的文件。",
+        columns=("序号", "时间（UTC）", "事项", "渠道", "收件人", "步骤", "内容 SHA-256", "记录内容"),
+        intro="本表按时间顺序列出证据日志中与本案有关的全部记录；每行的序号即证据事件序号，"
+        "内容哈希对应证据包 artifacts/ 目录中的文件，每条记录的完整内容见证据包 events/ 目录。",
+        issuer="出具方",
+        case="案件",
+        exported="导出时间（UTC）",
     ),
     "en": _Labels(
         title="Chronology of contacts and facts",
-        columns=("Seq", "Time (UTC)", "What", "Channel", "Recipient", "Step", "Content SHA-256", "Outcome"),
+        columns=("Seq", "Time (UTC)", "What", "Channel", "Recipient", "Step", "Content SHA-256", "Record"),
         intro="Every record of the evidence log about this case, in order. The number is the evidence "
-        "event's sequence number; the content hash names the file in the pack's artifacts/ folder.",
+        "event's sequence number; the content hash names the file in the pack's artifacts/ folder; "
+        "each record in full is in the pack's events/ folder.",
+        issuer="Issued by",
+        case="Case",
+        exported="Exported (UTC)",
     ),
 }
 
@@ -168,11 +166,16 @@ def render_chronology(
     """The chronology as a signed PDF (A4 landscape)."""
     labels = LABELS["zh-CN" if language.lower().startswith("zh") else "en"]
     panel = panel_lines(language, signer.signer_name)
-    header = f"{origin} · {case} · {exported_at}"
+    colon = "：" if language.lower().startswith("zh") else ": "
+    header = [
+        f"{labels.issuer}{colon}{origin}",
+        f"{labels.case}{colon}{case}",
+        f"{labels.exported}{colon}{exported_at}",
+    ]
     cells = [
         [str(r.seq), r.at, r.kind, r.channel, r.recipient, r.step, r.content_sha256, r.outcome] for r in rows
     ]
-    texts = [labels.title, labels.intro, header, *labels.columns, *panel, "…"]
+    texts = [labels.title, labels.intro, *header, *labels.columns, *panel]
     texts += [cell for row in cells for cell in row]
     font = font_for(language, texts, fonts)
     base = ParagraphStyle("base", fontName=font.regular, fontSize=7.5, leading=9.5, wordWrap="CJK")
@@ -184,11 +187,11 @@ def render_chronology(
     # any character), CJK text with ReportLab's CJK line breaker, which measures every character.
     latin = ParagraphStyle("latin", parent=base, wordWrap=None)
     head = ParagraphStyle("head", parent=base, fontName=font.bold, textColor=colors.white)
-    widths = [12 * mm, 27 * mm, 27 * mm, 14 * mm, 45 * mm, 27 * mm, 48 * mm, 57 * mm]
+    widths = [12 * mm, 22 * mm, 26 * mm, 16 * mm, 42 * mm, 26 * mm, 48 * mm, 77 * mm]
 
     def cell(value: str, column: int) -> str | Paragraph:
-        if column == 1 and "T" in value:
-            value = value.replace("T", "\n", 1)  # the date over the time
+        if column == 1:
+            value = value.replace(" ", "\n", 1)  # the date over the time
         size = _HASH_SIZE if column == 6 else _TEXT_SIZE
         if column == 6 and len(value) == 64:
             value = f"{value[:32]}\n{value[32:]}"
@@ -219,7 +222,7 @@ def render_chronology(
     recorded: list[SignatureBox] = []
     story: list[Flowable] = [
         Paragraph(_escape(labels.title), title),
-        Paragraph(_escape(header), base),
+        Paragraph("<br/>".join(_escape(line) for line in header), base),
         Spacer(1, 2 * mm),
         Paragraph(_escape(labels.intro), base),
         Spacer(1, 4 * mm),
@@ -244,9 +247,10 @@ def render_chronology(
         initialFontName=font.regular,
     )
     frame = Frame(12 * mm, 12 * mm, size[0] - 24 * mm, size[1] - 24 * mm, id="body")
-    document.addPageTemplates([PageTemplate(id="chronology", frames=[frame])])
+    signed_at = signer.signing_time()
+    document.addPageTemplates([PageTemplate(id="chronology", frames=[frame], onPage=dated(signed_at))])
     document.build(story)
-    return signer.sign(buffer.getvalue(), recorded[-1])
+    return signer.sign(buffer.getvalue(), recorded[-1], signed_at)
 
 
 _TEXT_SIZE = 7.5

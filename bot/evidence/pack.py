@@ -34,7 +34,7 @@ import os
 import tempfile
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,14 @@ class Case:
         if self.invoice:
             return f"invoice {self.invoice} (customer {self.customer})"
         return f"customer {self.customer}"
+
+    def heading(self) -> str:
+        """The case in its own language, for the chronology: '客户 C-0042（杭州远航贸易有限公司）' or
+        'customer C-0042 — Harbour Trading Ltd.'."""
+        if self.language.lower().startswith("zh"):
+            of = f"发票 {self.invoice}，" if self.invoice else ""
+            return f"{of}客户 {self.customer}（{self.customer_name}）"
+        return f"{self.label} — {self.customer_name}"
 
     def covers(self, row: Any) -> bool:
         """True when an event row belongs to this case."""
@@ -163,10 +171,10 @@ def export_pack(
                 events, earlier = _proven(whole_tree(connection, size), rows, checkpoint, before)
         artifacts = _artifacts(events, store)
         chronology = render_chronology(
-            chronology_rows([e["parsed"] for e in events]),
-            case=f"{case.label} — {case.customer_name}",
+            chronology_rows([e["parsed"] for e in events], case.language),
+            case=case.heading(),
             origin=origin,
-            exported_at=format_instant(now),
+            exported_at=f"{now.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
             language=case.language,
             signer=signer,
             fonts=font_choice(settings),

@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 if TYPE_CHECKING:
+    from pyhanko.sign.signers import SimpleSigner
+
     from bot.config import Settings
 
 TRIAL_LABEL = "TRIAL - NOT FOR PRODUCTION"
@@ -115,6 +117,27 @@ def _write_private(path: Path, data: bytes) -> None:
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(data)
+
+
+def not_for_production(signer: SimpleSigner) -> str | None:
+    """Why the certificate of ``signer`` must not sign real notices, or None: dunbot's TRIAL
+    certificate, or any self-signed one (it names its holder with nothing but its own word)."""
+    certificate = signer.signing_cert
+    if certificate is None:
+        return None
+    subject = certificate.subject.native if isinstance(certificate.subject.native, dict) else {}
+    units = subject.get("organizational_unit_name") or ()
+    if TRIAL_LABEL in ((units,) if isinstance(units, str) else tuple(units)):
+        return (
+            "is dunbot's self-signed TRIAL certificate, not for production: a notice signed with it "
+            "proves nothing about who sent it; point signing.pkcs12 at the company's certificate from a CA"
+        )
+    if certificate.self_signed in ("maybe", "yes"):
+        return (
+            "is self-signed: no one can check who holds it; for notices that count in court use a "
+            "certificate issued to the company by a certification authority"
+        )
+    return None
 
 
 TRIAL_FOLDER = "signing"

@@ -23,16 +23,18 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from reportlab.lib import colors
+from reportlab.lib import textsplit as _textsplit
 from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.lib.utils import ImageReader
+from reportlab.lib.utils import ImageReader, TimeStamp
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     BaseDocTemplate,
@@ -47,6 +49,7 @@ from reportlab.platypus import (
     Table,
     TableStyle,
 )
+from reportlab.platypus import paragraph as _paragraph
 
 from bot.errors import InputError
 from bot.render.context import MessageContext
@@ -60,6 +63,12 @@ INK = colors.HexColor("#1A1A1A")
 ACCENT = colors.HexColor("#1F3A68")
 SEAL_RED = colors.HexColor("#C8102E")
 RULE = colors.HexColor("#9AA5B8")
+
+# ReportLab's CJK line breaker keeps the marks of its "cannot start a line" table off the start of a
+# line (hanging them in the margin); the table has 。、）but not the full-width ，：；！？ of Chinese
+# text, so a line could begin with "，". Added once, for every paragraph of the process.
+for _module in (_textsplit, _paragraph):  # the table is copied into paragraph at its import
+    _module.ALL_CANNOT_START += "".join(c for c in "，：；！？》」』" if c not in _module.ALL_CANNOT_START)
 
 _TAGS = re.compile(r"<[^>]+>")
 _TITLE = re.compile(r"^<b>(.+)</b>$", re.DOTALL)
@@ -81,6 +90,7 @@ class Labels:
     page: str  # format with {page} and {pages}
     specimen: str
     signed_for: str
+    colon: str  # after a label: "：" in Chinese, ": " in English
 
 
 LABELS: dict[str, Labels] = {
@@ -89,14 +99,15 @@ LABELS: dict[str, Labels] = {
         date="日期",
         customer_no="客户编号",
         recipient="致",
-        schedule="附表:未付款项明细",
+        schedule="附表：未付款项明细",
         columns=("发票号", "币种", "开票日期", "到期日", "未付金额", "逾期天数", "违约金"),
         total="合计",
         not_due="未到期",
-        seal_note="(盖章)",
+        seal_note="",  # the seal itself is pressed over the name: no "（盖章）" placeholder
         page="第 {page} 页 / 共 {pages} 页",
         specimen="样章 SPECIMEN",
         signed_for="",
+        colon="：",
     ),
     "en": Labels(
         reference="Reference",
@@ -107,10 +118,11 @@ LABELS: dict[str, Labels] = {
         columns=("Invoice", "Currency", "Issued", "Due", "Outstanding", "Days overdue", "Late fee"),
         total="Total",
         not_due="not yet due",
-        seal_note="(company seal)",
+        seal_note="(company seal)",  # the caption under the seal
         page="Page {page} of {pages}",
         specimen="SPECIMEN",
         signed_for="For and on behalf of",
+        colon=": ",
     ),
 }
 
@@ -149,8 +161,9 @@ def letter_date(as_of: str, language: str) -> str:
     return f"{day.day} {day:%B} {day.year}"
 
 
-def lay_out_notice(content: NoticeContent, fonts: FontChoice) -> LaidOutNotice:
-    """Lay out the notice; raises :class:`~bot.render.fonts.MissingGlyphs` before drawing anything."""
+def lay_out_notice(content: NoticeContent, fonts: FontChoice, created: datetime) -> LaidOutNotice:
+    """Lay out the notice dated ``created`` (the signing time); raises
+    :class:`~bot.render.fonts.MissingGlyphs` before drawing anything."""
     labels = labels_for(content.language)
     paragraphs = [p.strip() for p in content.body.split("\n\n") if p.strip()]
     if not paragraphs:
@@ -210,9 +223,16 @@ def lay_out_notice(content: NoticeContent, fonts: FontChoice) -> LaidOutNotice:
         style = styles.body_style(index, paragraph, len(body))
         (closing if style is styles.closing else story).append(Paragraph(paragraph, style))
     block = _SignatureBlock(
-        company["legal_name"], date_line, labels, font, content.seal_image, panel, recorded.append
+        company["legal_name"],
+        date_line,
+        labels,
+        font,
+        content.seal_image,
+        panel,
+        recorded.append,
+        chinese=styles.chinese,
     )
-    # The closing formula (此致 / 敬礼!, "Yours faithfully,") never leaves the signature behind.
+    # The closing formula (此致 / 敬礼！, "Yours faithfully,") never leaves the signature behind.
     story.append(KeepTogether([*closing, Spacer(1, 2 * mm), block]))
     story.append(CondPageBreak(40 * mm))
     story.append(Spacer(1, 6 * mm))
@@ -237,7 +257,7 @@ def lay_out_notice(content: NoticeContent, fonts: FontChoice) -> LaidOutNotice:
         lang="zh-CN" if styles.chinese else "en",
     )
     frame = Frame(MARGIN, MARGIN + 6 * mm, CONTENT_WIDTH, PAGE_HEIGHT - 2 * MARGIN - 6 * mm, id="body")
-    document.addPageTemplates([PageTemplate(id="letter", frames=[frame])])
+    document.addPageTemplates([PageTemplate(id="letter", frames=[frame], onPage=dated(created))])
     footer = _Footer(font, labels, ctx["reference"], company["legal_name"])
     pages: list[int] = []
     document.build(story, canvasmaker=_numbered_canvas(footer, pages))
@@ -286,11 +306,11 @@ class _Styles:
 
     def body_style(self, index: int, paragraph: str, count: int) -> ParagraphStyle:
         # Chinese letters indent body paragraphs by two characters; the salutation and the closing
-        # formula (此致 / 敬礼!) stand flush.
+        # formula (此致 / 敬礼！) stand flush.
         if index == 0:
             return self.body
         plain = _plain(paragraph)
-        if index >= count - 2 and len(plain) <= 12:
+        if index >= count - 2 and len(plain) <= (12 if self.chinese else 30):
             return self.closing
         return self.indented
 
@@ -306,9 +326,10 @@ def _letterhead(lines: Sequence[str], styles: _Styles) -> list[Flowable]:
 
 
 def _reference_block(labels: Labels, reference: str, date_line: str, customer: str, styles: _Styles) -> Table:
+    colon = labels.colon
     text = (
-        f"{labels.reference}: {_escape(reference)}<br/>{labels.date}: {_escape(date_line)}<br/>"
-        f"{labels.customer_no}: {_escape(customer)}"
+        f"{labels.reference}{colon}{_escape(reference)}<br/>{labels.date}{colon}{_escape(date_line)}<br/>"
+        f"{labels.customer_no}{colon}{_escape(customer)}"
     )
     table = Table([["", Paragraph(text, styles.meta)]], colWidths=[CONTENT_WIDTH - 75 * mm, 75 * mm])
     table.setStyle(
@@ -384,10 +405,17 @@ def _schedule_table(rows: list[list[str]], labels: Labels, ctx: MessageContext, 
 
 
 class _SignatureBlock(Flowable):  # type: ignore[misc]  # ReportLab is untyped
-    """Legal name, date and seal on the right; the signature panel's box beside the seal."""
+    """The signature block: who signs, the date, the seal and the signature panel's box.
 
-    HEIGHT = 40 * mm
+    Where the seal goes follows each language's practice. A Chinese letter ends with the company's
+    name and the date on the right, the seal pressed over both (盖章: the seal over the name, 骑年盖月
+    across the date) and over nothing else. An English letter's signature block stands flush left
+    ("For and on behalf of", the company, the signature panel, the date) with the seal beside it,
+    covering no words. The signature panel never touches the seal or a word outside it.
+    """
+
     SEAL_DIAMETER = 36 * mm
+    GAP = 5 * mm  # between the seal, the panel and the words around them
 
     def __init__(
         self,
@@ -398,6 +426,8 @@ class _SignatureBlock(Flowable):  # type: ignore[misc]  # ReportLab is untyped
         seal_image: Path | None,
         panel: list[str],
         record: Callable[[SignatureBox], None],
+        *,
+        chinese: bool,
     ) -> None:
         super().__init__()
         self.panel = panel
@@ -407,33 +437,72 @@ class _SignatureBlock(Flowable):  # type: ignore[misc]  # ReportLab is untyped
         self.font = font
         self.seal_image = seal_image
         self.record = record
+        self.chinese = chinese
 
     def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
         self.width = available_width
-        return available_width, self.HEIGHT
+        self.height = (40 if self.chinese else 46) * mm
+        return available_width, self.height
 
     def draw(self) -> None:
         canvas = self.canv
-        right = self.width
-        text_top = self.HEIGHT - 9 * mm
-        seal_center = (right - 32 * mm, text_top - 4 * mm)
+        canvas.saveState()
         canvas.setFillColor(INK)
-        if self.labels.signed_for:
-            canvas.setFont(self.font.regular, 9.5)
-            canvas.drawRightString(right, text_top + 6 * mm, self.labels.signed_for)
-        name_size = _fit_size(self.legal_name, self.font.bold, 11, 80 * mm)
+        if self.chinese:
+            self._draw_chinese(canvas)
+        else:
+            self._draw_english(canvas)
+        canvas.restoreState()
+
+    def _draw_chinese(self, canvas: Canvas) -> None:
+        right, radius = self.width, self.SEAL_DIAMETER / 2
+        name_size = _fit_size(self.legal_name, self.font.bold, 12, 80 * mm)
+        name_width = stringWidth(self.legal_name, self.font.bold, name_size)
+        date_width = stringWidth(self.date_line, self.font.regular, 10.5)
+        name_y, date_y = 22 * mm, 13 * mm
         canvas.setFont(self.font.bold, name_size)
-        canvas.drawRightString(right, text_top, self.legal_name)
+        canvas.drawRightString(right, name_y, self.legal_name)
+        # The date under the middle of the name, as a Chinese letter is signed; never past the margin.
+        middle = right - name_width / 2
+        date_middle = min(middle, right - date_width / 2)
+        canvas.setFont(self.font.regular, 10.5)
+        canvas.drawCentredString(date_middle, date_y, self.date_line)
+        seal_x = min(middle, right - radius)
+        seal_y = (name_y + date_y) / 2 + 1.5 * mm  # between the two lines' middles
+        self._draw_seal(canvas, seal_x, seal_y)
+        leftmost_word = min(right - name_width, date_middle - date_width / 2)
+        self._place_panel(canvas, min(seal_x - radius, leftmost_word) - self.GAP - PANEL_SIZE[0], 2 * mm)
+
+    def _draw_english(self, canvas: Canvas) -> None:
+        radius = self.SEAL_DIAMETER / 2
+        top = self.height - 4 * mm
+        column = self.width - self.SEAL_DIAMETER - 3 * self.GAP  # the words and the panel
         canvas.setFont(self.font.regular, 9.5)
-        canvas.drawRightString(right, text_top - 6 * mm, self.labels.seal_note)
-        canvas.drawRightString(right, text_top - 12 * mm, self.date_line)
-        self._draw_seal(canvas, *seal_center)
-        panel_width = PANEL_SIZE[0]
-        panel_right = seal_center[0] - self.SEAL_DIAMETER / 2 - 4 * mm
-        panel_x = max(0.0, panel_right - panel_width)
-        panel_y = 2 * mm
-        draw_signature_panel(canvas, panel_x, panel_y, self.font, self.panel)
-        self.record(signature_box(canvas, panel_x, panel_y))
+        canvas.drawString(0, top, self.labels.signed_for)
+        name_size = _fit_size(self.legal_name, self.font.bold, 11, column)
+        canvas.setFont(self.font.bold, name_size)
+        canvas.drawString(0, top - 6 * mm, self.legal_name)
+        panel_y = top - 9 * mm - PANEL_SIZE[1]
+        self._place_panel(canvas, 0, panel_y)
+        canvas.setFont(self.font.regular, 9.5)
+        canvas.drawString(0, panel_y - 5 * mm, self.date_line)
+        widest = max(
+            stringWidth(self.labels.signed_for, self.font.regular, 9.5),
+            stringWidth(self.legal_name, self.font.bold, name_size),
+            stringWidth(self.date_line, self.font.regular, 9.5),
+            PANEL_SIZE[0],
+        )
+        seal_x = widest + 2 * self.GAP + radius
+        seal_y = self.height / 2 + 2 * mm
+        self._draw_seal(canvas, seal_x, seal_y)
+        if self.labels.seal_note:  # the caption under the seal, clear of it
+            canvas.setFont(self.font.regular, 8)
+            canvas.drawCentredString(seal_x, seal_y - radius - 4 * mm, self.labels.seal_note)
+
+    def _place_panel(self, canvas: Canvas, x: float, y: float) -> None:
+        x = max(0.0, x)
+        draw_signature_panel(canvas, x, y, self.font, self.panel)
+        self.record(signature_box(canvas, x, y))
 
     def _draw_seal(self, canvas: Canvas, cx: float, cy: float) -> None:
         radius = self.SEAL_DIAMETER / 2
@@ -551,20 +620,74 @@ def _numbered_canvas(footer: _Footer, pages: list[int]) -> Any:
     return NumberedCanvas
 
 
+def dated(created: datetime) -> Callable[[Canvas, Any], None]:
+    """A page callback that dates the document ``created`` (its /CreationDate and /ModDate).
+
+    ``invariant=True`` keeps a layout byte for byte the same for the same input, and dates every
+    file 2000-01-01; the signing time is what a reader of the file's properties must see instead.
+    """
+    utc = created.astimezone(UTC)
+    stamp = TimeStamp(invariant=True)
+    stamp.t = utc.timestamp()
+    stamp.lt = utc.timetuple()
+    stamp.YMDhms = tuple(stamp.lt)[:6]
+    stamp.dhh = stamp.dmm = 0
+    stamp.tzname = "UTC"
+
+    def on_page(canvas: Canvas, document: Any) -> None:
+        canvas._doc._timeStamp = stamp  # read when the document's /Info is written, at the end
+
+    return on_page
+
+
 def draw_signature_panel(canvas: Canvas, x: float, y: float, font: LoadedFont, lines: Sequence[str]) -> None:
-    """The words of the visible signature in a box of PANEL_SIZE at (x, y); the signature widget
-    placed on the same box draws the frame."""
+    """The words of the visible signature in a box of PANEL_SIZE at (x, y), each line wrapped to the
+    box (never cut); the signature widget placed on the same box draws the frame."""
     width, height = PANEL_SIZE
+    size, wrapped = _panel_text(font, lines[1:], width - 14)
     canvas.saveState()
     canvas.setFillColor(colors.Color(0.93, 0.95, 0.99))
     canvas.rect(x, y, width, height, stroke=0, fill=1)
     canvas.setFillColor(ACCENT)
     canvas.setFont(font.bold, 8.5)
     canvas.drawString(x + 7, y + height - 14, lines[0])
-    canvas.setFont(font.regular, 7)
-    for index, line in enumerate(lines[1:]):
-        canvas.drawString(x + 7, y + height - 27 - index * 10, _fit(line, font.regular, 7, width - 14))
+    canvas.setFont(font.regular, size)
+    for index, line in enumerate(wrapped):
+        canvas.drawString(x + 7, y + height - 25 - index * (size + 1.5), line)
     canvas.restoreState()
+
+
+def _panel_text(font: LoadedFont, lines: Sequence[str], width: float) -> tuple[float, list[str]]:
+    """The largest size from 7 pt down at which the lines, wrapped to ``width``, fit the panel."""
+    room = PANEL_SIZE[1] - 25 - 4  # from the first line's baseline down to the box's bottom edge
+    size = 7.0
+    while True:
+        wrapped = [part for line in lines for part in _wrap(line, font.regular, size, width)]
+        if (len(wrapped) - 1) * (size + 1.5) <= room or size <= 5:
+            return size, wrapped
+        size -= 0.5
+
+
+def _wrap(text: str, font_name: str, size: float, width: float) -> list[str]:
+    """``text`` in lines no wider than ``width``: broken at spaces, a CJK run or a too-long word
+    anywhere."""
+    lines: list[str] = []
+    current = ""
+    for piece in re.findall(r"\S+\s*|\s+", text):
+        if stringWidth(current + piece.rstrip(), font_name, size) <= width:
+            current += piece
+            continue
+        if current.strip():
+            lines.append(current.rstrip())
+            current = ""
+        for character in piece:
+            if stringWidth(current + character, font_name, size) > width and current.strip():
+                lines.append(current.rstrip())
+                current = ""
+            current += character if current or not character.isspace() else ""
+    if current.strip():
+        lines.append(current.rstrip())
+    return lines
 
 
 def signature_box(canvas: Canvas, x: float, y: float) -> SignatureBox:
@@ -581,27 +704,21 @@ def signature_box(canvas: Canvas, x: float, y: float) -> SignatureBox:
 def panel_lines(language: str, signer_name: str) -> list[str]:
     """The words of the visible signature panel."""
     if language.lower().startswith("zh"):
-        return ["电子签名 · PAdES", f"签署人:{signer_name}", "签署时间见签名属性,校验:dunbot notice verify"]
+        return [
+            "电子签名 · PAdES",
+            f"签署人：{signer_name}",
+            "签署时间：见签名属性",
+            "校验：dunbot notice verify",
+        ]
     return [
         "Digitally signed · PAdES",
         f"Signer: {signer_name}",
-        "Signing time in the signature; verify: dunbot notice verify",
+        "Time of signing: in the signature",
+        "Verify: dunbot notice verify",
     ]
 
 
-def _fit(text: str, font_name: str, size: float, width: float) -> str:
-    from reportlab.pdfbase.pdfmetrics import stringWidth
-
-    if stringWidth(text, font_name, size) <= width:
-        return text
-    while text and stringWidth(text + "…", font_name, size) > width:
-        text = text[:-1]
-    return text + "…"
-
-
 def _fit_size(text: str, font_name: str, size: float, width: float) -> float:
-    from reportlab.pdfbase.pdfmetrics import stringWidth
-
     while size > 6 and stringWidth(text, font_name, size) > width:
         size -= 0.5
     return size

@@ -68,6 +68,7 @@ class NoticeRenderer:
 
         body = render_letter(language, template, context)
         signer = self.signer
+        signed_at = signer.signing_time()
         laid_out = lay_out_notice(
             NoticeContent(
                 language=language,
@@ -78,8 +79,9 @@ class NoticeRenderer:
                 signer_name=signer.signer_name,
             ),
             self.fonts,
+            signed_at,
         )
-        signed = signer.sign(laid_out.pdf, laid_out.signature)
+        signed = signer.sign(laid_out.pdf, laid_out.signature, signed_at)
         return SignedNotice(
             reference=context["reference"],
             pdf=signed,

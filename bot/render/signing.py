@@ -7,6 +7,12 @@ measures the signature container once (a sample signature at start-up, with a ti
 TSA is set) and reserves that size plus a margin for every notice; its :class:`CachedSigner` keeps
 the private key deserialised and reuses the CMS container (``bot/render/cms_signer.py``).
 
+One instant is the signing time of a file: the caller takes it from :meth:`NoticeSigner.signing_time`,
+lays the page out with it as the creation date, and passes it to :meth:`NoticeSigner.sign`, which
+writes it as the signature's ``/M`` and the document's ``/ModDate`` (pyHanko would take its own
+"now" for each, a moment later and in the machine's zone). A court reading the file's properties
+sees when it was made and signed, not ReportLab's reproducible-build date of 2000-01-01.
+
 Signatures are PAdES B-B (``ETSI.CAdES.detached``, SHA-256); with ``[signing] tsa_url`` the signature
 carries an RFC 3161 signature timestamp (B-T). The visible signature sits beside the seal: the
 letter's layout draws the panel's words with the letter's embedded font (so every character of the
@@ -24,13 +30,14 @@ import hashlib
 import io
 import threading
 import weakref
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from asn1crypto import pem
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
@@ -148,8 +155,10 @@ class NoticeSigner:
         location: str = "",
         reason: str = "",
         timeout_seconds: float = 30.0,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.signer = CachedSigner(signer)
+        self._clock = clock or _utc_now
         self.signer_name = certificate_common_name(signer)
         validity = certificate_validity(signer)
         self.valid_from: datetime | None = validity[0] if validity else None
@@ -220,20 +229,30 @@ class NoticeSigner:
 
     # --- signing --------------------------------------------------------------------------------
 
-    def sign(self, pdf: bytes, where: SignatureBox) -> bytes:
-        """Sign ``pdf`` with a visible signature at ``where``; returns the signed file."""
+    def signing_time(self) -> datetime:
+        """Now, in UTC, to the second (what a PDF date holds): the time to lay a file out with and
+        then sign it at."""
+        return self._clock().astimezone(UTC).replace(microsecond=0)
+
+    def sign(self, pdf: bytes, where: SignatureBox, signed_at: datetime | None = None) -> bytes:
+        """Sign ``pdf`` with a visible signature at ``where``; returns the signed file.
+
+        ``signed_at`` (default: :meth:`signing_time`) becomes the signature's time and the file's
+        modification date; lay the file out with the same instant as its creation date.
+        """
         self._require_valid_now()
+        at = signed_at or self.signing_time()
         try:
-            return self._sign(pdf, where, self.bytes_reserved)
+            return self._sign(pdf, where, self.bytes_reserved, at)
         except SigningError as exc:
             if "reserved" not in str(exc).lower() and "space" not in str(exc).lower():
                 raise SigningFailed(f"signing the notice failed: {exc}") from None
         # A signature larger than measured (a longer timestamp token): let pyHanko estimate once.
-        signed = self._sign(pdf, where, None)
+        signed = self._sign(pdf, where, None, at)
         self.bytes_reserved = max(self.bytes_reserved, 2 * (_contents_size(signed) + 8192))
         return signed
 
-    def _sign(self, pdf: bytes, where: SignatureBox, reserve: int | None) -> bytes:
+    def _sign(self, pdf: bytes, where: SignatureBox, reserve: int | None, signed_at: datetime) -> bytes:
         meta = signers.PdfSignatureMetadata(
             field_name=SIGNATURE_FIELD,
             md_algorithm="sha256",
@@ -242,14 +261,15 @@ class NoticeSigner:
             reason=self._reason,
             name=self.signer_name,
         )
-        pdf_signer = signers.PdfSigner(
+        pdf_signer = _PdfSignerAt(
+            signed_at,
             meta,
             signer=self.signer,
             timestamper=self._timestamper,
             stamp_style=self._stamp(),
             new_field_spec=fields.SigFieldSpec(SIGNATURE_FIELD, on_page=where.page, box=where.box),
         )
-        writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+        writer = _WriterAt(signed_at, io.BytesIO(pdf), strict=False)
         output = io.BytesIO()
         try:
             self._loop.run(
@@ -276,7 +296,7 @@ class NoticeSigner:
     def _measure_reserve(self) -> int:
         # One real signature of a blank page (timestamped when a TSA is set) gives the container size.
         sample = _blank_pdf()
-        signed = self._sign(sample, SignatureBox(0, (40, 40, 200, 100)), None)
+        signed = self._sign(sample, SignatureBox(0, (40, 40, 200, 100)), None, self.signing_time())
         # pyHanko counts the reserve in hex digits: two per byte of the CMS container.
         margin = 8192 if self.tsa_url else 2048
         return 2 * (_contents_size(signed) + margin)
@@ -285,6 +305,38 @@ class NoticeSigner:
         # The panel's words are page content (laid out with the letter's embedded font); the widget's
         # own appearance is the panel's frame, so the signature is visible where the words are.
         return _FRAME
+
+
+class _PdfSignerAt(signers.PdfSigner):
+    """pyHanko's PDF signer with the signing time given, not taken from the clock in the session."""
+
+    def __init__(self, signed_at: datetime, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._signed_at = signed_at
+
+    def init_signing_session(self, pdf_out: Any, existing_fields_only: bool = False) -> Any:
+        session = super().init_signing_session(pdf_out, existing_fields_only)
+        session.system_time = self._signed_at  # the signature dictionary's /M
+        return session
+
+
+class _WriterAt(IncrementalPdfFileWriter):
+    """The incremental update that carries the signature, dated ``signed_at`` instead of "now"."""
+
+    def __init__(self, signed_at: datetime, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._signed_at = signed_at
+
+    def _update_meta(self) -> None:
+        super()._update_meta()  # type: ignore[no-untyped-call]  # sets the producer and /ModDate = now
+        if self._info is not None:
+            info = self._info.get_object()  # type: ignore[no-untyped-call]
+            info["/ModDate"] = generic.pdf_date(self._signed_at)
+            self.mark_update(self._info)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _cleanup(loop: _LoopThread) -> None:
@@ -310,7 +362,7 @@ def _blank_pdf_with(font_name: str) -> bytes:
     return buffer.getvalue()
 
 
-PANEL_SIZE = (170.0, 50.0)  # points: the box the layout reserves for the visible signature
+PANEL_SIZE = (180.0, 62.0)  # points: the box the layout reserves for the visible signature
 _FRAME = StaticStampStyle(border_width=1, border_color=(0.12, 0.23, 0.41), background=None)
 
 

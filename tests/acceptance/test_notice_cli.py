@@ -163,13 +163,101 @@ def test_check_config_warns_of_a_certificate_about_to_expire_and_fails_an_expire
     machine = dunbot(tmp_path, "check-config", "--json")
     assert machine.returncode == 0, machine.stderr
     report = json.loads(machine.stdout)
-    assert report["ok"] is True and len(report["warnings"]) == 1 and "in 9 day(s)" in report["warnings"][0]
+    # The other warnings (issue 16) are the example's placeholder company data and the TRIAL certificate.
+    expiry = [w for w in report["warnings"] if "the signing certificate expires on" in w]
+    assert report["ok"] is True and len(expiry) == 1 and "in 9 day(s)" in expiry[0]
 
     config.write_text(text.replace("signing/trial-signing.p12", "signing/old.p12"), encoding="utf-8")
     expired = dunbot(tmp_path, "check-config")
     assert expired.returncode == 2
     assert "dunbot.toml:signing.pkcs12: the signing certificate is valid from" in expired.stderr
     assert "not now: renew it and point signing.pkcs12 at it" in expired.stderr
+
+
+def _ca_issued_pkcs12(path: Path, organisation: str) -> None:
+    """A company certificate issued by a (test) certification authority: not self-signed, not TRIAL."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(UTC)
+    ca_key, key = (rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(2))
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test Certification Authority")])
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
+            x509.NameAttribute(NameOID.COMMON_NAME, organisation),
+        ]
+    )
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    path.write_bytes(
+        pkcs12.serialize_key_and_certificates(None, key, certificate, None, serialization.NoEncryption())
+    )
+
+
+def test_check_config_warns_of_placeholder_company_data_and_a_trial_certificate(tmp_path: Path) -> None:
+    assert dunbot(tmp_path, "init").returncode == 0
+    config = tmp_path / "dunbot.toml"
+
+    people = dunbot(tmp_path, "check-config")
+    assert people.returncode == 0, people.stderr  # warnings only: trying dunbot out stays possible
+    for key in ("name", "legal_name", "address", "bank_account", "phone", "email"):
+        assert f"warning: {config.name}:company.{key}: " in people.stderr, people.stderr
+    assert "is the placeholder from config.example.toml" in people.stderr
+    assert "'中国工商银行上海分行 1001 2345 6789 0000' is the placeholder" in people.stderr
+    assert f"{config.name}:signing.pkcs12: " in people.stderr
+    assert "is dunbot's self-signed TRIAL certificate, not for production" in people.stderr
+    for unset in ("country", "timezone", "language", "contact_person"):  # settings, not placeholders
+        assert f"company.{unset}:" not in people.stderr
+
+    strict = dunbot(tmp_path, "check-config", "--strict")
+    assert strict.returncode == 1
+    assert ": ok" not in strict.stdout
+    assert "7 warning(s) in" in strict.stderr and "--strict makes them fail" in strict.stderr
+    assert "Traceback" not in strict.stderr
+    machine = dunbot(tmp_path, "check-config", "--strict", "--json")
+    assert machine.returncode == 1
+    report = json.loads(machine.stdout)
+    assert report["ok"] is False and len(report["warnings"]) == 7
+    assert sum("TRIAL" in w for w in report["warnings"]) == 1
+    lenient = json.loads(dunbot(tmp_path, "check-config", "--json").stdout)
+    assert lenient["ok"] is True and lenient["warnings"] == report["warnings"]
+
+    # The company's own data and a certificate a CA issued: nothing to warn about, --strict passes.
+    _ca_issued_pkcs12(tmp_path / "company.p12", "Xinghe Precision Machinery Co., Ltd.")
+    text = config.read_text(encoding="utf-8")
+    for placeholder, real in (
+        ('name = "示例贸易有限公司"', 'name = "星河精密"'),
+        ('legal_name = "示例贸易有限公司"', 'legal_name = "上海星河精密机械有限公司"'),
+        ('address = "上海市浦东新区世纪大道100号"', 'address = "上海市浦东新区张江路 88 号"'),
+        ('phone = "+86 21 5555 0100"', 'phone = "+86 21 5080 1234"'),
+        ('email = "ar@example.com"', 'email = "ar@xinghe.example"'),
+        ("中国工商银行上海分行 1001 2345 6789 0000", "工商银行张江支行 1001 2345 6789 0123"),
+        ("signing/trial-signing.p12", "company.p12"),
+    ):
+        assert placeholder in text, placeholder
+        text = text.replace(placeholder, real, 1)
+    config.write_text(text, encoding="utf-8")
+    clean = dunbot(tmp_path, "check-config", "--strict", "--json")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert json.loads(clean.stdout)["warnings"] == []
 
 
 def test_evidence_export_and_verify_from_the_command_line(cycled: Path, tmp_path: Path) -> None:

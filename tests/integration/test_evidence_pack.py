@@ -200,6 +200,18 @@ def test_the_chronology_shows_every_contact(world: tuple[Engine, Settings], tmp_
     sent = [json.loads(_read(tmp_path / "c1.zip", e["file"])) for e in manifest["events"]]
     sent = [b for b in sent if b["kind"] == "message_sent"]
     assert sent and "ap@yuanhang.com.cn" in shown and "+8613800138000" in shown
+    # C1 writes Chinese: the table speaks it, in words, with nothing cut (issue 16)
+    for words in (
+        "联络与事实时序表",
+        "案件：客户 C1（杭州远航贸易有限公司）",
+        "记录内容",
+        "发出",
+        "电子邮件",
+        "正式催款函",
+    ):
+        assert words in shown, words
+    assert "message_sent" not in shown and "formal_notice" not in shown and "=" not in shown
+    assert "…" not in shown
     for body in sent:
         assert f"{body['seq']} " in shown and body["at"][:10] in shown
         digest = next(iter(body["data"]["artifacts"].values()))

@@ -7,6 +7,7 @@ import io
 import re
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,9 @@ from pyhanko_certvalidator import ValidationContext
 
 from bot.errors import FontUnavailable, MissingGlyphs
 from bot.render.context import InvoiceLine, MessageContext, example_context
+from bot.render.environment import render_letter
 from bot.render.fonts import FontChoice
+from bot.render.letter import NoticeContent, lay_out_notice
 from bot.render.notice import NoticeRenderer, SignedNotice
 from bot.render.signing import NoticeSigner
 from bot.render.verification import load_trust_anchors, verify_notice_bytes
@@ -235,6 +238,58 @@ def test_with_a_tsa_the_signature_is_timestamped(
     assert report.ok and report.timestamp is not None
     assert report.timestamp_authority and "dunbot test timestamp authority" in report.timestamp_authority
     assert "Signature is Valid." in _pdfsig(notice.pdf, tmp_path)
+
+
+def _pdfinfo_dates(pdf: bytes, folder: Path) -> dict[str, str]:
+    tool = require_tool("pdfinfo")
+    path = folder / "dated.pdf"
+    path.write_bytes(pdf)
+    out = subprocess.run([tool, "-isodates", str(path)], capture_output=True, text=True, check=True).stdout
+    return {
+        key: value.strip()
+        for key, _, value in (line.partition(":") for line in out.splitlines())
+        if key in ("CreationDate", "ModDate")
+    }
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_notice_is_dated_when_it_was_signed(trial_certificate: Any, language: str, tmp_path: Path) -> None:
+    require_cjk_font()
+    # Within the trial certificate's validity (made at the start of the run), not "now": the time
+    # written must be the signer's clock's, not ReportLab's 2000-01-01 nor pyHanko's own now().
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=7, seconds=13)
+    signer = NoticeSigner.from_pkcs12(
+        trial_certificate.pkcs12, None, clock=lambda: at + timedelta(microseconds=654)
+    )
+    try:
+        notice = NoticeRenderer(lambda: signer, FontChoice()).render(
+            language, "formal_notice", example_context(language), ADDRESS[language]
+        )
+    finally:
+        signer.close()
+    stamp = at.strftime("%Y-%m-%dT%H:%M:%S")
+    assert _pdfinfo_dates(notice.pdf, tmp_path) == {"CreationDate": f"{stamp}Z", "ModDate": f"{stamp}Z"}
+    reader = PdfFileReader(io.BytesIO(notice.pdf))
+    (signature,) = reader.embedded_signatures
+    assert signature.self_reported_timestamp == at  # the signature dictionary's /M
+    first_revision = reader.get_historical_resolver(0).trailer_view["/Info"]
+    assert str(first_revision["/CreationDate"]) == at.strftime("D:%Y%m%d%H%M%S+00'00'")
+    assert _status(notice.pdf, load_trust_anchors([trial_certificate.certificate_pem])).valid
+    sig = _pdfsig(notice.pdf, tmp_path)
+    assert "Signature Validation: Signature is Valid." in sig, sig
+    assert f"Signing Time: {at:%b %d %Y %H:%M:%S}" in sig, sig
+
+
+def test_the_layout_is_the_same_for_the_same_signing_time() -> None:
+    require_cjk_font()
+    at = datetime(2026, 12, 7, 9, 30, 5, tzinfo=UTC)
+    context = example_context("zh-CN")
+    body = render_letter("zh-CN", "formal_notice", context)
+    content = NoticeContent("zh-CN", context, body, ADDRESS["zh-CN"], signer_name="测试")
+    first = lay_out_notice(content, FontChoice(), at)
+    assert first.pdf == lay_out_notice(content, FontChoice(), at).pdf
+    assert first.pdf != lay_out_notice(content, FontChoice(), at + timedelta(seconds=1)).pdf
+    assert b"/CreationDate (D:20261207093005+00'00')" in first.pdf
 
 
 def test_a_tsa_outage_is_a_transient_signing_failure(trial_certificate: Any, tsa_server: Any) -> None:
@@ -491,11 +546,15 @@ def test_check_config_fails_a_certificate_not_valid_now_and_warns_before_it_expi
         assert about_the_certificate == []
     else:
         assert len(about_the_certificate) == 1 and about_the_certificate[0].startswith(f"{config}:{problem}")
+    # Every one is dunbot's TRIAL certificate, which check-config names as such (issue 16).
+    trial = [w for w in warnings if "is dunbot's self-signed TRIAL certificate, not for production" in w]
+    assert len(trial) == 1 and trial[0].startswith(f"{config}:signing.pkcs12: ")
+    others = [w for w in warnings if w not in trial]
     if warning is None:
-        assert warnings == []
+        assert others == []
     else:
-        assert len(warnings) == 1 and warnings[0].startswith(f"{config}:{warning}")
-    assert warning is None or "renew it and point signing.pkcs12 at the new one" in warnings[0]
+        assert len(others) == 1 and others[0].startswith(f"{config}:{warning}")
+    assert warning is None or "renew it and point signing.pkcs12 at the new one" in others[0]
 
 
 def test_the_daemon_logs_each_cycle_when_the_certificate_runs_out(

@@ -56,7 +56,7 @@ def test_no_letter_template_is_missing(name: str, language: str) -> None:
 
 
 def test_final_demand_gives_seven_days_and_the_lawyer_letter_is_a_draft() -> None:
-    assert "七(7)日内" in render_letter("zh-CN", "final_demand", example_context("zh-CN"))
+    assert "七（7）日内" in render_letter("zh-CN", "final_demand", example_context("zh-CN"))
     assert "within seven (7) days" in render_letter("en", "final_demand", example_context("en"))
     assert "草稿" in render_letter("zh-CN", "lawyer_letter", example_context("zh-CN"))
     assert "draft for approval" in render_letter("en", "lawyer_letter", example_context("en"))

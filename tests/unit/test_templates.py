@@ -17,6 +17,7 @@ from bot.render.environment import (
     TemplateRenderError,
     missing_templates,
     render_email,
+    render_letter,
     render_sms,
     render_task,
     template_files,
@@ -253,6 +254,57 @@ def test_zh_cn_texts_are_chinese_and_en_texts_are_not() -> None:
     for text in rendered_texts("en", 3):
         match = CJK.search(text)
         assert match is None, f"CJK {match.group()!r} in: {text[:80]}"
+
+
+# The marks a Chinese text writes full-width (，：；！？), found half-width beside a CJK character or a
+# full-width mark: "截至 2024-07-11,按合同" is as wrong as "付款方式:请".
+HALF_WIDTH_IN_CHINESE = re.compile(
+    r"(?<=[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef])[,:;!?]"
+    r"|[,:;!?](?=[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef])"
+)
+LETTER_STEPS = ("due_statement", "formal_notice", "credit_hold", "final_demand", "lawyer_letter")
+
+
+def every_zh_cn_output(ctx: MessageContext) -> list[tuple[str, str]]:
+    """(template, rendered text) for every zh-CN e-mail part, SMS, task and letter."""
+    outputs: list[tuple[str, str]] = []
+    for step in EMAIL_STEPS:
+        email = render_email("zh-CN", step, ctx)
+        outputs += [(f"email/{step}.subject", email.subject), (f"email/{step}.txt", email.text)]
+        outputs.append((f"email/{step}.html", email.html))
+    outputs += [(f"sms/{step}", render_sms("zh-CN", step, ctx)) for step in SMS_STEPS]
+    for step in TASK_STEPS:
+        task = render_task("zh-CN", step, ctx)
+        outputs += [(f"tasks/{step} (title)", task.title), (f"tasks/{step}", task.body)]
+    outputs += [(f"letters/{step}", render_letter("zh-CN", step, ctx)) for step in LETTER_STEPS]
+    return outputs
+
+
+@pytest.mark.parametrize("invoice_count", INVOICE_COUNTS)
+@pytest.mark.parametrize("variant", ["example", "no_contacts", "not_attached"])
+def test_zh_cn_texts_write_full_width_punctuation(invoice_count: int, variant: str) -> None:
+    ctx = context("zh-CN", invoice_count, notice_attached=variant != "not_attached")
+    if variant == "no_contacts":  # the optional pieces left out: what is around them must still read
+        ctx["company"]["contact_person"] = ""
+        ctx["customer"]["account_manager"] = ""
+    found = [
+        f"{name}: ...{text[max(0, m.start() - 12) : m.end() + 12]!r}..."
+        for name, text in every_zh_cn_output(ctx)
+        for m in HALF_WIDTH_IN_CHINESE.finditer(text)
+    ]
+    assert found == [], "half-width punctuation beside Chinese text:\n" + "\n".join(found)
+
+
+def test_the_punctuation_check_finds_half_width_marks() -> None:
+    assert HALF_WIDTH_IN_CHINESE.findall("截至 2024-07-11,按合同:请付款;谢谢!是否?") == [
+        ",",
+        ":",
+        ";",
+        "!",
+        "?",
+    ]
+    assert HALF_WIDTH_IN_CHINESE.findall("（编号 X）:上海") == [":"]
+    assert not HALF_WIDTH_IN_CHINESE.search("截至 2024-07-11，按合同：dunbot log --customer C1; 09:00 a,b")
 
 
 def test_english_template_sources_have_no_cjk() -> None:

@@ -1,0 +1,407 @@
+"""The words of the chronology in the pack's language: what each event is, and one sentence of what
+it records, built from the event's facts.
+
+An event's data holds facts (amounts, dates, channels, statuses, hashes) and sometimes a sentence
+that code wrote in English for operators (a planner's reason, a task's title). A zh-CN chronology
+shows the facts under Chinese labels and leaves those English sentences out; the full event, every
+word of it, is in the pack's ``events/`` folder, which the table says. Nothing is cut: a fact too
+long for its cell wraps.
+
+Values that are the case's own data stay as recorded: invoice numbers, amounts, addresses, a
+provider's reply, a collector's note.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+ZH, EN = 0, 1  # index into each (Chinese, English) pair
+
+KINDS: dict[str, tuple[str, str]] = {
+    "import": ("数据导入", "Ledger import"),
+    "payment": ("收到付款", "Payment"),
+    "tier_change": ("信用等级评定", "Credit tier"),
+    "alert": ("风险预警", "Alert"),
+    "broken_promise": ("付款承诺未兑现", "Broken promise"),
+    "step_superseded": ("催收步骤跳过", "Step skipped"),
+    "step_planned": ("催收步骤安排", "Step planned"),
+    "approval_requested": ("提交审批", "Approval requested"),
+    "approval": ("审批决定", "Approval decision"),
+    "notice_rendered": ("生成签章文书", "Signed notice made"),
+    "message_sent": ("发出", "Sent"),
+    "message_failed": ("发送失败", "Sending failed"),
+    "message_unknown": ("发送结果不明", "Outcome unknown"),
+    "message_delivered": ("送达回执", "Delivery report"),
+    "message_cancelled": ("取消发送", "Cancelled"),
+    "message_resolved": ("人工核实发送结果", "Outcome resolved"),
+    "opt_out": ("退订", "Opt-out"),
+    "task_created": ("创建催收任务", "Task created"),
+    "task_done": ("完成催收任务", "Task done"),
+    "dispute": ("异议", "Dispute"),
+    "promise": ("付款承诺", "Promise to pay"),
+    "credit_hold": ("暂停赊销", "Credit hold"),
+    "export": ("导出证据包", "Evidence pack exported"),
+}
+OTHER_KIND = ("其他记录", "Other record")
+
+CHANNELS = {
+    "email": ("电子邮件", "E-mail"),
+    "sms": ("短信", "SMS"),
+    "voice": ("语音电话", "Voice call"),
+    "letter": ("信函", "Letter"),
+    "task": ("催收任务", "Task"),
+}
+
+STEPS = {
+    "pre_due_reminder": ("到期前提醒", "Pre-due reminder"),
+    "due_statement": ("到期对账单", "Statement at due date"),
+    "care_call": ("关怀电话", "Care call"),
+    "formal_notice": ("正式催款函", "Formal notice"),
+    "account_review": ("账户复核", "Account review"),
+    "final_demand": ("最后催告函", "Final demand"),
+    "legal_referral": ("移交法务", "Legal referral"),
+    "overdue_sms": ("逾期短信提醒", "Overdue SMS"),
+    "collection_call": ("催收电话", "Collection call"),
+    "credit_hold": ("暂停赊销通知", "Credit hold"),
+    "lawyer_letter": ("律师函", "Lawyer's letter"),
+    "payment_order_pack": ("支付令申请材料", "Payment order pack"),
+    "litigation_referral": ("移交诉讼", "Litigation referral"),
+    "preservation_pack": ("财产保全材料", "Preservation pack"),
+}
+
+TIERS = {
+    "strategic": ("战略级", "strategic"),
+    "cooperative": ("合作级", "cooperative"),
+    "cautious": ("谨慎级", "cautious"),
+}
+TACTICS = {
+    "consultative": ("顾问式", "consultative"),
+    "procedural": ("程序式", "procedural"),
+    "preservation": ("保全式", "preservation"),
+}
+# Provider and delivery statuses (SMTP, Twilio, the file and letter channels) and a collector's
+# resolution of an unknown message.
+STATUSES = {
+    "accepted": ("服务商已受理", "accepted by the provider"),
+    "queued": ("已排队", "queued"),
+    "sending": ("发送中", "sending"),
+    "sent": ("已发出", "sent"),
+    "delivered": ("已送达", "delivered"),
+    "undelivered": ("未送达", "undelivered"),
+    "not-delivered": ("未送达", "not delivered"),
+    "failed": ("失败", "failed"),
+    "read": ("已读", "read"),
+    "written": ("已写入投递目录", "written to the drop folder"),
+    "canceled": ("已取消", "cancelled"),
+}
+TASK_KINDS = {
+    "letter": ("打印并以挂号信寄出", "print and post by registered mail"),
+    "review": ("人工复核", "review"),
+    "approval": ("审批", "approval"),
+    "call": ("电话沟通", "call"),
+    "legal": ("移交法务", "legal hand-off"),
+}
+ALERTS = {
+    "early_warning": ("逾期预警，建议暂停赊销", "early warning, credit hold recommended"),
+    "trend_overdue": ("连续逾期", "trend overdue"),
+}
+
+
+def label(table: Mapping[str, tuple[str, str]], value: Any, language: int) -> str:
+    """``value``'s label; a value the table does not know is shown as recorded (it is data)."""
+    if value is None or value == "":
+        return ""
+    pair = table.get(str(value))
+    return pair[language] if pair else str(value)
+
+
+def what(kind: str, language: int) -> str:
+    """The event kind's name."""
+    return KINDS.get(kind, OTHER_KIND)[language]
+
+
+def outcome(kind: str, data: Mapping[str, Any], report: str, language: int) -> str:
+    """One sentence of what the event records. ``report`` is the last delivery report of a sent
+    message ("delivered at ..."), already in words."""
+    zh = language == ZH
+    text = _SENTENCES.get(kind)
+    if text is None:
+        return "完整记录见证据包 events/ 目录" if zh else "the full record is in the pack's events/ folder"
+    return text(data, report, language)
+
+
+def _join(parts: list[str], language: int) -> str:
+    return ("，" if language == ZH else ", ").join(part for part in parts if part)
+
+
+def _payment(data: Mapping[str, Any], report: str, language: int) -> str:
+    money = f"{data.get('currency', '')} {data.get('amount', '')}".strip()
+    if language == ZH:
+        return _join(
+            [f"金额 {money}", f"付款日 {data.get('paid_on', '')}", f"凭证号 {data.get('reference', '')}"],
+            language,
+        )
+    return _join(
+        [money, f"paid on {data.get('paid_on', '')}", f"reference {data.get('reference', '')}"], language
+    )
+
+
+def _tier_change(data: Mapping[str, Any], report: str, language: int) -> str:
+    tier, was = label(TIERS, data.get("to"), language), label(TIERS, data.get("from"), language)
+    score = data.get("score")
+    if language == ZH:
+        return _join(
+            [
+                f"评定为{tier}" + (f"（评分 {score}）" if score is not None else ""),
+                f"原为{was}" if was else "",
+                "客户等级由人工指定" if data.get("overridden") else "",
+                "连续逾期，下调一级" if data.get("trend_overdue") else "",
+            ],
+            language,
+        )
+    return _join(
+        [
+            f"tier {tier}" + (f" (score {score})" if score is not None else ""),
+            f"was {was}" if was else "",
+            "set by hand" if data.get("overridden") else "",
+            "trend overdue: one tier down" if data.get("trend_overdue") else "",
+        ],
+        language,
+    )
+
+
+def _alert(data: Mapping[str, Any], report: str, language: int) -> str:
+    alert = label(ALERTS, data.get("alert"), language)
+    days = data.get("days_overdue")
+    if language == ZH:
+        return _join(
+            [alert, f"逾期 {days} 天（阈值 {data.get('threshold_days')} 天）" if days else ""], language
+        )
+    return _join(
+        [alert, f"{days} days overdue (threshold {data.get('threshold_days')})" if days else ""], language
+    )
+
+
+def _broken_promise(data: Mapping[str, Any], report: str, language: int) -> str:
+    if language == ZH:
+        return _join(
+            [
+                f"承诺付款日 {data.get('promised_on', '')}",
+                f"承诺金额 {data.get('promised_amount') or '未约定'}",
+                f"尚欠 {data.get('outstanding', '')}",
+            ],
+            language,
+        )
+    return _join(
+        [
+            f"promised for {data.get('promised_on', '')}",
+            f"amount {data.get('promised_amount') or 'not stated'}",
+            f"outstanding {data.get('outstanding', '')}",
+        ],
+        language,
+    )
+
+
+def _channels(data: Mapping[str, Any], language: int) -> str:
+    names = [label(CHANNELS, channel, language) for channel in data.get("channels") or ()]
+    return ("、" if language == ZH else ", ").join(names)
+
+
+def _step_superseded(data: Mapping[str, Any], report: str, language: int) -> str:
+    if language == ZH:
+        return "未发送：更晚的催收步骤已到期，错过的步骤不补发"
+    return "not sent: a later step was already due, and missed steps are not sent"
+
+
+def _step_planned(data: Mapping[str, Any], report: str, language: int) -> str:
+    channels, tactic = _channels(data, language), label(TACTICS, data.get("tactic"), language)
+    tier = label(TIERS, data.get("tier"), language)
+    if language == ZH:
+        return _join(
+            [f"渠道：{channels}" if channels else "", f"{tier}客户，{tactic}策略" if tier else ""], language
+        )
+    return _join(
+        [f"by {channels}" if channels else "", f"{tier} customer, {tactic} tactic" if tier else ""], language
+    )
+
+
+def _approval_requested(data: Mapping[str, Any], report: str, language: int) -> str:
+    return "须经人工审批后方可发出" if language == ZH else "nothing leaves before a collector approves"
+
+
+def _approval(data: Mapping[str, Any], report: str, language: int) -> str:
+    decision = str(data.get("decision", ""))
+    approved = decision.startswith("approve")
+    reason = str(data.get("reason") or "")
+    if language == ZH:
+        return _join(["批准" if approved else "驳回", f"理由：{reason}" if reason else ""], language)
+    return _join(["approved" if approved else "rejected", f"reason: {reason}" if reason else ""], language)
+
+
+def _notice_rendered(data: Mapping[str, Any], report: str, language: int) -> str:
+    if language == ZH:
+        return _join(
+            [
+                f"文书编号 {data.get('reference', '')}",
+                f"共 {data.get('pages', '')} 页",
+                f"签署人 {data.get('signer', '')}",
+                "含可信时间戳" if data.get("timestamped") else "",
+            ],
+            language,
+        )
+    return _join(
+        [
+            f"reference {data.get('reference', '')}",
+            f"{data.get('pages', '')} page(s)",
+            f"signed by {data.get('signer', '')}",
+            "timestamped" if data.get("timestamped") else "",
+        ],
+        language,
+    )
+
+
+def _message_sent(data: Mapping[str, Any], report: str, language: int) -> str:
+    status = label(STATUSES, data.get("provider_status"), language)
+    reference = data.get("reference") or ""
+    if language == ZH:
+        return _join([f"编号 {reference}" if reference else "", report or f"服务商答复：{status}"], language)
+    return _join([f"reference {reference}" if reference else "", report or f"provider: {status}"], language)
+
+
+def _message_failed(data: Mapping[str, Any], report: str, language: int) -> str:
+    # The provider's own words (an SMTP reply, a Twilio error) are evidence: quoted as they came.
+    error = str(data.get("error") or data.get("reason") or "")
+    code = data.get("code")
+    if language == ZH:
+        return _join([f"错误码 {code}" if code else "", f"服务商答复：{error}" if error else ""], language)
+    return _join([f"code {code}" if code else "", f"provider said: {error}" if error else ""], language)
+
+
+def _message_unknown(data: Mapping[str, Any], report: str, language: int) -> str:
+    if language == ZH:
+        return "发送中断，是否送出无法确定；不会自动重发，已交人工核实"
+    return (
+        "interrupted while sending, it may or may not have gone; never resent automatically, a person checks"
+    )
+
+
+def _message_delivered(data: Mapping[str, Any], report: str, language: int) -> str:
+    status = label(STATUSES, data.get("status"), language)
+    code = data.get("error_code")
+    if language == ZH:
+        return _join([status, f"错误码 {code}" if code else ""], language)
+    return _join([status, f"error code {code}" if code else ""], language)
+
+
+def _message_cancelled(data: Mapping[str, Any], report: str, language: int) -> str:
+    if language == ZH:
+        return "发送前复核：发票已付款、有异议或有付款承诺，不再发送"
+    return "checked before sending: paid, disputed or promised since planning, so not sent"
+
+
+def _message_resolved(data: Mapping[str, Any], report: str, language: int) -> str:
+    resolved = label(STATUSES, data.get("outcome"), language)
+    note = str(data.get("note") or "")
+    if language == ZH:
+        return _join([f"核实结果：{resolved}", f"备注：{note}" if note else ""], language)
+    return _join([f"found: {resolved}", f"note: {note}" if note else ""], language)
+
+
+def _opt_out(data: Mapping[str, Any], report: str, language: int) -> str:
+    channel = label(CHANNELS, data.get("channel"), language)
+    code = data.get("code")
+    if language == ZH:
+        return _join([f"收件人退订{channel}", f"服务商代码 {code}" if code else ""], language)
+    return _join([f"the recipient opted out of {channel}", f"provider code {code}" if code else ""], language)
+
+
+def _task_created(data: Mapping[str, Any], report: str, language: int) -> str:
+    kind = label(TASK_KINDS, data.get("kind"), language)
+    if language == ZH:  # the title is written by code or a template, maybe in English: the kind says it
+        return _join([kind, f"任务编号 {data.get('task', '')}"], language)
+    return _join([str(data.get("title") or kind), f"task {data.get('task', '')}"], language)
+
+
+def _task_done(data: Mapping[str, Any], report: str, language: int) -> str:
+    note, tracking = str(data.get("note") or ""), str(data.get("tracking") or "")
+    if language == ZH:
+        return _join(
+            [
+                f"任务编号 {data.get('task', '')}",
+                f"备注：{note}" if note else "",
+                f"挂号信单号 {tracking}" if tracking else "",
+            ],
+            language,
+        )
+    return _join(
+        [
+            f"task {data.get('task', '')}",
+            f"note: {note}" if note else "",
+            f"tracking number {tracking}" if tracking else "",
+        ],
+        language,
+    )
+
+
+def _dispute(data: Mapping[str, Any], report: str, language: int) -> str:
+    opened = data.get("action", "open") == "open"
+    reason = str(data.get("reason") or "")
+    if language == ZH:
+        return _join(["提出异议" if opened else "异议已解决", f"理由：{reason}" if reason else ""], language)
+    return _join(["opened" if opened else "closed", f"reason: {reason}" if reason else ""], language)
+
+
+def _promise(data: Mapping[str, Any], report: str, language: int) -> str:
+    amount = data.get("amount")
+    if language == ZH:
+        return _join(
+            [f"承诺于 {data.get('promised_on', '')} 付款", f"金额 {amount}" if amount else ""], language
+        )
+    return _join([f"to pay by {data.get('promised_on', '')}", f"amount {amount}" if amount else ""], language)
+
+
+def _credit_hold(data: Mapping[str, Any], report: str, language: int) -> str:
+    return "暂停赊销供货" if language == ZH else "credit put on hold"
+
+
+def _import(data: Mapping[str, Any], report: str, language: int) -> str:
+    source = str(data.get("source") or "")
+    counts = (data.get("inserted", 0), data.get("updated", 0))
+    if language == ZH:
+        return _join(
+            [f"来源 {source}" if source else "", f"新增 {counts[0]} 条，更新 {counts[1]} 条"], language
+        )
+    return _join([f"from {source}" if source else "", f"{counts[0]} added, {counts[1]} updated"], language)
+
+
+def _export(data: Mapping[str, Any], report: str, language: int) -> str:
+    file = str(data.get("file") or "")
+    return (f"文件 {file}" if language == ZH else f"file {file}") if file else ""
+
+
+_SENTENCES = {
+    "payment": _payment,
+    "tier_change": _tier_change,
+    "alert": _alert,
+    "broken_promise": _broken_promise,
+    "step_superseded": _step_superseded,
+    "step_planned": _step_planned,
+    "approval_requested": _approval_requested,
+    "approval": _approval,
+    "notice_rendered": _notice_rendered,
+    "message_sent": _message_sent,
+    "message_failed": _message_failed,
+    "message_unknown": _message_unknown,
+    "message_delivered": _message_delivered,
+    "message_cancelled": _message_cancelled,
+    "message_resolved": _message_resolved,
+    "opt_out": _opt_out,
+    "task_created": _task_created,
+    "task_done": _task_done,
+    "dispute": _dispute,
+    "promise": _promise,
+    "credit_hold": _credit_hold,
+    "import": _import,
+    "export": _export,
+}
