@@ -563,12 +563,14 @@ def notice_verify(
 @app.command()
 @handled
 def promise(
-    invoice: Annotated[str, typer.Argument(help="Invoice number")],
-    on: Annotated[str, typer.Option("--date", help="Promised payment date YYYY-MM-DD")],
-    amount: Annotated[str | None, typer.Option("--amount", help="Promised amount")] = None,
+    invoice: Annotated[str, typer.Argument(metavar="INVOICE", help="Invoice number")],
+    on: Annotated[str, typer.Option("--date", metavar="DATE", help="Promised payment date YYYY-MM-DD")],
+    amount: Annotated[str | None, typer.Option("--amount", metavar="AMOUNT", help="Promised amount")] = None,
 ) -> None:
-    """Record a promise to pay; dunning pauses until the date passes."""
+    """Record a promise to pay; dunning pauses until the date passes, and the open call tasks about
+    the invoice are closed."""
     from bot.outreach.collector import record_promise
+    from bot.views import print_call_task_changes
 
     promised_on = _parse_date(on, "--date")
     value = None
@@ -578,36 +580,107 @@ def promise(
         except InvalidOperation:
             raise typer.BadParameter(f"{amount!r} is not an amount", param_hint="--amount") from None
     settings = _settings()
-    record_promise(make_engine(settings.database_url), invoice, promised_on, value, _actor(), _now())
-    out.print(f"promise recorded for {invoice}: {promised_on}" + (f", {value}" if value else ""))
+    changes = record_promise(
+        make_engine(settings.database_url), invoice, promised_on, value, _actor(), _now()
+    )
+    out.print(f"promise recorded for {escape(invoice)}: {promised_on}" + (f", {value}" if value else ""))
+    print_call_task_changes(changes)
 
 
 @dispute_app.command("open")
 @handled
 def dispute_open(
-    invoice: Annotated[str, typer.Argument(help="Invoice number")],
-    reason: Annotated[str, typer.Option("--reason", help="Why the customer disputes it")],
+    invoice: Annotated[str, typer.Argument(metavar="INVOICE", help="Invoice number")],
+    reason: Annotated[str, typer.Option("--reason", metavar="TEXT", help="Why the customer disputes it")],
 ) -> None:
-    """Mark an invoice disputed: no dunning until the dispute is closed."""
+    """Mark an invoice disputed: no dunning until the dispute is closed; the open call tasks about
+    it are closed."""
     from bot.outreach.collector import set_dispute
+    from bot.views import print_call_task_changes
 
     settings = _settings()
-    set_dispute(make_engine(settings.database_url), invoice, True, reason, _actor(), _now())
-    out.print(f"dispute opened on {invoice}")
+    changes = set_dispute(make_engine(settings.database_url), invoice, True, reason, _actor(), _now())
+    out.print(f"dispute opened on {escape(invoice)}")
+    print_call_task_changes(changes)
 
 
 @dispute_app.command("close")
 @handled
 def dispute_close(
-    invoice: Annotated[str, typer.Argument(help="Invoice number")],
-    reason: Annotated[str, typer.Option("--reason", help="How it was resolved")],
+    invoice: Annotated[str, typer.Argument(metavar="INVOICE", help="Invoice number")],
+    reason: Annotated[str, typer.Option("--reason", metavar="TEXT", help="How it was resolved")],
 ) -> None:
     """Close a dispute: the ladder resumes."""
     from bot.outreach.collector import set_dispute
 
     settings = _settings()
     set_dispute(make_engine(settings.database_url), invoice, False, reason, _actor(), _now())
-    out.print(f"dispute closed on {invoice}")
+    out.print(f"dispute closed on {escape(invoice)}")
+
+
+@app.command()
+@handled
+def pause(
+    until: Annotated[str, typer.Option("--until", metavar="DATE", help="Last day of the pause, YYYY-MM-DD")],
+    reason: Annotated[
+        str, typer.Option("--reason", metavar="TEXT", help="Why; recorded in the evidence log")
+    ],
+    invoice: Annotated[
+        str | None, typer.Argument(metavar="[INVOICE]", help="The invoice to pause (or --customer)")
+    ] = None,
+    customer: Annotated[
+        str | None, typer.Option("--customer", metavar="ID", help="Pause every invoice of this customer")
+    ] = None,
+) -> None:
+    """Pause dunning of an invoice, or of a whole customer, until a date (inclusive)."""
+    from bot.outreach.collector import pause as record_pause
+
+    if (invoice is None) == (customer is None):
+        raise typer.BadParameter("name exactly one: an INVOICE, or --customer ID")
+    last_day = _parse_date(until, "--until")
+    settings = _settings()
+    now = _now()
+    result = record_pause(
+        make_engine(settings.database_url),
+        invoice=invoice,
+        customer=customer,
+        until=last_day,
+        reason=reason,
+        actor=_actor(),
+        now=now,
+        today=_today(settings, now),
+    )
+    what = f"invoice {result.target}" if result.scope == "invoice" else f"customer {result.target}"
+    before = f" (was until {result.previous_until})" if result.previous_until else ""
+    out.print(f"{escape(what)} paused until {result.until}{before}", highlight=False)
+
+
+@app.command("opt-out")
+@handled
+def opt_out(
+    customer: Annotated[str, typer.Argument(metavar="CUSTOMER", help="The customer id")],
+    channel: Annotated[
+        str, typer.Option("--channel", metavar="email|sms|voice|letter", help="The channel to stop")
+    ],
+    reason: Annotated[
+        str, typer.Option("--reason", metavar="TEXT", help="Why; recorded in the evidence log")
+    ],
+) -> None:
+    """Opt a customer out of a channel: nothing more is sent on it (the outbox refuses it)."""
+    from bot.domain.ledger import AUTOMATED_CHANNELS, Channel
+    from bot.outreach.collector import opt_out as record_opt_out
+
+    names = sorted(c.value for c in AUTOMATED_CHANNELS)
+    if channel not in names:
+        raise typer.BadParameter(f"choose one of {', '.join(names)}", param_hint="--channel")
+    settings = _settings()
+    done = record_opt_out(
+        make_engine(settings.database_url), customer, Channel(channel), reason, _actor(), _now()
+    )
+    if done:
+        out.print(f"{escape(customer)} opted out of {channel}", highlight=False)
+    else:
+        out.print(f"{escape(customer)} is already opted out of {channel}; nothing written", highlight=False)
 
 
 @app.command()

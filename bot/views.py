@@ -448,6 +448,17 @@ def print_tasks(tasks: Sequence[Any], *, mine: str | None) -> None:
         out.print("approve with `dunbot approve ID`, reject with `dunbot reject ID --reason TEXT`")
 
 
+def print_call_task_changes(changes: Sequence[Any]) -> None:
+    """What a promise or a dispute did to the open call tasks of its invoice."""
+    for change in changes:
+        step = f" ({change.step})" if change.step else ""
+        if change.closed:
+            out.print(f"call task {change.task}{step} closed", highlight=False)
+        else:
+            left = ", ".join(change.remaining)
+            out.print(f"call task {change.task}{step} stays open for {escape(left)}", highlight=False)
+
+
 def print_log(entries: Sequence[Any]) -> None:
     """The contact log as a table, oldest first."""
     print_fitted(

@@ -43,6 +43,11 @@ class LogEntry:
                 data.get("provider_status") or data.get("status") or data.get("error") or data.get("reason")
             )
             return " ".join(str(p) for p in (*parts, tail) if p)
+        if self.kind == "pause":
+            return f"{data.get('scope')} paused until {data.get('until')}: {data.get('reason')}"
+        if self.kind == "task_updated":
+            dropped, left = ", ".join(data.get("dropped", [])), ", ".join(data.get("remaining", []))
+            return f"{data.get('kind')} task {data.get('task')}: {dropped} dropped, open for {left}"
         if self.kind in ("task_created", "task_done"):
             return " ".join(str(p) for p in (data.get("kind"), data.get("title"), data.get("note")) if p)
         if self.kind == "payment":

@@ -154,3 +154,87 @@ def test_resolving_an_unknown_sms_and_reading_the_log(desk: dict[str, object]) -
 
     verified = dunbot(folder, "evidence", "verify", "--db")
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_a_promise_and_a_dispute_close_the_call_tasks_of_their_invoices(desk: dict[str, object]) -> None:
+    folder = Path(str(desk["folder"]))
+    call = int(str(desk["call"]))
+    promised = dunbot(folder, "promise", "INV-2", "--date", "2030-01-15")
+    assert promised.returncode == 0, promised.stderr
+    assert f"call task {call} (collection_call) closed" in promised.stdout
+    assert _sql(folder, "SELECT status, outcome FROM task WHERE id = ?", call) == [("done", "promised")]
+    kinds = [e["kind"] for e in json.loads(dunbot(folder, "log", "--invoice", "INV-2", "--json").stdout)]
+    assert kinds == ["promise", "task_done"]
+
+    with sqlite3.connect(folder / "dunbot.db") as db:
+        both = db.execute(
+            "INSERT INTO task (kind, customer_id, invoices, step, assignee, title, body, status, created_at)"
+            " VALUES ('call', 'C1', '[\"INV-1\", \"INV-2\"]', 'care_call', 'li', 'call', '', 'open', ?)",
+            (CREATED,),
+        ).lastrowid
+    disputed = dunbot(folder, "dispute", "open", "INV-1", "--reason", "货物破损")
+    assert disputed.returncode == 0, disputed.stderr
+    assert f"call task {both} (care_call) stays open for INV-2" in disputed.stdout
+    assert _sql(folder, "SELECT status, invoices FROM task WHERE id = ?", both) == [("open", '["INV-2"]')]
+    assert dunbot(folder, "evidence", "verify", "--db").returncode == 0
+
+
+def test_pause_an_invoice_or_a_customer(desk: dict[str, object]) -> None:
+    folder = Path(str(desk["folder"]))
+    paused = dunbot(folder, "pause", "INV-1", "--until", "2030-01-31", "--reason", "客户内部审计")
+    assert paused.returncode == 0, paused.stderr
+    assert "invoice INV-1 paused until 2030-01-31" in paused.stdout
+    customer = dunbot(folder, "pause", "--customer", "C1", "--until", "2030-02-28", "--reason", "重组谈判")
+    assert customer.returncode == 0, customer.stderr
+    assert "customer C1 paused until 2030-02-28" in customer.stdout
+    assert _sql(folder, "SELECT paused_until, pause_reason FROM invoice WHERE number = 'INV-1'") == [
+        ("2030-01-31", "客户内部审计")
+    ]
+    assert _sql(folder, "SELECT paused_until, pause_reason FROM customer WHERE id = 'C1'") == [
+        ("2030-02-28", "重组谈判")
+    ]
+    events = json.loads(dunbot(folder, "log", "--customer", "C1", "--json").stdout)
+    assert [(e["kind"], e["invoices"], e["actor"].startswith("user:")) for e in events] == [
+        ("pause", ["INV-1"], True),
+        ("pause", [], True),
+    ]
+    table = dunbot(folder, "log", "--customer", "C1")
+    assert "customer paused until 2030-02-28: 重组谈判" in table.stdout
+
+    for args, code, message in (
+        (("INV-404", "--until", "2030-01-31", "--reason", "x"), 1, "no invoice 'INV-404'"),
+        (("--customer", "C404", "--until", "2030-01-31", "--reason", "x"), 1, "no customer 'C404'"),
+        (("INV-1", "--until", "2020-01-31", "--reason", "x"), 1, "--until 2020-01-31 is in the past"),
+        (("INV-1", "--customer", "C1", "--until", "2030-01-31", "--reason", "x"), 2, "name exactly one"),
+        (("--until", "2030-01-31", "--reason", "x"), 2, "name exactly one"),
+        (("INV-1", "--until", "31/01/2030", "--reason", "x"), 2, "YYYY-MM-DD"),
+        (("INV-1", "--reason", "x"), 2, "--until"),
+    ):
+        refused = dunbot(folder, "pause", *args)
+        assert refused.returncode == code, (args, refused.stdout, refused.stderr)
+        assert message in refused.stderr, (args, refused.stderr)
+        assert "Traceback" not in refused.stderr
+    assert len(json.loads(dunbot(folder, "log", "--customer", "C1", "--json").stdout)) == 2
+
+
+def test_opt_out_once(desk: dict[str, object]) -> None:
+    folder = Path(str(desk["folder"]))
+    first = dunbot(folder, "opt-out", "C1", "--channel", "sms", "--reason", "回复退订")
+    assert first.returncode == 0, first.stderr
+    assert "C1 opted out of sms" in first.stdout
+    again = dunbot(folder, "opt-out", "C1", "--channel", "sms", "--reason", "again")
+    assert again.returncode == 0, again.stderr
+    assert "already opted out of sms; nothing written" in again.stdout
+    assert _sql(folder, "SELECT opted_out FROM customer WHERE id = 'C1'") == [("sms",)]
+    events = json.loads(dunbot(folder, "log", "--customer", "C1", "--json").stdout)
+    assert [(e["kind"], e["data"]["channel"], e["data"]["reason"]) for e in events] == [
+        ("opt_out", "sms", "回复退订")
+    ]
+    for args, code, message in (
+        (("C1", "--channel", "task", "--reason", "x"), 2, "choose one of email, letter, sms, voice"),
+        (("C404", "--channel", "email", "--reason", "x"), 1, "no customer 'C404'"),
+        (("C1", "--channel", "email"), 2, "--reason"),
+    ):
+        refused = dunbot(folder, "opt-out", *args)
+        assert refused.returncode == code, (args, refused.stderr)
+        assert message in refused.stderr and "Traceback" not in refused.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +22,7 @@ from bot.errors import InputError
 from bot.evidence.artifacts import ArtifactStore
 from bot.evidence.log import EventKind, NewEvent, append_events
 from bot.evidence.verify import verify_log
+from bot.outreach.collector import opt_out, pause, record_promise, set_dispute
 from bot.outreach.contact_log import contact_log
 from bot.outreach.cycle import run_cycle
 from bot.outreach.outbox import Outbox
@@ -319,3 +321,203 @@ def test_the_log_without_filters_is_the_latest_200_in_order(engine: Engine, desk
     assert all(e.body == json.loads(str(bodies[e.seq])) for e in latest)
     assert len(contact_log(engine, customer="D1")) == 205
     assert contact_log(engine, invoice="D-2") == []
+
+
+# --- promises and disputes settle call tasks; pauses; opt-outs (issue 16) -------------------------
+
+PROMISED = date(2030, 1, 15)  # a promise must lie ahead whatever today is
+
+
+def _task_row(engine: Engine, task: int) -> dict[str, Any]:
+    with engine.connect() as connection:
+        row = connection.execute(sa.text("SELECT * FROM task WHERE id = :id"), {"id": task}).one()
+    return dict(row._mapping)
+
+
+def _add_call_task(engine: Engine, invoices: list[str], step: str = "care_call") -> int:
+    with Session(engine) as session:
+        task = tables.Task(
+            kind="call",
+            customer_id="D1",
+            invoices=json.dumps(invoices),
+            step=step,
+            assignee="li",
+            title=f"Call about {', '.join(invoices)}",
+            body="Ask for the cash plan.",
+            created_at=NOON,
+        )
+        session.add(task)
+        session.commit()
+        assert task.id is not None
+        return task.id
+
+
+def test_a_promise_closes_the_call_task_of_its_invoice(engine: Engine, desk: dict[str, int]) -> None:
+    changes = record_promise(engine, "D-2", PROMISED, None, "user:li", NOON)
+    assert [(c.task, c.step, c.closed, c.remaining) for c in changes] == [
+        (desk["call"], "collection_call", True, ())
+    ]
+    row = _task_row(engine, desk["call"])
+    assert (row["status"], row["outcome"]) == ("done", "promised")
+    assert "D-2: payment promised for 2030-01-15" in row["note"]
+    # the review task is about D-1 and is not a call: untouched
+    assert _task_row(engine, desk["review"])["status"] == "open"
+    events = contact_log(engine, invoice="D-2")
+    assert [e.kind for e in events] == ["promise", "task_done"]
+    done = events[1]
+    assert done.actor == "user:li" and done.body["data"]["task"] == desk["call"]
+    assert done.body["data"]["outcome"] == "promised"
+    with engine.connect() as connection:
+        assert verify_log(connection).ok
+
+
+def test_a_call_task_about_more_invoices_stays_open_for_the_others(
+    engine: Engine, desk: dict[str, int]
+) -> None:
+    both = _add_call_task(engine, ["D-1", "D-2"])
+    changes = set_dispute(engine, "D-1", True, "goods damaged", "user:ar", NOON)
+    assert [(c.task, c.closed, c.remaining) for c in changes] == [(both, False, ("D-2",))]
+    row = _task_row(engine, both)
+    assert row["status"] == "open" and json.loads(row["invoices"]) == ["D-2"]
+    assert row["body"].startswith("Ask for the cash plan.") and "D-1: disputed (goods damaged)" in row["body"]
+    [updated] = [e for e in contact_log(engine, customer="D1") if e.kind == "task_updated"]
+    assert updated.invoices == ("D-1", "D-2") and updated.actor == "user:ar"
+    assert updated.body["data"]["dropped"] == ["D-1"] and updated.body["data"]["remaining"] == ["D-2"]
+    # a promise on D-2 then closes it, together with the collection call about D-2 alone
+    closed = record_promise(engine, "D-2", PROMISED, Decimal("40.00"), "user:ar", NOON)
+    assert sorted((c.task, c.closed) for c in closed) == sorted([(both, True), (desk["call"], True)])
+    assert [t.id for t in list_tasks(engine)] == [desk["review"]]
+    assert sum(e.kind == "task_done" for e in contact_log(engine, customer="D1")) == 2
+
+
+def test_closing_a_dispute_leaves_tasks_alone(engine: Engine, desk: dict[str, int]) -> None:
+    set_dispute(engine, "D-1", True, "wrong quantity", "user:ar", NOON)
+    call = _add_call_task(engine, ["D-1"])
+    assert set_dispute(engine, "D-1", False, "credit note issued", "user:ar", NOON) == []
+    assert _task_row(engine, call)["status"] == "open"
+
+
+def test_a_refused_promise_changes_no_task(engine: Engine, desk: dict[str, int]) -> None:
+    with pytest.raises(InputError, match="--amount must be positive"):
+        record_promise(engine, "D-2", PROMISED, Decimal("-1"), "user:li", NOON)
+    with pytest.raises(InputError, match="no invoice 'D-404'"):
+        record_promise(engine, "D-404", PROMISED, None, "user:li", NOON)
+    assert _task_row(engine, desk["call"])["status"] == "open"
+    assert contact_log(engine) == []
+
+
+def test_pausing_an_invoice_and_a_customer(engine: Engine, desk: dict[str, int]) -> None:
+    today = AS_OF
+    first = pause(
+        engine,
+        invoice="D-1",
+        customer=None,
+        until=date(2026, 6, 30),
+        reason="awaiting the customer's audit",
+        actor="user:li",
+        now=NOON,
+        today=today,
+    )
+    assert (first.scope, first.target, first.customer, first.previous_until) == ("invoice", "D-1", "D1", None)
+    again = pause(
+        engine,
+        invoice="D-1",
+        customer=None,
+        until=today,  # today itself is allowed: the last day of the pause
+        reason="audit done early",
+        actor="user:li",
+        now=NOON,
+        today=today,
+    )
+    assert again.previous_until == date(2026, 6, 30)
+    whole = pause(
+        engine,
+        invoice=None,
+        customer="D1",
+        until=date(2026, 7, 15),
+        reason="restructuring talks",
+        actor="user:ar",
+        now=NOON,
+        today=today,
+    )
+    assert (whole.scope, whole.customer) == ("customer", "D1")
+    with engine.connect() as connection:
+        invoice = connection.execute(
+            sa.text("SELECT paused_until, pause_reason FROM invoice WHERE number = 'D-1'")
+        ).one()
+        customer = connection.execute(
+            sa.text("SELECT paused_until, pause_reason FROM customer WHERE id = 'D1'")
+        ).one()
+    assert (str(invoice[0]), invoice[1]) == ("2026-06-10", "audit done early")
+    assert (str(customer[0]), customer[1]) == ("2026-07-15", "restructuring talks")
+    events = [e for e in contact_log(engine, customer="D1") if e.kind == "pause"]
+    assert [(e.actor, e.invoices, e.body["data"]["until"]) for e in events] == [
+        ("user:li", ("D-1",), "2026-06-30"),
+        ("user:li", ("D-1",), "2026-06-10"),
+        ("user:ar", (), "2026-07-15"),
+    ]
+    assert events[1].body["data"]["previous_until"] == "2026-06-30"
+    assert events[2].summary == "customer paused until 2026-07-15: restructuring talks"
+    assert [e.kind for e in contact_log(engine, invoice="D-1")] == ["pause", "pause"]
+
+
+@pytest.mark.parametrize(
+    ("invoice", "customer", "until", "reason", "message"),
+    [
+        ("D-404", None, date(2026, 7, 1), "x", "no invoice 'D-404'"),
+        (None, "C404", date(2026, 7, 1), "x", "no customer 'C404'"),
+        ("D-1", None, date(2026, 6, 9), "x", r"--until 2026-06-09 is in the past \(today is 2026-06-10\)"),
+        ("D-1", "D1", date(2026, 7, 1), "x", "name exactly one"),
+        (None, None, date(2026, 7, 1), "x", "name exactly one"),
+        ("D-1", None, date(2026, 7, 1), "  ", "--reason is required"),
+    ],
+)
+def test_a_pause_that_cannot_be_recorded_writes_nothing(
+    engine: Engine,
+    desk: dict[str, int],
+    invoice: str | None,
+    customer: str | None,
+    until: date,
+    reason: str,
+    message: str,
+) -> None:
+    with pytest.raises(InputError, match=message):
+        pause(
+            engine,
+            invoice=invoice,
+            customer=customer,
+            until=until,
+            reason=reason,
+            actor="user:li",
+            now=NOON,
+            today=AS_OF,
+        )
+    assert contact_log(engine) == []
+    with engine.connect() as connection:
+        assert (
+            connection.execute(sa.text("SELECT paused_until FROM invoice WHERE number = 'D-1'")).scalar()
+            is None
+        )
+
+
+def test_opting_out_is_recorded_once(engine: Engine, desk: dict[str, int]) -> None:
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE customer SET phone = '+447911123456', opted_out = 'voice'"))
+    assert opt_out(engine, "D1", Channel.SMS, "asked by phone to stop texts", "user:li", NOON) is True
+    assert opt_out(engine, "D1", Channel.SMS, "asked again", "user:li", NOON) is False
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT opted_out FROM customer")).scalar_one() == "sms,voice"
+    [event] = contact_log(engine, customer="D1")
+    assert (event.kind, event.actor) == ("opt_out", "user:li")
+    assert event.body["data"] == {
+        "channel": "sms",
+        "recipient": "+447911123456",
+        "reason": "asked by phone to stop texts",
+    }
+    with pytest.raises(InputError, match="no customer 'C404'"):
+        opt_out(engine, "C404", Channel.SMS, "x", "user:li", NOON)
+    with pytest.raises(InputError, match=re.escape("--channel must be one of email|letter|sms|voice;")):
+        opt_out(engine, "D1", Channel.TASK, "x", "user:li", NOON)
+    with pytest.raises(InputError, match="--reason is required"):
+        opt_out(engine, "D1", Channel.EMAIL, " ", "user:li", NOON)
+    assert len(contact_log(engine, customer="D1")) == 1
