@@ -60,6 +60,9 @@ def say_error(message: str) -> None:
     err.print(f"[red]error:[/] {escape(message)}", emoji=False, highlight=False, soft_wrap=True)
 
 
+# The metavar of an option that takes no value: Typer would show "<bool>", as if it wanted one.
+SWITCH = ""
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -123,7 +126,9 @@ def _print_json(document: Any) -> None:
 def _options(
     config: Annotated[
         str | None,
-        typer.Option("--config", help="Config file (default: $DUNBOT_CONFIG or ./dunbot.toml)."),
+        typer.Option(
+            "--config", metavar="PATH", help="Config file (default: $DUNBOT_CONFIG or ./dunbot.toml)."
+        ),
     ] = None,
 ) -> None:
     state.config = config
@@ -136,6 +141,7 @@ def init(
         bool,
         typer.Option(
             "--self-signed",
+            metavar=SWITCH,
             help="Create a self-signed TRIAL signing certificate (not for production) and use it.",
         ),
     ] = False,
@@ -177,10 +183,14 @@ def check_config(
     connect: Annotated[
         bool,
         typer.Option(
-            "--connect", help="Also try the database, the SMTP login, Twilio and the timestamp authority."
+            "--connect",
+            metavar=SWITCH,
+            help="Also try the database, the SMTP login, Twilio and the timestamp authority.",
         ),
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar=SWITCH, help="Print JSON (for scripts) instead of text.")
+    ] = False,
 ) -> None:
     """Validate the config and report every problem, each naming its file and key.
 
@@ -224,10 +234,19 @@ def check_config(
 @app.command("import")
 @handled
 def import_(
-    entity: Annotated[str, typer.Argument(help="customers, invoices, payments or contracts")],
-    file: Annotated[Path, typer.Argument(help="CSV file; its first line is the header (README: CSV files)")],
-    encoding: Annotated[str, typer.Option("--encoding", help="e.g. gb18030; default UTF-8")] = "utf-8-sig",
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and count; write nothing.")] = False,
+    entity: Annotated[
+        str, typer.Argument(metavar="ENTITY", help="customers, invoices, payments or contracts")
+    ],
+    file: Annotated[
+        Path,
+        typer.Argument(metavar="FILE", help="CSV file; its first line is the header (README: CSV files)"),
+    ],
+    encoding: Annotated[
+        str, typer.Option("--encoding", metavar="ENCODING", help="e.g. gb18030; default UTF-8")
+    ] = "utf-8-sig",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", metavar=SWITCH, help="Validate and count; write nothing.")
+    ] = False,
 ) -> None:
     """Import a CSV file: one transaction, every bad row reported, nothing written on error."""
     from bot.ingest.service import import_file
@@ -291,8 +310,12 @@ def sync() -> None:
 @app.command()
 @handled
 def plan(
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Plan date YYYY-MM-DD (default today)")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="A JSON array of decisions.")] = False,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", metavar="DATE", help="Plan date YYYY-MM-DD (default today)")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar=SWITCH, help="A JSON array of decisions.")
+    ] = False,
 ) -> None:
     """Show what the ladder decides for a day. Writes nothing."""
     from bot.outreach.planning import preview_plan, write_plan_json
@@ -312,12 +335,15 @@ def plan(
 @handled
 def cycle(
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="Business date YYYY-MM-DD (default today)")
+        str | None, typer.Option("--as-of", metavar="DATE", help="Business date YYYY-MM-DD (default today)")
     ] = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Render everything the day would send; write and send nothing.")
+        bool,
+        typer.Option(
+            "--dry-run", metavar=SWITCH, help="Render everything the day would send; write and send nothing."
+        ),
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="A JSON summary.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", metavar=SWITCH, help="A JSON summary.")] = False,
 ) -> None:
     """Plan the day, record it, and send every message that is due (one pass of the daemon)."""
     import asyncio
@@ -400,7 +426,11 @@ def run() -> None:
 
 @app.command()
 @handled
-def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def status(
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar=SWITCH, help="Print JSON (for scripts) instead of text.")
+    ] = False,
+) -> None:
     """What /metrics says, for a person: the outbox, the last cycles, the evidence checkpoints."""
     from bot.monitoring import snapshot
     from bot.store.engine import require_schema
@@ -419,8 +449,12 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 @report_app.command("aging")
 @handled
 def report_aging(
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Report date YYYY-MM-DD")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", metavar="DATE", help="Report date YYYY-MM-DD")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar=SWITCH, help="Print JSON (for scripts) instead of text.")
+    ] = False,
 ) -> None:
     """Outstanding by age bucket (current, 1-30, 31-60, 61-90, 90+) per customer, tier and currency."""
     from bot.reporting import aging_report
@@ -437,9 +471,15 @@ def report_aging(
 @report_app.command("kpi")
 @handled
 def report_kpi(
-    as_of: Annotated[str | None, typer.Option("--as-of", help="End of the period YYYY-MM-DD")] = None,
-    days: Annotated[int, typer.Option("--days", min=1, help="Length of the period in days")] = 90,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", metavar="DATE", help="End of the period YYYY-MM-DD")
+    ] = None,
+    days: Annotated[
+        int, typer.Option("--days", min=1, metavar="DAYS", help="Length of the period in days")
+    ] = 90,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar=SWITCH, help="Print JSON (for scripts) instead of text.")
+    ] = False,
 ) -> None:
     """Overdue rate, DSO and CEI per tier over a period ending on --as-of."""
     from bot.reporting import kpi_report
@@ -456,10 +496,18 @@ def report_kpi(
 @evidence_app.command("export")
 @handled
 def evidence_export(
-    out: Annotated[Path, typer.Option("--out", help="The pack to write (.zip); never overwritten")],
-    customer: Annotated[str | None, typer.Option("--customer", help="Every event of one customer")] = None,
-    invoice: Annotated[str | None, typer.Option("--invoice", help="Every event naming one invoice")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    out: Annotated[
+        Path, typer.Option("--out", metavar="FILE", help="The pack to write (.zip); never overwritten")
+    ],
+    customer: Annotated[
+        str | None, typer.Option("--customer", metavar="ID", help="Every event of one customer")
+    ] = None,
+    invoice: Annotated[
+        str | None, typer.Option("--invoice", metavar="INVOICE", help="Every event naming one invoice")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar=SWITCH, help="Print JSON (for scripts) instead of text.")
+    ] = False,
 ) -> None:
     """Export an evidence pack that proves a case offline: events, proofs, signed checkpoint, artifacts."""
     from bot.evidence.pack import export_pack
@@ -487,16 +535,23 @@ def evidence_export(
 @evidence_app.command("verify")
 @handled
 def evidence_verify(
-    pack: Annotated[Path | None, typer.Argument(help="An evidence pack (.zip)")] = None,
-    db: Annotated[bool, typer.Option("--db", help="Verify the whole database instead of a pack.")] = False,
+    pack: Annotated[Path | None, typer.Argument(metavar="PACK", help="An evidence pack (.zip)")] = None,
+    db: Annotated[
+        bool, typer.Option("--db", metavar=SWITCH, help="Verify the whole database instead of a pack.")
+    ] = False,
     prior: Annotated[
-        Path | None, typer.Option("--prior", help="An earlier pack whose log this one must extend.")
+        Path | None,
+        typer.Option("--prior", metavar="PACK", help="An earlier pack whose log this one must extend."),
     ] = None,
     trust: Annotated[
         list[Path] | None,
-        typer.Option("--trust", help="Certificate (PEM/DER) the signer must chain to; repeatable."),
+        typer.Option(
+            "--trust", metavar="CERT", help="Certificate (PEM/DER) the signer must chain to; repeatable."
+        ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar=SWITCH, help="Print JSON (for scripts) instead of text.")
+    ] = False,
 ) -> None:
     """Verify an evidence pack offline, or (--db) the whole database: hashes, chain, proofs, signatures."""
     from bot.render.verification import load_trust_anchors
@@ -538,12 +593,16 @@ def evidence_verify(
 @notice_app.command("verify")
 @handled
 def notice_verify(
-    file: Annotated[Path, typer.Argument(help="A signed notice (PDF)")],
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="A signed notice (PDF)")],
     trust: Annotated[
         list[Path] | None,
-        typer.Option("--trust", help="Certificate (PEM/DER) the signer must chain to; repeatable."),
+        typer.Option(
+            "--trust", metavar="CERT", help="Certificate (PEM/DER) the signer must chain to; repeatable."
+        ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar=SWITCH, help="Print JSON (for scripts) instead of text.")
+    ] = False,
 ) -> None:
     """Check a signed notice: signer, signing time, timestamp, integrity and coverage. Offline."""
     from bot.render.verification import load_trust_anchors, verify_notice_file
@@ -626,7 +685,7 @@ def pause(
         str, typer.Option("--reason", metavar="TEXT", help="Why; recorded in the evidence log")
     ],
     invoice: Annotated[
-        str | None, typer.Argument(metavar="[INVOICE]", help="The invoice to pause (or --customer)")
+        str | None, typer.Argument(metavar="INVOICE", help="The invoice to pause (or --customer)")
     ] = None,
     customer: Annotated[
         str | None, typer.Option("--customer", metavar="ID", help="Pause every invoice of this customer")
@@ -685,7 +744,9 @@ def opt_out(
 
 @app.command()
 @handled
-def approve(task: Annotated[int, typer.Argument(help="The approval task's id (`dunbot tasks`)")]) -> None:
+def approve(
+    task: Annotated[int, typer.Argument(metavar="ID", help="The approval task's id (`dunbot tasks`)")],
+) -> None:
     """Approve a step that waits for approval: its messages go out with the next cycle."""
     _decide(task, approve=True, reason="")
 
@@ -693,8 +754,10 @@ def approve(task: Annotated[int, typer.Argument(help="The approval task's id (`d
 @app.command()
 @handled
 def reject(
-    task: Annotated[int, typer.Argument(help="The approval task's id (`dunbot tasks`)")],
-    reason: Annotated[str, typer.Option("--reason", help="Why; recorded in the evidence log")],
+    task: Annotated[int, typer.Argument(metavar="ID", help="The approval task's id (`dunbot tasks`)")],
+    reason: Annotated[
+        str, typer.Option("--reason", metavar="TEXT", help="Why; recorded in the evidence log")
+    ],
 ) -> None:
     """Reject a step that waits for approval: it will not be sent."""
     _decide(task, approve=False, reason=reason)
@@ -727,10 +790,14 @@ def _decide(task: int, *, approve: bool, reason: str) -> None:
 @handled
 def log(
     customer: Annotated[
-        str | None, typer.Option("--customer", help="One customer's contacts and facts")
+        str | None, typer.Option("--customer", metavar="ID", help="One customer's contacts and facts")
     ] = None,
-    invoice: Annotated[str | None, typer.Option("--invoice", help="One invoice's contacts and facts")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="The full canonical event bodies.")] = False,
+    invoice: Annotated[
+        str | None, typer.Option("--invoice", metavar="INVOICE", help="One invoice's contacts and facts")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar=SWITCH, help="The full canonical event bodies.")
+    ] = False,
 ) -> None:
     """The contact log: every evidence event for a customer or invoice (default: the latest 200)."""
     from bot.outreach.contact_log import contact_log
@@ -748,10 +815,15 @@ def log(
 @handled
 def tasks(
     mine: Annotated[
-        bool, typer.Option("--mine", help="Only tasks assigned to you: $DUNBOT_USER, else your login name")
+        bool,
+        typer.Option(
+            "--mine", metavar=SWITCH, help="Only tasks assigned to you: $DUNBOT_USER, else your login name"
+        ),
     ] = False,
-    include_done: Annotated[bool, typer.Option("--all", help="Include finished tasks.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="A JSON array of tasks.")] = False,
+    include_done: Annotated[
+        bool, typer.Option("--all", metavar=SWITCH, help="Include finished tasks.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", metavar=SWITCH, help="A JSON array of tasks.")] = False,
 ) -> None:
     """Collector work items: calls, reviews, approvals and legal hand-offs."""
     from bot.outreach.tasks import list_tasks
@@ -759,11 +831,16 @@ def tasks(
 
     settings = _settings()
     assignee = _me() if mine else None
-    found = list_tasks(make_engine(settings.database_url), assignee=assignee, include_done=include_done)
+    found = list_tasks(
+        make_engine(settings.database_url),
+        assignee=assignee,
+        include_done=include_done,
+        as_of=_today(settings, _now()),
+    )
     if as_json:
         _print_json(tasks_json(found))
     else:
-        print_tasks(found, mine=assignee)
+        print_tasks(found, mine=assignee, include_done=include_done)
 
 
 def _me() -> str:
@@ -775,14 +852,21 @@ def _me() -> str:
 @task_app.command("done")
 @handled
 def task_done(
-    task: Annotated[int, typer.Argument(help="The task id (`dunbot tasks`)")],
-    note: Annotated[str, typer.Option("--note", help="What was done; recorded in the evidence log")],
+    task: Annotated[int, typer.Argument(metavar="ID", help="The task id (`dunbot tasks`)")],
+    note: Annotated[
+        str, typer.Option("--note", metavar="TEXT", help="What was done; recorded in the evidence log")
+    ],
     outcome: Annotated[
         str | None,
-        typer.Option("--outcome", help="For the review of an unknown message: delivered or not-delivered"),
+        typer.Option(
+            "--outcome",
+            metavar="delivered|not-delivered",
+            help="For the review of an unknown message: delivered or not-delivered",
+        ),
     ] = None,
     tracking: Annotated[
-        str | None, typer.Option("--tracking", help="For a posted letter: the registered-mail number")
+        str | None,
+        typer.Option("--tracking", metavar="NUMBER", help="For a posted letter: the registered-mail number"),
     ] = None,
 ) -> None:
     """Finish a task with a note (and, for an unknown message, say whether it arrived)."""
@@ -809,9 +893,11 @@ def _actor() -> str:
 @app.command()
 @handled
 def demo(
-    directory: Annotated[Path, typer.Option("--dir", help="Where the demo writes everything")] = Path("demo"),
+    directory: Annotated[
+        Path, typer.Option("--dir", metavar="PATH", help="Where the demo writes everything")
+    ] = Path("demo"),
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="Demo date (default: next business day)")
+        str | None, typer.Option("--as-of", metavar="DATE", help="Demo date (default: next business day)")
     ] = None,
 ) -> None:
     """Run dunbot end to end on a generated sample ledger (SQLite, local files)."""

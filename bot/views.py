@@ -16,6 +16,8 @@ from rich.markup import escape
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from bot.domain.money import format_amount
+
 out = Console(soft_wrap=False)
 err = Console(stderr=True)
 
@@ -408,23 +410,36 @@ def tasks_json(tasks: Sequence[Any]) -> list[dict[str, Any]]:
             "note": t.note,
             "created_at": t.created_at.isoformat(),
             "done_at": t.done_at.isoformat() if t.done_at else None,
+            "outstanding": {currency: str(amount) for currency, amount in t.outstanding},
+            "due_date": t.due_date.isoformat() if t.due_date else None,
+            "days_overdue": t.days_overdue,
         }
         for t in tasks
     ]
 
 
-def print_tasks(tasks: Sequence[Any], *, mine: str | None) -> None:
-    """Open (or all) tasks as a table."""
+def _amounts(outstanding: Sequence[tuple[str, Decimal]]) -> str:
+    return " + ".join(f"{format_amount(amount, currency)} {currency}" for currency, amount in outstanding)
+
+
+def print_tasks(tasks: Sequence[Any], *, mine: str | None, include_done: bool = False) -> None:
+    """Open (or all) tasks as a table: what each is about, how much and how late."""
     who = f" for {mine}" if mine else ""
+    if not tasks:
+        out.print(f"no {'' if include_done else 'open '}tasks{who}", highlight=False)
+        return
     print_fitted(
         f"{len(tasks)} task(s){who}",
         [
             Column("id", justify="right", whole=True),
             Column("kind", whole=True),
             Column("customer", whole=True),
-            Column("invoices", drop=4),
-            Column("step", whole=True, drop=2),
-            Column("assignee", whole=True, drop=3),
+            Column("invoices", drop=5),
+            Column("outstanding", justify="right", whole=True),
+            Column("due date", whole=True, drop=4, short="due"),
+            Column("days overdue", justify="right", whole=True, short="days"),
+            Column("step", whole=True, drop=3),
+            Column("assignee", whole=True, drop=2),
             Column("title"),
             Column("status", whole=True),
             Column("created (UTC)", whole=True, drop=1),
@@ -435,6 +450,9 @@ def print_tasks(tasks: Sequence[Any], *, mine: str | None) -> None:
                 t.kind,
                 t.customer,
                 ", ".join(t.invoices),
+                _amounts(t.outstanding),
+                f"{t.due_date}" if t.due_date else "",
+                "" if t.days_overdue is None else str(t.days_overdue),
                 t.step or "",
                 t.assignee,
                 t.title,

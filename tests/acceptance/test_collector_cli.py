@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import subprocess
 import sys
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 CREATED = "2026-06-10 02:00:00.000000"  # how SQLAlchemy stores a UTC instant in SQLite
 
 
-def dunbot(cwd: Path, *args: str, user: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "COLUMNS": "200"}
+def dunbot(
+    cwd: Path, *args: str, user: str | None = None, columns: int = 200
+) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "COLUMNS": str(columns)}
     if user is not None:
         env["DUNBOT_USER"] = user
     return subprocess.run(
@@ -238,3 +243,71 @@ def test_opt_out_once(desk: dict[str, object]) -> None:
         refused = dunbot(folder, "opt-out", *args)
         assert refused.returncode == code, (args, refused.stderr)
         assert message in refused.stderr and "Traceback" not in refused.stderr
+
+
+def _shanghai_today() -> date:
+    return datetime.now(ZoneInfo("Asia/Shanghai")).date()  # the example config's company timezone
+
+
+def test_tasks_show_amount_days_overdue_and_due_date(desk: dict[str, object]) -> None:
+    folder = Path(str(desk["folder"]))
+    with sqlite3.connect(folder / "dunbot.db") as db:
+        db.execute(
+            "INSERT INTO payment (reference, invoice_number, amount, paid_on) VALUES ('P-1', 'INV-2', '1200.00', ?)",
+            (CREATED[:10],),
+        )
+    before = _shanghai_today()
+    listed = dunbot(folder, "tasks", "--json")
+    after = _shanghai_today()
+    assert listed.returncode == 0, listed.stderr
+    approval = next(t for t in json.loads(listed.stdout) if t["kind"] == "approval")
+    assert approval["outstanding"] == {"CNY": "3800.00"} and approval["due_date"] == "2026-05-26"
+    due = date(2026, 5, 26)
+    assert approval["days_overdue"] in {(before - due).days, (after - due).days}
+
+    for columns in (200, 100):
+        table = dunbot(folder, "tasks", columns=columns)
+        assert table.returncode == 0, table.stderr
+        lines = table.stdout.splitlines()
+        assert max(len(line) for line in lines) <= columns
+        row = next(line for line in lines if f" {desk['approval']} " in line and "approval" in line)
+        assert "3,800.00 CNY" in row and "2026-05-26" in row
+        assert f" {approval['days_overdue']} " in row
+
+
+def test_an_empty_task_list_says_so(desk: dict[str, object]) -> None:
+    folder = Path(str(desk["folder"]))
+    mine = dunbot(folder, "tasks", "--mine", user="nobody@example.com")
+    assert mine.returncode == 0, mine.stderr
+    assert mine.stdout.strip() == "no open tasks for nobody@example.com"
+    assert json.loads(dunbot(folder, "tasks", "--mine", "--json", user="nobody@example.com").stdout) == []
+    everything = dunbot(folder, "tasks", "--all", "--mine", user="nobody@example.com")
+    assert everything.stdout.strip() == "no tasks for nobody@example.com"
+
+
+@pytest.mark.parametrize(
+    ("command", "shown"),
+    [
+        (("promise",), ("INVOICE", "--date", "DATE", "--amount", "AMOUNT")),
+        (("pause",), ("INVOICE", "--customer", "ID", "--until", "DATE", "--reason", "TEXT")),
+        (("opt-out",), ("CUSTOMER", "email|sms|voice|letter")),
+        (("log",), ("--customer", "ID", "--invoice", "INVOICE")),
+        (("plan",), ("--as-of", "DATE")),
+        (("evidence", "export"), ("--out", "FILE")),
+        (("task", "done"), ("--note", "TEXT", "--tracking", "NUMBER")),
+    ],
+)
+def test_help_names_what_each_value_is(
+    tmp_path: Path, command: tuple[str, ...], shown: tuple[str, ...]
+) -> None:
+    result = dunbot(tmp_path, *command, "--help")
+    assert result.returncode == 0, result.stderr
+    for word in shown:
+        assert re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", result.stdout), (word, result.stdout)
+    options = result.stdout.split("Options", 1)[1]
+    # a value is named for what it is, a switch takes none: no "<str>" or "<bool>" after our options
+    assert [
+        line
+        for line in options.splitlines()
+        if "<str>" in line or ("<bool>" in line and "--help" not in line)
+    ] == []

@@ -521,3 +521,47 @@ def test_opting_out_is_recorded_once(engine: Engine, desk: dict[str, int]) -> No
     with pytest.raises(InputError, match="--reason is required"):
         opt_out(engine, "D1", Channel.EMAIL, " ", "user:li", NOON)
     assert len(contact_log(engine, customer="D1")) == 1
+
+
+def test_tasks_say_how_much_is_owed_how_late_and_since_when(engine: Engine, desk: dict[str, int]) -> None:
+    with Session(engine) as session:
+        session.add(
+            tables.Invoice(
+                number="D-3",
+                customer_id="D1",
+                currency="EUR",
+                amount=Decimal("70.00"),
+                issue_date=date(2026, 4, 1),
+                due_date=date(2026, 5, 20),
+            )
+        )
+        session.add(
+            tables.Payment(reference="P-1", invoice_number="D-2", amount=Decimal("30.50"), paid_on=AS_OF)
+        )
+        session.add(
+            tables.Payment(reference="P-2", invoice_number="D-2", amount=Decimal("9.50"), paid_on=AS_OF)
+        )
+        session.add(
+            tables.Task(
+                kind="approval",
+                customer_id="D1",
+                invoices='["D-1", "D-2", "D-3"]',
+                step="lawyer_letter",
+                assignee="ar@example.com",
+                created_at=NOON + timedelta(minutes=2),
+            )
+        )
+        session.commit()
+    review, call, approval = list_tasks(engine, as_of=AS_OF)
+    assert (review.outstanding, review.due_date, review.days_overdue) == (
+        (("GBP", Decimal("100.00")),),
+        date(2026, 5, 1),
+        40,
+    )
+    assert call.outstanding == (("GBP", Decimal("60.00")),)  # 100.00 less two payments
+    assert approval.kind == "approval"
+    assert approval.outstanding == (("EUR", Decimal("70.00")), ("GBP", Decimal("160.00")))
+    assert (approval.due_date, approval.days_overdue) == (date(2026, 5, 1), 40)  # the earliest
+    assert list_tasks(engine, as_of=date(2026, 4, 30))[0].days_overdue == -1  # not due yet
+    # without a day, nothing is computed
+    assert list_tasks(engine)[0].outstanding == () and list_tasks(engine)[0].days_overdue is None
