@@ -313,8 +313,14 @@ def plan(
     as_of: Annotated[
         str | None, typer.Option("--as-of", metavar="DATE", help="Plan date YYYY-MM-DD (default today)")
     ] = None,
+    show_all: Annotated[
+        bool,
+        typer.Option(
+            "--all", metavar=SWITCH, help="Also show superseded decisions (earlier steps that are skipped)."
+        ),
+    ] = False,
     as_json: Annotated[
-        bool, typer.Option("--json", metavar=SWITCH, help="A JSON array of decisions.")
+        bool, typer.Option("--json", metavar=SWITCH, help="A JSON array of every decision.")
     ] = False,
 ) -> None:
     """Show what the ladder decides for a day. Writes nothing."""
@@ -323,12 +329,12 @@ def plan(
     settings = _settings()
     day = _parse_date(as_of, "--as-of") if as_of else _today(settings, _now())
     engine = make_engine(settings.database_url)
-    if as_json:
+    if as_json:  # a contract: every decision, superseded ones too, whatever --all says
         write_plan_json(engine, settings, day, sys.stdout)
         return
     with err.status(f"planning {day} ..."):
-        preview = preview_plan(engine, settings, day, keep=PLAN_TABLE_ROWS)
-    print_plan(preview, limit=PLAN_TABLE_ROWS)
+        preview = preview_plan(engine, settings, day, keep=PLAN_TABLE_ROWS, count_superseded=show_all)
+    print_plan(preview, limit=PLAN_TABLE_ROWS, show_superseded=show_all)
 
 
 @app.command()

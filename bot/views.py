@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from bot.domain.decisions import DecisionStatus
 from bot.domain.money import format_amount
 
 out = Console(soft_wrap=False)
@@ -126,58 +127,62 @@ def print_fitted(
 
 
 FAIL = Text("FAIL", style="red")
-# A plan table with every column (the reason a sentence) needs this many columns to be readable;
-# a narrower terminal gets the columns that identify a decision, one line each.
-PLAN_WIDE = 130
-PLAN_COLUMNS = ("invoice", "customer", "tier", "step", "days", "channels", "late fee", "status", "reason")
-PLAN_NARROW_COLUMNS = ("invoice", "customer", "step", "days", "status")
-_NARROW_WIDTHS = {"days": 4, "status": len("awaiting_approval")}
+
+# Every cell of a plan row is read whole, so each decision keeps one line: on a narrower terminal
+# whole columns are left out (the reason first), never wrapped or cut. --json has them all.
+PLAN_COLUMNS = (
+    Column("invoice", whole=True),
+    Column("customer", whole=True),
+    Column("tier", whole=True, drop=3),
+    Column("step", whole=True),
+    Column("days", justify="right", whole=True),
+    Column("channels", whole=True, drop=2),
+    Column("late fee", justify="right", whole=True, drop=4),
+    Column("status", whole=True),
+    Column("reason", whole=True, drop=1),
+)
+_PLAN_STYLES = {"planned": "green", "superseded": "dim", "deferred": "yellow", "awaiting_approval": "magenta"}
 
 
-def print_plan(preview: Any, limit: int | None = None) -> None:
-    """A Rich table of a plan (the first ``limit`` decisions) and a summary line."""
-    # The reason is a sentence: on a narrow terminal it would stretch every row over a dozen lines,
-    # so there each decision keeps one line with what identifies it, and the rest is left to --json.
-    wide = out.width >= PLAN_WIDE
-    columns = PLAN_COLUMNS if wide else PLAN_NARROW_COLUMNS
-    table = Table(
-        title=f"Dunning plan for {preview.as_of}", box=box.HEAVY_HEAD if wide else box.SIMPLE, pad_edge=wide
-    )
-    for column in columns:
-        justify = "right" if column in ("days", "late fee") else "left"
-        if wide:
-            table.add_column(column, justify=justify)  # type: ignore[arg-type]
-        elif column in _NARROW_WIDTHS:  # never cut: a status or a day count must be read whole
-            table.add_column(column, justify=justify, no_wrap=True, min_width=_NARROW_WIDTHS[column])  # type: ignore[arg-type]
-        else:  # long identifiers fold onto a second line rather than lose their end
-            table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
-    styles = {"planned": "green", "superseded": "dim", "deferred": "yellow", "awaiting_approval": "magenta"}
-    decisions = preview.decisions
-    for d in decisions[:limit] if limit is not None else decisions:
-        cells: dict[str, RenderableType] = {
-            "invoice": d.invoice,
-            "customer": d.customer,
-            "tier": d.tier.value,
-            "step": d.step,
-            "days": str(d.days_overdue),
-            "channels": ", ".join(c.value for c in d.channels),
-            "late fee": f"{d.late_fee} {d.currency}",
-            "status": Text(d.status.value, style=styles.get(d.status.value, "")),
-            "reason": d.reason,
-        }
-        table.add_row(*(cells[column] for column in columns))
-    shown = min(len(decisions), limit) if limit is not None else len(decisions)
-    notes = []
-    if shown < preview.decision_count:
-        notes.append(
-            f"first {shown} of {preview.decision_count} decisions; `dunbot plan --json` lists them all"
+def print_plan(preview: Any, limit: int | None = None, *, show_superseded: bool = False) -> None:
+    """A table of a plan's decisions (the first ``limit`` shown), one line each, and a summary line.
+
+    Superseded decisions (earlier steps that will never be sent) are hidden unless
+    ``show_superseded``; a line says how many.
+    """
+    decisions = [d for d in preview.decisions if show_superseded or d.status is not DecisionStatus.SUPERSEDED]
+    hidden = 0 if show_superseded else preview.status_counts.get(DecisionStatus.SUPERSEDED.value, 0)
+    total = preview.decision_count - hidden
+    shown = decisions[:limit] if limit is not None else decisions
+    if shown:
+        print_fitted(
+            f"Dunning plan for {preview.as_of}",
+            PLAN_COLUMNS,
+            [
+                [
+                    d.invoice,
+                    d.customer,
+                    d.tier.value,
+                    d.step,
+                    str(d.days_overdue),
+                    ", ".join(c.value for c in d.channels),
+                    f"{d.late_fee} {d.currency}",
+                    Text(d.status.value, style=_PLAN_STYLES.get(d.status.value, "")),
+                    d.reason,
+                ]
+                for d in shown
+            ],
         )
-    if not wide:
-        notes.append(
-            f"tier, channels, late fee, reason: `dunbot plan --json` or a {PLAN_WIDE}-column terminal"
+    else:
+        out.print(f"nothing to show for {preview.as_of}", highlight=False)
+    if len(shown) < total:
+        all_flag = " --all" if show_superseded else ""
+        out.print(f"first {len(shown)} of {total} decisions; `dunbot plan{all_flag} --json` lists them all")
+    if hidden:
+        out.print(
+            f"{hidden} superseded decision(s) hidden (`dunbot plan --all` shows them)",
+            highlight=False,
         )
-    table.caption = "\n".join(notes) or None
-    out.print(table)
     summary = ", ".join(f"{n} {s}" for s, n in sorted(preview.status_counts.items())) or "nothing due"
     tiers = ", ".join(f"{n} {t.value}" for t, n in sorted(preview.tiers.items())) or "none"
     out.print(
