@@ -45,6 +45,8 @@ app.add_typer(evidence_app, name="evidence")
 app.add_typer(dispute_app, name="dispute")
 task_app = typer.Typer(help="Finish a collector task.", no_args_is_help=True)
 app.add_typer(task_app, name="task")
+message_app = typer.Typer(help="Outbox messages: what they said and why they wait.", no_args_is_help=True)
+app.add_typer(message_app, name="message")
 
 err = Console(stderr=True)
 
@@ -847,6 +849,26 @@ def tasks(
         _print_json(tasks_json(found))
     else:
         print_tasks(found, mine=assignee, include_done=include_done)
+
+
+@message_app.command("show")
+@handled
+def message_show(
+    message: Annotated[int, typer.Argument(metavar="ID", help="The message id (`dunbot log` names it)")],
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar=SWITCH, help="Print JSON (for scripts) instead of text.")
+    ] = False,
+) -> None:
+    """What a message said (as sent), its attachments, its history, and why it waits and until when."""
+    from bot.outreach.message_detail import show_message
+    from bot.views import message_json, print_message
+
+    settings = _settings()
+    detail = show_message(make_engine(settings.database_url), settings, message, _now())
+    if as_json:
+        _print_json(message_json(detail))
+    else:
+        print_message(detail)
 
 
 def _me() -> str:

@@ -38,7 +38,9 @@ class LogEntry:
         """One line a collector can read."""
         data = self.body.get("data", {})
         if self.kind.startswith("message_") or self.kind == "opt_out":
-            parts = [data.get("channel"), data.get("step"), data.get("recipient")]
+            # the message's number, for `dunbot message show ID`
+            number = f"message {data['message']}:" if data.get("message") is not None else None
+            parts = [number, data.get("channel"), data.get("step"), data.get("recipient")]
             tail = (
                 data.get("provider_status") or data.get("status") or data.get("error") or data.get("reason")
             )

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import email
+import email.message
+import email.policy
+import hashlib
 import json
 import re
 import sqlite3
 import subprocess
 import sys
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -311,3 +315,102 @@ def test_help_names_what_each_value_is(
         for line in options.splitlines()
         if "<str>" in line or ("<bool>" in line and "--help" not in line)
     ] == []
+
+
+# --- `dunbot message show` on a real cycle ---------------------------------------------------------
+
+PLAN_DAY = "2026-06-10"
+
+
+def _ledger_with_window(folder: Path, window: str) -> None:
+    from tests.acceptance.test_cli import CUSTOMERS, INVOICES
+
+    assert dunbot(folder, "init").returncode == 0
+    config = folder / "dunbot.toml"
+    text = config.read_text(encoding="utf-8")
+    assert 'window = "08:00-20:00"' in text
+    config.write_text(text.replace('window = "08:00-20:00"', f'window = "{window}"'), encoding="utf-8")
+    for entity, rows in (("customers", CUSTOMERS), ("invoices", INVOICES)):
+        (folder / f"{entity}.csv").write_text(rows, encoding="utf-8")
+        imported = dunbot(folder, "import", entity, f"{entity}.csv")
+        assert imported.returncode == 0, imported.stderr
+
+
+def _messages(folder: Path) -> dict[tuple[str, str], int]:
+    rows = _sql(folder, "SELECT step, channel, id FROM message WHERE customer_id = 'C1'")
+    return {(str(step), str(channel)): int(str(number)) for step, channel, number in rows}
+
+
+def test_message_show_prints_the_email_as_sent_with_its_signed_pdf(tmp_path: Path) -> None:
+    _ledger_with_window(tmp_path, "00:00-23:59")  # open whenever the test runs
+    cycle = dunbot(tmp_path, "cycle", "--as-of", PLAN_DAY, "--json")
+    assert cycle.returncode == 0, cycle.stderr
+    email_id = _messages(tmp_path)[("formal_notice", "email")]
+
+    shown = dunbot(tmp_path, "message", "show", str(email_id), "--json")
+    assert shown.returncode == 0, shown.stderr
+    detail = json.loads(shown.stdout)
+    assert (detail["state"], detail["channel"], detail["invoices"]) == ("sent", "email", ["INV-1"])
+    [eml] = list((tmp_path / "outbox" / "email").glob("*.eml"))
+    sent = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert isinstance(sent, email.message.EmailMessage)
+    body = sent.get_body(preferencelist=("plain",))
+    assert isinstance(body, email.message.EmailMessage)
+    assert detail["content"]["subject"] == str(sent["Subject"])
+    assert detail["content"]["text"] == body.get_content() and "INV-1" in detail["content"]["text"]
+    [pdf] = detail["attachments"]
+    assert pdf["name"].endswith(".pdf") and pdf["content_type"] == "application/pdf"
+    assert detail["signed_pdf"] == pdf
+    pdf_bytes = Path(pdf["path"]).read_bytes()
+    assert hashlib.sha256(pdf_bytes).hexdigest() == pdf["sha256"] and len(pdf_bytes) == pdf["size"]
+    assert [h["state"] for h in detail["history"]] == ["planned", "notice signed", "sent"]
+    assert detail["waiting"] is None
+
+    table = dunbot(tmp_path, "message", "show", str(email_id), columns=100)
+    assert table.returncode == 0, table.stderr
+    assert str(sent["Subject"]) in table.stdout and pdf["name"] in table.stdout
+    assert f"dunbot notice verify {pdf['path']}" in table.stdout
+    assert body.get_content().splitlines()[0] in table.stdout
+
+    sms = dunbot(tmp_path, "message", "show", str(_messages(tmp_path)[("overdue_sms", "sms")]), "--json")
+    [sms_file] = list((tmp_path / "outbox" / "sms").glob("*.json"))
+    assert (
+        json.loads(sms.stdout)["content"]["text"] == json.loads(sms_file.read_text(encoding="utf-8"))["body"]
+    )
+    log = dunbot(tmp_path, "log", "--invoice", "INV-1")
+    assert f"message {email_id}: email formal_notice" in log.stdout
+
+
+def test_message_show_says_why_a_message_waits_and_until_when(tmp_path: Path) -> None:
+    now = datetime.now(ZoneInfo("Asia/Shanghai"))
+    window = "00:00-01:00" if now.hour >= 2 else "12:00-13:00"  # closed now in Shanghai
+    _ledger_with_window(tmp_path, window)
+    cycle = dunbot(tmp_path, "cycle", "--as-of", PLAN_DAY, "--json")
+    assert cycle.returncode == 0, cycle.stderr
+    assert json.loads(cycle.stdout)["outcomes"].get("held", 0) >= 2
+    email_id = _messages(tmp_path)[("formal_notice", "email")]
+    [(held_until,)] = _sql(tmp_path, "SELECT next_attempt_at FROM message WHERE id = ?", email_id)
+    held = datetime.fromisoformat(str(held_until)).replace(tzinfo=UTC)
+
+    shown = dunbot(tmp_path, "message", "show", str(email_id), "--json")
+    assert shown.returncode == 0, shown.stderr
+    detail = json.loads(shown.stdout)
+    assert detail["state"] == "planned" and detail["content"] is None
+    [wait] = detail["waiting"]["waits"]
+    assert wait["reason"] == "contact_window" and f"{window} Asia/Shanghai" in wait["detail"]
+    assert (
+        datetime.fromisoformat(wait["until"]) == held == datetime.fromisoformat(detail["waiting"]["goes_at"])
+    )
+
+    table = dunbot(tmp_path, "message", "show", str(email_id))
+    assert table.returncode == 0, table.stderr
+    assert "why it waits" in table.stdout and "not rendered yet" in table.stdout
+    assert f"contact_window until {held:%Y-%m-%d %H:%M} UTC" in table.stdout
+    assert f"it can go from {held:%Y-%m-%d %H:%M} UTC" in table.stdout
+
+    unknown = dunbot(tmp_path, "message", "show", "999")
+    assert (
+        unknown.returncode == 1 and "no message 999" in unknown.stderr and "Traceback" not in unknown.stderr
+    )
+    not_a_number = dunbot(tmp_path, "message", "show", "M-1")
+    assert not_a_number.returncode == 2 and "Traceback" not in not_a_number.stderr

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import email
+import email.message
+import email.policy
+import hashlib
 import json
 import re
 from datetime import UTC, date, datetime, timedelta
@@ -18,6 +22,7 @@ from sqlmodel import Session
 from bot.channels.file import FileSender
 from bot.config import EmailSettings, EvidenceSettings, Settings, SigningSettings, SmsSettings
 from bot.domain.ledger import Channel
+from bot.domain.waiting import WaitExplanation
 from bot.errors import InputError
 from bot.evidence.artifacts import ArtifactStore
 from bot.evidence.log import EventKind, NewEvent, append_events
@@ -25,6 +30,7 @@ from bot.evidence.verify import verify_log
 from bot.outreach.collector import opt_out, pause, record_promise, set_dispute
 from bot.outreach.contact_log import contact_log
 from bot.outreach.cycle import run_cycle
+from bot.outreach.message_detail import show_message
 from bot.outreach.outbox import Outbox
 from bot.outreach.planning import record_plan
 from bot.outreach.tasks import finish_task, list_tasks
@@ -565,3 +571,143 @@ def test_tasks_say_how_much_is_owed_how_late_and_since_when(engine: Engine, desk
     assert list_tasks(engine, as_of=date(2026, 4, 30))[0].days_overdue == -1  # not due yet
     # without a day, nothing is computed
     assert list_tasks(engine)[0].outstanding == () and list_tasks(engine)[0].days_overdue is None
+
+
+# --- `dunbot message show` -------------------------------------------------------------------------
+
+
+def _message_id(engine: Engine, customer: str, channel: str, step: str | None = None) -> int:
+    query = "SELECT id FROM message WHERE customer_id = :c AND channel = :ch" + (
+        " AND step = :s" if step else ""
+    )
+    with engine.connect() as connection:
+        return int(connection.execute(sa.text(query), {"c": customer, "ch": channel, "s": step}).scalar_one())
+
+
+def test_an_email_shows_what_was_sent_its_signed_pdf_and_its_history(
+    seeded: Engine, settings: Settings
+) -> None:
+    detail = show_message(seeded, settings, _message_id(seeded, "C1", "email"), NOON)
+    assert (detail.step, detail.state, detail.invoices) == ("due_statement", "sent", ("I-0",))
+    [eml] = list(settings.path("outbox/email").glob("*.eml"))
+    sent = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert isinstance(sent, email.message.EmailMessage)
+    body = sent.get_body(preferencelist=("plain",))
+    assert isinstance(body, email.message.EmailMessage)
+    assert detail.content is not None
+    assert detail.content.subject == str(sent["Subject"]) and "I-0" in detail.content.text
+    assert detail.content.text == body.get_content()
+    assert dict(detail.content.headers)["To"] == "ap@yuanhang.com.cn"
+    assert detail.content.source is not None and detail.content.source.name == "message.eml"
+    assert (
+        detail.content.source.path is not None and detail.content.source.path.read_bytes() == eml.read_bytes()
+    )
+    with seeded.connect() as connection:
+        reference, digest = connection.execute(sa.text("SELECT reference, sha256 FROM notice")).one()
+    [pdf] = detail.attachments
+    assert (pdf.name, pdf.content_type, pdf.sha256) == (f"{reference}.pdf", "application/pdf", digest)
+    assert detail.signed_pdf == pdf and pdf.path is not None
+    assert hashlib.sha256(pdf.path.read_bytes()).hexdigest() == digest and pdf.size == pdf.path.stat().st_size
+    assert [h.state for h in detail.history] == ["planned", "notice signed", "sent"]
+    assert all(h.seq is not None for h in detail.history)
+    assert [h.seq for h in detail.history] == sorted(h.seq for h in detail.history if h.seq is not None)
+    assert detail.waiting is None
+
+
+def test_an_unknown_sms_and_a_task_message(seeded: Engine, settings: Settings) -> None:
+    sms = show_message(seeded, settings, _message_id(seeded, "C1", "sms"), NOON)
+    assert sms.state == "unknown" and sms.content is None
+    assert "no stored copy" in sms.content_note
+    assert [h.state for h in sms.history] == ["planned", "unknown", "task"]
+    assert sms.task == _task(seeded, "review")
+    call = show_message(seeded, settings, _message_id(seeded, "C1", "task"), NOON)
+    assert call.task == _task(seeded, "call") and call.content is None
+    assert "collector task" in call.content_note
+    with pytest.raises(InputError, match="no message 999"):
+        show_message(seeded, settings, 999, NOON)
+
+
+@pytest.fixture
+def abroad(engine: Engine, settings: Settings) -> Engine:
+    """A New York customer whose overdue SMS is planned at 04:00 UTC: midnight where it lives."""
+    with Session(engine) as session:
+        session.add(
+            tables.Customer(
+                id="N1",
+                name="Hudson Tools Inc.",
+                tier_override="cooperative",
+                country="US",
+                timezone="America/New_York",
+                language="en",
+                phone="+12125550123",
+            )
+        )
+        session.flush()
+        session.add(
+            tables.Invoice(
+                number="N-3",
+                customer_id="N1",
+                currency="USD",
+                amount=Decimal("900.00"),
+                issue_date=date(2026, 4, 1),
+                due_date=AS_OF - timedelta(days=3),
+            )
+        )
+        session.commit()
+    senders = {Channel.SMS: FileSender(Channel.SMS, settings.path("outbox/sms"))}
+    asyncio.run(run_cycle(engine, settings, AS_OF, clock=lambda: NOON, exclusive=True, senders=dict(senders)))
+    return engine
+
+
+def test_a_held_message_says_it_waits_for_the_window_until_when_the_outbox_holds_it(
+    abroad: Engine, settings: Settings
+) -> None:
+    message = _message_id(abroad, "N1", "sms")
+    detail = show_message(abroad, settings, message, NOON)
+    assert detail.state == "planned" and detail.content is None and "not rendered yet" in detail.content_note
+    assert detail.waiting is not None
+    [wait] = detail.waiting.waits
+    # the outbox held it: its own next attempt is exactly when the explanation says it can go
+    assert detail.next_attempt_at == datetime(2026, 6, 10, 12, 0, tzinfo=UTC)  # 08:00 in New York
+    assert (wait.reason.value, wait.until, detail.waiting.goes_at) == (
+        "contact_window",
+        detail.next_attempt_at,
+        detail.next_attempt_at,
+    )
+    # inside the window nothing holds it any more
+    assert show_message(abroad, settings, message, NOON + timedelta(hours=9)).waiting == WaitExplanation(
+        (), NOON + timedelta(hours=9)
+    )
+
+
+def test_a_retry_and_a_pause_are_reasons_to_wait(abroad: Engine, settings: Settings) -> None:
+    message = _message_id(abroad, "N1", "sms")
+    later = NOON + timedelta(hours=9)  # 09:00 in New York: the window is open
+    with abroad.begin() as connection:
+        connection.execute(
+            sa.text(
+                "UPDATE message SET attempts = 1, last_error = 'Twilio 20429: too many requests',"
+                " next_attempt_at = :at WHERE id = :id"
+            ),
+            {"at": later + timedelta(minutes=5), "id": message},
+        )
+    detail = show_message(abroad, settings, message, later)
+    assert detail.waiting is not None
+    assert [(w.reason.value, w.until) for w in detail.waiting.waits] == [
+        ("retry", later + timedelta(minutes=5))
+    ]
+    pause(
+        abroad,
+        invoice="N-3",
+        customer=None,
+        until=AS_OF,
+        reason="customer on holiday",
+        actor="user:li",
+        now=later,
+        today=AS_OF,
+    )
+    paused = show_message(abroad, settings, message, later)
+    assert paused.waiting is not None
+    reasons = {w.reason.value: w for w in paused.waiting.waits}
+    assert reasons["paused"].detail == "paused until 2026-06-10: customer on holiday"
+    assert paused.waiting.goes_at == datetime(2026, 6, 11, 12, 0, tzinfo=UTC)  # 11 June, 08:00 in New York
