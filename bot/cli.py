@@ -634,8 +634,7 @@ def promise(
     on: Annotated[str, typer.Option("--date", metavar="DATE", help="Promised payment date YYYY-MM-DD")],
     amount: Annotated[str | None, typer.Option("--amount", metavar="AMOUNT", help="Promised amount")] = None,
 ) -> None:
-    """Record a promise to pay; dunning pauses until the date passes, and the open call tasks about
-    the invoice are closed."""
+    """Record a promise to pay: dunning pauses until the date passes; its call tasks are closed."""
     from bot.outreach.collector import record_promise
     from bot.views import print_call_task_changes
 
@@ -660,8 +659,7 @@ def dispute_open(
     invoice: Annotated[str, typer.Argument(metavar="INVOICE", help="Invoice number")],
     reason: Annotated[str, typer.Option("--reason", metavar="TEXT", help="Why the customer disputes it")],
 ) -> None:
-    """Mark an invoice disputed: no dunning until the dispute is closed; the open call tasks about
-    it are closed."""
+    """Mark an invoice disputed: no dunning until the dispute is closed; its call tasks are closed."""
     from bot.outreach.collector import set_dispute
     from bot.views import print_call_task_changes
 
