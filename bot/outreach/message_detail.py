@@ -25,7 +25,7 @@ from bot.config import Settings
 from bot.domain.decisions import ExecutionStatus
 from bot.domain.ledger import AUTOMATED_CHANNELS, Channel
 from bot.domain.waiting import PendingMessage, WaitExplanation, explain_wait
-from bot.errors import InputError
+from bot.errors import DunbotError, InputError
 from bot.evidence.artifacts import ArtifactStore
 from bot.store import tables
 from bot.store.engine import require_schema
@@ -135,7 +135,7 @@ def show_message(engine: Engine, settings: Settings, message_id: int, now: datet
         signed_pdf = _signed_pdf(connection, store, events, attachments, files)
         task = _task_of(connection, row)
         waiting = None
-        if row.state in ("planned", "claimed"):
+        if row.state == "planned":
             waiting = explain_wait(
                 _pending(connection, row, customer, invoices, now), settings.planning_policy().compliance, now
             )
@@ -262,11 +262,15 @@ def _content(
     missing = [f.name for f in files if f.path is None]
     if missing:
         return None, (), f"the artifact(s) {', '.join(missing)} are missing from the artifact store"
-    if channel is Channel.EMAIL and "message.eml" in by_name:
-        return _email(by_name["message.eml"], store)
-    for name in ("message.json", "request.json"):
-        if name in by_name:
-            return _short_message(by_name[name], store), (), ""
+    try:
+        if channel is Channel.EMAIL and "message.eml" in by_name:
+            return _email(by_name["message.eml"], store)
+        for name in ("message.json", "request.json"):
+            if name in by_name:
+                return _short_message(by_name[name], store), (), ""
+    except (DunbotError, ValueError, AttributeError) as exc:
+        # A damaged artifact is for `dunbot evidence verify --db` to name; the rest still shows.
+        return None, tuple(files), f"the stored content could not be read ({exc}); the files are listed below"
     pdfs = tuple(f for f in files if f.name.endswith(".pdf"))
     if channel is Channel.LETTER and pdfs:
         queue = f"; queued for print as {row.provider_id}" if row.provider_id else ""

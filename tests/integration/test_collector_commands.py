@@ -711,3 +711,17 @@ def test_a_retry_and_a_pause_are_reasons_to_wait(abroad: Engine, settings: Setti
     reasons = {w.reason.value: w for w in paused.waiting.waits}
     assert reasons["paused"].detail == "paused until 2026-06-10: customer on holiday"
     assert paused.waiting.goes_at == datetime(2026, 6, 11, 12, 0, tzinfo=UTC)  # 11 June, 08:00 in New York
+
+
+def test_an_altered_artifact_is_named_and_the_rest_still_shows(seeded: Engine, settings: Settings) -> None:
+    message = _message_id(seeded, "C1", "email")
+    source = show_message(seeded, settings, message, NOON).content
+    assert source is not None and source.source is not None and source.source.path is not None
+    path = source.source.path
+    path.chmod(0o644)
+    path.write_bytes(path.read_bytes().replace(b"Subject", b"Subjekt", 1))
+    detail = show_message(seeded, settings, message, NOON)
+    assert detail.content is None
+    assert "could not be read" in detail.content_note and "does not match its hash" in detail.content_note
+    assert [f.name for f in detail.attachments] == ["message.eml"]
+    assert [h.state for h in detail.history] == ["planned", "notice signed", "sent"]
