@@ -45,6 +45,8 @@ app.add_typer(evidence_app, name="evidence")
 app.add_typer(dispute_app, name="dispute")
 task_app = typer.Typer(help="Finish a collector task.", no_args_is_help=True)
 app.add_typer(task_app, name="task")
+message_app = typer.Typer(help="Outbox messages: what they said and why they wait.", no_args_is_help=True)
+app.add_typer(message_app, name="message")
 
 err = Console(stderr=True)
 
@@ -59,6 +61,9 @@ def say_error(message: str) -> None:
     """``error: message`` on stderr, the message as written."""
     err.print(f"[red]error:[/] {escape(message)}", emoji=False, highlight=False, soft_wrap=True)
 
+
+# The metavar of an option that takes no value: Typer would show "<bool>", as if it wanted one.
+SWITCH = ""
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -123,7 +128,9 @@ def _print_json(document: Any) -> None:
 def _options(
     config: Annotated[
         str | None,
-        typer.Option("--config", help="Config file (default: $DUNBOT_CONFIG or ./dunbot.toml)."),
+        typer.Option(
+            "--config", metavar="PATH", help="Config file (default: $DUNBOT_CONFIG or ./dunbot.toml)."
+        ),
     ] = None,
 ) -> None:
     state.config = config
@@ -136,6 +143,7 @@ def init(
         bool,
         typer.Option(
             "--self-signed",
+            metavar=SWITCH,
             help="Create a self-signed TRIAL signing certificate (not for production) and use it.",
         ),
     ] = False,
@@ -177,12 +185,19 @@ def check_config(
     connect: Annotated[
         bool,
         typer.Option(
-            "--connect", help="Also try the database, the SMTP login, Twilio and the timestamp authority."
+            "--connect",
+            metavar=SWITCH,
+            help="Also try the database, the SMTP login, Twilio and the timestamp authority.",
         ),
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar=SWITCH, help="Print JSON (for scripts) instead of text.")
+    ] = False,
     strict: Annotated[
-        bool, typer.Option("--strict", help="Fail (exit 1) on any warning too, e.g. before going live.")
+        bool,
+        typer.Option(
+            "--strict", metavar=SWITCH, help="Fail (exit 1) on any warning too, e.g. before going live."
+        ),
     ] = False,
 ) -> None:
     """Validate the config and report every problem, each naming its file and key.
@@ -232,12 +247,22 @@ def check_config(
 @app.command("import")
 @handled
 def import_(
-    entity: Annotated[str, typer.Argument(help="customers, invoices, payments or contracts")],
-    file: Annotated[Path, typer.Argument(help="CSV file; its first line is the header (README: CSV files)")],
-    encoding: Annotated[str, typer.Option("--encoding", help="e.g. gb18030; default UTF-8")] = "utf-8-sig",
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and count; write nothing.")] = False,
+    entity: Annotated[
+        str, typer.Argument(metavar="ENTITY", help="customers, invoices, payments or contracts")
+    ],
+    file: Annotated[
+        Path,
+        typer.Argument(metavar="FILE", help="CSV file; its first line is the header (README: CSV files)"),
+    ],
+    encoding: Annotated[
+        str, typer.Option("--encoding", metavar="ENCODING", help="e.g. gb18030; default UTF-8")
+    ] = "utf-8-sig",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", metavar=SWITCH, help="Validate and count; write nothing.")
+    ] = False,
     as_json: Annotated[
-        bool, typer.Option("--json", help="What was imported, warnings and kept statuses as JSON.")
+        bool,
+        typer.Option("--json", metavar=SWITCH, help="What was imported, warnings and kept statuses as JSON."),
     ] = False,
 ) -> None:
     """Import a CSV file: one transaction, every bad row reported, nothing written on error."""
@@ -320,8 +345,18 @@ def sync(
 @app.command()
 @handled
 def plan(
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Plan date YYYY-MM-DD (default today)")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="A JSON array of decisions.")] = False,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", metavar="DATE", help="Plan date YYYY-MM-DD (default today)")
+    ] = None,
+    show_all: Annotated[
+        bool,
+        typer.Option(
+            "--all", metavar=SWITCH, help="Also show superseded decisions (earlier steps that are skipped)."
+        ),
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar=SWITCH, help="A JSON array of every decision.")
+    ] = False,
 ) -> None:
     """Show what the ladder decides for a day. Writes nothing."""
     from bot.outreach.planning import preview_plan, write_plan_json
@@ -329,24 +364,27 @@ def plan(
     settings = _settings()
     day = _parse_date(as_of, "--as-of") if as_of else _today(settings, _now())
     engine = make_engine(settings.database_url)
-    if as_json:
+    if as_json:  # a contract: every decision, superseded ones too, whatever --all says
         write_plan_json(engine, settings, day, sys.stdout)
         return
     with err.status(f"planning {day} ..."):
-        preview = preview_plan(engine, settings, day, keep=PLAN_TABLE_ROWS)
-    print_plan(preview, limit=PLAN_TABLE_ROWS)
+        preview = preview_plan(engine, settings, day, keep=PLAN_TABLE_ROWS, count_superseded=show_all)
+    print_plan(preview, limit=PLAN_TABLE_ROWS, show_superseded=show_all)
 
 
 @app.command()
 @handled
 def cycle(
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="Business date YYYY-MM-DD (default today)")
+        str | None, typer.Option("--as-of", metavar="DATE", help="Business date YYYY-MM-DD (default today)")
     ] = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Render everything the day would send; write and send nothing.")
+        bool,
+        typer.Option(
+            "--dry-run", metavar=SWITCH, help="Render everything the day would send; write and send nothing."
+        ),
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="A JSON summary.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", metavar=SWITCH, help="A JSON summary.")] = False,
 ) -> None:
     """Plan the day, record it, and send every message that is due (one pass of the daemon)."""
     import asyncio
@@ -429,7 +467,11 @@ def run() -> None:
 
 @app.command()
 @handled
-def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def status(
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar=SWITCH, help="Print JSON (for scripts) instead of text.")
+    ] = False,
+) -> None:
     """What /metrics says, for a person: the outbox, the last cycles, the evidence checkpoints."""
     from bot.monitoring import snapshot
     from bot.store.engine import require_schema
@@ -448,8 +490,12 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 @report_app.command("aging")
 @handled
 def report_aging(
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Report date YYYY-MM-DD")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", metavar="DATE", help="Report date YYYY-MM-DD")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar=SWITCH, help="Print JSON (for scripts) instead of text.")
+    ] = False,
 ) -> None:
     """Outstanding by age bucket (current, 1-30, 31-60, 61-90, 90+) per customer, tier and currency."""
     from bot.reporting import aging_report
@@ -466,9 +512,15 @@ def report_aging(
 @report_app.command("kpi")
 @handled
 def report_kpi(
-    as_of: Annotated[str | None, typer.Option("--as-of", help="End of the period YYYY-MM-DD")] = None,
-    days: Annotated[int, typer.Option("--days", min=1, help="Length of the period in days")] = 90,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", metavar="DATE", help="End of the period YYYY-MM-DD")
+    ] = None,
+    days: Annotated[
+        int, typer.Option("--days", min=1, metavar="DAYS", help="Length of the period in days")
+    ] = 90,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar=SWITCH, help="Print JSON (for scripts) instead of text.")
+    ] = False,
 ) -> None:
     """Overdue rate, DSO and CEI per tier over a period ending on --as-of."""
     from bot.reporting import kpi_report
@@ -485,10 +537,18 @@ def report_kpi(
 @evidence_app.command("export")
 @handled
 def evidence_export(
-    out: Annotated[Path, typer.Option("--out", help="The pack to write (.zip); never overwritten")],
-    customer: Annotated[str | None, typer.Option("--customer", help="Every event of one customer")] = None,
-    invoice: Annotated[str | None, typer.Option("--invoice", help="Every event naming one invoice")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    out: Annotated[
+        Path, typer.Option("--out", metavar="FILE", help="The pack to write (.zip); never overwritten")
+    ],
+    customer: Annotated[
+        str | None, typer.Option("--customer", metavar="ID", help="Every event of one customer")
+    ] = None,
+    invoice: Annotated[
+        str | None, typer.Option("--invoice", metavar="INVOICE", help="Every event naming one invoice")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar=SWITCH, help="Print JSON (for scripts) instead of text.")
+    ] = False,
 ) -> None:
     """Export an evidence pack that proves a case offline: events, proofs, signed checkpoint, artifacts."""
     from bot.evidence.pack import export_pack
@@ -516,16 +576,23 @@ def evidence_export(
 @evidence_app.command("verify")
 @handled
 def evidence_verify(
-    pack: Annotated[Path | None, typer.Argument(help="An evidence pack (.zip)")] = None,
-    db: Annotated[bool, typer.Option("--db", help="Verify the whole database instead of a pack.")] = False,
+    pack: Annotated[Path | None, typer.Argument(metavar="PACK", help="An evidence pack (.zip)")] = None,
+    db: Annotated[
+        bool, typer.Option("--db", metavar=SWITCH, help="Verify the whole database instead of a pack.")
+    ] = False,
     prior: Annotated[
-        Path | None, typer.Option("--prior", help="An earlier pack whose log this one must extend.")
+        Path | None,
+        typer.Option("--prior", metavar="PACK", help="An earlier pack whose log this one must extend."),
     ] = None,
     trust: Annotated[
         list[Path] | None,
-        typer.Option("--trust", help="Certificate (PEM/DER) the signer must chain to; repeatable."),
+        typer.Option(
+            "--trust", metavar="CERT", help="Certificate (PEM/DER) the signer must chain to; repeatable."
+        ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar=SWITCH, help="Print JSON (for scripts) instead of text.")
+    ] = False,
 ) -> None:
     """Verify an evidence pack offline, or (--db) the whole database: hashes, chain, proofs, signatures."""
     from bot.render.verification import load_trust_anchors
@@ -567,12 +634,16 @@ def evidence_verify(
 @notice_app.command("verify")
 @handled
 def notice_verify(
-    file: Annotated[Path, typer.Argument(help="A signed notice (PDF)")],
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="A signed notice (PDF)")],
     trust: Annotated[
         list[Path] | None,
-        typer.Option("--trust", help="Certificate (PEM/DER) the signer must chain to; repeatable."),
+        typer.Option(
+            "--trust", metavar="CERT", help="Certificate (PEM/DER) the signer must chain to; repeatable."
+        ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar=SWITCH, help="Print JSON (for scripts) instead of text.")
+    ] = False,
 ) -> None:
     """Check a signed notice: signer, signing time, timestamp, integrity and coverage. Offline."""
     from bot.render.verification import load_trust_anchors, verify_notice_file
@@ -592,12 +663,13 @@ def notice_verify(
 @app.command()
 @handled
 def promise(
-    invoice: Annotated[str, typer.Argument(help="Invoice number")],
-    on: Annotated[str, typer.Option("--date", help="Promised payment date YYYY-MM-DD")],
-    amount: Annotated[str | None, typer.Option("--amount", help="Promised amount")] = None,
+    invoice: Annotated[str, typer.Argument(metavar="INVOICE", help="Invoice number")],
+    on: Annotated[str, typer.Option("--date", metavar="DATE", help="Promised payment date YYYY-MM-DD")],
+    amount: Annotated[str | None, typer.Option("--amount", metavar="AMOUNT", help="Promised amount")] = None,
 ) -> None:
-    """Record a promise to pay; dunning pauses until the date passes."""
+    """Record a promise to pay: dunning pauses until the date passes; its call tasks are closed."""
     from bot.outreach.collector import record_promise
+    from bot.views import print_call_task_changes
 
     promised_on = _parse_date(on, "--date")
     value = None
@@ -608,7 +680,7 @@ def promise(
             raise typer.BadParameter(f"{amount!r} is not an amount", param_hint="--amount") from None
     settings = _settings()
     now = _now()
-    record_promise(
+    changes = record_promise(
         make_engine(settings.database_url),
         invoice,
         promised_on,
@@ -618,40 +690,110 @@ def promise(
         made_on=_today(settings, now),
         tolerance=settings.compliance.tolerance,
     )
-    out.print(f"promise recorded for {invoice}: {promised_on}" + (f", {value}" if value else ""))
+    out.print(f"promise recorded for {escape(invoice)}: {promised_on}" + (f", {value}" if value else ""))
+    print_call_task_changes(changes)
 
 
 @dispute_app.command("open")
 @handled
 def dispute_open(
-    invoice: Annotated[str, typer.Argument(help="Invoice number")],
-    reason: Annotated[str, typer.Option("--reason", help="Why the customer disputes it")],
+    invoice: Annotated[str, typer.Argument(metavar="INVOICE", help="Invoice number")],
+    reason: Annotated[str, typer.Option("--reason", metavar="TEXT", help="Why the customer disputes it")],
 ) -> None:
-    """Mark an invoice disputed: no dunning until the dispute is closed."""
+    """Mark an invoice disputed: no dunning until the dispute is closed; its call tasks are closed."""
     from bot.outreach.collector import set_dispute
+    from bot.views import print_call_task_changes
 
     settings = _settings()
-    set_dispute(make_engine(settings.database_url), invoice, True, reason, _actor(), _now())
-    out.print(f"dispute opened on {invoice}")
+    changes = set_dispute(make_engine(settings.database_url), invoice, True, reason, _actor(), _now())
+    out.print(f"dispute opened on {escape(invoice)}")
+    print_call_task_changes(changes)
 
 
 @dispute_app.command("close")
 @handled
 def dispute_close(
-    invoice: Annotated[str, typer.Argument(help="Invoice number")],
-    reason: Annotated[str, typer.Option("--reason", help="How it was resolved")],
+    invoice: Annotated[str, typer.Argument(metavar="INVOICE", help="Invoice number")],
+    reason: Annotated[str, typer.Option("--reason", metavar="TEXT", help="How it was resolved")],
 ) -> None:
     """Close a dispute: the ladder resumes."""
     from bot.outreach.collector import set_dispute
 
     settings = _settings()
     set_dispute(make_engine(settings.database_url), invoice, False, reason, _actor(), _now())
-    out.print(f"dispute closed on {invoice}")
+    out.print(f"dispute closed on {escape(invoice)}")
 
 
 @app.command()
 @handled
-def approve(task: Annotated[int, typer.Argument(help="The approval task's id (`dunbot tasks`)")]) -> None:
+def pause(
+    until: Annotated[str, typer.Option("--until", metavar="DATE", help="Last day of the pause, YYYY-MM-DD")],
+    reason: Annotated[
+        str, typer.Option("--reason", metavar="TEXT", help="Why; recorded in the evidence log")
+    ],
+    invoice: Annotated[
+        str | None, typer.Argument(metavar="INVOICE", help="The invoice to pause (or --customer)")
+    ] = None,
+    customer: Annotated[
+        str | None, typer.Option("--customer", metavar="ID", help="Pause every invoice of this customer")
+    ] = None,
+) -> None:
+    """Pause dunning of an invoice, or of a whole customer, until a date (inclusive)."""
+    from bot.outreach.collector import pause as record_pause
+
+    if (invoice is None) == (customer is None):
+        raise typer.BadParameter("name exactly one: an INVOICE, or --customer ID")
+    last_day = _parse_date(until, "--until")
+    settings = _settings()
+    now = _now()
+    result = record_pause(
+        make_engine(settings.database_url),
+        invoice=invoice,
+        customer=customer,
+        until=last_day,
+        reason=reason,
+        actor=_actor(),
+        now=now,
+        today=_today(settings, now),
+    )
+    what = f"invoice {result.target}" if result.scope == "invoice" else f"customer {result.target}"
+    before = f" (was until {result.previous_until})" if result.previous_until else ""
+    out.print(f"{escape(what)} paused until {result.until}{before}", highlight=False)
+
+
+@app.command("opt-out")
+@handled
+def opt_out(
+    customer: Annotated[str, typer.Argument(metavar="CUSTOMER", help="The customer id")],
+    channel: Annotated[
+        str, typer.Option("--channel", metavar="email|sms|voice|letter", help="The channel to stop")
+    ],
+    reason: Annotated[
+        str, typer.Option("--reason", metavar="TEXT", help="Why; recorded in the evidence log")
+    ],
+) -> None:
+    """Opt a customer out of a channel: nothing more is sent on it (the outbox refuses it)."""
+    from bot.domain.ledger import AUTOMATED_CHANNELS, Channel
+    from bot.outreach.collector import opt_out as record_opt_out
+
+    names = sorted(c.value for c in AUTOMATED_CHANNELS)
+    if channel not in names:
+        raise typer.BadParameter(f"choose one of {', '.join(names)}", param_hint="--channel")
+    settings = _settings()
+    done = record_opt_out(
+        make_engine(settings.database_url), customer, Channel(channel), reason, _actor(), _now()
+    )
+    if done:
+        out.print(f"{escape(customer)} opted out of {channel}", highlight=False)
+    else:
+        out.print(f"{escape(customer)} is already opted out of {channel}; nothing written", highlight=False)
+
+
+@app.command()
+@handled
+def approve(
+    task: Annotated[int, typer.Argument(metavar="ID", help="The approval task's id (`dunbot tasks`)")],
+) -> None:
     """Approve a step that waits for approval: its messages go out with the next cycle."""
     _decide(task, approve=True, reason="")
 
@@ -659,8 +801,10 @@ def approve(task: Annotated[int, typer.Argument(help="The approval task's id (`d
 @app.command()
 @handled
 def reject(
-    task: Annotated[int, typer.Argument(help="The approval task's id (`dunbot tasks`)")],
-    reason: Annotated[str, typer.Option("--reason", help="Why; recorded in the evidence log")],
+    task: Annotated[int, typer.Argument(metavar="ID", help="The approval task's id (`dunbot tasks`)")],
+    reason: Annotated[
+        str, typer.Option("--reason", metavar="TEXT", help="Why; recorded in the evidence log")
+    ],
 ) -> None:
     """Reject a step that waits for approval: it is not sent, and the invoices are left to collectors."""
     _decide(task, approve=False, reason=reason)
@@ -698,10 +842,14 @@ def _decide(task: int, *, approve: bool, reason: str) -> None:
 @handled
 def log(
     customer: Annotated[
-        str | None, typer.Option("--customer", help="One customer's contacts and facts")
+        str | None, typer.Option("--customer", metavar="ID", help="One customer's contacts and facts")
     ] = None,
-    invoice: Annotated[str | None, typer.Option("--invoice", help="One invoice's contacts and facts")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="The full canonical event bodies.")] = False,
+    invoice: Annotated[
+        str | None, typer.Option("--invoice", metavar="INVOICE", help="One invoice's contacts and facts")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar=SWITCH, help="The full canonical event bodies.")
+    ] = False,
 ) -> None:
     """The contact log: every evidence event for a customer or invoice (default: the latest 200)."""
     from bot.outreach.contact_log import contact_log
@@ -719,10 +867,15 @@ def log(
 @handled
 def tasks(
     mine: Annotated[
-        bool, typer.Option("--mine", help="Only tasks assigned to you: $DUNBOT_USER, else your login name")
+        bool,
+        typer.Option(
+            "--mine", metavar=SWITCH, help="Only tasks assigned to you: $DUNBOT_USER, else your login name"
+        ),
     ] = False,
-    include_done: Annotated[bool, typer.Option("--all", help="Include finished tasks.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="A JSON array of tasks.")] = False,
+    include_done: Annotated[
+        bool, typer.Option("--all", metavar=SWITCH, help="Include finished tasks.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", metavar=SWITCH, help="A JSON array of tasks.")] = False,
 ) -> None:
     """Collector work items: calls, reviews, approvals and legal hand-offs."""
     from bot.outreach.tasks import list_tasks
@@ -730,11 +883,36 @@ def tasks(
 
     settings = _settings()
     assignee = _me() if mine else None
-    found = list_tasks(make_engine(settings.database_url), assignee=assignee, include_done=include_done)
+    found = list_tasks(
+        make_engine(settings.database_url),
+        assignee=assignee,
+        include_done=include_done,
+        as_of=_today(settings, _now()),
+    )
     if as_json:
         _print_json(tasks_json(found))
     else:
-        print_tasks(found, mine=assignee)
+        print_tasks(found, mine=assignee, include_done=include_done)
+
+
+@message_app.command("show")
+@handled
+def message_show(
+    message: Annotated[int, typer.Argument(metavar="ID", help="The message id (`dunbot log` names it)")],
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar=SWITCH, help="Print JSON (for scripts) instead of text.")
+    ] = False,
+) -> None:
+    """What a message said (as sent), its attachments, its history, and why it waits and until when."""
+    from bot.outreach.message_detail import show_message
+    from bot.views import message_json, print_message
+
+    settings = _settings()
+    detail = show_message(make_engine(settings.database_url), settings, message, _now())
+    if as_json:
+        _print_json(message_json(detail))
+    else:
+        print_message(detail)
 
 
 def _me() -> str:
@@ -746,14 +924,21 @@ def _me() -> str:
 @task_app.command("done")
 @handled
 def task_done(
-    task: Annotated[int, typer.Argument(help="The task id (`dunbot tasks`)")],
-    note: Annotated[str, typer.Option("--note", help="What was done; recorded in the evidence log")],
+    task: Annotated[int, typer.Argument(metavar="ID", help="The task id (`dunbot tasks`)")],
+    note: Annotated[
+        str, typer.Option("--note", metavar="TEXT", help="What was done; recorded in the evidence log")
+    ],
     outcome: Annotated[
         str | None,
-        typer.Option("--outcome", help="For the review of an unknown message: delivered or not-delivered"),
+        typer.Option(
+            "--outcome",
+            metavar="delivered|not-delivered",
+            help="For the review of an unknown message: delivered or not-delivered",
+        ),
     ] = None,
     tracking: Annotated[
-        str | None, typer.Option("--tracking", help="For a posted letter: the registered-mail number")
+        str | None,
+        typer.Option("--tracking", metavar="NUMBER", help="For a posted letter: the registered-mail number"),
     ] = None,
 ) -> None:
     """Finish a task with a note (and, for an unknown message, say whether it arrived)."""
@@ -780,9 +965,11 @@ def _actor() -> str:
 @app.command()
 @handled
 def demo(
-    directory: Annotated[Path, typer.Option("--dir", help="Where the demo writes everything")] = Path("demo"),
+    directory: Annotated[
+        Path, typer.Option("--dir", metavar="PATH", help="Where the demo writes everything")
+    ] = Path("demo"),
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="Demo date (default: next business day)")
+        str | None, typer.Option("--as-of", metavar="DATE", help="Demo date (default: next business day)")
     ] = None,
 ) -> None:
     """Run dunbot end to end on a generated sample ledger (SQLite, local files)."""

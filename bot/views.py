@@ -16,6 +16,9 @@ from rich.markup import escape
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from bot.domain.decisions import DecisionStatus
+from bot.domain.money import format_amount
+
 out = Console(soft_wrap=False)
 err = Console(stderr=True)
 
@@ -124,64 +127,68 @@ def print_fitted(
 
 
 FAIL = Text("FAIL", style="red")
-# A plan table with every column (the reason a sentence) needs this many columns to be readable;
-# a narrower terminal gets the columns that identify a decision, one line each.
-PLAN_WIDE = 130
-PLAN_COLUMNS = ("invoice", "customer", "tier", "step", "days", "channels", "late fee", "status", "reason")
-PLAN_NARROW_COLUMNS = ("invoice", "customer", "step", "days", "status")
-_NARROW_WIDTHS = {"days": 4, "status": len("awaiting_approval")}
+
+# Every cell of a plan row is read whole, so each decision keeps one line: on a narrower terminal
+# whole columns are left out (the reason first), never wrapped or cut. --json has them all.
+PLAN_COLUMNS = (
+    Column("invoice", whole=True),
+    Column("customer", whole=True),
+    Column("tier", whole=True, drop=3),
+    Column("step", whole=True),
+    Column("days", justify="right", whole=True),
+    Column("channels", whole=True, drop=2),
+    Column("late fee", justify="right", whole=True, drop=4),
+    Column("status", whole=True),
+    Column("reason", whole=True, drop=1),
+)
+_PLAN_STYLES = {
+    "planned": "green",
+    "superseded": "dim",
+    "deferred": "yellow",
+    "awaiting_approval": "magenta",
+    "manual": "bold red",  # collectors must act: never a quiet colour
+}
 
 
-def print_plan(preview: Any, limit: int | None = None) -> None:
-    """A Rich table of a plan (the first ``limit`` decisions) and a summary line."""
-    # The reason is a sentence: on a narrow terminal it would stretch every row over a dozen lines,
-    # so there each decision keeps one line with what identifies it, and the rest is left to --json.
-    wide = out.width >= PLAN_WIDE
-    columns = PLAN_COLUMNS if wide else PLAN_NARROW_COLUMNS
-    table = Table(
-        title=f"Dunning plan for {preview.as_of}", box=box.HEAVY_HEAD if wide else box.SIMPLE, pad_edge=wide
-    )
-    for column in columns:
-        justify = "right" if column in ("days", "late fee") else "left"
-        if wide:
-            table.add_column(column, justify=justify)  # type: ignore[arg-type]
-        elif column in _NARROW_WIDTHS:  # never cut: a status or a day count must be read whole
-            table.add_column(column, justify=justify, no_wrap=True, min_width=_NARROW_WIDTHS[column])  # type: ignore[arg-type]
-        else:  # long identifiers fold onto a second line rather than lose their end
-            table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
-    styles = {
-        "planned": "green",
-        "superseded": "dim",
-        "deferred": "yellow",
-        "awaiting_approval": "magenta",
-        "manual": "bold red",  # collectors must act: never a quiet colour
-    }
-    decisions = preview.decisions
-    for d in decisions[:limit] if limit is not None else decisions:
-        cells: dict[str, RenderableType] = {
-            "invoice": d.invoice,
-            "customer": d.customer,
-            "tier": d.tier.value,
-            "step": d.step,
-            "days": str(d.days_overdue),
-            "channels": ", ".join(c.value for c in d.channels),
-            "late fee": f"{d.late_fee} {d.currency}",
-            "status": Text(d.status.value, style=styles.get(d.status.value, "")),
-            "reason": d.reason,
-        }
-        table.add_row(*(cells[column] for column in columns))
-    shown = min(len(decisions), limit) if limit is not None else len(decisions)
-    notes = []
-    if shown < preview.decision_count:
-        notes.append(
-            f"first {shown} of {preview.decision_count} decisions; `dunbot plan --json` lists them all"
+def print_plan(preview: Any, limit: int | None = None, *, show_superseded: bool = False) -> None:
+    """A table of a plan's decisions (the first ``limit`` shown), one line each, and a summary line.
+
+    Superseded decisions (earlier steps that will never be sent) are hidden unless
+    ``show_superseded``; a line says how many.
+    """
+    decisions = [d for d in preview.decisions if show_superseded or d.status is not DecisionStatus.SUPERSEDED]
+    hidden = 0 if show_superseded else preview.status_counts.get(DecisionStatus.SUPERSEDED.value, 0)
+    total = preview.decision_count - hidden
+    shown = decisions[:limit] if limit is not None else decisions
+    if shown:
+        print_fitted(
+            f"Dunning plan for {preview.as_of}",
+            PLAN_COLUMNS,
+            [
+                [
+                    d.invoice,
+                    d.customer,
+                    d.tier.value,
+                    d.step,
+                    str(d.days_overdue),
+                    ", ".join(c.value for c in d.channels),
+                    f"{d.late_fee} {d.currency}",
+                    Text(d.status.value, style=_PLAN_STYLES.get(d.status.value, "")),
+                    d.reason,
+                ]
+                for d in shown
+            ],
         )
-    if not wide:
-        notes.append(
-            f"tier, channels, late fee, reason: `dunbot plan --json` or a {PLAN_WIDE}-column terminal"
+    else:
+        out.print(f"nothing to show for {preview.as_of}", highlight=False)
+    if len(shown) < total:
+        all_flag = " --all" if show_superseded else ""
+        out.print(f"first {len(shown)} of {total} decisions; `dunbot plan{all_flag} --json` lists them all")
+    if hidden:
+        out.print(
+            f"{hidden} superseded decision(s) hidden (`dunbot plan --all` shows them)",
+            highlight=False,
         )
-    table.caption = "\n".join(notes) or None
-    out.print(table)
     summary = ", ".join(f"{n} {s}" for s, n in sorted(preview.status_counts.items())) or "nothing due"
     tiers = ", ".join(f"{n} {t.value}" for t, n in sorted(preview.tiers.items())) or "none"
     out.print(
@@ -418,23 +425,36 @@ def tasks_json(tasks: Sequence[Any]) -> list[dict[str, Any]]:
             "note": t.note,
             "created_at": t.created_at.isoformat(),
             "done_at": t.done_at.isoformat() if t.done_at else None,
+            "outstanding": {currency: str(amount) for currency, amount in t.outstanding},
+            "due_date": t.due_date.isoformat() if t.due_date else None,
+            "days_overdue": t.days_overdue,
         }
         for t in tasks
     ]
 
 
-def print_tasks(tasks: Sequence[Any], *, mine: str | None) -> None:
-    """Open (or all) tasks as a table."""
+def _amounts(outstanding: Sequence[tuple[str, Decimal]]) -> str:
+    return " + ".join(f"{format_amount(amount, currency)} {currency}" for currency, amount in outstanding)
+
+
+def print_tasks(tasks: Sequence[Any], *, mine: str | None, include_done: bool = False) -> None:
+    """Open (or all) tasks as a table: what each is about, how much and how late."""
     who = f" for {mine}" if mine else ""
+    if not tasks:
+        out.print(f"no {'' if include_done else 'open '}tasks{who}", highlight=False)
+        return
     print_fitted(
         f"{len(tasks)} task(s){who}",
         [
             Column("id", justify="right", whole=True),
             Column("kind", whole=True),
             Column("customer", whole=True),
-            Column("invoices", drop=4),
-            Column("step", whole=True, drop=2),
-            Column("assignee", whole=True, drop=3),
+            Column("invoices", drop=5),
+            Column("outstanding", justify="right", whole=True),
+            Column("due date", whole=True, drop=4, short="due"),
+            Column("days overdue", justify="right", whole=True, short="days"),
+            Column("step", whole=True, drop=3),
+            Column("assignee", whole=True, drop=2),
             Column("title"),
             Column("status", whole=True),
             Column("created (UTC)", whole=True, drop=1),
@@ -445,6 +465,9 @@ def print_tasks(tasks: Sequence[Any], *, mine: str | None) -> None:
                 t.kind,
                 t.customer,
                 ", ".join(t.invoices),
+                _amounts(t.outstanding),
+                f"{t.due_date}" if t.due_date else "",
+                "" if t.days_overdue is None else str(t.days_overdue),
                 t.step or "",
                 t.assignee,
                 t.title,
@@ -456,6 +479,17 @@ def print_tasks(tasks: Sequence[Any], *, mine: str | None) -> None:
     )
     if any(t.kind == "approval" and t.status == "open" for t in tasks):
         out.print("approve with `dunbot approve ID`, reject with `dunbot reject ID --reason TEXT`")
+
+
+def print_call_task_changes(changes: Sequence[Any]) -> None:
+    """What a promise or a dispute did to the open call tasks of its invoice."""
+    for change in changes:
+        step = f" ({change.step})" if change.step else ""
+        if change.closed:
+            out.print(f"call task {change.task}{step} closed", highlight=False)
+        else:
+            left = ", ".join(change.remaining)
+            out.print(f"call task {change.task}{step} stays open for {escape(left)}", highlight=False)
 
 
 def print_log(entries: Sequence[Any]) -> None:
@@ -728,3 +762,170 @@ def print_status(current: Any) -> None:
         signed = f"signed {age:.1f} h ago" if age >= 0 else f"signed at {checkpoint.at:%Y-%m-%d %H:%M} UTC"
         out.print(f"evidence: {current.events} event(s), {current.events_unchecked} not yet in a checkpoint")
         out.print(f"last checkpoint: {checkpoint.id}, covering {checkpoint.tree_size} event(s), {signed}")
+
+
+# --- one message ----------------------------------------------------------------------------------
+
+
+def _instant(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _file_json(stored: Any) -> dict[str, Any] | None:
+    if stored is None:
+        return None
+    return {
+        "name": stored.name,
+        "content_type": stored.content_type or None,
+        "size": stored.size,
+        "sha256": stored.sha256,
+        "path": str(stored.path) if stored.path else None,
+    }
+
+
+def message_json(detail: Any) -> dict[str, Any]:
+    """`dunbot message show --json`."""
+    content = detail.content
+    waiting = detail.waiting
+    return {
+        "id": detail.id,
+        "customer": detail.customer,
+        "customer_name": detail.customer_name,
+        "step": detail.step,
+        "channel": detail.channel,
+        "business_date": detail.business_date.isoformat(),
+        "invoices": list(detail.invoices),
+        "recipient": detail.recipient,
+        "state": detail.state,
+        "attempts": detail.attempts,
+        "key": detail.key,
+        "provider_id": detail.provider_id,
+        "provider_status": detail.provider_status,
+        "last_error": detail.last_error,
+        "sent_at": _instant(detail.sent_at),
+        "next_attempt_at": _instant(detail.next_attempt_at),
+        "task": detail.task,
+        "content": (
+            {
+                "subject": content.subject,
+                "text": content.text,
+                "headers": dict(content.headers),
+                "source": _file_json(content.source),
+            }
+            if content is not None
+            else None
+        ),
+        "content_note": detail.content_note or None,
+        "attachments": [_file_json(a) for a in detail.attachments],
+        "signed_pdf": _file_json(detail.signed_pdf),
+        "history": [
+            {"at": _instant(h.at), "seq": h.seq, "state": h.state, "actor": h.actor, "detail": h.detail}
+            for h in detail.history
+        ],
+        "waiting": (
+            {
+                "goes_at": _instant(waiting.goes_at),
+                "waits": [
+                    {"reason": w.reason.value, "until": _instant(w.until), "detail": w.detail}
+                    for w in waiting.waits
+                ],
+            }
+            if waiting is not None
+            else None
+        ),
+    }
+
+
+def _say(text: str, style: str | None = None) -> None:
+    """A line as written: stored content is never read as markup."""
+    out.print(text, style=style, markup=False, emoji=False, highlight=False, soft_wrap=True)
+
+
+def print_message(detail: Any) -> None:
+    """`dunbot message show` for a person: what it said, what went with it, what happened, why it waits."""
+    out.print(
+        f"[bold]message {detail.id}[/]: {escape(detail.step)} by {detail.channel} to "
+        f"{escape(detail.customer)} ({escape(detail.customer_name)}), business date {detail.business_date}",
+        highlight=False,
+    )
+    _say(f"invoices: {', '.join(detail.invoices) or '-'}")
+    _say(
+        f"state: {detail.state}, {detail.attempts} attempt(s)"
+        + (f"; last error: {detail.last_error}" if detail.last_error else "")
+    )
+    if detail.recipient:
+        _say(f"recipient: {' / '.join(line for line in detail.recipient.splitlines() if line.strip())}")
+    if detail.provider_id:
+        _say(f"provider id: {detail.provider_id} ({detail.provider_status or '-'})")
+    if detail.task is not None:
+        _say(f"task: {detail.task} (`dunbot tasks --all`)")
+    out.print()
+    content = detail.content
+    if content is not None:
+        out.print("[bold]content as sent[/]", highlight=False)
+        for name, value in content.headers:
+            _say(f"{name}: {value}")
+        if content.subject:
+            _say(f"Subject: {content.subject}")
+        out.print()
+        _say(content.text.rstrip("\n"))
+        out.print()
+        if content.source is not None:
+            _say(
+                f"(read from {content.source.name} {content.source.sha256}, {content.source.path})",
+                style="dim",
+            )
+    if detail.content_note:
+        _say(detail.content_note, style="dim")
+    if detail.attachments:
+        print_fitted(
+            "attachments",
+            [
+                Column("name", whole=True),
+                Column("type", whole=True, drop=2),
+                Column("bytes", justify="right", whole=True),
+                Column("SHA-256", whole=True, drop=1),
+            ],
+            [
+                [a.name, a.content_type or "", "-" if a.size is None else f"{a.size:,}", a.sha256]
+                for a in detail.attachments
+            ],
+        )
+    pdf = detail.signed_pdf
+    if pdf is not None:
+        where = str(pdf.path) if pdf.path else "MISSING from the artifact store"
+        _say(f"signed PDF: {pdf.name} (SHA-256 {pdf.sha256}) at {where}")
+        if pdf.path:
+            _say(f"check it: dunbot notice verify {pdf.path}", style="dim")
+    out.print()
+    print_fitted(
+        "history",
+        [
+            Column("at (UTC)", whole=True),
+            Column("event", justify="right", whole=True, drop=2),
+            Column("state", whole=True),
+            Column("by", whole=True, drop=1),
+            Column("what"),
+        ],
+        [
+            [f"{h.at:%Y-%m-%d %H:%M:%S}", "" if h.seq is None else str(h.seq), h.state, h.actor, h.detail]
+            for h in detail.history
+        ],
+    )
+    waiting = detail.waiting
+    if waiting is None:
+        return
+    out.print()
+    if not waiting.waits:
+        _say("not waiting: the next cycle sends it")
+        return
+    out.print("[bold]why it waits[/]", highlight=False)
+    for wait in waiting.waits:
+        until = f" until {wait.until:%Y-%m-%d %H:%M} UTC" if wait.until is not None else ""
+        _say(f"- {wait.reason.value}{until}: {wait.detail}")
+    if waiting.goes_at is None:
+        _say("it goes once a collector decides (then with the next cycle)")
+    else:
+        _say(
+            f"it can go from {waiting.goes_at:%Y-%m-%d %H:%M} UTC: the first cycle at or after then sends it"
+        )

@@ -52,8 +52,10 @@ class EventKind(StrEnum):
     OPT_OUT = "opt_out"  # a recipient unsubscribed from a channel (e.g. Twilio 21610)
     TASK_CREATED = "task_created"  # a collector work item was created
     TASK_DONE = "task_done"  # a collector finished a work item
+    TASK_UPDATED = "task_updated"  # an open work item no longer covers some of its invoices
     DISPUTE = "dispute"  # a dispute was opened or closed
     PROMISE = "promise"  # a promise to pay was recorded
+    PAUSE = "pause"  # a collector paused an invoice or a customer until a date
     CREDIT_HOLD = "credit_hold"  # the customer's credit was put on hold
     EXPORT = "export"  # an evidence pack was exported
 

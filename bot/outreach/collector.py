@@ -1,7 +1,15 @@
-"""What collectors record: disputes and promises to pay. Each is one transaction and one event."""
+"""What collectors record: disputes, promises to pay, pauses and opt-outs. Each is one transaction,
+and every fact it changes is an evidence event whose actor is the collector.
+
+A promise or an opened dispute takes its invoice off the ladder, so the open call tasks about it
+have nothing left to ask: a task whose every invoice is now promised or disputed is closed, a task
+that still covers other invoices keeps them and drops this one. Either way an event says so.
+"""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -9,14 +17,40 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.domain.ledger import InvoiceStatus
+from bot.domain.ledger import AUTOMATED_CHANNELS, Channel, InvoiceStatus
 from bot.domain.money import format_amount, minor_units
 from bot.errors import InputError
-from bot.evidence.log import EventKind, NewEvent, append_event
+from bot.evidence.log import EventKind, NewEvent, append_event, append_events
+from bot.store import tables
 from bot.store.engine import require_schema
-from bot.store.tables import Invoice, Payment
+from bot.store.tables import Customer, Invoice, Payment
 
 payment_t = Payment.__table__  # type: ignore[attr-defined]
+task_t = tables.Task.__table__  # type: ignore[attr-defined]
+
+# The kind of task the ladder's call steps (care_call, collection_call) raise.
+CALL_TASK = "call"
+
+
+@dataclass(frozen=True, slots=True)
+class CallTaskChange:
+    """What a promise or a dispute did to one open call task."""
+
+    task: int
+    step: str | None
+    closed: bool  # True: done; False: still open for ``remaining``
+    remaining: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PauseResult:
+    """A recorded pause: of an invoice or of a whole customer."""
+
+    scope: str  # "invoice" or "customer"
+    target: str  # the invoice number or the customer id
+    customer: str
+    until: date
+    previous_until: date | None
 
 
 def _invoice(session: Session, number: str) -> Invoice:
@@ -27,6 +61,18 @@ def _invoice(session: Session, number: str) -> Invoice:
             "(`dunbot log --customer ID` names a customer's invoices)"
         )
     return invoice
+
+
+def _customer(session: Session, customer_id: str) -> Customer:
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise InputError(f"no customer {customer_id!r}: check the id (customers.csv `id` column)")
+    return customer
+
+
+def _require_reason(reason: str) -> None:
+    if not reason.strip():
+        raise InputError("--reason is required: say why, it goes into the evidence log")
 
 
 def _outstanding(session: Session, invoice: Invoice) -> Decimal:
@@ -80,9 +126,10 @@ def record_promise(
     *,
     made_on: date,
     tolerance: Decimal,
-) -> None:
+) -> list[CallTaskChange]:
     """Record a promise to pay: no dunning for the invoice until ``promised_on`` passes.
 
+    The open call tasks about the invoice are closed (or, covering other invoices too, updated).
     ``made_on`` is the day the customer promised, in the company's timezone (today, at the command
     line): a promise for an earlier day, above the outstanding amount, or on an invoice paid (to
     within ``tolerance``) or written off is an :class:`InputError`, and nothing is written.
@@ -94,25 +141,34 @@ def record_promise(
         invoice.promise_date = promised_on
         invoice.promise_amount = amount
         session.add(invoice)
-        append_event(
-            session,
-            now,
+        events = [
             NewEvent(
                 kind=EventKind.PROMISE,
                 actor=actor,
                 customer=invoice.customer_id,
                 invoices=(number,),
                 data={"promised_on": promised_on, "amount": amount},
-            ),
+            )
+        ]
+        amount_text = f" ({amount})" if amount is not None else ""
+        note = f"{number}: payment promised for {promised_on}{amount_text}, recorded by {actor}"
+        changes, task_events = _settle_call_tasks(
+            session, invoice.customer_id, number, "promised", note, actor, now
         )
+        append_events(session, now, [*events, *task_events])
         session.commit()
+    return changes
 
 
-def set_dispute(engine: Engine, number: str, open_: bool, reason: str, actor: str, now: datetime) -> None:
-    """Open or close a dispute: a disputed invoice is not dunned."""
+def set_dispute(
+    engine: Engine, number: str, open_: bool, reason: str, actor: str, now: datetime
+) -> list[CallTaskChange]:
+    """Open or close a dispute: a disputed invoice is not dunned.
+
+    Opening one closes (or updates) the open call tasks about the invoice.
+    """
     require_schema(engine)
-    if not reason.strip():
-        raise InputError("--reason is required: say why, it goes into the evidence log")
+    _require_reason(reason)
     with Session(engine) as session:
         invoice = _invoice(session, number)
         if invoice.status == "written_off":
@@ -123,15 +179,161 @@ def set_dispute(engine: Engine, number: str, open_: bool, reason: str, actor: st
             raise InputError(f"invoice {number} is {state}")
         invoice.status = wanted
         session.add(invoice)
-        append_event(
-            session,
-            now,
+        events = [
             NewEvent(
                 kind=EventKind.DISPUTE,
                 actor=actor,
                 customer=invoice.customer_id,
                 invoices=(number,),
                 data={"action": "open" if open_ else "close", "reason": reason},
+            )
+        ]
+        changes: list[CallTaskChange] = []
+        if open_:
+            note = f"{number}: disputed ({reason}), recorded by {actor}"
+            changes, task_events = _settle_call_tasks(
+                session, invoice.customer_id, number, "disputed", note, actor, now
+            )
+            events.extend(task_events)
+        append_events(session, now, events)
+        session.commit()
+    return changes
+
+
+def _settle_call_tasks(
+    session: Session, customer: str, number: str, outcome: str, note: str, actor: str, now: datetime
+) -> tuple[list[CallTaskChange], list[NewEvent]]:
+    """Close the open call tasks that are only about ``number``; drop it from those about more."""
+    connection = session.connection()
+    rows = connection.execute(
+        sa.select(task_t)
+        .where(task_t.c.customer_id == customer, task_t.c.kind == CALL_TASK, task_t.c.status == "open")
+        .order_by(task_t.c.id)
+    ).all()
+    changes: list[CallTaskChange] = []
+    events: list[NewEvent] = []
+    for row in rows:
+        invoices = tuple(json.loads(str(row.invoices)))
+        if number not in invoices:
+            continue
+        remaining = tuple(n for n in invoices if n != number)
+        facts = {"task": row.id, "kind": row.kind, "step": row.step, "title": row.title, "note": note}
+        if remaining:
+            connection.execute(
+                sa.update(task_t)
+                .where(task_t.c.id == row.id, task_t.c.status == "open")
+                .values(invoices=json.dumps(list(remaining)), body=f"{row.body}\n\n{note}".strip())
+            )
+            events.append(
+                NewEvent(
+                    kind=EventKind.TASK_UPDATED,
+                    actor=actor,
+                    customer=customer,
+                    invoices=invoices,
+                    data={**facts, "dropped": [number], "remaining": list(remaining)},
+                )
+            )
+        else:
+            connection.execute(
+                sa.update(task_t)
+                .where(task_t.c.id == row.id, task_t.c.status == "open")
+                .values(status="done", outcome=outcome, note=note, done_at=now)
+            )
+            events.append(
+                NewEvent(
+                    kind=EventKind.TASK_DONE,
+                    actor=actor,
+                    customer=customer,
+                    invoices=invoices,
+                    data={**facts, "outcome": outcome, "tracking": None},
+                    dedupe_key=f"task_done:{row.id}",
+                )
+            )
+        changes.append(CallTaskChange(row.id, row.step, not remaining, remaining))
+    return changes, events
+
+
+def pause(
+    engine: Engine,
+    *,
+    invoice: str | None,
+    customer: str | None,
+    until: date,
+    reason: str,
+    actor: str,
+    now: datetime,
+    today: date,
+) -> PauseResult:
+    """Pause one invoice, or every invoice of a customer, until ``until`` (inclusive).
+
+    ``today`` is the company's date: a pause that ended before it would pause nothing.
+    """
+    require_schema(engine)
+    if (invoice is None) == (customer is None):
+        raise InputError("name exactly one: an INVOICE, or --customer ID")
+    _require_reason(reason)
+    if until < today:
+        raise InputError(f"--until {until} is in the past (today is {today}): pause until today or later")
+    with Session(engine) as session:
+        target: Invoice | Customer
+        numbers: tuple[str, ...]
+        if invoice is not None:
+            target = _invoice(session, invoice)
+            scope, key, owner, numbers = "invoice", invoice, target.customer_id, (invoice,)
+        else:
+            assert customer is not None
+            target = _customer(session, customer)
+            scope, key, owner, numbers = "customer", customer, customer, ()
+        previous = target.paused_until
+        target.paused_until = until
+        target.pause_reason = reason
+        session.add(target)
+        append_event(
+            session,
+            now,
+            NewEvent(
+                kind=EventKind.PAUSE,
+                actor=actor,
+                customer=owner,
+                invoices=numbers,
+                data={"scope": scope, "until": until, "reason": reason, "previous_until": previous},
             ),
         )
         session.commit()
+    return PauseResult(scope, key, owner, until, previous)
+
+
+def opt_out(
+    engine: Engine, customer_id: str, channel: Channel, reason: str, actor: str, now: datetime
+) -> bool:
+    """Opt ``customer_id`` out of ``channel``; False (and nothing written) when it already was."""
+    require_schema(engine)
+    if channel not in AUTOMATED_CHANNELS:
+        names = "|".join(sorted(c.value for c in AUTOMATED_CHANNELS))
+        raise InputError(f"--channel must be one of {names}; tasks are not sent to customers")
+    _require_reason(reason)
+    with Session(engine) as session:
+        customer = _customer(session, customer_id)
+        channels = {c for c in customer.opted_out.split(",") if c}
+        if channel.value in channels:
+            return False
+        customer.opted_out = ",".join(sorted(channels | {channel.value}))
+        session.add(customer)
+        recipient = {
+            Channel.EMAIL: customer.email,
+            Channel.SMS: customer.phone,
+            Channel.VOICE: customer.phone,
+            Channel.LETTER: customer.address,
+        }[channel]
+        append_event(
+            session,
+            now,
+            NewEvent(
+                kind=EventKind.OPT_OUT,
+                actor=actor,
+                customer=customer_id,
+                data={"channel": channel.value, "recipient": recipient, "reason": reason},
+            ),
+        )
+        session.commit()
+    return True

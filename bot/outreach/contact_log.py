@@ -38,11 +38,18 @@ class LogEntry:
         """One line a collector can read."""
         data = self.body.get("data", {})
         if self.kind.startswith("message_") or self.kind == "opt_out":
-            parts = [data.get("channel"), data.get("step"), data.get("recipient")]
+            # the message's number, for `dunbot message show ID`
+            number = f"message {data['message']}:" if data.get("message") is not None else None
+            parts = [number, data.get("channel"), data.get("step"), data.get("recipient")]
             tail = (
                 data.get("provider_status") or data.get("status") or data.get("error") or data.get("reason")
             )
             return " ".join(str(p) for p in (*parts, tail) if p)
+        if self.kind == "pause":
+            return f"{data.get('scope')} paused until {data.get('until')}: {data.get('reason')}"
+        if self.kind == "task_updated":
+            dropped, left = ", ".join(data.get("dropped", [])), ", ".join(data.get("remaining", []))
+            return f"{data.get('kind')} task {data.get('task')}: {dropped} dropped, open for {left}"
         if self.kind in ("task_created", "task_done"):
             return " ".join(str(p) for p in (data.get("kind"), data.get("title"), data.get("note")) if p)
         if self.kind == "payment":

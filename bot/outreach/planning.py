@@ -65,8 +65,11 @@ def _plans(connection: Connection, policy: PlanningPolicy, as_of: date) -> Itera
     return plan_slice(connection, policy, as_of, None)
 
 
-def _collect(plans: Iterator[CustomerPlan], as_of: date, keep: int | None = None) -> PlanPreview:
-    """Count everything; keep the customers' plans (all, or until ``keep`` decisions are kept)."""
+def _collect(
+    plans: Iterator[CustomerPlan], as_of: date, keep: int | None = None, *, count_superseded: bool = True
+) -> PlanPreview:
+    """Count everything; keep the customers' plans (all, or until ``keep`` decisions are kept, the
+    superseded ones not counted when ``count_superseded`` is False: a table that hides them)."""
     preview = PlanPreview(as_of=as_of)
     kept = 0
     for plan in plans:
@@ -76,7 +79,8 @@ def _collect(plans: Iterator[CustomerPlan], as_of: date, keep: int | None = None
             continue
         if plan.assessment is not None:
             preview.tiers[plan.assessment.tier] += 1
-        for status, count in plan.status_counts().items():
+        counts = plan.status_counts()
+        for status, count in counts.items():
             preview.status_counts[status.value] += count
         decisions = plan.decision_count
         preview.decision_count += decisions
@@ -84,16 +88,24 @@ def _collect(plans: Iterator[CustomerPlan], as_of: date, keep: int | None = None
             continue
         if decisions or plan.early_warnings or plan.broken_promises or plan.assessment:
             preview.plans.append(plan)
-            kept += decisions
+            kept += decisions if count_superseded else decisions - counts.get(DecisionStatus.SUPERSEDED, 0)
     return preview
 
 
-def preview_plan(engine: Engine, settings: Settings, as_of: date, *, keep: int | None = None) -> PlanPreview:
-    """Plan ``as_of`` without writing anything; with ``keep``, hold only about that many decisions."""
+def preview_plan(
+    engine: Engine,
+    settings: Settings,
+    as_of: date,
+    *,
+    keep: int | None = None,
+    count_superseded: bool = True,
+) -> PlanPreview:
+    """Plan ``as_of`` without writing anything; with ``keep``, hold only about that many decisions
+    (not counting superseded ones unless ``count_superseded``)."""
     require_schema(engine)
     policy = settings.planning_policy()
     with engine.connect() as connection:
-        return _collect(_plans(connection, policy, as_of), as_of, keep)
+        return _collect(_plans(connection, policy, as_of), as_of, keep, count_superseded=count_superseded)
 
 
 def write_plan_json(

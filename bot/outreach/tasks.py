@@ -9,8 +9,10 @@ dunbot never resends it by itself.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import datetime
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -23,6 +25,8 @@ from bot.store.engine import require_schema
 
 task_t = tables.Task.__table__  # type: ignore[attr-defined]
 message_t = tables.Message.__table__  # type: ignore[attr-defined]
+invoice_t = tables.Invoice.__table__  # type: ignore[attr-defined]
+payment_t = tables.Payment.__table__  # type: ignore[attr-defined]
 
 OUTCOMES = ("delivered", "not-delivered")
 
@@ -44,10 +48,21 @@ class TaskView:
     note: str | None
     created_at: datetime
     done_at: datetime | None
+    # What the task is about, as of the day it is listed: the outstanding amount of its invoices per
+    # currency, the earliest due date among them and how many days that lies behind.
+    outstanding: tuple[tuple[str, Decimal], ...] = ()
+    due_date: date | None = None
+    days_overdue: int | None = None
 
 
-def list_tasks(engine: Engine, *, assignee: str | None = None, include_done: bool = False) -> list[TaskView]:
-    """Open tasks (or all), oldest first; ``assignee`` filters to one person or team."""
+def list_tasks(
+    engine: Engine, *, assignee: str | None = None, include_done: bool = False, as_of: date | None = None
+) -> list[TaskView]:
+    """Open tasks (or all), oldest first; ``assignee`` filters to one person or team.
+
+    With ``as_of``, each task says what its invoices still owe, their earliest due date and the
+    days overdue on that day.
+    """
     require_schema(engine)
     query = sa.select(task_t).order_by(task_t.c.created_at, task_t.c.id)
     if not include_done:
@@ -55,7 +70,52 @@ def list_tasks(engine: Engine, *, assignee: str | None = None, include_done: boo
     if assignee is not None:
         query = query.where(task_t.c.assignee == assignee)
     with engine.connect() as connection:
-        return [_view(row) for row in connection.execute(query)]
+        tasks = [_view(row) for row in connection.execute(query)]
+        if as_of is None or not tasks:
+            return tasks
+        invoices = _invoice_facts(connection, sorted({n for t in tasks for n in t.invoices}))
+    return [_with_amounts(task, invoices, as_of) for task in tasks]
+
+
+def _invoice_facts(connection: sa.Connection, numbers: list[str]) -> dict[str, tuple[str, Decimal, date]]:
+    """number -> (currency, outstanding, due date)."""
+    facts: dict[str, tuple[str, Decimal, date]] = {}
+    for start in range(0, len(numbers), 500):
+        chunk = numbers[start : start + 500]
+        paid = (
+            sa.select(payment_t.c.invoice_number, sa.func.sum(payment_t.c.amount).label("paid"))
+            .where(payment_t.c.invoice_number.in_(chunk))
+            .group_by(payment_t.c.invoice_number)
+            .subquery()
+        )
+        query = (
+            sa.select(
+                invoice_t.c.number,
+                invoice_t.c.currency,
+                invoice_t.c.amount,
+                invoice_t.c.due_date,
+                paid.c.paid,
+            )
+            .outerjoin(paid, paid.c.invoice_number == invoice_t.c.number)
+            .where(invoice_t.c.number.in_(chunk))
+        )
+        for row in connection.execute(query):
+            outstanding = Decimal(row.amount) - Decimal(row.paid or 0)
+            facts[row.number] = (row.currency, outstanding, row.due_date)
+    return facts
+
+
+def _with_amounts(task: TaskView, facts: dict[str, tuple[str, Decimal, date]], as_of: date) -> TaskView:
+    known = [facts[n] for n in task.invoices if n in facts]
+    if not known:
+        return task
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for currency, outstanding, _ in known:
+        totals[currency] += outstanding
+    due = min(due for _, _, due in known)
+    return replace(
+        task, outstanding=tuple(sorted(totals.items())), due_date=due, days_overdue=(as_of - due).days
+    )
 
 
 def _view(row: sa.Row[tuple[object, ...]]) -> TaskView:

@@ -265,20 +265,53 @@ def test_plan_table_for_people(loaded: Path) -> None:
     assert "planned" in result.stdout and "[/]" not in result.stdout  # styled, not markup as text
 
 
-def test_plan_table_on_a_narrow_terminal_keeps_one_line_per_decision(loaded: Path) -> None:
-    wide = dunbot(loaded, "plan", "--as-of", AS_OF, "--json")
-    decisions = json.loads(wide.stdout)
-    result = dunbot(loaded, "plan", "--as-of", AS_OF, columns=80)
+@pytest.mark.parametrize("columns", [80, 100, 140])
+def test_plan_table_keeps_one_line_per_decision_and_hides_superseded_ones(loaded: Path, columns: int) -> None:
+    # Issue 16: at 140 columns each row wrapped over five lines, most of them superseded steps.
+    decisions = json.loads(dunbot(loaded, "plan", "--as-of", AS_OF, "--json").stdout)
+    superseded = [d for d in decisions if d["status"] == "superseded"]
+    assert superseded and len(superseded) < len(decisions)  # --json keeps every decision
+    result = dunbot(loaded, "plan", "--as-of", AS_OF, columns=columns)
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert max(len(line) for line in lines) <= 80
-    for decision in decisions:  # each on its own line, none of its reason wrapped under it
-        (line,) = [
-            line for line in lines if f" {decision['invoice']} " in line and f" {decision['step']} " in line
+    table, _, notes = result.stdout.partition("left out at this width:")
+    lines = table.splitlines()
+    assert max(len(line) for line in lines) <= columns
+    for decision in decisions:  # each shown on its own line, none of its reason wrapped under it
+        rows = [
+            line for line in lines if f" {decision['step']} " in line and line.startswith(decision["invoice"])
         ]
-        assert decision["status"] in line
+        if decision["status"] == "superseded":
+            assert rows == []
+        else:
+            (row,) = rows
+            assert decision["status"] in row and f" {decision['days_overdue']} " in row
+    assert "superseded" not in table
     assert decisions[0]["reason"] not in result.stdout
-    assert "tier, channels, late fee, reason: `dunbot plan --json`" in result.stdout
+    assert "reason (a wider terminal or --json shows them)" in " ".join(notes.split())
+    assert f"{len(superseded)} superseded decision(s) hidden (`dunbot plan --all` shows them)" in " ".join(
+        notes.split()
+    )
+
+
+def test_plan_all_shows_the_superseded_decisions_too(loaded: Path) -> None:
+    decisions = json.loads(dunbot(loaded, "plan", "--as-of", AS_OF, "--json").stdout)
+    everything = dunbot(loaded, "plan", "--as-of", AS_OF, "--all", columns=100)
+    assert everything.returncode == 0, everything.stderr
+    lines = everything.stdout.splitlines()
+    for decision in decisions:
+        (row,) = [
+            line for line in lines if line.startswith(decision["invoice"]) and f" {decision['step']} " in line
+        ]
+        assert decision["status"] in row
+    assert "hidden" not in everything.stdout
+    assert json.loads(dunbot(loaded, "plan", "--as-of", AS_OF, "--all", "--json").stdout) == decisions
+
+
+def test_a_plan_with_nothing_to_show_says_so(workdir: Path) -> None:
+    result = dunbot(workdir, "plan", "--as-of", AS_OF)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"nothing to show for {AS_OF}\n")
+    assert "━" not in result.stdout and "─" not in result.stdout
 
 
 @pytest.mark.parametrize("columns", [80, 64])
@@ -290,9 +323,13 @@ def test_plan_table_on_a_narrow_terminal_never_cuts_a_value(workdir: Path, colum
     decisions = json.loads(dunbot(workdir, "plan", "--as-of", AS_OF, "--json").stdout)
     result = dunbot(workdir, "plan", "--as-of", AS_OF, columns=columns)
     assert result.returncode == 0, result.stderr
-    assert "…" not in result.stdout  # folded onto a second line if need be, never truncated
-    for status in {d["status"] for d in decisions}:
-        assert result.stdout.count(f" {status} ") == sum(d["status"] == status for d in decisions)
+    assert "…" not in result.stdout  # left out if need be, never truncated
+    rows = [line.split() for line in result.stdout.splitlines() if line.startswith("INV-")]
+    shown = [d for d in decisions if d["status"] != "superseded"]
+    assert len(rows) == len(shown)  # one line each
+    for decision in shown:  # the number, the step and the status whole on the decision's line
+        (row,) = [r for r in rows if r[0] == decision["invoice"] and decision["step"] in r]
+        assert decision["status"] in row
 
 
 def test_help_shows_config_sections_as_written(tmp_path: Path) -> None:

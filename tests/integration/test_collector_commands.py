@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import email
+import email.message
+import email.policy
+import hashlib
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -17,12 +22,15 @@ from sqlmodel import Session
 from bot.channels.file import FileSender
 from bot.config import EmailSettings, EvidenceSettings, Settings, SigningSettings, SmsSettings
 from bot.domain.ledger import Channel
+from bot.domain.waiting import WaitExplanation
 from bot.errors import InputError
 from bot.evidence.artifacts import ArtifactStore
 from bot.evidence.log import EventKind, NewEvent, append_events
 from bot.evidence.verify import verify_log
+from bot.outreach.collector import opt_out, pause, record_promise, set_dispute
 from bot.outreach.contact_log import contact_log
 from bot.outreach.cycle import run_cycle
+from bot.outreach.message_detail import show_message
 from bot.outreach.outbox import Outbox
 from bot.outreach.planning import record_plan
 from bot.outreach.tasks import finish_task, list_tasks
@@ -319,3 +327,401 @@ def test_the_log_without_filters_is_the_latest_200_in_order(engine: Engine, desk
     assert all(e.body == json.loads(str(bodies[e.seq])) for e in latest)
     assert len(contact_log(engine, customer="D1")) == 205
     assert contact_log(engine, invoice="D-2") == []
+
+
+# --- promises and disputes settle call tasks; pauses; opt-outs (issue 16) -------------------------
+
+PROMISED = date(2030, 1, 15)  # a promise must lie ahead whatever today is
+
+
+def _task_row(engine: Engine, task: int) -> dict[str, Any]:
+    with engine.connect() as connection:
+        row = connection.execute(sa.text("SELECT * FROM task WHERE id = :id"), {"id": task}).one()
+    return dict(row._mapping)
+
+
+def _add_call_task(engine: Engine, invoices: list[str], step: str = "care_call") -> int:
+    with Session(engine) as session:
+        task = tables.Task(
+            kind="call",
+            customer_id="D1",
+            invoices=json.dumps(invoices),
+            step=step,
+            assignee="li",
+            title=f"Call about {', '.join(invoices)}",
+            body="Ask for the cash plan.",
+            created_at=NOON,
+        )
+        session.add(task)
+        session.commit()
+        assert task.id is not None
+        return task.id
+
+
+def test_a_promise_closes_the_call_task_of_its_invoice(engine: Engine, desk: dict[str, int]) -> None:
+    changes = record_promise(engine, "D-2", PROMISED, None, "user:li", NOON)
+    assert [(c.task, c.step, c.closed, c.remaining) for c in changes] == [
+        (desk["call"], "collection_call", True, ())
+    ]
+    row = _task_row(engine, desk["call"])
+    assert (row["status"], row["outcome"]) == ("done", "promised")
+    assert "D-2: payment promised for 2030-01-15" in row["note"]
+    # the review task is about D-1 and is not a call: untouched
+    assert _task_row(engine, desk["review"])["status"] == "open"
+    events = contact_log(engine, invoice="D-2")
+    assert [e.kind for e in events] == ["promise", "task_done"]
+    done = events[1]
+    assert done.actor == "user:li" and done.body["data"]["task"] == desk["call"]
+    assert done.body["data"]["outcome"] == "promised"
+    with engine.connect() as connection:
+        assert verify_log(connection).ok
+
+
+def test_a_call_task_about_more_invoices_stays_open_for_the_others(
+    engine: Engine, desk: dict[str, int]
+) -> None:
+    both = _add_call_task(engine, ["D-1", "D-2"])
+    changes = set_dispute(engine, "D-1", True, "goods damaged", "user:ar", NOON)
+    assert [(c.task, c.closed, c.remaining) for c in changes] == [(both, False, ("D-2",))]
+    row = _task_row(engine, both)
+    assert row["status"] == "open" and json.loads(row["invoices"]) == ["D-2"]
+    assert row["body"].startswith("Ask for the cash plan.") and "D-1: disputed (goods damaged)" in row["body"]
+    [updated] = [e for e in contact_log(engine, customer="D1") if e.kind == "task_updated"]
+    assert updated.invoices == ("D-1", "D-2") and updated.actor == "user:ar"
+    assert updated.body["data"]["dropped"] == ["D-1"] and updated.body["data"]["remaining"] == ["D-2"]
+    # a promise on D-2 then closes it, together with the collection call about D-2 alone
+    closed = record_promise(engine, "D-2", PROMISED, Decimal("40.00"), "user:ar", NOON)
+    assert sorted((c.task, c.closed) for c in closed) == sorted([(both, True), (desk["call"], True)])
+    assert [t.id for t in list_tasks(engine)] == [desk["review"]]
+    assert sum(e.kind == "task_done" for e in contact_log(engine, customer="D1")) == 2
+
+
+def test_closing_a_dispute_leaves_tasks_alone(engine: Engine, desk: dict[str, int]) -> None:
+    set_dispute(engine, "D-1", True, "wrong quantity", "user:ar", NOON)
+    call = _add_call_task(engine, ["D-1"])
+    assert set_dispute(engine, "D-1", False, "credit note issued", "user:ar", NOON) == []
+    assert _task_row(engine, call)["status"] == "open"
+
+
+def test_a_refused_promise_changes_no_task(engine: Engine, desk: dict[str, int]) -> None:
+    with pytest.raises(InputError, match="--amount must be positive"):
+        record_promise(engine, "D-2", PROMISED, Decimal("-1"), "user:li", NOON)
+    with pytest.raises(InputError, match="no invoice 'D-404'"):
+        record_promise(engine, "D-404", PROMISED, None, "user:li", NOON)
+    assert _task_row(engine, desk["call"])["status"] == "open"
+    assert contact_log(engine) == []
+
+
+def test_pausing_an_invoice_and_a_customer(engine: Engine, desk: dict[str, int]) -> None:
+    today = AS_OF
+    first = pause(
+        engine,
+        invoice="D-1",
+        customer=None,
+        until=date(2026, 6, 30),
+        reason="awaiting the customer's audit",
+        actor="user:li",
+        now=NOON,
+        today=today,
+    )
+    assert (first.scope, first.target, first.customer, first.previous_until) == ("invoice", "D-1", "D1", None)
+    again = pause(
+        engine,
+        invoice="D-1",
+        customer=None,
+        until=today,  # today itself is allowed: the last day of the pause
+        reason="audit done early",
+        actor="user:li",
+        now=NOON,
+        today=today,
+    )
+    assert again.previous_until == date(2026, 6, 30)
+    whole = pause(
+        engine,
+        invoice=None,
+        customer="D1",
+        until=date(2026, 7, 15),
+        reason="restructuring talks",
+        actor="user:ar",
+        now=NOON,
+        today=today,
+    )
+    assert (whole.scope, whole.customer) == ("customer", "D1")
+    with engine.connect() as connection:
+        invoice = connection.execute(
+            sa.text("SELECT paused_until, pause_reason FROM invoice WHERE number = 'D-1'")
+        ).one()
+        customer = connection.execute(
+            sa.text("SELECT paused_until, pause_reason FROM customer WHERE id = 'D1'")
+        ).one()
+    assert (str(invoice[0]), invoice[1]) == ("2026-06-10", "audit done early")
+    assert (str(customer[0]), customer[1]) == ("2026-07-15", "restructuring talks")
+    events = [e for e in contact_log(engine, customer="D1") if e.kind == "pause"]
+    assert [(e.actor, e.invoices, e.body["data"]["until"]) for e in events] == [
+        ("user:li", ("D-1",), "2026-06-30"),
+        ("user:li", ("D-1",), "2026-06-10"),
+        ("user:ar", (), "2026-07-15"),
+    ]
+    assert events[1].body["data"]["previous_until"] == "2026-06-30"
+    assert events[2].summary == "customer paused until 2026-07-15: restructuring talks"
+    assert [e.kind for e in contact_log(engine, invoice="D-1")] == ["pause", "pause"]
+
+
+@pytest.mark.parametrize(
+    ("invoice", "customer", "until", "reason", "message"),
+    [
+        ("D-404", None, date(2026, 7, 1), "x", "no invoice 'D-404'"),
+        (None, "C404", date(2026, 7, 1), "x", "no customer 'C404'"),
+        ("D-1", None, date(2026, 6, 9), "x", r"--until 2026-06-09 is in the past \(today is 2026-06-10\)"),
+        ("D-1", "D1", date(2026, 7, 1), "x", "name exactly one"),
+        (None, None, date(2026, 7, 1), "x", "name exactly one"),
+        ("D-1", None, date(2026, 7, 1), "  ", "--reason is required"),
+    ],
+)
+def test_a_pause_that_cannot_be_recorded_writes_nothing(
+    engine: Engine,
+    desk: dict[str, int],
+    invoice: str | None,
+    customer: str | None,
+    until: date,
+    reason: str,
+    message: str,
+) -> None:
+    with pytest.raises(InputError, match=message):
+        pause(
+            engine,
+            invoice=invoice,
+            customer=customer,
+            until=until,
+            reason=reason,
+            actor="user:li",
+            now=NOON,
+            today=AS_OF,
+        )
+    assert contact_log(engine) == []
+    with engine.connect() as connection:
+        assert (
+            connection.execute(sa.text("SELECT paused_until FROM invoice WHERE number = 'D-1'")).scalar()
+            is None
+        )
+
+
+def test_opting_out_is_recorded_once(engine: Engine, desk: dict[str, int]) -> None:
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE customer SET phone = '+447911123456', opted_out = 'voice'"))
+    assert opt_out(engine, "D1", Channel.SMS, "asked by phone to stop texts", "user:li", NOON) is True
+    assert opt_out(engine, "D1", Channel.SMS, "asked again", "user:li", NOON) is False
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT opted_out FROM customer")).scalar_one() == "sms,voice"
+    [event] = contact_log(engine, customer="D1")
+    assert (event.kind, event.actor) == ("opt_out", "user:li")
+    assert event.body["data"] == {
+        "channel": "sms",
+        "recipient": "+447911123456",
+        "reason": "asked by phone to stop texts",
+    }
+    with pytest.raises(InputError, match="no customer 'C404'"):
+        opt_out(engine, "C404", Channel.SMS, "x", "user:li", NOON)
+    with pytest.raises(InputError, match=re.escape("--channel must be one of email|letter|sms|voice;")):
+        opt_out(engine, "D1", Channel.TASK, "x", "user:li", NOON)
+    with pytest.raises(InputError, match="--reason is required"):
+        opt_out(engine, "D1", Channel.EMAIL, " ", "user:li", NOON)
+    assert len(contact_log(engine, customer="D1")) == 1
+
+
+def test_tasks_say_how_much_is_owed_how_late_and_since_when(engine: Engine, desk: dict[str, int]) -> None:
+    with Session(engine) as session:
+        session.add(
+            tables.Invoice(
+                number="D-3",
+                customer_id="D1",
+                currency="EUR",
+                amount=Decimal("70.00"),
+                issue_date=date(2026, 4, 1),
+                due_date=date(2026, 5, 20),
+            )
+        )
+        session.add(
+            tables.Payment(reference="P-1", invoice_number="D-2", amount=Decimal("30.50"), paid_on=AS_OF)
+        )
+        session.add(
+            tables.Payment(reference="P-2", invoice_number="D-2", amount=Decimal("9.50"), paid_on=AS_OF)
+        )
+        session.add(
+            tables.Task(
+                kind="approval",
+                customer_id="D1",
+                invoices='["D-1", "D-2", "D-3"]',
+                step="lawyer_letter",
+                assignee="ar@example.com",
+                created_at=NOON + timedelta(minutes=2),
+            )
+        )
+        session.commit()
+    review, call, approval = list_tasks(engine, as_of=AS_OF)
+    assert (review.outstanding, review.due_date, review.days_overdue) == (
+        (("GBP", Decimal("100.00")),),
+        date(2026, 5, 1),
+        40,
+    )
+    assert call.outstanding == (("GBP", Decimal("60.00")),)  # 100.00 less two payments
+    assert approval.kind == "approval"
+    assert approval.outstanding == (("EUR", Decimal("70.00")), ("GBP", Decimal("160.00")))
+    assert (approval.due_date, approval.days_overdue) == (date(2026, 5, 1), 40)  # the earliest
+    assert list_tasks(engine, as_of=date(2026, 4, 30))[0].days_overdue == -1  # not due yet
+    # without a day, nothing is computed
+    assert list_tasks(engine)[0].outstanding == () and list_tasks(engine)[0].days_overdue is None
+
+
+# --- `dunbot message show` -------------------------------------------------------------------------
+
+
+def _message_id(engine: Engine, customer: str, channel: str, step: str | None = None) -> int:
+    query = "SELECT id FROM message WHERE customer_id = :c AND channel = :ch" + (
+        " AND step = :s" if step else ""
+    )
+    with engine.connect() as connection:
+        return int(connection.execute(sa.text(query), {"c": customer, "ch": channel, "s": step}).scalar_one())
+
+
+def test_an_email_shows_what_was_sent_its_signed_pdf_and_its_history(
+    seeded: Engine, settings: Settings
+) -> None:
+    detail = show_message(seeded, settings, _message_id(seeded, "C1", "email"), NOON)
+    assert (detail.step, detail.state, detail.invoices) == ("due_statement", "sent", ("I-0",))
+    [eml] = list(settings.path("outbox/email").glob("*.eml"))
+    sent = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert isinstance(sent, email.message.EmailMessage)
+    body = sent.get_body(preferencelist=("plain",))
+    assert isinstance(body, email.message.EmailMessage)
+    assert detail.content is not None
+    assert detail.content.subject == str(sent["Subject"]) and "I-0" in detail.content.text
+    assert detail.content.text == body.get_content()
+    assert dict(detail.content.headers)["To"] == "ap@yuanhang.com.cn"
+    assert detail.content.source is not None and detail.content.source.name == "message.eml"
+    assert (
+        detail.content.source.path is not None and detail.content.source.path.read_bytes() == eml.read_bytes()
+    )
+    with seeded.connect() as connection:
+        reference, digest = connection.execute(sa.text("SELECT reference, sha256 FROM notice")).one()
+    [pdf] = detail.attachments
+    assert (pdf.name, pdf.content_type, pdf.sha256) == (f"{reference}.pdf", "application/pdf", digest)
+    assert detail.signed_pdf == pdf and pdf.path is not None
+    assert hashlib.sha256(pdf.path.read_bytes()).hexdigest() == digest and pdf.size == pdf.path.stat().st_size
+    assert [h.state for h in detail.history] == ["planned", "notice signed", "sent"]
+    assert all(h.seq is not None for h in detail.history)
+    assert [h.seq for h in detail.history] == sorted(h.seq for h in detail.history if h.seq is not None)
+    assert detail.waiting is None
+
+
+def test_an_unknown_sms_and_a_task_message(seeded: Engine, settings: Settings) -> None:
+    sms = show_message(seeded, settings, _message_id(seeded, "C1", "sms"), NOON)
+    assert sms.state == "unknown" and sms.content is None
+    assert "no stored copy" in sms.content_note
+    assert [h.state for h in sms.history] == ["planned", "unknown", "task"]
+    assert sms.task == _task(seeded, "review")
+    call = show_message(seeded, settings, _message_id(seeded, "C1", "task"), NOON)
+    assert call.task == _task(seeded, "call") and call.content is None
+    assert "collector task" in call.content_note
+    with pytest.raises(InputError, match="no message 999"):
+        show_message(seeded, settings, 999, NOON)
+
+
+@pytest.fixture
+def abroad(engine: Engine, settings: Settings) -> Engine:
+    """A New York customer whose overdue SMS is planned at 04:00 UTC: midnight where it lives."""
+    with Session(engine) as session:
+        session.add(
+            tables.Customer(
+                id="N1",
+                name="Hudson Tools Inc.",
+                tier_override="cooperative",
+                country="US",
+                timezone="America/New_York",
+                language="en",
+                phone="+12125550123",
+            )
+        )
+        session.flush()
+        session.add(
+            tables.Invoice(
+                number="N-3",
+                customer_id="N1",
+                currency="USD",
+                amount=Decimal("900.00"),
+                issue_date=date(2026, 4, 1),
+                due_date=AS_OF - timedelta(days=3),
+            )
+        )
+        session.commit()
+    senders = {Channel.SMS: FileSender(Channel.SMS, settings.path("outbox/sms"))}
+    asyncio.run(run_cycle(engine, settings, AS_OF, clock=lambda: NOON, exclusive=True, senders=dict(senders)))
+    return engine
+
+
+def test_a_held_message_says_it_waits_for_the_window_until_when_the_outbox_holds_it(
+    abroad: Engine, settings: Settings
+) -> None:
+    message = _message_id(abroad, "N1", "sms")
+    detail = show_message(abroad, settings, message, NOON)
+    assert detail.state == "planned" and detail.content is None and "not rendered yet" in detail.content_note
+    assert detail.waiting is not None
+    [wait] = detail.waiting.waits
+    # the outbox held it: its own next attempt is exactly when the explanation says it can go
+    assert detail.next_attempt_at == datetime(2026, 6, 10, 12, 0, tzinfo=UTC)  # 08:00 in New York
+    assert (wait.reason.value, wait.until, detail.waiting.goes_at) == (
+        "contact_window",
+        detail.next_attempt_at,
+        detail.next_attempt_at,
+    )
+    # inside the window nothing holds it any more
+    assert show_message(abroad, settings, message, NOON + timedelta(hours=9)).waiting == WaitExplanation(
+        (), NOON + timedelta(hours=9)
+    )
+
+
+def test_a_retry_and_a_pause_are_reasons_to_wait(abroad: Engine, settings: Settings) -> None:
+    message = _message_id(abroad, "N1", "sms")
+    later = NOON + timedelta(hours=9)  # 09:00 in New York: the window is open
+    with abroad.begin() as connection:
+        connection.execute(
+            sa.text(
+                "UPDATE message SET attempts = 1, last_error = 'Twilio 20429: too many requests',"
+                " next_attempt_at = :at WHERE id = :id"
+            ),
+            {"at": later + timedelta(minutes=5), "id": message},
+        )
+    detail = show_message(abroad, settings, message, later)
+    assert detail.waiting is not None
+    assert [(w.reason.value, w.until) for w in detail.waiting.waits] == [
+        ("retry", later + timedelta(minutes=5))
+    ]
+    pause(
+        abroad,
+        invoice="N-3",
+        customer=None,
+        until=AS_OF,
+        reason="customer on holiday",
+        actor="user:li",
+        now=later,
+        today=AS_OF,
+    )
+    paused = show_message(abroad, settings, message, later)
+    assert paused.waiting is not None
+    reasons = {w.reason.value: w for w in paused.waiting.waits}
+    assert reasons["paused"].detail == "paused until 2026-06-10: customer on holiday"
+    assert paused.waiting.goes_at == datetime(2026, 6, 11, 12, 0, tzinfo=UTC)  # 11 June, 08:00 in New York
+
+
+def test_an_altered_artifact_is_named_and_the_rest_still_shows(seeded: Engine, settings: Settings) -> None:
+    message = _message_id(seeded, "C1", "email")
+    source = show_message(seeded, settings, message, NOON).content
+    assert source is not None and source.source is not None and source.source.path is not None
+    path = source.source.path
+    path.chmod(0o644)
+    path.write_bytes(path.read_bytes().replace(b"Subject", b"Subjekt", 1))
+    detail = show_message(seeded, settings, message, NOON)
+    assert detail.content is None
+    assert "could not be read" in detail.content_note and "does not match its hash" in detail.content_note
+    assert [f.name for f in detail.attachments] == ["message.eml"]
+    assert [h.state for h in detail.history] == ["planned", "notice signed", "sent"]
