@@ -351,8 +351,14 @@ def test_message_show_prints_the_email_as_sent_with_its_signed_pdf(tmp_path: Pat
     assert shown.returncode == 0, shown.stderr
     detail = json.loads(shown.stdout)
     assert (detail["state"], detail["channel"], detail["invoices"]) == ("sent", "email", ["INV-1"])
-    [eml] = list((tmp_path / "outbox" / "email").glob("*.eml"))
-    sent = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    [[message_id]] = _sql(tmp_path, f"SELECT message_id FROM message WHERE id = {email_id}")
+    # other customers' e-mails lie beside it: pick this message's by its Message-ID
+    [sent] = [
+        parsed
+        for eml in (tmp_path / "outbox" / "email").glob("*.eml")
+        if (parsed := email.message_from_bytes(eml.read_bytes(), policy=email.policy.default))["Message-ID"]
+        == message_id
+    ]
     assert isinstance(sent, email.message.EmailMessage)
     body = sent.get_body(preferencelist=("plain",))
     assert isinstance(body, email.message.EmailMessage)
@@ -372,11 +378,17 @@ def test_message_show_prints_the_email_as_sent_with_its_signed_pdf(tmp_path: Pat
     assert f"dunbot notice verify {pdf['path']}" in table.stdout
     assert body.get_content().splitlines()[0] in table.stdout
 
-    sms = dunbot(tmp_path, "message", "show", str(_messages(tmp_path)[("overdue_sms", "sms")]), "--json")
-    [sms_file] = list((tmp_path / "outbox" / "sms").glob("*.json"))
-    assert (
-        json.loads(sms.stdout)["content"]["text"] == json.loads(sms_file.read_text(encoding="utf-8"))["body"]
-    )
+    sms_id = _messages(tmp_path)[("overdue_sms", "sms")]
+    sms = dunbot(tmp_path, "message", "show", str(sms_id), "--json")
+    [[sms_reference]] = _sql(tmp_path, f"SELECT message_id FROM message WHERE id = {sms_id}")
+    sent_texts = {
+        dropped["key"]: dropped["body"]
+        for dropped in (
+            json.loads(path.read_text(encoding="utf-8"))
+            for path in (tmp_path / "outbox" / "sms").glob("*.json")
+        )
+    }
+    assert json.loads(sms.stdout)["content"]["text"] == sent_texts[sms_reference]
     log = dunbot(tmp_path, "log", "--invoice", "INV-1")
     assert f"message {email_id}: email formal_notice" in log.stdout
 
