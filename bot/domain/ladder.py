@@ -395,7 +395,7 @@ def plan_customer(
     # First demands placed instead of a legal step: (placed step, legal step) -> invoices.
     stand_ins: dict[tuple[int, int], list[_DueInvoice]] = {}
     # Invoices whose decision is no placement of a step today (manual, or a legal step that waits).
-    manual: list[tuple[Invoice, Decimal, int, tuple[int, ...], StepPlacement]] = []
+    unplaced: list[tuple[Invoice, Decimal, int, tuple[int, ...], StepPlacement]] = []
     legal, first_demands, rejected = finder.legal, finder.first_demands, ExecutionStatus.REJECTED
     fresh_first_demand, signed_names = finder.fresh_first_demand, finder.signed_names
     lead_days = policy.demand_lead_days
@@ -460,7 +460,7 @@ def plan_customer(
             # Nothing is sent, but an overdue invoice is never silently dropped: collectors have it.
             if days_overdue > 0:
                 placement = _manual(finder, index, _DO_NOT_CONTACT)
-                manual.append((invoice, outstanding, days_overdue, (), placement))
+                unplaced.append((invoice, outstanding, days_overdue, (), placement))
             continue
         done = executions.get(number) if executions else None
         if not done:
@@ -468,7 +468,7 @@ def plan_customer(
         else:
             if rejected in done.values():
                 placement = _rejected_placement(finder, index, done)
-                manual.append((invoice, outstanding, days_overdue, (), placement))
+                unplaced.append((invoice, outstanding, days_overdue, (), placement))
                 continue
             if names[index] in done:
                 continue
@@ -485,7 +485,7 @@ def plan_customer(
                     without = tuple(k for k in superseded if k != stand_in)
                 if stand_in is None:  # a first demand has run: the legal step waits for the lead time
                     placement = _waiting(finder, index, first_sent, lead_days)
-                    manual.append((invoice, outstanding, days_overdue, superseded, placement))
+                    unplaced.append((invoice, outstanding, days_overdue, superseded, placement))
                     continue
                 superseded = without
                 stands_in_for, index = index, stand_in
@@ -500,11 +500,11 @@ def plan_customer(
         fee = (outstanding * rates[days_overdue]).quantize(unit_of[currency], ROUND_HALF_UP)
         entry = [number, currency, outstanding, days_overdue, fee, superseded]
         if stands_in_for >= 0:
-            waiting_group = stand_ins.get((index, stands_in_for))
-            if waiting_group is None:
+            first_demands_due = stand_ins.get((index, stands_in_for))
+            if first_demands_due is None:
                 stand_ins[index, stands_in_for] = [entry]
             else:
-                waiting_group.append(entry)
+                first_demands_due.append(entry)
             continue
         group = groups.get(index)
         if group is None:
@@ -536,7 +536,7 @@ def plan_customer(
                 for entry in entries:
                     entry.append(first_demand)
                     plans.append(new_tuple(InvoicePlan, entry))
-    for invoice, outstanding, days_overdue, superseded, placement in manual:
+    for invoice, outstanding, days_overdue, superseded, placement in unplaced:
         plans.append(
             InvoicePlan(
                 invoice.number,
