@@ -804,6 +804,13 @@ def _signing_problems(settings: Settings, file: str, warnings: list[str] | None 
     return problems
 
 
+def environment_problems(settings: Settings, file: str, warnings: list[str] | None = None) -> list[str]:
+    """What valid settings still need from the machine: the secrets in the environment, a signing
+    certificate that opens and is valid now, the fonts and seal the notices use. ``check-config``
+    reports them, and every cycle checks them before it plans (:mod:`bot.outreach.preflight`)."""
+    return _secret_problems(settings, file) + _signing_problems(settings, file, warnings)
+
+
 def check_settings(path: Path) -> list[str]:
     """Every problem with the config, including secrets and signing material the ladder needs."""
     return inspect_settings(path)[0]
@@ -824,7 +831,7 @@ def inspect_settings(path: Path) -> tuple[list[str], list[str]]:
     file = str(path)
     named = {_problem_key(problem, file) for problem in problems}
     warnings: list[str] = []
-    later = _secret_problems(settings, file) + _signing_problems(settings, file, warnings)
+    later = environment_problems(settings, file, warnings)
     problems += [p for p in later if not _named_already(_problem_key(p, file), named)]
     return problems, warnings
 
