@@ -94,6 +94,16 @@ def _check_timezone(value: str | None) -> str | None:
     return value
 
 
+class CompanyInLanguage(_Section):
+    """The company as customers of another language see it (``[company.en]``): the name, address and
+    bank details their letters, e-mails and SMS show instead of those in ``[company]``."""
+
+    name: str = Field(min_length=1)
+    legal_name: str | None = Field(default=None, min_length=1)  # the name, when unset
+    address: str = Field(min_length=1)
+    bank_account: str = Field(min_length=1)
+
+
 class CompanySettings(_Section):
     """Who is writing: letterhead, sender, defaults for customers."""
 
@@ -107,8 +117,24 @@ class CompanySettings(_Section):
     email: str = "ar@example.com"
     bank_account: str = "中国工商银行上海分行 1001 2345 6789 0000"
     contact_person: str = ""  # named in notices as the person to contact; "" names only phone and e-mail
+    en: CompanyInLanguage | None = None  # [company.en]: the company for English customers
 
     _tz = field_validator("timezone")(_check_timezone)
+
+    def for_language(self, language: Language) -> CompanySettings:
+        """The company as a customer writing ``language`` sees it: for English, ``[company.en]`` in
+        place of the name, legal name, address and bank account (``[company]`` as written when it is
+        not set, or when the company itself writes English)."""
+        if language is not Language.EN or self.en is None or self.language is Language.EN:
+            return self
+        return self.model_copy(
+            update={
+                "name": self.en.name,
+                "legal_name": self.en.legal_name or self.en.name,
+                "address": self.en.address,
+                "bank_account": self.en.bank_account,
+            }
+        )
 
     @field_validator("country")
     @classmethod
@@ -833,7 +859,26 @@ def inspect_settings(path: Path) -> tuple[list[str], list[str]]:
     warnings: list[str] = []
     later = environment_problems(settings, file, warnings)
     problems += [p for p in later if not _named_already(_problem_key(p, file), named)]
+    warnings += _company_language_warnings(settings, file)
     return problems, warnings
+
+
+def _company_language_warnings(settings: Settings, file: str) -> list[str]:
+    """English customers in the database and no ``[company.en]``: their documents would show the
+    company's name, address and bank account as ``[company]`` writes them."""
+    company = settings.company
+    if company.en is not None or company.language is Language.EN:
+        return []
+    from bot.store.census import customers_by_language
+
+    english = customers_by_language(settings.database_url).get(Language.EN.value, 0)
+    if not english:
+        return []
+    return [
+        f"{file}:company: the database has {english} English customer(s), and there is no [company.en]: "
+        "their letters, e-mails and SMS show the company's name, address and bank account as [company] "
+        "writes them; add [company.en] with name, legal_name, address and bank_account"
+    ]
 
 
 def _problem_key(problem: str, file: str) -> str:

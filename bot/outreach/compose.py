@@ -130,7 +130,7 @@ def message_context(
     notice_attached: bool = False,
 ) -> MessageContext:
     """Everything a template may use (``bot/render/context.py``)."""
-    company = settings.company
+    company = settings.company.for_language(customer.language)
     fees = settings.fee_terms()  # not the whole planning policy: this runs once per message
     lines, totals = invoice_lines(invoices, contracts, fees, as_of)
     return MessageContext(

@@ -253,3 +253,37 @@ def test_relative_paths_follow_the_config_file(tmp_path: Path) -> None:
     settings = load_settings(path)
     assert settings.path(settings.evidence.artifact_dir) == folder.resolve() / "store"
     assert settings.database_url == f"sqlite:///{folder.resolve() / 'dunbot.db'}"
+
+
+def test_company_en_is_what_english_customers_see(tmp_path: Path) -> None:
+    from bot.domain.ledger import Language
+
+    example = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    text = (
+        example.replace(
+            '# [company.en]\n# name = "Example Trading"\n',
+            '[company.en]\nname = "Example Trading"\n',
+        )
+        .replace('# address = "100 Century', 'address = "100 Century')
+        .replace('# bank_account = "ICBC', 'bank_account = "ICBC')
+    )
+    path = tmp_path / "dunbot.toml"
+    path.write_text(text, encoding="utf-8")
+    company = load_settings(path).company
+    english = company.for_language(Language.EN)
+    assert english.name == english.legal_name == "Example Trading"  # legal_name defaults to the name
+    assert english.address == "100 Century Avenue, Pudong New Area, Shanghai, China"
+    assert english.bank_account.startswith("ICBC Shanghai Branch")
+    assert english.phone == company.phone and english.email == company.email  # the rest is shared
+    assert company.for_language(Language.ZH_CN) is company
+    writes_english = company.model_copy(update={"language": Language.EN})
+    assert writes_english.for_language(Language.EN) is writes_english  # [company] is English already
+    assert Settings().company.for_language(Language.EN) == Settings().company  # none: as written
+
+
+def test_company_en_needs_its_name_address_and_bank_account(tmp_path: Path) -> None:
+    problems = _problems(tmp_path, '[company.en]\nname = "Xinghe Precision"\nlegal_name = ""\n')
+    file = tmp_path / "dunbot.toml"
+    assert f"{file}:company.en.address: Field required" in problems
+    assert f"{file}:company.en.bank_account: Field required" in problems
+    assert any(p.startswith(f"{file}:company.en.legal_name: String should have at least 1") for p in problems)
