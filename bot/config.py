@@ -179,9 +179,19 @@ class EmailSettings(_Section):
     username: str | None = None
     password_env: str | None = None
     from_address: str = "ar@example.com"
+    # The display name in From; unset, the company's name in the customer's language.
+    from_name: str | None = Field(default=None, min_length=1)
+    reply_to: str | None = None  # where replies go (Reply-To); unset, they go to from_address
     drop_dir: str = "outbox/email"
     timeout_seconds: int = Field(default=30, ge=1)
     ca_file: str | None = None  # a private CA to trust for STARTTLS; the system's CAs otherwise
+
+
+# What an SMS ends with: the reply keywords carriers and dunbot's reply handling treat as opt-out.
+DEFAULT_OPT_OUT_TEXT: Mapping[Language, str] = {
+    Language.ZH_CN: "回复TD退订",
+    Language.EN: "Reply STOP to opt out",
+}
 
 
 class SmsSettings(_Section):
@@ -195,6 +205,21 @@ class SmsSettings(_Section):
     api_base_url: str | None = None
     status_callback_url: str | None = None
     drop_dir: str = "outbox/sms"
+    opt_out_hint: bool = True  # every SMS ends with how to opt out, in its language
+    opt_out_text: dict[Language, str] = Field(default_factory=lambda: dict(DEFAULT_OPT_OUT_TEXT))
+
+    @field_validator("opt_out_text")
+    @classmethod
+    def _opt_out_text(cls, value: dict[Language, str]) -> dict[Language, str]:
+        if any(not text.strip() for text in value.values()):
+            raise ValueError("an opt-out text cannot be empty; set opt_out_hint = false for none")
+        return value
+
+    def opt_out_for(self, language: Language) -> str:
+        """The opt-out hint an SMS in ``language`` ends with; "" when hints are off."""
+        if not self.opt_out_hint:
+            return ""
+        return self.opt_out_text.get(language) or DEFAULT_OPT_OUT_TEXT[language]
 
 
 class VoiceSettings(_Section):
@@ -375,9 +400,20 @@ class WebSettings(_Section):
     """The daemon's HTTP listener (Twilio callbacks, health)."""
 
     listen: str = "127.0.0.1:8080"
+    # Where people reach dunbot's web endpoints, e.g. "https://dunbot.example.com": when it is https,
+    # e-mails carry a one-click List-Unsubscribe link (RFC 8058) under it, signed with the secret.
+    public_url: str | None = None
+    session_secret_env: str | None = None  # the environment variable holding the signing secret
     # /readyz fails when no cycle succeeded for this long; the default covers a weekend between the
     # default schedule's weekday runs.
     ready_after_hours: int = Field(default=80, ge=1)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError('public_url is an http(s) URL without query, e.g. "https://dunbot.example.com"')
+        return value.rstrip("/") if value is not None else None
 
     @field_validator("listen")
     @classmethod
@@ -610,6 +646,9 @@ def _secret_problems(settings: Settings, file: str) -> list[str]:
         needed.append(("email.password_env", settings.email.password_env))
     if settings.sms.transport == "twilio" or settings.voice.transport == "twilio":
         needed.append(("sms.auth_token_env", settings.sms.auth_token_env))
+    if settings.web.public_url:
+        # The unsubscribe links under it are signed: without the secret anyone could opt anyone out.
+        needed.append(("web.session_secret_env", settings.web.session_secret_env))
     if settings.signing.pkcs12 and settings.signing.password_env:
         # A PKCS#12 without a password (the trial one) needs none; a wrong guess shows when it is opened.
         needed.append(("signing.password_env", settings.signing.password_env))

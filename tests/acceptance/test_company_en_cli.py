@@ -95,8 +95,12 @@ def test_a_cycle_writes_each_customer_in_its_company_language(folder: Path) -> N
         message = message_from_bytes(path.read_bytes(), policy=default)
         emails[str(message["To"])] = message
     english = emails["ap@brightharbour.example.com"]
+    (sender,) = english["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == ("Example Trading", "ar@example.com")
     assert "ICBC Shanghai Branch" in english.get_body(("plain",)).get_content()
-    assert "中国工商银行" in emails["finance@hengtong.example.cn"].get_body(("plain",)).get_content()
+    assert "<mailto:ar@example.com?subject=unsubscribe>" in str(english["List-Unsubscribe"])
+    chinese = emails["finance@hengtong.example.cn"]
+    assert chinese["From"].addresses[0].display_name == "示例贸易有限公司"
     letters = {}
     for path in (folder / "outbox" / "letters").glob("*.pdf"):
         text = subprocess.run([pdftotext, str(path), "-"], capture_output=True, text=True, check=True).stdout
