@@ -161,3 +161,77 @@ def test_a_real_cycle_for_tomorrow_or_a_past_day_runs(empty: Path) -> None:
         result = dunbot(empty, "cycle", "--as-of", day.isoformat(), "--json")
         assert result.returncode == 0, result.stderr
     assert _rows(empty)["cycle_run"] == 2
+
+
+CUSTOMERS = """id,name,tax_id,tier,country,timezone,language,email,phone,address,account_manager,payment_terms_days,credit_limit,industry,annual_revenue,open_lawsuits,do_not_contact
+C1,上海恒通机电设备有限公司,91310000X,cooperative,CN,Asia/Shanghai,zh-CN,finance@hengtong.example.cn,+8613800138000,上海市浦东新区世纪大道1号,am@example.com,30,500000.00,manufacturing,50000000,0,false
+C2,Bright Harbour Ltd,GB123,cooperative,GB,Europe/London,en,ap@brightharbour.example.com,+447911123456,"1 Dock Road, London",,45,,retail,,0,
+"""
+INVOICES = """number,customer_id,currency,amount,issue_date,due_date,contract_ref,status
+INV-1,C1,CNY,100000.00,2026-04-01,2026-05-26,,open
+INV-3,C2,GBP,2500.50,2026-04-01,2026-05-26,,open
+"""
+
+
+def test_a_daemon_tick_that_finds_a_broken_template_logs_it_and_writes_nothing(
+    empty: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    import socket
+    import time
+
+    from bot.render.environment import templates_dir
+
+    (empty / "customers.csv").write_text(CUSTOMERS, encoding="utf-8")
+    (empty / "invoices.csv").write_text(INVOICES, encoding="utf-8")
+    for entity in ("customers", "invoices"):
+        assert dunbot(empty, "import", entity, f"{entity}.csv").returncode == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = empty / "dunbot.toml"
+    text = config.read_text(encoding="utf-8").replace('cron = "0 9 * * 1-5"', 'cron = "* * * * *"')
+    config.write_text(
+        text.replace('listen = "127.0.0.1:8080"', f'listen = "127.0.0.1:{port}"'), encoding="utf-8"
+    )
+    # The templates all exist (the daemon starts), but one no longer renders.
+    templates = tmp_path_factory.mktemp("templates") / "templates"
+    shutil.copytree(templates_dir(), templates)
+    (templates / "email" / "en" / "formal_notice.txt.j2").write_text(
+        "{{ company.nickname }}", encoding="utf-8"
+    )
+    before = _rows(empty)
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=empty,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(empty),
+            "PYTHONUNBUFFERED": "1",
+            "DUNBOT_TEMPLATES": str(templates),
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen: list[str] = []
+    try:
+        assert daemon.stderr is not None
+        deadline = time.monotonic() + 90  # the tick comes at the next full minute
+        while time.monotonic() < deadline:
+            line = daemon.stderr.readline()
+            if not line and daemon.poll() is not None:
+                break
+            seen.append(line)
+            if "failed:" in line:
+                break
+    finally:
+        daemon.terminate()
+        _, rest = daemon.communicate(timeout=30)
+    failure = next((line for line in seen if "failed:" in line), "")
+    assert "the cycle did not start" in failure, "".join(seen) + rest
+    assert (
+        "dunbot.toml:ladder.consultative[3]: template email/en/formal_notice.txt.j2:1: undefined" in failure
+    )
+    assert "Traceback" not in "".join(seen) + rest
+    assert _rows(empty) == before
+    assert daemon.returncode == 0
