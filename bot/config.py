@@ -186,6 +186,14 @@ class EmailSettings(_Section):
     timeout_seconds: int = Field(default=30, ge=1)
     ca_file: str | None = None  # a private CA to trust for STARTTLS; the system's CAs otherwise
 
+    @field_validator("reply_to")
+    @classmethod
+    def _reply_to(cls, value: str | None) -> str | None:
+        # One bare address: it is written into Reply-To and the List-Unsubscribe mailto: as it is.
+        if value is not None and not re.fullmatch(r"[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+", value):
+            raise ValueError('reply_to is one e-mail address, e.g. "ar-replies@example.com"')
+        return value
+
 
 # What an SMS ends with: the reply keywords carriers and dunbot's reply handling treat as opt-out.
 DEFAULT_OPT_OUT_TEXT: Mapping[Language, str] = {
@@ -871,9 +879,17 @@ def _signing_problems(settings: Settings, file: str, warnings: list[str] | None 
 
 def environment_problems(settings: Settings, file: str, warnings: list[str] | None = None) -> list[str]:
     """What valid settings still need from the machine: the secrets in the environment, a signing
-    certificate that opens and is valid now, the fonts and seal the notices use. ``check-config``
-    reports them, and every cycle checks them before it plans (:mod:`bot.outreach.preflight`)."""
-    return _secret_problems(settings, file) + _signing_problems(settings, file, warnings)
+    certificate that opens and is valid now, the fonts and seal the notices use, templates that
+    render. ``check-config`` reports them, and every cycle checks them before it plans
+    (:mod:`bot.outreach.preflight`)."""
+    from bot.render.template_check import template_render_problems
+
+    ladders = {tactic: tuple(step.to_domain() for step in steps) for tactic, steps in settings.ladder.items()}
+    return (
+        _secret_problems(settings, file)
+        + _signing_problems(settings, file, warnings)
+        + template_render_problems(ladders, file)
+    )
 
 
 def check_settings(path: Path) -> list[str]:

@@ -108,6 +108,9 @@ def test_a_template_that_does_not_render_stops_the_cycle(ledger: Path, tmp_path:
     _refused_and_nothing_written(ledger, result, before)
     assert "dunbot.toml:ladder.procedural[2]: template sms/en/overdue_sms.j2" in result.stderr
     assert "nickname" in result.stderr
+    checked = dunbot(ledger, "check-config", env={"DUNBOT_TEMPLATES": str(templates)})
+    assert checked.returncode == 2  # check-config finds it too, before anyone runs a cycle
+    assert "dunbot.toml:ladder.procedural[2]: template sms/en/overdue_sms.j2:1: undefined" in checked.stderr
 
 
 def test_the_same_ledger_cycles_once_the_problems_are_fixed(ledger: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from decimal import Decimal
 from pathlib import Path
@@ -331,3 +332,14 @@ def test_public_url_is_http_and_needs_the_session_secret(
     )
     monkeypatch.setenv("DUNBOT_TEST_SESSION", "s")
     assert not [p for p in check_settings(file) if "web." in p]
+
+
+@pytest.mark.parametrize(
+    "reply_to",
+    ["ar@example.com, boss@example.com", "AR <ar@example.com>", "ar@example.com\nBcc: x@y.z", "ar"],
+)
+def test_reply_to_is_one_bare_address(tmp_path: Path, reply_to: str) -> None:
+    problems = _problems(tmp_path, f"[email]\nreply_to = {json.dumps(reply_to)}\n")
+    assert problems == [
+        f'{tmp_path / "dunbot.toml"}:email.reply_to: reply_to is one e-mail address, e.g. "ar-replies@example.com"'
+    ]
