@@ -393,11 +393,17 @@ def cycle(
     from bot.logs import configure_logging
     from bot.outreach.cycle import dry_run_cycle, log_report, queued_messages, run_cycle
     from bot.outreach.instance import instance_guard
+    from bot.outreach.preflight import require_ready, require_sendable_date
     from bot.views import cycle_json, dry_run_json, print_cycle, print_dry_run, sending_progress
 
     settings = _settings()
     configure_logging(settings)
-    day = _parse_date(as_of, "--as-of") if as_of else _today(settings, _now())
+    today = _today(settings, _now())
+    day = _parse_date(as_of, "--as-of") if as_of else today
+    if not dry_run:
+        # Before anything is opened or written: a cycle that cannot finish must not start.
+        require_sendable_date(day, today)
+        require_ready(settings, str(config_path(state.config)))
     engine = make_engine(settings.database_url)
     if dry_run:
         messages, statuses = dry_run_cycle(engine, settings, day)
@@ -461,7 +467,16 @@ def run() -> None:
         )
 
     with instance_guard(engine) as exclusive:
-        asyncio.run(run_daemon(engine, settings, exclusive=exclusive, clock=_now, on_start=started))
+        asyncio.run(
+            run_daemon(
+                engine,
+                settings,
+                exclusive=exclusive,
+                clock=_now,
+                on_start=started,
+                config_file=str(config_path(state.config)),
+            )
+        )
     daemon_log.info("dunbot stopped")
 
 

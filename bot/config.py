@@ -95,6 +95,16 @@ def _check_timezone(value: str | None) -> str | None:
     return value
 
 
+class CompanyInLanguage(_Section):
+    """The company as customers of another language see it (``[company.en]``): the name, address and
+    bank details their letters, e-mails and SMS show instead of those in ``[company]``."""
+
+    name: str = Field(min_length=1)
+    legal_name: str | None = Field(default=None, min_length=1)  # the name, when unset
+    address: str = Field(min_length=1)
+    bank_account: str = Field(min_length=1)
+
+
 class CompanySettings(_Section):
     """Who is writing: letterhead, sender, defaults for customers."""
 
@@ -108,8 +118,24 @@ class CompanySettings(_Section):
     email: str = "ar@example.com"
     bank_account: str = "中国工商银行上海分行 1001 2345 6789 0000"
     contact_person: str = ""  # named in notices as the person to contact; "" names only phone and e-mail
+    en: CompanyInLanguage | None = None  # [company.en]: the company for English customers
 
     _tz = field_validator("timezone")(_check_timezone)
+
+    def for_language(self, language: Language) -> CompanySettings:
+        """The company as a customer writing ``language`` sees it: for English, ``[company.en]`` in
+        place of the name, legal name, address and bank account (``[company]`` as written when it is
+        not set, or when the company itself writes English)."""
+        if language is not Language.EN or self.en is None or self.language is Language.EN:
+            return self
+        return self.model_copy(
+            update={
+                "name": self.en.name,
+                "legal_name": self.en.legal_name or self.en.name,
+                "address": self.en.address,
+                "bank_account": self.en.bank_account,
+            }
+        )
 
     @field_validator("country")
     @classmethod
@@ -154,9 +180,27 @@ class EmailSettings(_Section):
     username: str | None = None
     password_env: str | None = None
     from_address: str = "ar@example.com"
+    # The display name in From; unset, the company's name in the customer's language.
+    from_name: str | None = Field(default=None, min_length=1)
+    reply_to: str | None = None  # where replies go (Reply-To); unset, they go to from_address
     drop_dir: str = "outbox/email"
     timeout_seconds: int = Field(default=30, ge=1)
     ca_file: str | None = None  # a private CA to trust for STARTTLS; the system's CAs otherwise
+
+    @field_validator("reply_to")
+    @classmethod
+    def _reply_to(cls, value: str | None) -> str | None:
+        # One bare address: it is written into Reply-To and the List-Unsubscribe mailto: as it is.
+        if value is not None and not re.fullmatch(r"[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+", value):
+            raise ValueError('reply_to is one e-mail address, e.g. "ar-replies@example.com"')
+        return value
+
+
+# What an SMS ends with: the reply keywords carriers and dunbot's reply handling treat as opt-out.
+DEFAULT_OPT_OUT_TEXT: Mapping[Language, str] = {
+    Language.ZH_CN: "回复TD退订",
+    Language.EN: "Reply STOP to opt out",
+}
 
 
 class SmsSettings(_Section):
@@ -170,6 +214,21 @@ class SmsSettings(_Section):
     api_base_url: str | None = None
     status_callback_url: str | None = None
     drop_dir: str = "outbox/sms"
+    opt_out_hint: bool = True  # every SMS ends with how to opt out, in its language
+    opt_out_text: dict[Language, str] = Field(default_factory=lambda: dict(DEFAULT_OPT_OUT_TEXT))
+
+    @field_validator("opt_out_text")
+    @classmethod
+    def _opt_out_text(cls, value: dict[Language, str]) -> dict[Language, str]:
+        if any(not text.strip() for text in value.values()):
+            raise ValueError("an opt-out text cannot be empty; set opt_out_hint = false for none")
+        return value
+
+    def opt_out_for(self, language: Language) -> str:
+        """The opt-out hint an SMS in ``language`` ends with; "" when hints are off."""
+        if not self.opt_out_hint:
+            return ""
+        return self.opt_out_text.get(language) or DEFAULT_OPT_OUT_TEXT[language]
 
 
 class VoiceSettings(_Section):
@@ -350,9 +409,20 @@ class WebSettings(_Section):
     """The daemon's HTTP listener (Twilio callbacks, health)."""
 
     listen: str = "127.0.0.1:8080"
+    # Where people reach dunbot's web endpoints, e.g. "https://dunbot.example.com": when it is https,
+    # e-mails carry a one-click List-Unsubscribe link (RFC 8058) under it, signed with the secret.
+    public_url: str | None = None
+    session_secret_env: str | None = None  # the environment variable holding the signing secret
     # /readyz fails when no cycle succeeded for this long; the default covers a weekend between the
     # default schedule's weekday runs.
     ready_after_hours: int = Field(default=80, ge=1)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError('public_url is an http(s) URL without query, e.g. "https://dunbot.example.com"')
+        return value.rstrip("/") if value is not None else None
 
     @field_validator("listen")
     @classmethod
@@ -605,6 +675,9 @@ def _secret_problems(settings: Settings, file: str) -> list[str]:
         needed.append(("email.password_env", settings.email.password_env))
     if settings.sms.transport == "twilio" or settings.voice.transport == "twilio":
         needed.append(("sms.auth_token_env", settings.sms.auth_token_env))
+    if settings.web.public_url:
+        # The unsubscribe links under it are signed: without the secret anyone could opt anyone out.
+        needed.append(("web.session_secret_env", settings.web.session_secret_env))
     if settings.signing.pkcs12 and settings.signing.password_env:
         # A PKCS#12 without a password (the trial one) needs none; a wrong guess shows when it is opened.
         needed.append(("signing.password_env", settings.signing.password_env))
@@ -830,6 +903,21 @@ def _signing_problems(settings: Settings, file: str, warnings: list[str] | None 
     return problems
 
 
+def environment_problems(settings: Settings, file: str, warnings: list[str] | None = None) -> list[str]:
+    """What valid settings still need from the machine: the secrets in the environment, a signing
+    certificate that opens and is valid now, the fonts and seal the notices use, templates that
+    render. ``check-config`` reports them, and every cycle checks them before it plans
+    (:mod:`bot.outreach.preflight`)."""
+    from bot.render.template_check import template_render_problems
+
+    ladders = {tactic: tuple(step.to_domain() for step in steps) for tactic, steps in settings.ladder.items()}
+    return (
+        _secret_problems(settings, file)
+        + _signing_problems(settings, file, warnings)
+        + template_render_problems(ladders, file)
+    )
+
+
 def check_settings(path: Path) -> list[str]:
     """Every problem with the config, including secrets and signing material the ladder needs."""
     return inspect_settings(path)[0]
@@ -851,8 +939,9 @@ def inspect_settings(path: Path) -> tuple[list[str], list[str]]:
     file = str(path)
     named = {_problem_key(problem, file) for problem in problems}
     warnings = placeholder_warnings(path, EXAMPLE_CONFIG)
-    later = _secret_problems(settings, file) + _signing_problems(settings, file, warnings)
+    later = environment_problems(settings, file, warnings)
     problems += [p for p in later if not _named_already(_problem_key(p, file), named)]
+    warnings += _company_language_warnings(settings, file)
     return problems, warnings
 
 
@@ -892,6 +981,24 @@ def _same_texts(ours: Any, shipped: Any, prefix: str) -> list[tuple[str, str]]:
         ):
             same.append((dotted, value))
     return same
+
+
+def _company_language_warnings(settings: Settings, file: str) -> list[str]:
+    """English customers in the database and no ``[company.en]``: their documents would show the
+    company's name, address and bank account as ``[company]`` writes them."""
+    company = settings.company
+    if company.en is not None or company.language is Language.EN:
+        return []
+    from bot.store.census import customers_by_language
+
+    english = customers_by_language(settings.database_url).get(Language.EN.value, 0)
+    if not english:
+        return []
+    return [
+        f"{file}:company: the database has {english} English customer(s), and there is no [company.en]: "
+        "their letters, e-mails and SMS show the company's name, address and bank account as [company] "
+        "writes them; add [company.en] with name, legal_name, address and bank_account"
+    ]
 
 
 def _problem_key(problem: str, file: str) -> str:

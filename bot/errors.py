@@ -4,6 +4,7 @@
 
     DunbotError                      base; never raised itself
     ├── ConfigError                  the config file is missing or invalid (exit 2)
+    ├── UsageError                   a command was asked for what it must not do (exit 2)
     ├── InputError                   a user-supplied file or argument is wrong (exit 1)
     │   ├── ImportValidationError    a CSV file or SQL source failed validation; carries every problem
     │   └── NoticeError              a signed notice cannot be produced as configured
@@ -44,6 +45,12 @@ class ConfigError(DunbotError):
         super().__init__(message)
         self.problems = problems or []
         self.partial = partial
+
+
+class UsageError(DunbotError):
+    """A command was asked for something it must not do (a real cycle for a date far ahead)."""
+
+    exit_code = 2
 
 
 class InputError(DunbotError):

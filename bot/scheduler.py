@@ -100,9 +100,15 @@ async def run_daemon(
     exclusive: bool,
     clock: Callable[[], datetime],
     on_start: Callable[[list[datetime]], None] | None = None,
+    config_file: str = "dunbot.toml",
 ) -> None:
-    """Tick cycles on the configured cron until SIGTERM/SIGINT; serve the web app alongside."""
+    """Tick cycles on the configured cron until SIGTERM/SIGINT; serve the web app alongside.
+
+    Each tick first checks what the cycle needs (``config_file`` names the config in its messages):
+    a tick that finds a problem logs it and writes nothing; the next tick checks again.
+    """
     from bot.outreach.cycle import build_senders, log_report, run_cycle
+    from bot.outreach.preflight import require_ready
 
     tz = settings.schedule.timezone or settings.company.timezone
     try:
@@ -124,11 +130,13 @@ async def run_daemon(
             _log_certificate_validity(settings, clock())
             as_of: date = clock().astimezone(ZoneInfo(tz)).date()
             try:
+                require_ready(settings, config_file)
                 report = await run_cycle(
                     engine, settings, as_of, clock=clock, exclusive=exclusive, senders=senders, stop=stop
                 )
             except DunbotError as exc:
-                log.error("cycle %s failed: %s", as_of, exc)
+                problems = exc.problems if isinstance(exc, ConfigError) else []
+                log.error("cycle %s failed: %s", as_of, "; ".join([str(exc), *problems]))
                 return
             log_report(log, report)
 

@@ -51,6 +51,11 @@ class Outgoing:
     step: str = ""
     invoices: tuple[str, ...] = ()
     metadata: Mapping[str, str] = field(default_factory=dict)
+    # E-mail only: the From display name, the Reply-To address, and the List-Unsubscribe URIs
+    # (mailto: and https:, RFC 2369; an https one makes it one-click, RFC 8058).
+    sender_name: str = ""
+    reply_to: str = ""
+    unsubscribe: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

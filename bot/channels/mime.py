@@ -25,7 +25,7 @@ from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
 from email.policy import compat32
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, formataddr, make_msgid
 
 from bot.channels.base import Attachment, Outgoing
 
@@ -103,6 +103,17 @@ def _header(name: str, value: str) -> str:
     return _FOLD.join(words)
 
 
+def _mailbox(name: str, display_name: str, address: str) -> str:
+    """``Display Name <address>`` for header ``name``: the display name as it is when it is a plain
+    word sequence, quoted when it holds specials (``Xinghe Co., Ltd.``), RFC 2047 encoded words when
+    it holds anything else (Chinese, a control character, ``=?``); just the address without one."""
+    if not display_name:
+        return address
+    if _PRINTABLE.fullmatch(display_name) and "=?" not in display_name:
+        return formataddr((display_name, address))
+    return f"{_header(name, display_name)} <{address}>"
+
+
 def _word(text: str) -> str:
     return f"=?utf-8?b?{base64.b64encode(text.encode('utf-8')).decode('ascii')}?="
 
@@ -165,11 +176,17 @@ def email_message(message: Outgoing, from_address: str, *, now: datetime | None 
         for attachment in message.attachments:
             mixed.attach(_attachment_part(attachment))
         body = mixed
-    body["From"] = from_address
+    body["From"] = _mailbox("From", message.sender_name, from_address)
     body["To"] = message.recipient
+    if message.reply_to:
+        body["Reply-To"] = message.reply_to
     body["Subject"] = _header("Subject", message.subject)
     body["Date"] = format_datetime(now or datetime.now(UTC))
     body["Message-ID"] = message.key if message.key.startswith("<") else make_msgid()
+    if message.unsubscribe:
+        body["List-Unsubscribe"] = ", ".join(f"<{uri}>" for uri in message.unsubscribe)
+        if any(uri.startswith("https://") for uri in message.unsubscribe):
+            body["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058 §3.1
     if message.customer:
         body["X-Dunbot-Customer"] = _header("X-Dunbot-Customer", message.customer)
     if message.step:

@@ -39,6 +39,7 @@ from twilio.http.response import Response as TwilioResponse
 from twilio.rest import Client
 
 from bot.channels.base import Outgoing, Receipt
+from bot.channels.gsm import sms_segments
 from bot.domain.ledger import Channel
 from bot.errors import (
     AmbiguousChannelError,
@@ -57,47 +58,6 @@ OPTED_OUT = 21610  # "Attempt to send to unsubscribed recipient"
 TOO_MANY_REQUESTS = 20429
 
 _T = TypeVar("_T")
-
-# --- SMS segments --------------------------------------------------------------------------------------
-
-# GSM 03.38 default alphabet (one septet each) and its extension table (escape + one septet each).
-_GSM_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_GSM_EXTENSION = frozenset("\f^{}\\[~]|€")
-
-GSM_7 = "GSM-7"
-UCS_2 = "UCS-2"
-
-
-def _pack(units: list[int], single: int, multipart: int) -> int:
-    """Segments needed for characters of ``units`` width each; a character is never split."""
-    total = sum(units)
-    if total <= single:
-        return 1
-    segments, used = 1, 0
-    for width in units:
-        if used + width > multipart:
-            segments, used = segments + 1, 0
-        used += width
-    return segments
-
-
-def sms_segments(text: str) -> tuple[int, str]:
-    """``(segments, encoding)`` for an SMS body, as a carrier would split it.
-
-    GSM-7 when every character is in the GSM 03.38 alphabet (extension characters such as ``€`` and
-    ``{`` take two septets): 160 septets in one message, 153 per part once concatenated. Otherwise
-    UCS-2, counted in UTF-16 code units (an emoji takes two): 70 in one message, 67 per part. An escape
-    pair or a surrogate pair is never split across parts. An empty body is still one message.
-    """
-    if all(char in _GSM_BASIC or char in _GSM_EXTENSION for char in text):
-        septets = [2 if char in _GSM_EXTENSION else 1 for char in text]
-        return _pack(septets, 160, 153), GSM_7
-    code_units = [2 if ord(char) > 0xFFFF else 1 for char in text]
-    return _pack(code_units, 70, 67), UCS_2
-
 
 # --- TwiML ---------------------------------------------------------------------------------------------
 

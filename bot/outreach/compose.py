@@ -7,18 +7,22 @@ a hit means the message is not sent (:class:`BlockedContent`).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import TypedDict
 
 from bot.channels.base import Attachment, Outgoing
+from bot.channels.gsm import gsm_friendly
 from bot.config import Settings
 from bot.domain.compliance import banned_phrase_hits
 from bot.domain.fees import late_fee, terms_for
 from bot.domain.ledger import Channel, Contract, Customer, Invoice
 from bot.domain.money import format_amount
 from bot.domain.policy import FeeTerms, LadderStep
+from bot.outreach.unsubscribe import unsubscribe_mailto, unsubscribe_url
 from bot.render.context import (
     CompanyContext,
     ContractTerms,
@@ -130,7 +134,7 @@ def message_context(
     notice_attached: bool = False,
 ) -> MessageContext:
     """Everything a template may use (``bot/render/context.py``)."""
-    company = settings.company
+    company = settings.company.for_language(customer.language)
     fees = settings.fee_terms()  # not the whole planning policy: this runs once per message
     lines, totals = invoice_lines(invoices, contracts, fees, as_of)
     return MessageContext(
@@ -186,7 +190,9 @@ def compose(
     if channel is Channel.EMAIL:
         email = render_email(language, name, context)
         subject, text, html = email.subject, email.text, email.html
-    elif channel in (Channel.SMS, Channel.VOICE):
+    elif channel is Channel.SMS:
+        text = sms_text(render_sms(language, name, context), settings.sms.opt_out_for(customer.language))
+    elif channel is Channel.VOICE:
         text = render_sms(language, name, context)
     elif channel is Channel.TASK:
         task = render_task(language, name, context)
@@ -203,6 +209,11 @@ def compose(
     if notice is not None:
         attachments = (Attachment(notice.filename, "application/pdf", notice.pdf),)
         metadata["notice_sha256"] = notice.sha256
+    headers = (
+        email_headers(settings, key, context["company"]["name"])
+        if channel is Channel.EMAIL
+        else EmailHeaders(sender_name="", reply_to="", unsubscribe=())
+    )
     outgoing = Outgoing(
         key=key,
         channel=channel,
@@ -216,5 +227,42 @@ def compose(
         invoices=tuple(line["number"] for line in context["invoices"]),
         attachments=attachments,
         metadata=metadata,
+        **headers,
     )
     return Composed(outgoing=outgoing, context=context)
+
+
+def sms_text(rendered: str, opt_out_hint: str) -> str:
+    """The SMS as sent: the rendered text, then the opt-out hint of its language as a sentence of its
+    own, written in the GSM-7 alphabet when typography is all that keeps it from it."""
+    if opt_out_hint:
+        chinese = any("\u4e00" <= char <= "\u9fff" for char in opt_out_hint)
+        stop = "" if rendered.endswith((".", "!", "?", "。", "！", "？")) else ("。" if chinese else ".")
+        rendered = f"{rendered}{stop}{'' if chinese else ' '}{opt_out_hint}"
+    return gsm_friendly(rendered)
+
+
+class EmailHeaders(TypedDict):
+    """The e-mail's own header values in :class:`Outgoing`."""
+
+    sender_name: str
+    reply_to: str
+    unsubscribe: tuple[str, ...]
+
+
+def email_headers(settings: Settings, key: str, company_name: str) -> EmailHeaders:
+    """From's display name (``[email] from_name``, else the company's name as the customer sees it),
+    Reply-To and the List-Unsubscribe URIs: a mailto: to where replies go, and with an https
+    ``[web] public_url`` a signed one-click link first (RFC 8058)."""
+    email, web = settings.email, settings.web
+    replies = email.reply_to or email.from_address
+    links = [unsubscribe_mailto(replies)]
+    if web.public_url and web.public_url.startswith("https://") and web.session_secret_env:
+        secret_value = os.environ.get(web.session_secret_env)
+        if secret_value:  # the cycle's preflight refuses to start without it
+            links.insert(0, unsubscribe_url(web.public_url, secret_value, key))
+    return EmailHeaders(
+        sender_name=email.from_name or company_name,
+        reply_to=email.reply_to or "",
+        unsubscribe=tuple(links),
+    )

@@ -13,7 +13,8 @@ from typing import TypedDict
 
 
 class CompanyContext(TypedDict):
-    """The creditor, from ``[company]`` in the config."""
+    """The creditor, from ``[company]`` in the config; for an English customer the name, legal name,
+    address and bank account come from ``[company.en]`` when it is set."""
 
     name: str
     legal_name: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from decimal import Decimal
 from pathlib import Path
@@ -279,3 +280,92 @@ def test_relative_paths_follow_the_config_file(tmp_path: Path) -> None:
     settings = load_settings(path)
     assert settings.path(settings.evidence.artifact_dir) == folder.resolve() / "store"
     assert settings.database_url == f"sqlite:///{folder.resolve() / 'dunbot.db'}"
+
+
+def test_company_en_is_what_english_customers_see(tmp_path: Path) -> None:
+    from bot.domain.ledger import Language
+
+    example = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    text = (
+        example.replace(
+            '# [company.en]\n# name = "Example Trading"\n',
+            '[company.en]\nname = "Example Trading"\n',
+        )
+        .replace('# address = "100 Century', 'address = "100 Century')
+        .replace('# bank_account = "ICBC', 'bank_account = "ICBC')
+    )
+    path = tmp_path / "dunbot.toml"
+    path.write_text(text, encoding="utf-8")
+    company = load_settings(path).company
+    english = company.for_language(Language.EN)
+    assert english.name == english.legal_name == "Example Trading"  # legal_name defaults to the name
+    assert english.address == "100 Century Avenue, Pudong New Area, Shanghai, China"
+    assert english.bank_account.startswith("ICBC Shanghai Branch")
+    assert english.phone == company.phone and english.email == company.email  # the rest is shared
+    assert company.for_language(Language.ZH_CN) is company
+    writes_english = company.model_copy(update={"language": Language.EN})
+    assert writes_english.for_language(Language.EN) is writes_english  # [company] is English already
+    assert Settings().company.for_language(Language.EN) == Settings().company  # none: as written
+
+
+def test_company_en_needs_its_name_address_and_bank_account(tmp_path: Path) -> None:
+    problems = _problems(tmp_path, '[company.en]\nname = "Xinghe Precision"\nlegal_name = ""\n')
+    file = tmp_path / "dunbot.toml"
+    assert f"{file}:company.en.address: Field required" in problems
+    assert f"{file}:company.en.bank_account: Field required" in problems
+    assert any(p.startswith(f"{file}:company.en.legal_name: String should have at least 1") for p in problems)
+
+
+def test_sms_opt_out_hints_and_their_override(tmp_path: Path) -> None:
+    from bot.domain.ledger import Language
+
+    defaults = Settings().sms
+    assert defaults.opt_out_for(Language.EN) == "Reply STOP to opt out"
+    assert defaults.opt_out_for(Language.ZH_CN) == "回复TD退订"
+    path = tmp_path / "dunbot.toml"
+    path.write_text('[sms.opt_out_text]\nen = "Text STOP to end these messages"\n', encoding="utf-8")
+    sms = load_settings(path).sms
+    assert sms.opt_out_for(Language.EN) == "Text STOP to end these messages"
+    assert sms.opt_out_for(Language.ZH_CN) == "回复TD退订"  # a language not overridden keeps its own
+    path.write_text("[sms]\nopt_out_hint = false\n", encoding="utf-8")
+    assert load_settings(path).sms.opt_out_for(Language.EN) == ""
+    problems = _problems(tmp_path, '[sms.opt_out_text]\n"zh-CN" = " "\n')
+    assert problems == [
+        f"{path}:sms.opt_out_text: an opt-out text cannot be empty; set opt_out_hint = false for none"
+    ]
+    problems = _problems(tmp_path, '[sms.opt_out_text]\nfr = "STOP"\n')
+    assert len(problems) == 1 and problems[0].startswith(f"{path}:sms.opt_out_text.fr"), problems
+
+
+def test_public_url_is_http_and_needs_the_session_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    file = tmp_path / "dunbot.toml"
+    problems = _problems(tmp_path, '[web]\npublic_url = "ftp://dunbot.example.com"\n')
+    assert any(p.startswith(f"{file}:web.public_url: public_url is an http(s) URL") for p in problems)
+    file.write_text('[web]\npublic_url = "https://dunbot.example.com/"\n', encoding="utf-8")
+    assert load_settings(file).web.public_url == "https://dunbot.example.com"
+    assert f"{file}:web.session_secret_env: name the environment variable that holds the secret" in (
+        check_settings(file)
+    )
+    file.write_text(
+        '[web]\npublic_url = "https://dunbot.example.com"\nsession_secret_env = "DUNBOT_TEST_SESSION"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.delenv("DUNBOT_TEST_SESSION", raising=False)
+    assert f"{file}:web.session_secret_env: environment variable DUNBOT_TEST_SESSION is not set" in (
+        check_settings(file)
+    )
+    monkeypatch.setenv("DUNBOT_TEST_SESSION", "s")
+    assert not [p for p in check_settings(file) if "web." in p]
+
+
+@pytest.mark.parametrize(
+    "reply_to",
+    ["ar@example.com, boss@example.com", "AR <ar@example.com>", "ar@example.com\nBcc: x@y.z", "ar"],
+)
+def test_reply_to_is_one_bare_address(tmp_path: Path, reply_to: str) -> None:
+    problems = _problems(tmp_path, f"[email]\nreply_to = {json.dumps(reply_to)}\n")
+    assert problems == [
+        f'{tmp_path / "dunbot.toml"}:email.reply_to: reply_to is one e-mail address, e.g. "ar-replies@example.com"'
+    ]

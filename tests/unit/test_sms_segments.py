@@ -66,3 +66,56 @@ def test_emoji_counts_two_utf16_code_units() -> None:
 
 def test_escape_character_itself_is_not_gsm_text() -> None:
     assert sms_segments("\x1b")[1] == "UCS-2"
+
+
+# --- keeping English SMS GSM-7 (issue 16) ------------------------------------------------------------
+
+
+def test_typography_is_written_plainly_when_that_keeps_an_sms_gsm7() -> None:
+    from bot.channels.gsm import gsm_friendly
+
+    fancy = "Xinghe’s notice: “INV-1” – GBP\u00a02,500.50 due…\u3000Call （021）5080 1234"
+    assert sms_segments(fancy)[1] == "UCS-2"
+    plain = gsm_friendly(fancy)
+    assert plain == 'Xinghe\'s notice: "INV-1" - GBP 2,500.50 due... Call (021)5080 1234'
+    assert sms_segments(plain) == (1, "GSM-7")
+
+
+def test_a_text_that_needs_ucs2_anyway_is_left_exactly_as_written() -> None:
+    from bot.channels.gsm import gsm_friendly
+
+    for text in ("【星河】贵司发票“INV-1”已逾期–请付款", "Café’s bill: 10 €, 5 á", "ok 👍 it’s paid"):
+        assert gsm_friendly(text) == text
+    assert gsm_friendly("already plain, £5 and €5") == "already plain, £5 and €5"
+
+
+@pytest.mark.parametrize("invoice_count", [1, 2, 3])
+@pytest.mark.parametrize(
+    "step",
+    ["pre_due_reminder", "due_statement", "overdue_sms", "collection_call", "formal_notice", "credit_hold"],
+)
+def test_every_english_sms_with_its_hint_is_gsm7_even_with_typography_in_the_config(
+    step: str, invoice_count: int
+) -> None:
+    from bot.outreach.compose import sms_text
+    from bot.render.context import example_context
+    from bot.render.environment import render_sms
+
+    context = example_context("en", invoice_count=invoice_count)
+    context["company"]["name"] = "Xinghe’s Precision – AR"  # as pasted from a word processor
+    body = sms_text(render_sms("en", step, context), "Reply STOP to opt out")
+    assert body.endswith(". Reply STOP to opt out") and "Xinghe's Precision - AR" in body
+    segments, encoding = sms_segments(body)
+    assert encoding == "GSM-7" and segments <= 3, body
+
+
+def test_the_hint_is_its_own_sentence_in_either_language() -> None:
+    from bot.outreach.compose import sms_text
+
+    assert sms_text("Please pay soon.", "Reply STOP to opt out") == "Please pay soon. Reply STOP to opt out"
+    assert (
+        sms_text("Call 021-5080 1234", "Reply STOP to opt out") == "Call 021-5080 1234. Reply STOP to opt out"
+    )
+    assert sms_text("【星河】请尽快付款。", "回复TD退订") == "【星河】请尽快付款。回复TD退订"
+    assert sms_text("【星河】咨询021-5080 1234", "回复TD退订") == "【星河】咨询021-5080 1234。回复TD退订"
+    assert sms_text("Call 021-5080 1234", "") == "Call 021-5080 1234"
