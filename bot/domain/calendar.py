@@ -126,30 +126,16 @@ def window_opening_on(day: date, tz: str, policy: CompliancePolicy) -> datetime:
     return datetime.combine(day, policy.window_start, tzinfo=zone).astimezone(UTC)
 
 
-def contact_time(
-    now_utc: datetime, business_date: date, tz: str, country: str, policy: CompliancePolicy
-) -> datetime:
+def contact_time(now_utc: datetime, business_date: date, tz: str, policy: CompliancePolicy) -> datetime:
     """When a message planned for ``business_date`` may go out to a recipient at ``tz``, in UTC.
 
     On the recipient's local date ``business_date`` inside the window: never earlier (a recipient
     west of the company is still on the day before when the company's cycle runs), and not a day
-    later. When that date is over, or its window has closed, the message is late: it goes at the
-    first window opening, at or after ``now_utc``, on a business day of ``country``. The result is
-    ``now_utc`` itself when the message may go now.
+    later. When that date is over, or its window has closed, the message is late and goes at the
+    next window opening (``now_utc`` itself when the window is open): it was decided on a business
+    day, and waiting for another would only make it later.
     """
     _require_aware(now_utc)
-    zone = _zone(tz)
-    if now_utc.astimezone(zone).date() < business_date:
+    if now_utc.astimezone(_zone(tz)).date() < business_date:
         return window_opening_on(business_date, tz, policy)
-    moment = next_window_opening(now_utc, tz, policy)
-    while True:
-        local_day = moment.astimezone(zone).date()
-        if local_day == business_date or is_business_day(country, local_day):
-            return moment
-        moment = window_opening_on(next_business_day(country, local_day), tz, policy)
-
-
-def days_late(sent_utc: datetime, business_date: date, tz: str) -> int:
-    """Local days between ``business_date`` and the recipient's date at ``sent_utc`` (0 on time)."""
-    _require_aware(sent_utc)
-    return max(0, (sent_utc.astimezone(_zone(tz)).date() - business_date).days)
+    return next_window_opening(now_utc, tz, policy)
