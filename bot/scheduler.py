@@ -176,7 +176,7 @@ class DaemonJobs:
                     report = done
         finally:
             self._cycle_running = False
-        self.plan_wake()
+        self.plan_wake(failed=report is None)
         return report
 
     async def wake(self) -> CycleReport | None:
@@ -204,21 +204,28 @@ class DaemonJobs:
                 outcomes = ", ".join(f"{n} {o.value}" for o, n in sorted(done.stats.outcomes.items()))
                 log.info("woke to send: %s", outcomes or "nothing due")
                 report = done
-        self.plan_wake()
+        self.plan_wake(failed=report is None)
         return report
 
-    def plan_wake(self) -> datetime | None:
-        """Tell ``wake_at`` when the earliest waiting message comes due (None: nothing waits)."""
+    def plan_wake(self, *, failed: bool = False) -> datetime | None:
+        """Tell ``wake_at`` when the earliest waiting message comes due (None: nothing waits).
+
+        After a failed cycle or wake-up, not before ``[outreach] retry_backoff_seconds``: messages
+        that are due would otherwise wake a drain that fails again at once, in a loop.
+        """
         from bot.outreach.cycle import next_send_at
 
         if self.stop.is_set():
             return None
+        now = self.clock()
         try:
-            when = next_send_at(self.engine, self.today(), self.clock())
+            when = next_send_at(self.engine, self.today(), now)
         except SQLAlchemyError:
             # The next tick plans again; a database hiccup here must not take the daemon down.
             log.exception("could not read when the next waiting message is due")
             return None
+        if when is not None and failed:
+            when = max(when, now + timedelta(seconds=self.settings.outreach.retry_backoff_seconds))
         self.wake_at(when)
         if when is not None:
             log.info("next waiting message due at %s", when.isoformat(timespec="minutes"))

@@ -277,3 +277,41 @@ def test_a_recipient_still_on_the_day_before_is_not_sent_to_at_the_tick(
     _run_until(daemon, datetime(2026, 12, 7, 16, 1, tzinfo=UTC))
     [row] = _sent(engine)
     assert row.state == "sent"
+
+
+def test_a_wake_up_that_finds_the_daemon_busy_leaves_the_work_to_it(
+    engine: Engine, settings: Settings
+) -> None:
+    _seed(engine, [("LAX", "US", "America/Los_Angeles", "en")], [MONDAY])
+    daemon = _daemon(engine, settings, Clock(datetime(2026, 12, 7, 0, 30, tzinfo=UTC)))
+    _run_until(daemon, datetime(2026, 12, 7, 2, 0, tzinfo=UTC))
+    opening = datetime(2026, 12, 7, 16, 0, tzinfo=UTC)
+    assert daemon.wake == opening
+    daemon.clock.now, daemon.wake = opening, None
+
+    async def while_busy() -> object:
+        async with daemon.jobs.busy:  # a cycle in flight
+            return await daemon.jobs.wake()
+
+    assert asyncio.run(while_busy()) is None
+    assert daemon.wake is None  # not planned by the skipped wake-up: the busy one plans after
+    assert [r.state for r in _sent(engine)] == ["planned"]
+    assert daemon.jobs.plan_wake() == opening  # what the busy one does when it lets go
+
+
+def test_after_a_failed_wake_up_the_next_waits_the_retry_backoff(engine: Engine, settings: Settings) -> None:
+    _seed(engine, [("LAX", "US", "America/Los_Angeles", "en")], [MONDAY])
+    daemon = _daemon(engine, settings, Clock(datetime(2026, 12, 7, 0, 30, tzinfo=UTC)))
+    _run_until(daemon, datetime(2026, 12, 7, 2, 0, tzinfo=UTC))
+    with engine.begin() as connection:
+        revision = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one()
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = 'elsewhere'"))
+    opening = datetime(2026, 12, 7, 16, 0, tzinfo=UTC)
+    _run_until(daemon, opening)  # the wake-up fails: the schema is not the one this dunbot needs
+    assert [r.state for r in _sent(engine)] == ["planned"]
+    backoff = timedelta(seconds=settings.outreach.retry_backoff_seconds)
+    assert daemon.wake == opening + backoff  # not at once again, in a loop
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+    _run_until(daemon, opening + backoff)
+    assert [r.state for r in _sent(engine)] == ["sent"]
