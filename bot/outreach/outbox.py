@@ -411,10 +411,11 @@ class Outbox:
         if ledger is None:
             return self._finish(connection, row, MessageState.CANCELLED, "the customer is gone", now, events)
         customer = ledger.customer
-        # The recipient's date, which the message speaks of (days overdue, the fee, the letter's
+        # The customer's date, which a message to them speaks of (days overdue, the fee, the letter's
         # date): a wake-up in the company's small hours is still the day before in Los Angeles.
+        # A collector's task speaks of the company's date.
         local_date = now.astimezone(ZoneInfo(customer.timezone)).date()
-        dated = min(as_of, local_date)
+        dated = min(as_of, local_date) if channel in AUTOMATED_CHANNELS else as_of
         still_due = [i for i in ledger.invoices if i.number in numbers and self._still_due(i, as_of, dated)]
         reason = self._not_sendable(customer, channel, still_due)
         if reason:

@@ -8,6 +8,9 @@ cron tick (from the real cron trigger) or to the wake-up the jobs asked for, whi
 from __future__ import annotations
 
 import asyncio
+import email
+import email.message
+import email.policy
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -186,6 +189,19 @@ def _sent_events(engine: Engine) -> dict[int, dict[str, Any]]:
     return {body["data"]["message"]: body["data"] for body in bodies}
 
 
+def _emails(settings: Settings) -> list[email.message.EmailMessage]:
+    return [
+        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+        for path in sorted(settings.path("outbox/email").glob("*.eml"))
+    ]
+
+
+def _text(mail: email.message.EmailMessage) -> str:
+    body = mail.get_body(preferencelist=("plain",))
+    assert body is not None
+    return str(body.get_content())
+
+
 def _aware(value: Any) -> datetime:
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -227,6 +243,12 @@ def test_five_business_days_every_recipient_is_reached_on_its_local_date_inside_
             planned.isoformat(),
             0,
         )
+    # Each reminder speaks of the recipient's date: due in 7 days, also when the wake-up that sent it
+    # came on the company's next day (Honolulu's Friday morning is Saturday in Shanghai).
+    english = [m for m in _emails(settings) if not m["X-Dunbot-Invoices"].startswith("SH-")]
+    assert len(english) == 6 * len(WEEK)
+    for mail in english:
+        assert "due in 7 days" in _text(mail), (mail["X-Dunbot-Invoices"], _text(mail))
     # Los Angeles and Honolulu were still on the day before at the tick: reached by a wake-up.
     friday_hnl = next(r for r in rows if r.customer_id == "HNL" and _day(r.business_date) == WEEK[-1])
     assert _aware(friday_hnl.sent_at) == datetime(2026, 12, 11, 18, 0, tzinfo=UTC)  # 08:00 Friday in Honolulu
