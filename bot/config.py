@@ -342,17 +342,27 @@ class ComplianceSettings(_Section):
 
 
 def parse_window(value: str) -> tuple[time, time]:
-    """Parse "HH:MM-HH:MM" into (start, end); start must be before end."""
-    match = re.fullmatch(r"(\d{2}):(\d{2})-(\d{2}):(\d{2})", value)
+    """Parse "HH:MM-HH:MM" into the domain's (start, end).
+
+    24:00 may end a window (end of the day; it becomes ``time(0)``); "00:00-24:00" is all day, which
+    the domain writes as start == end. An end before the start crosses midnight ("22:00-06:00").
+    A window that starts and ends at the same minute would be empty and is refused.
+    """
+    match = re.fullmatch(r"(\d{2}):(\d{2})-(\d{2}):(\d{2})", value.strip())
     if not match:
-        raise ValueError('window is "HH:MM-HH:MM", e.g. "08:00-20:00"')
+        raise ValueError('window is "HH:MM-HH:MM", e.g. "08:00-20:00" ("00:00-24:00" for all day)')
     h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if (h1, m1) == (24, 0):
+        raise ValueError(f"{value!r}: a window cannot start at 24:00; write 00:00")
+    end_of_day = (h2, m2) == (24, 0)
+    if end_of_day:
+        h2 = 0
     try:
         start, end = time(h1, m1), time(h2, m2)
     except ValueError:
-        raise ValueError(f"{value!r} is not a valid time range") from None
-    if start >= end:
-        raise ValueError("the window must start before it ends (same day)")
+        raise ValueError(f"{value!r} is not a valid time range (00:00 to 24:00)") from None
+    if start == end and not end_of_day:
+        raise ValueError(f'{value!r} is empty: it starts and ends at the same time; "00:00-24:00" is all day')
     return start, end
 
 

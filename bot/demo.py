@@ -126,7 +126,7 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
     if held:
         console.print(
             f"   {held} message(s) wait for the recipient's contact window "
-            f"({settings.compliance.window} local time) and go out with a later cycle"
+            f"({settings.compliance.window} local time); `dunbot run` sends them when it opens"
         )
     for label, folder, pattern in (
         ("e-mails (.eml)", settings.email.drop_dir, "*.eml"),

@@ -5,6 +5,13 @@ cycle; a tick missed while the process was down or busy is not replayed (``coale
 misfire grace): the next cycle recomputes everything from the database anyway. SIGTERM or SIGINT
 stops claiming, lets the messages in flight finish, gives back the rest and exits 0.
 
+Besides the cron tick there is one ``date`` job, "wake": after each cycle and each wake-up (and at
+start) it is set to the instant the earliest waiting message comes due (``next_attempt_at``: a
+recipient's window opens, a retry), and it runs a send-only drain. So a customer in New York is
+reached inside its window on the same business day, although the tick runs at 09:00 in Shanghai.
+The messages and their times stay in the database; the job holds only the instant. What the jobs
+do lives in :class:`DaemonJobs`, which the tests drive with their own clock.
+
 Cron expressions are standard crontab (``0 9 * * 1-5`` = 09:00 Monday to Friday). APScheduler 3
 numbers weekdays from Monday = 0, so numeric weekdays are translated to names first; without that,
 ``1-5`` would run Tuesday to Saturday.
@@ -13,19 +20,30 @@ numbers weekdays from Monday = 0, so numeric weekdays are translated to names fi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import signal
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Settings
 from bot.errors import ConfigError, DunbotError
+from bot.outreach.preflight import require_ready
+
+if TYPE_CHECKING:
+    from bot.channels.base import Sender
+    from bot.domain.ledger import Channel
+    from bot.outreach.cycle import CycleReport
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +111,134 @@ def next_runs(expression: str, timezone: str, after: datetime, count: int = 3) -
     return runs
 
 
+class DaemonJobs:
+    """What the daemon's jobs do, apart from APScheduler: a cycle per tick, a send-only drain per wake-up.
+
+    After each (and at start, :meth:`plan_wake`) ``wake_at`` is told when the earliest waiting
+    message comes due, or None; :func:`run_daemon` turns that into the one "wake" date job. Only one
+    of them works at a time (``busy``): a tick waits for a wake-up's drain to finish; a wake-up that
+    finds the daemon busy leaves the work to it, as whoever held ``busy`` plans the next wake-up
+    after letting go.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        *,
+        exclusive: bool,
+        clock: Callable[[], datetime],
+        senders: dict[Channel, Sender],
+        stop: asyncio.Event,
+        wake_at: Callable[[datetime | None], None],
+        config_file: str = "dunbot.toml",
+    ) -> None:
+        self.engine = engine
+        self.config_file = config_file
+        self.settings = settings
+        self.exclusive = exclusive
+        self.clock = clock
+        self.senders = senders
+        self.stop = stop
+        self.wake_at = wake_at
+        self.timezone = settings.schedule.timezone or settings.company.timezone
+        self.busy = asyncio.Lock()
+        self._cycle_running = False
+
+    def today(self) -> date:
+        """The business date of the schedule's time zone now: the date a tick plans."""
+        return self.clock().astimezone(ZoneInfo(self.timezone)).date()
+
+    async def tick(self) -> CycleReport | None:
+        """One cycle (sync, plan, send) for today; None when it failed or a cycle was still running."""
+        from bot.outreach.cycle import log_report, run_cycle
+
+        if self._cycle_running:
+            log.warning("previous cycle still running; this tick is skipped")
+            return None
+        self._cycle_running = True
+        report: CycleReport | None = None
+        try:
+            async with self.busy:
+                _log_certificate_validity(self.settings, self.clock())
+                as_of = self.today()
+                try:
+                    require_ready(self.settings, self.config_file)
+                    done = await run_cycle(
+                        self.engine,
+                        self.settings,
+                        as_of,
+                        clock=self.clock,
+                        exclusive=self.exclusive,
+                        senders=self.senders,
+                        stop=self.stop,
+                    )
+                except DunbotError as exc:
+                    problems = exc.problems if isinstance(exc, ConfigError) else []
+                    log.error("cycle %s failed: %s", as_of, "; ".join([str(exc), *problems]))
+                else:
+                    log_report(log, done)
+                    report = done
+        finally:
+            self._cycle_running = False
+        self.plan_wake(failed=report is None)
+        return report
+
+    async def wake(self) -> CycleReport | None:
+        """Send what has come due since (no planning); None when busy or it failed."""
+        from bot.outreach.cycle import send_due
+
+        if self.busy.locked():
+            return None
+        report: CycleReport | None = None
+        async with self.busy:
+            as_of = self.today()
+            try:
+                require_ready(self.settings, self.config_file)
+                done = await send_due(
+                    self.engine,
+                    self.settings,
+                    as_of,
+                    clock=self.clock,
+                    exclusive=self.exclusive,
+                    senders=self.senders,
+                    stop=self.stop,
+                )
+            except DunbotError as exc:
+                problems = exc.problems if isinstance(exc, ConfigError) else []
+                log.error("sending the messages due failed: %s", "; ".join([str(exc), *problems]))
+            else:
+                outcomes = ", ".join(f"{n} {o.value}" for o, n in sorted(done.stats.outcomes.items()))
+                log.info("woke to send: %s", outcomes or "nothing due")
+                report = done
+        self.plan_wake(failed=report is None)
+        return report
+
+    def plan_wake(self, *, failed: bool = False) -> datetime | None:
+        """Tell ``wake_at`` when the earliest waiting message comes due (None: nothing waits).
+
+        After a failed cycle or wake-up, not before ``[outreach] retry_backoff_seconds``: messages
+        that are due would otherwise wake a drain that fails again at once, in a loop.
+        """
+        from bot.outreach.cycle import next_send_at
+
+        if self.stop.is_set():
+            return None
+        now = self.clock()
+        try:
+            when = next_send_at(self.engine, self.today(), now)
+        except SQLAlchemyError:
+            # The next tick plans again; a database hiccup here must not take the daemon down.
+            log.exception("could not read when the next waiting message is due")
+            return None
+        if when is not None and failed:
+            when = max(when, now + timedelta(seconds=self.settings.outreach.retry_backoff_seconds))
+        self.wake_at(when)
+        if when is not None:
+            log.info("next waiting message due at %s", when.isoformat(timespec="minutes"))
+        return when
+
+
 async def run_daemon(
     engine: Engine,
     settings: Settings,
@@ -104,11 +250,10 @@ async def run_daemon(
 ) -> None:
     """Tick cycles on the configured cron until SIGTERM/SIGINT; serve the web app alongside.
 
-    Each tick first checks what the cycle needs (``config_file`` names the config in its messages):
-    a tick that finds a problem logs it and writes nothing; the next tick checks again.
+    Each tick and wake-up first checks what sending needs (``config_file`` names the config in its
+    messages): one that finds a problem logs it and writes nothing; the next one checks again.
     """
-    from bot.outreach.cycle import build_senders, log_report, run_cycle
-    from bot.outreach.preflight import require_ready
+    from bot.outreach.cycle import build_senders
 
     tz = settings.schedule.timezone or settings.company.timezone
     try:
@@ -120,32 +265,41 @@ async def run_daemon(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     senders = build_senders(settings)
-    busy = asyncio.Lock()
+    scheduler = AsyncIOScheduler(timezone=ZoneInfo(tz))
 
-    async def tick() -> None:
-        if busy.locked():
-            log.warning("previous cycle still running; this tick is skipped")
+    def wake_at(when: datetime | None) -> None:
+        if when is None:
+            with contextlib.suppress(JobLookupError):
+                scheduler.remove_job("wake")
             return
-        async with busy:
-            _log_certificate_validity(settings, clock())
-            as_of: date = clock().astimezone(ZoneInfo(tz)).date()
-            try:
-                require_ready(settings, config_file)
-                report = await run_cycle(
-                    engine, settings, as_of, clock=clock, exclusive=exclusive, senders=senders, stop=stop
-                )
-            except DunbotError as exc:
-                problems = exc.problems if isinstance(exc, ConfigError) else []
-                log.error("cycle %s failed: %s", as_of, "; ".join([str(exc), *problems]))
-                return
-            log_report(log, report)
+        # No misfire limit: a wake-up that fires late (the loop was busy) still sends. Two instances
+        # may overlap for a moment (the one ending plans the next); DaemonJobs keeps them apart.
+        scheduler.add_job(
+            jobs.wake,
+            DateTrigger(run_date=when),
+            id="wake",
+            replace_existing=True,
+            coalesce=True,
+            max_instances=2,
+            misfire_grace_time=None,
+        )
+
+    jobs = DaemonJobs(
+        engine,
+        settings,
+        exclusive=exclusive,
+        clock=clock,
+        senders=senders,
+        stop=stop,
+        wake_at=wake_at,
+        config_file=config_file,
+    )
 
     async def hourly_checkpoint() -> None:
         # A coroutine, so that it runs on this loop (a plain function would run in a worker thread).
-        await checkpoint_tick(engine, settings, clock, busy)
+        await checkpoint_tick(engine, settings, clock, jobs.busy)
 
-    scheduler = AsyncIOScheduler(timezone=ZoneInfo(tz))
-    scheduler.add_job(tick, trigger, id="cycle", coalesce=True, max_instances=1, misfire_grace_time=30)
+    scheduler.add_job(jobs.tick, trigger, id="cycle", coalesce=True, max_instances=1, misfire_grace_time=30)
     scheduler.add_job(
         hourly_checkpoint,
         CronTrigger(minute=0, timezone=ZoneInfo(tz)),
@@ -154,6 +308,7 @@ async def run_daemon(
         max_instances=1,
         misfire_grace_time=300,
     )
+    jobs.plan_wake()  # messages left waiting by the last run (or due while it was down)
     web_task = _start_web(engine, settings, clock, stop)
     scheduler.start()
     if on_start is not None:
@@ -161,7 +316,7 @@ async def run_daemon(
     try:
         await stop.wait()
         log.info("stop requested: the messages in flight finish, the rest wait for the next cycle")
-        async with busy:  # the cycle in flight finishes its messages (it saw `stop`) before we leave
+        async with jobs.busy:  # the cycle in flight finishes its messages (it saw `stop`) before we leave
             pass
     finally:
         scheduler.shutdown(wait=False)

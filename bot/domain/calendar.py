@@ -3,11 +3,15 @@
 Business days come from the ``holidays`` package (national calendar, no subdivision), so China's
 make-up working weekends (调休) count as working days. Countries the package does not know fall back
 to Monday to Friday.
+
+A contact window is [window_start, window_end) in the recipient's local time, every day. An end
+before the start crosses midnight (22:00-06:00); an end equal to the start is the whole day (the
+config's "00:00-24:00"; 24:00 is ``time(0)``, so "08:00-24:00" is 08:00 to midnight).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -77,12 +81,15 @@ def _require_aware(now_utc: datetime) -> None:
 def in_contact_window(now_utc: datetime, tz: str, policy: CompliancePolicy) -> bool:
     """True when the local time at ``tz`` lies in [window_start, window_end).
 
-    A window whose end is before its start (e.g. 22:00-06:00) spans midnight.
+    A window whose end is before its start (e.g. 22:00-06:00) spans midnight; one whose end equals
+    its start is open all day.
     """
     _require_aware(now_utc)
     local = now_utc.astimezone(_zone(tz)).time().replace(tzinfo=None)
     start, end = policy.window_start, policy.window_end
-    if start <= end:
+    if start == end:
+        return True
+    if start < end:
         return start <= local < end
     return local >= start or local < end
 
@@ -104,3 +111,31 @@ def next_window_opening(now_utc: datetime, tz: str, policy: CompliancePolicy) ->
         if opening_utc >= now_utc:
             return opening_utc
     raise AssertionError("unreachable: a daily window opens within three days")
+
+
+def window_opening_on(day: date, tz: str, policy: CompliancePolicy) -> datetime:
+    """The first instant of the local date ``day`` at ``tz`` inside the contact window, in UTC.
+
+    Local midnight when the window is open then (all day, or a window that crosses midnight), else
+    the window's start on ``day``.
+    """
+    zone = _zone(tz)
+    midnight = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+    if in_contact_window(midnight, tz, policy):
+        return midnight
+    return datetime.combine(day, policy.window_start, tzinfo=zone).astimezone(UTC)
+
+
+def contact_time(now_utc: datetime, business_date: date, tz: str, policy: CompliancePolicy) -> datetime:
+    """When a message planned for ``business_date`` may go out to a recipient at ``tz``, in UTC.
+
+    On the recipient's local date ``business_date`` inside the window: never earlier (a recipient
+    west of the company is still on the day before when the company's cycle runs), and not a day
+    later. When that date is over, or its window has closed, the message is late and goes at the
+    next window opening (``now_utc`` itself when the window is open): it was decided on a business
+    day, and waiting for another would only make it later.
+    """
+    _require_aware(now_utc)
+    if now_utc.astimezone(_zone(tz)).date() < business_date:
+        return window_opening_on(business_date, tz, policy)
+    return next_window_opening(now_utc, tz, policy)

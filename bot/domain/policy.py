@@ -64,7 +64,12 @@ class FeeTerms:
 
 @dataclass(frozen=True, slots=True)
 class CompliancePolicy:
-    """Limits on contact."""
+    """Limits on contact.
+
+    The contact window is [window_start, window_end) in the recipient's local time. An end before
+    the start crosses midnight (22:00-06:00); an end equal to the start is open all day (the
+    config's "00:00-24:00": 24:00 is written ``time(0)``).
+    """
 
     window_start: time = time(8, 0)
     window_end: time = time(20, 0)

@@ -1,7 +1,9 @@
 """A cycle (DESIGN §5): sync sources -> plan and record the day -> recover -> send what is due.
 
-``run_cycle`` is what `dunbot cycle` and each tick of `dunbot run` call. ``dry_run_cycle`` renders
-every message the day's plan would send and reports it, writing and sending nothing.
+``run_cycle`` is what `dunbot cycle` and each tick of `dunbot run` call. ``send_due`` is the second
+half alone, which the daemon runs when a waiting message comes due (a recipient's window opens);
+``next_send_at`` says when that is. ``dry_run_cycle`` renders every message the day's plan would
+send and reports it, writing and sending nothing.
 """
 
 from __future__ import annotations
@@ -234,6 +236,49 @@ async def _cycle(
         reports = sync_source(engine, settings.source.url, settings.source.queries(), defaults, clock())
         report.synced = sum(r.inserted + r.updated for r in reports)
     report.recorded = record_plan(engine, settings, as_of, clock())
+    await _send(engine, settings, as_of, clock, exclusive, senders, stop, progress, worker, report)
+    # Every cycle ends with a signed checkpoint of the log (DESIGN §6), when the log grew.
+    report.checkpoint = checkpoint_now(engine, settings, clock(), "cycle")
+    return report
+
+
+async def send_due(
+    engine: Engine,
+    settings: Settings,
+    as_of: date,
+    *,
+    clock: Callable[[], datetime],
+    exclusive: bool,
+    senders: dict[Channel, Sender] | None = None,
+    stop: asyncio.Event | None = None,
+    worker: str | None = None,
+) -> CycleReport:
+    """Send what has come due in the outbox for ``as_of`` and earlier, without syncing or planning.
+
+    The daemon runs it when a waiting message's window opens, so that a recipient west of the
+    company is reached on its own business day rather than at the next tick (DESIGN §4 rule 3).
+    It is not a cycle: no ``cycle_run`` row, so health and `status` still speak of the last plan.
+    """
+    require_schema(engine)
+    report = CycleReport(as_of=as_of)
+    name = worker or worker_name()
+    await _send(engine, settings, as_of, clock, exclusive, senders, stop, None, name, report)
+    report.checkpoint = checkpoint_now(engine, settings, clock(), "send")  # the sends, checkpointed now
+    return report
+
+
+async def _send(
+    engine: Engine,
+    settings: Settings,
+    as_of: date,
+    clock: Callable[[], datetime],
+    exclusive: bool,
+    senders: dict[Channel, Sender] | None,
+    stop: asyncio.Event | None,
+    progress: Callable[[Outcome], None] | None,
+    worker: str,
+    report: CycleReport,
+) -> None:
     own_senders = senders is None
     active = senders if senders is not None else build_senders(settings)
     outbox = Outbox(
@@ -252,9 +297,6 @@ async def _cycle(
         if own_senders:
             for sender in active.values():
                 await sender.aclose()
-    # Every cycle ends with a signed checkpoint of the log (DESIGN §6), when the log grew.
-    report.checkpoint = checkpoint_now(engine, settings, clock(), "cycle")
-    return report
 
 
 def dry_run_cycle(
@@ -355,6 +397,29 @@ def queued_messages(engine: Engine, as_of: date, now: datetime) -> QueuedMessage
             ).where(planned | stale_claim, message_t.c.business_date <= as_of)
         ).one()
     return QueuedMessages(due=int(row[0]), held=int(row[1]), next_at=row[2])
+
+
+def next_send_at(engine: Engine, as_of: date, now: datetime) -> datetime | None:
+    """When a message planned for ``as_of`` or earlier next comes due; ``now`` if one is due already.
+
+    None when nothing waits. The daemon schedules its wake-up for this instant: the messages and
+    their ``next_attempt_at`` (window, caps, retry) live in the database, the scheduler holds only
+    the time. Messages of a later business date are left to that date's cycle.
+    """
+    waiting = (message_t.c.state == MessageState.PLANNED) & (message_t.c.business_date <= as_of)
+    with engine.connect() as connection:
+        unheld, earliest = connection.execute(
+            sa.select(
+                sa.func.count().filter(message_t.c.next_attempt_at.is_(None)),
+                sa.func.min(message_t.c.next_attempt_at),
+            ).where(waiting)
+        ).one()
+    if unheld:
+        return now
+    if earliest is None:
+        return None
+    due: datetime = earliest
+    return max(due, now)
 
 
 def _dry_run_notice(

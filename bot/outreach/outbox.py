@@ -34,7 +34,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -45,7 +45,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.channels.base import Outgoing, Receipt, Sender
 from bot.config import Settings
-from bot.domain.calendar import in_contact_window, next_window_opening
+from bot.domain.calendar import contact_time
 from bot.domain.ledger import (
     AUTOMATED_CHANNELS,
     TACTIC_OF_TIER,
@@ -150,6 +150,8 @@ class _Ready:
     step: str
     channel: Channel
     outgoing: Outgoing
+    business_date: date  # the business date it was planned for
+    local_date: date  # the recipient's date when it was handed to the provider
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,13 +411,18 @@ class Outbox:
         if ledger is None:
             return self._finish(connection, row, MessageState.CANCELLED, "the customer is gone", now, events)
         customer = ledger.customer
-        still_due = [i for i in ledger.invoices if i.number in numbers and self._still_due(i, as_of)]
+        # The customer's date, which a message to them speaks of (days overdue, the fee, the letter's
+        # date): a wake-up in the company's small hours is still the day before in Los Angeles.
+        # A collector's task speaks of the company's date.
+        local_date = now.astimezone(ZoneInfo(customer.timezone)).date()
+        dated = min(as_of, local_date) if channel in AUTOMATED_CHANNELS else as_of
+        still_due = [i for i in ledger.invoices if i.number in numbers and self._still_due(i, as_of, dated)]
         reason = self._not_sendable(customer, channel, still_due, as_of)
         if reason:
             return self._finish(connection, row, MessageState.CANCELLED, reason, now, events)
         if channel in AUTOMATED_CHANNELS:
             sent = recent.setdefault(customer.id, [])
-            hold = self._hold_until(customer, channel, sent, now)
+            hold = self._hold_until(customer, channel, row.business_date, sent, now)
             if hold is not None:
                 connection.execute(
                     sa.update(message_t)
@@ -454,7 +461,7 @@ class Outbox:
                     step=step,
                     invoices=still_due,
                     contracts=ledger.contracts,
-                    as_of=as_of,
+                    as_of=dated,
                     reference=reference,
                     now=now,
                     events=events,
@@ -477,7 +484,7 @@ class Outbox:
                 step=step,
                 invoices=still_due,
                 contracts=ledger.contracts,
-                as_of=as_of,
+                as_of=dated,
                 reference=reference,
                 notice=notice,
             )
@@ -493,6 +500,8 @@ class Outbox:
             step=row.step,
             channel=channel,
             outgoing=composed.outgoing,
+            business_date=row.business_date,
+            local_date=local_date,
         )
 
     def _hold_for_retry(self, connection: Connection, row: Any, reason: str, now: datetime) -> _Done:
@@ -513,14 +522,16 @@ class Outbox:
         log.warning("notice not signed yet, will retry", extra={"message_row": row.id, "reason": reason})
         return _Done(row.step, row.channel, Outcome.HELD)
 
-    def _still_due(self, invoice: Invoice, as_of: date) -> bool:
+    def _still_due(self, invoice: Invoice, as_of: date, dated: date) -> bool:
+        # Every payment known as of the company's date counts; a promise holds through the
+        # recipient's date.
         if invoice.status is not InvoiceStatus.OPEN:
             return False
         if invoice.outstanding_as_of(as_of) <= self.policy.compliance.tolerance:
             return False
         if invoice.paused_until is not None and invoice.paused_until >= as_of:
             return False
-        return not (invoice.promise is not None and invoice.promise.date >= as_of)
+        return not (invoice.promise is not None and invoice.promise.date >= dated)
 
     @staticmethod
     def _not_sendable(
@@ -558,12 +569,26 @@ class Outbox:
         return found
 
     def _hold_until(
-        self, customer: Customer, channel: Channel, recent: list[tuple[str, datetime]], now: datetime
+        self,
+        customer: Customer,
+        channel: Channel,
+        business_date: date,
+        recent: list[tuple[str, datetime]],
+        now: datetime,
     ) -> datetime | None:
-        """When a message outside the window or over the caps may be tried again; None to send now."""
+        """When a message held for its window or the caps may be tried again; None to send now.
+
+        The window is the one of the recipient's local date ``business_date`` (DESIGN §4 rule 3):
+        a recipient still on the day before waits for that date's opening, not the next tick's.
+        """
         compliance = self.policy.compliance
-        if not in_contact_window(now, customer.timezone, compliance):
-            return next_window_opening(now, customer.timezone, compliance)
+
+        def when(moment: datetime) -> datetime:
+            return contact_time(moment, business_date, customer.timezone, compliance)
+
+        opening = when(now)
+        if opening > now:
+            return opening
         zone = ZoneInfo(customer.timezone)
         today = now.astimezone(zone).date()
         same_channel_today = any(
@@ -572,10 +597,9 @@ class Outbox:
         if len(recent) < compliance.max_messages_per_7d and not same_channel_today:
             return None
         if same_channel_today:
-            tomorrow = datetime.combine(today + timedelta(days=1), compliance.window_start, tzinfo=zone)
-            return next_window_opening(tomorrow, customer.timezone, compliance)
+            return when(datetime.combine(today + timedelta(days=1), time(0), tzinfo=zone))
         oldest = min(at for _, at in recent)
-        return next_window_opening(oldest + timedelta(days=7), customer.timezone, compliance)
+        return when(oldest + timedelta(days=7))
 
     @staticmethod
     def _tactics(connection: Connection, numbers: list[str]) -> dict[tuple[str, str], str]:
@@ -896,6 +920,11 @@ class Outbox:
                 "detail": dict(receipt.detail),
                 "artifacts": stored,
                 "notice_sha256": ready.outgoing.metadata.get("notice_sha256"),
+                # Reached on the recipient's local date it was planned for, or how many days later
+                # (the service was down through the window, or the caps held it).
+                "business_date": ready.business_date,
+                "recipient_date": ready.local_date,
+                "days_late": max(0, (ready.local_date - ready.business_date).days),
             },
             dedupe_key=f"message_sent:{ready.id}",
         )

@@ -260,7 +260,7 @@ class Checkpoint(SQLModel, table=True):
     certificate: str  # the signer's certificate, PEM
     timestamp: str | None = None
     compact_range: str = "[]"
-    reason: str = Field(default="", max_length=32)  # "cycle", "hourly", "export"
+    reason: str = Field(default="", max_length=32)  # "cycle", "send", "hourly", "export"
 
 
 class CycleRun(SQLModel, table=True):

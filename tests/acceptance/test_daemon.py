@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -125,3 +126,75 @@ def test_a_bad_cron_is_a_config_error(folder: Path) -> None:
     )
     assert result.returncode == 2
     assert "dunbot.toml:schedule.cron:" in result.stderr
+
+
+LIBFAKETIME = next(iter(sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))), Path("/nonexistent"))
+
+
+def _faked(folder: Path, instant: str) -> dict[str, str]:
+    # The daemon's own pid (LD_PRELOAD, not the forking `faketime` wrapper); its clock starts at
+    # ``instant`` and runs on from there.
+    return {**_env(folder), "LD_PRELOAD": str(LIBFAKETIME), "FAKETIME": f"@{instant}", "TZ": "UTC"}
+
+
+@pytest.mark.skipif(
+    not LIBFAKETIME.exists(), reason="libfaketime is not installed (apt-get install faketime)"
+)
+def test_the_daemon_wakes_when_a_london_customers_window_opens(folder: Path) -> None:
+    """The 09:00 Shanghai tick is 01:00 in London: the daemon sends at 08:00 London, not the next tick."""
+    (folder / "customers.csv").write_text(
+        "id,name,tax_id,tier,country,timezone,language,email,phone,address,account_manager,"
+        "payment_terms_days,credit_limit,industry,annual_revenue,open_lawsuits,do_not_contact\n"
+        "LON,Thames Tools Ltd,,B,GB,Europe/London,en,ap@thames.example.com,,,,30,,,,0,\n",
+        encoding="utf-8",
+    )
+    (folder / "invoices.csv").write_text(
+        "number,customer_id,currency,amount,issue_date,due_date,contract_ref,status\n"
+        "INV-1,LON,GBP,1200.00,2026-11-01,2026-12-14,,open\n",  # due in 7 days: the pre-due reminder
+        encoding="utf-8",
+    )
+    for entity in ("customers", "invoices"):
+        imported = subprocess.run(
+            [sys.executable, "-m", "bot", "import", entity, f"{entity}.csv"],
+            cwd=folder,
+            env=_env(folder),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert imported.returncode == 0, imported.stderr
+    tick = subprocess.run(  # Monday's cycle at 09:00 in Shanghai
+        [sys.executable, "-m", "bot", "cycle", "--as-of", "2026-12-07"],
+        cwd=folder,
+        env=_faked(folder, "2026-12-07 01:00:00"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert tick.returncode == 0, tick.stderr
+    assert not (folder / "outbox" / "email").exists()  # 01:00 in London: it waits
+
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=folder,
+        env=_faked(folder, "2026-12-07 07:59:52"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = _wait_for_line(daemon, "next waiting message due at 2026-12-07T08:00+00:00")
+        assert "Traceback" not in line
+        _wait_for_line(daemon, "woke to send: 1 sent", timeout=60)
+        os.kill(daemon.pid, signal.SIGTERM)
+        _, rest = daemon.communicate(timeout=30)
+        assert daemon.returncode == 0, rest
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.communicate()
+    assert len(list((folder / "outbox" / "email").glob("*.eml"))) == 1
+    with sqlite3.connect(folder / "dunbot.db") as database:
+        state, sent_at = database.execute("SELECT state, sent_at FROM message").fetchone()
+    assert state == "sent"
+    assert str(sent_at).startswith("2026-12-07 08:00:0")  # 08:00 in London, as the window opens

@@ -204,6 +204,24 @@ def test_outside_the_contact_window_the_message_waits(engine: Engine, settings: 
     assert _messages(engine) == {"due_statement/email": ("sent", 1), "overdue_sms/sms": ("sent", 1)}
 
 
+def test_a_recipient_still_on_the_day_before_waits_for_its_own_date(
+    engine: Engine, settings: Settings
+) -> None:
+    _seed(engine, country="US", timezone="America/Los_Angeles", language="en")
+    _cycle(engine, settings, Clock(datetime(2026, 6, 10, 1, 0, tzinfo=UTC)))  # 18:00 Tuesday in Los Angeles
+    assert _messages(engine) == {"due_statement/email": ("planned", 0), "overdue_sms/sms": ("planned", 0)}
+    with engine.connect() as connection:
+        waits = set(connection.execute(sa.text("SELECT next_attempt_at FROM message")).scalars())
+    assert {str(w)[:16] for w in waits} == {"2026-06-10 15:00"}  # 08:00 on Wednesday there
+    # Down through Wednesday's window: Thursday 08:30 there, the messages go, one day late.
+    _cycle(engine, settings, Clock(datetime(2026, 6, 11, 15, 30, tzinfo=UTC)))
+    assert _messages(engine) == {"due_statement/email": ("sent", 1), "overdue_sms/sms": ("sent", 1)}
+    sent = [b["data"] for b in _bodies(engine) if b["kind"] == "message_sent"]
+    assert [(d["business_date"], d["recipient_date"], d["days_late"]) for d in sent] == [
+        ("2026-06-10", "2026-06-11", 1)
+    ] * 2
+
+
 def test_what_waits_in_the_outbox_is_reported_for_a_dry_run(engine: Engine, settings: Settings) -> None:
     _seed(engine)
     assert queued_messages(engine, AS_OF, NOON_SHANGHAI) == QueuedMessages(due=0, held=0, next_at=None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from datetime import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -88,7 +89,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 [company]
 timezone = "Mars/Olympus"
 [compliance]
-window = "20:00-08:00"
+window = "08:00-08:00"
 tolerance = 1.5
 [fees]
 daily_rate = "2"
@@ -100,7 +101,7 @@ transport = "pigeon"
     joined = "\n".join(problems)
     assert len(problems) == 5, joined
     assert f"{file}:company.timezone: unknown IANA timezone 'Mars/Olympus'" in joined
-    assert f"{file}:compliance.window: the window must start before it ends" in joined
+    assert f"{file}:compliance.window: '08:00-08:00' is empty" in joined
     assert f'{file}:compliance.tolerance: write decimals as strings, e.g. "1.5"' in joined
     assert f"{file}:fees.daily_rate: a rate is a fraction between 0 and 1" in joined
     assert f"{file}:email.transport:" in joined
@@ -369,3 +370,38 @@ def test_reply_to_is_one_bare_address(tmp_path: Path, reply_to: str) -> None:
     assert problems == [
         f'{tmp_path / "dunbot.toml"}:email.reply_to: reply_to is one e-mail address, e.g. "ar-replies@example.com"'
     ]
+
+
+@pytest.mark.parametrize(
+    ("window", "start", "end"),
+    [
+        ("08:00-20:00", time(8), time(20)),
+        ("00:00-24:00", time(0), time(0)),  # all day: the domain writes it start == end
+        ("08:00-24:00", time(8), time(0)),  # to the end of the day
+        ("22:00-06:00", time(22), time(6)),  # across midnight
+        ("20:00-08:00", time(20), time(8)),
+    ],
+)
+def test_windows_all_day_to_midnight_and_across_midnight_are_accepted(
+    tmp_path: Path, window: str, start: time, end: time
+) -> None:
+    path = tmp_path / "dunbot.toml"
+    path.write_text(f'[compliance]\nwindow = "{window}"\n', encoding="utf-8")
+    policy = load_settings(path).planning_policy().compliance
+    assert (policy.window_start, policy.window_end) == (start, end)
+
+
+@pytest.mark.parametrize(
+    ("window", "message"),
+    [
+        ("08:00-08:00", "'08:00-08:00' is empty"),
+        ("00:00-00:00", "'00:00-00:00' is empty"),
+        ("24:00-08:00", "a window cannot start at 24:00"),
+        ("08:00-24:30", "'08:00-24:30' is not a valid time range"),
+        ("8:00-20:00", 'window is "HH:MM-HH:MM"'),
+    ],
+)
+def test_bad_windows_say_what_is_wrong(tmp_path: Path, window: str, message: str) -> None:
+    problems = _problems(tmp_path, f'[compliance]\nwindow = "{window}"\n')
+    assert len(problems) == 1 and problems[0].startswith(f"{tmp_path / 'dunbot.toml'}:compliance.window: ")
+    assert message in problems[0]
