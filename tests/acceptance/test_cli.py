@@ -248,8 +248,12 @@ def test_plan_json_has_the_contract_shape(loaded: Path) -> None:
     assert (notice["tier"], notice["tactic"], notice["days_overdue"]) == ("cooperative", "procedural", 15)
     assert notice["status"] == "planned" and notice["channels"] == ["email", "letter"]
     assert notice["late_fee"] == "0.00"  # grace is 15 days
-    # GB customer, cautious: day 30 is the preservation pack, which waits for approval
-    assert by_key[("INV-3", "preservation_pack")]["status"] == "awaiting_approval"
+    # GB customer, cautious: day 30 is the preservation pack, a legal step; no signed demand has gone
+    # out, so its first demand goes in its stead (issue 16, DESIGN §4 rule 2; before: awaiting_approval)
+    assert ("INV-3", "preservation_pack") not in by_key
+    first_demand = by_key[("INV-3", "credit_hold")]
+    assert first_demand["status"] == "planned"
+    assert first_demand["reason"].startswith("first demand before preservation_pack: credit_hold (day 7)")
 
 
 def test_plan_has_no_side_effects(loaded: Path) -> None:

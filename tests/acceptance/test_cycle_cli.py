@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 AS_OF = "2026-11-24"  # a Tuesday, a working day in China
+A_WEEK_LATER = "2026-12-01"
 
 
 def dunbot(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -88,6 +89,10 @@ def test_a_cycle_sends_then_a_second_sends_nothing_more(ledger: Path) -> None:
 
 def test_tasks_task_done_and_the_log(ledger: Path) -> None:
     dunbot(ledger, "cycle", "--as-of", AS_OF, "--json")
+    # Legal steps come a week after the first demand went out (issue 16, DESIGN §4 rule 2): the
+    # approval tasks are raised by the cycle of the same weekday a week later (before: by the first).
+    week_later = dunbot(ledger, "cycle", "--as-of", A_WEEK_LATER, "--json")
+    assert week_later.returncode == 0, week_later.stderr
     listed = dunbot(ledger, "tasks", "--json")
     assert listed.returncode == 0, listed.stderr
     tasks = json.loads(listed.stdout)

@@ -145,6 +145,18 @@ def test_a_do_not_contact_customer_is_one_task_and_the_plan_and_aging_say_why(le
     assert "task_created" in kinds and "step_planned" not in kinds and "message_sent" not in kinds
     assert not [t for t in tasks(ledger) if t["customer"] == "C3" and t["kind"] != "manual"]
 
+    listed = ok(ledger, "tasks")
+    assert "manual" in listed and "C3" in listed
+    # Closed by a collector, it is not raised again the next day; the plan still says why.
+    ok(ledger, "task", "done", str(task["id"]), "--note", "called the owner; paying by the 30th")
+    ok(ledger, "cycle", "--as-of", THE_DAY_AFTER)
+    assert [
+        (t["status"], t["kind"])
+        for t in json.loads(ok(ledger, "tasks", "--all", "--json"))
+        if t["customer"] == "C3"
+    ] == [("done", "manual")]
+    assert plan(ledger, THE_DAY_AFTER)["INV-DNC"][0]["status"] == "manual"
+
     aging = json.loads(ok(ledger, "report", "aging", "--as-of", FIRST_DAY, "--json"))
     [c3] = [row for row in aging["by_customer"] if row["customer"] == "C3"]
     assert c3["note"].startswith("do_not_contact") and c3["31-60"] == "50000.00"

@@ -68,4 +68,9 @@ def test_the_importer_accepts_it_and_every_tier_appears(tmp_path: Path) -> None:
     assert {tier.value for tier in preview.tiers} == {"strategic", "cooperative", "cautious"}
     assert min(preview.tiers.values()) >= 8  # no tier is a token one
     statuses = {d.status.value for d in preview.decisions}
-    assert {"planned", "awaiting_approval", "superseded"} <= statuses
+    # A first run: invoices whose legal step is due open with a signed demand instead (issue 16,
+    # DESIGN §4 rule 2; before, this run placed legal steps awaiting approval), and the
+    # do_not_contact customers' overdue invoices are manual.
+    assert {"planned", "superseded", "manual"} <= statuses
+    assert "awaiting_approval" not in statuses
+    assert any(d.reason.startswith("first demand before ") for d in preview.decisions)

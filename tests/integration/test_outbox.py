@@ -30,7 +30,7 @@ from bot.evidence.artifacts import ArtifactStore
 from bot.evidence.verify import verify_log
 from bot.outreach.cycle import QueuedMessages, queued_messages, run_cycle
 from bot.outreach.outbox import Outbox, Outcome
-from bot.outreach.planning import record_plan
+from bot.outreach.planning import preview_plan, record_plan
 from bot.render.verification import verify_notice_bytes
 from bot.store import tables
 from bot.store.engine import make_engine
@@ -372,6 +372,36 @@ def _seed_approval_case(engine: Engine) -> int:
                 due_date=AS_OF - timedelta(days=60),
             )
         )
+        session.flush()
+        # Its credit_hold notice went out ten days ago: the first demand a legal step needs (issue 16).
+        demand_day = AS_OF - timedelta(days=10)
+        sent_at = NOON_SHANGHAI - timedelta(days=10)
+        session.add(
+            tables.StepExecution(
+                invoice_number="I-60",
+                customer_id="C1",
+                tactic="procedural",
+                step="credit_hold",
+                status="planned",
+                business_date=demand_day,
+                created_at=sent_at,
+                updated_at=sent_at,
+            )
+        )
+        demand = tables.Message(
+            customer_id="C1",
+            step="credit_hold",
+            channel="email",
+            business_date=demand_day,
+            state="sent",
+            sent_at=sent_at,
+            created_at=sent_at,
+            updated_at=sent_at,
+        )
+        session.add(demand)
+        session.flush()
+        assert demand.id is not None
+        session.add(tables.MessageInvoice(message_id=demand.id, invoice_number="I-60"))
         session.commit()
     record_plan(engine, Settings(), AS_OF, NOON_SHANGHAI)
     with engine.connect() as connection:
@@ -456,6 +486,14 @@ def test_a_rejected_step_is_never_sent(engine: Engine, settings: Settings) -> No
             sa.text("SELECT count(*) FROM task WHERE kind='approval' AND status='open'")
         ).scalar_one()
     assert open_approvals == 0
+    # Rejected, the invoice is left to the collectors: a manual task, and manual in the plan.
+    with engine.connect() as connection:
+        manual = connection.execute(sa.text("SELECT invoices, step FROM task WHERE kind = 'manual'")).one()
+    assert (json.loads(manual.invoices), manual.step) == (["I-60"], "payment_order_pack")
+    later = preview_plan(engine, settings, AS_OF + timedelta(days=1))
+    assert [(d.step, d.status.value) for d in later.decisions if d.invoice == "I-60"] == [
+        ("payment_order_pack", "manual")
+    ]
 
 
 class RunningClock:

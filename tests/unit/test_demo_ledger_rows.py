@@ -48,7 +48,8 @@ def _config() -> dict[str, object]:
 def _ladder_days() -> set[int]:
     ladders = _config()["ladder"]
     assert isinstance(ladders, dict)
-    return {int(step["day"]) for steps in ladders.values() for step in steps}
+    # [ladder] holds the tactics' step arrays and settings beside them (demand_lead_days)
+    return {int(step["day"]) for steps in ladders.values() if isinstance(steps, list) for step in steps}
 
 
 def _industries() -> set[str]:
