@@ -94,8 +94,11 @@ def print_fitted(
     rows: Sequence[Sequence[RenderableType]],
     *,
     console: Console | None = None,
+    empty: str | None = None,
 ) -> None:
     """Print ``rows`` as a table that fits the terminal without cutting any ``whole`` cell.
+
+    No rows: one line instead (``empty``, else "TITLE: none"), not a table of headers.
 
     Boxed with every column when that fits; else compact (no borders); else compact without the
     droppable columns, fewest first, the caption naming what was left out. When even that is wider
@@ -103,6 +106,9 @@ def print_fitted(
     would be a wrong amount.
     """
     console = console or out
+    if not rows:
+        console.print(empty or f"{title}: none", markup=False, highlight=False, soft_wrap=True)
+        return
     # Every cell measured once; each layout's width is then arithmetic.
     widest = [max((_cell_width(row[i]) for row in rows), default=1) for i in range(len(columns))]
     levels = sorted({c.drop for c in columns if c.drop})
@@ -385,6 +391,7 @@ def print_dry_run(day: date, messages: Sequence[Any], statuses: Counter[str], qu
             ]
             for m in messages
         ],
+        empty=f"dry run {day}: the plan would send no new message (nothing written)",
     )
     out.print(", ".join(f"{count} {status}" for status, count in sorted(statuses.items())) or "nothing due")
     if queued.due or queued.held:
@@ -507,6 +514,7 @@ def print_log(entries: Sequence[Any]) -> None:
             ]
             for e in entries
         ],
+        empty="no events",
     )
 
 
@@ -726,6 +734,7 @@ def print_status(current: Any) -> None:
             [channel, *(str(current.messages.get((channel, state), 0)) for state in STATUS_STATES)]
             for channel in sorted({c for c, _ in current.messages})
         ],
+        empty="outbox: empty",
     )
     out.print(f"outbox depth {current.outbox_depth}; unknown (each with a review task) {current.unknown}")
     tasks = ", ".join(f"{kind} {n}" for kind, n in sorted(current.open_tasks.items())) or "none"
