@@ -821,6 +821,7 @@ def message_json(detail: Any) -> dict[str, Any]:
             {"at": _instant(h.at), "seq": h.seq, "state": h.state, "actor": h.actor, "detail": h.detail}
             for h in detail.history
         ],
+        "will_cancel": detail.will_cancel,
         "waiting": (
             {
                 "goes_at": _instant(waiting.goes_at),
@@ -915,6 +916,9 @@ def print_message(detail: Any) -> None:
     if waiting is None:
         return
     out.print()
+    if detail.will_cancel:
+        _say(f"it will not be sent: the outbox cancels it when it re-checks it ({detail.will_cancel})")
+        return
     if not waiting.waits:
         _say("not waiting: the next cycle sends it")
         return

@@ -408,6 +408,11 @@ def test_message_show_says_why_a_message_waits_and_until_when(tmp_path: Path) ->
     assert f"contact_window until {held:%Y-%m-%d %H:%M} UTC" in table.stdout
     assert f"it can go from {held:%Y-%m-%d %H:%M} UTC" in table.stdout
 
+    assert dunbot(tmp_path, "opt-out", "C1", "--channel", "email", "--reason", "退订").returncode == 0
+    refused = dunbot(tmp_path, "message", "show", str(email_id))
+    assert "it will not be sent: the outbox cancels it when it re-checks it" in refused.stdout
+    assert "(the customer opted out of email)" in refused.stdout
+
     unknown = dunbot(tmp_path, "message", "show", "999")
     assert (
         unknown.returncode == 1 and "no message 999" in unknown.stderr and "Traceback" not in unknown.stderr
