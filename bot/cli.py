@@ -919,8 +919,8 @@ def message_show(
     ] = False,
 ) -> None:
     """What a message said (as sent), its attachments, its history, and why it waits and until when."""
+    from bot.message_view import message_json, print_message
     from bot.outreach.message_detail import show_message
-    from bot.views import message_json, print_message
 
     settings = _settings()
     detail = show_message(make_engine(settings.database_url), settings, message, _now())

@@ -104,6 +104,8 @@ class MessageDetail:
     signed_pdf: StoredFile | None
     history: tuple[HistoryEntry, ...]
     waiting: WaitExplanation | None  # only for a message still planned
+    # a planned message the outbox's re-check will cancel instead of sending, and why
+    will_cancel: str | None
     task: int | None  # the collector task the message became, or that reviews it
 
 
@@ -134,11 +136,12 @@ def show_message(engine: Engine, settings: Settings, message_id: int, now: datet
         content, attachments, note = _content(Channel(row.channel), files, store, row)
         signed_pdf = _signed_pdf(connection, store, events, attachments, files)
         task = _task_of(connection, row)
-        waiting = None
+        waiting, will_cancel = None, None
         if row.state == "planned":
             waiting = explain_wait(
                 _pending(connection, row, customer, invoices, now), settings.planning_policy().compliance, now
             )
+            will_cancel = _will_cancel(Channel(row.channel), customer)
     return MessageDetail(
         id=row.id,
         customer=row.customer_id,
@@ -162,6 +165,7 @@ def show_message(engine: Engine, settings: Settings, message_id: int, now: datet
         signed_pdf=signed_pdf,
         history=_history(row, events),
         waiting=waiting,
+        will_cancel=will_cancel,
         task=task,
     )
 
@@ -346,6 +350,17 @@ def _task_of(connection: Connection, row: Any) -> int | None:
         )
     ).scalar()
     return int(review) if review is not None else None
+
+
+def _will_cancel(channel: Channel, customer: Any) -> str | None:
+    """What the outbox's re-check will refuse the message for, as far as the customer row says."""
+    if channel is Channel.TASK:
+        return None
+    if customer.do_not_contact:
+        return "the customer is marked do-not-contact"
+    if channel.value in {c for c in (customer.opted_out or "").split(",") if c}:
+        return f"the customer opted out of {channel.value}"
+    return None
 
 
 # --- why it waits ----------------------------------------------------------------------------------

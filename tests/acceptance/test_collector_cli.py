@@ -420,9 +420,29 @@ def test_message_show_says_why_a_message_waits_and_until_when(tmp_path: Path) ->
     assert f"contact_window until {held:%Y-%m-%d %H:%M} UTC" in table.stdout
     assert f"it can go from {held:%Y-%m-%d %H:%M} UTC" in table.stdout
 
+    assert dunbot(tmp_path, "opt-out", "C1", "--channel", "email", "--reason", "退订").returncode == 0
+    refused = dunbot(tmp_path, "message", "show", str(email_id))
+    assert "it will not be sent: the outbox cancels it when it re-checks it" in refused.stdout
+    assert "(the customer opted out of email)" in refused.stdout
+
     unknown = dunbot(tmp_path, "message", "show", "999")
     assert (
         unknown.returncode == 1 and "no message 999" in unknown.stderr and "Traceback" not in unknown.stderr
     )
     not_a_number = dunbot(tmp_path, "message", "show", "M-1")
     assert not_a_number.returncode == 2 and "Traceback" not in not_a_number.stderr
+
+
+def test_empty_listings_print_one_clean_line(tmp_path: Path) -> None:
+    assert dunbot(tmp_path, "init").returncode == 0
+    for args, line in (
+        (("log",), "no events"),
+        (("tasks",), "no open tasks"),
+        (("report", "aging", "--as-of", "2026-06-10"), "Aging by tier as of 2026-06-10: none"),
+        (("status",), "outbox: empty"),
+        (("plan", "--as-of", "2026-06-10"), "nothing to show for 2026-06-10"),
+    ):
+        result = dunbot(tmp_path, *args, columns=80)
+        assert result.returncode == 0, (args, result.stderr)
+        assert result.stdout.splitlines()[0] == line, (args, result.stdout)
+        assert not any(mark in result.stdout for mark in "┏━┃─"), (args, result.stdout)

@@ -725,3 +725,22 @@ def test_an_altered_artifact_is_named_and_the_rest_still_shows(seeded: Engine, s
     assert "could not be read" in detail.content_note and "does not match its hash" in detail.content_note
     assert [f.name for f in detail.attachments] == ["message.eml"]
     assert [h.state for h in detail.history] == ["planned", "notice signed", "sent"]
+
+
+def test_an_opted_out_channel_is_shown_as_cancelled_at_the_re_check(
+    abroad: Engine, settings: Settings
+) -> None:
+    message = _message_id(abroad, "N1", "sms")
+    assert show_message(abroad, settings, message, NOON).will_cancel is None
+    assert opt_out(abroad, "N1", Channel.SMS, "replied STOP", "user:li", NOON)
+    later = NOON + timedelta(hours=9)  # 09:00 in New York
+    assert show_message(abroad, settings, message, later).will_cancel == "the customer opted out of sms"
+    # and the outbox does just that when it next runs
+    senders = {Channel.SMS: FileSender(Channel.SMS, settings.path("outbox/sms"))}
+    asyncio.run(
+        run_cycle(abroad, settings, AS_OF, clock=lambda: later, exclusive=True, senders=dict(senders))
+    )
+    after = show_message(abroad, settings, message, later)
+    assert after.state == "cancelled" and after.last_error == "the customer opted out of sms"
+    assert after.waiting is None and after.will_cancel is None
+    assert [h.state for h in after.history][-1] == "cancelled"

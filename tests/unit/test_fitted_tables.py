@@ -63,3 +63,13 @@ def test_what_cannot_fit_at_all_is_printed_wider_than_the_terminal_not_cut() -> 
     text = "\n".join(lines)
     assert "left out at this width: name, tier" in " ".join(text.split())
     assert max(len(line) for line in lines) > 40  # the terminal wraps these lines; nothing is lost
+
+
+def test_no_rows_is_one_line_not_a_table_of_headers() -> None:
+    console = Console(width=80, record=True, color_system=None, soft_wrap=False)
+    print_fitted("Aging by tier as of 2026-06-10", COLUMNS, [], console=console)
+    print_fitted("3 task(s)", COLUMNS, [], console=console, empty="no open tasks [for li]")
+    assert console.export_text().splitlines() == [
+        "Aging by tier as of 2026-06-10: none",
+        "no open tasks [for li]",  # as written: never read as markup
+    ]
