@@ -26,12 +26,12 @@ def _env(folder: Path) -> dict[str, str]:
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
+    return _init(tmp_path, _env(tmp_path))
+
+
+def _init(tmp_path: Path, env: dict[str, str]) -> Path:
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "init"],
-        cwd=tmp_path,
-        env=_env(tmp_path),
-        capture_output=True,
-        text=True,
+        [sys.executable, "-m", "bot", "init"], cwd=tmp_path, env=env, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
     config = tmp_path / "dunbot.toml"
@@ -140,8 +140,11 @@ def _faked(folder: Path, instant: str) -> dict[str, str]:
 @pytest.mark.skipif(
     not LIBFAKETIME.exists(), reason="libfaketime is not installed (apt-get install faketime)"
 )
-def test_the_daemon_wakes_when_a_london_customers_window_opens(folder: Path) -> None:
+def test_the_daemon_wakes_when_a_london_customers_window_opens(tmp_path: Path) -> None:
     """The 09:00 Shanghai tick is 01:00 in London: the daemon sends at 08:00 London, not the next tick."""
+    # The TRIAL certificate is made on the faked clock too: one made at the real time would not be
+    # valid yet at a faked instant before it, and the cycle's preflight would refuse to start.
+    folder = _init(tmp_path, _faked(tmp_path, "2026-12-06 12:00:00"))
     (folder / "customers.csv").write_text(
         "id,name,tax_id,tier,country,timezone,language,email,phone,address,account_manager,"
         "payment_terms_days,credit_limit,industry,annual_revenue,open_lawsuits,do_not_contact\n"

@@ -38,6 +38,7 @@ from bot.store import tables
 
 AS_OF = date(2026, 6, 10)
 NOON = datetime(2026, 6, 10, 4, 0, tzinfo=UTC)
+TOLERANCE = Decimal("1.00")
 
 
 @pytest.fixture
@@ -359,7 +360,9 @@ def _add_call_task(engine: Engine, invoices: list[str], step: str = "care_call")
 
 
 def test_a_promise_closes_the_call_task_of_its_invoice(engine: Engine, desk: dict[str, int]) -> None:
-    changes = record_promise(engine, "D-2", PROMISED, None, "user:li", NOON)
+    changes = record_promise(
+        engine, "D-2", PROMISED, None, "user:li", NOON, made_on=AS_OF, tolerance=TOLERANCE
+    )
     assert [(c.task, c.step, c.closed, c.remaining) for c in changes] == [
         (desk["call"], "collection_call", True, ())
     ]
@@ -390,7 +393,9 @@ def test_a_call_task_about_more_invoices_stays_open_for_the_others(
     assert updated.invoices == ("D-1", "D-2") and updated.actor == "user:ar"
     assert updated.body["data"]["dropped"] == ["D-1"] and updated.body["data"]["remaining"] == ["D-2"]
     # a promise on D-2 then closes it, together with the collection call about D-2 alone
-    closed = record_promise(engine, "D-2", PROMISED, Decimal("40.00"), "user:ar", NOON)
+    closed = record_promise(
+        engine, "D-2", PROMISED, Decimal("40.00"), "user:ar", NOON, made_on=AS_OF, tolerance=TOLERANCE
+    )
     assert sorted((c.task, c.closed) for c in closed) == sorted([(both, True), (desk["call"], True)])
     assert [t.id for t in list_tasks(engine)] == [desk["review"]]
     assert sum(e.kind == "task_done" for e in contact_log(engine, customer="D1")) == 2
@@ -405,9 +410,11 @@ def test_closing_a_dispute_leaves_tasks_alone(engine: Engine, desk: dict[str, in
 
 def test_a_refused_promise_changes_no_task(engine: Engine, desk: dict[str, int]) -> None:
     with pytest.raises(InputError, match="--amount must be positive"):
-        record_promise(engine, "D-2", PROMISED, Decimal("-1"), "user:li", NOON)
+        record_promise(
+            engine, "D-2", PROMISED, Decimal("-1"), "user:li", NOON, made_on=AS_OF, tolerance=TOLERANCE
+        )
     with pytest.raises(InputError, match="no invoice 'D-404'"):
-        record_promise(engine, "D-404", PROMISED, None, "user:li", NOON)
+        record_promise(engine, "D-404", PROMISED, None, "user:li", NOON, made_on=AS_OF, tolerance=TOLERANCE)
     assert _task_row(engine, desk["call"])["status"] == "open"
     assert contact_log(engine) == []
 
