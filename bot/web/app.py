@@ -1,6 +1,9 @@
-"""The daemon's small ASGI app: Twilio's status callbacks, and health and metrics for operators.
+"""The daemon's small ASGI app: Twilio's status callbacks, one-click unsubscribes, and health and
+metrics for operators.
 
 * ``POST /twilio/status`` — delivery reports (below);
+* ``GET`` and ``POST /unsubscribe`` — the one-click link in e-mails (``bot.web.unsubscribe``); 404
+  when the app was made without the link's secret;
 * ``GET /healthz`` — the process is up and serving (200, no database work: a liveness probe);
 * ``GET /readyz`` — the database answers and a cycle succeeded recently enough (200, else 503 with
   the reasons): a readiness probe;
@@ -31,8 +34,10 @@ from twilio.request_validator import RequestValidator
 
 from bot.evidence.artifacts import ArtifactStore
 from bot.evidence.log import EventKind, NewEvent, append_events
+from bot.outreach.unsubscribe import UNSUBSCRIBE_PATH
 from bot.store import tables
 from bot.web.asgi import ASGIApp, Receive, Scope, Send, header, read_body, respond
+from bot.web.unsubscribe import handle_unsubscribe
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +73,13 @@ def make_app(
     artifacts: ArtifactStore,
     clock: Callable[[], datetime],
     max_cycle_age: timedelta = timedelta(hours=80),
+    unsubscribe_secret: str | None = None,
 ) -> ASGIApp:
     """The app; ``public_url`` is the status callback URL Twilio was given (its signature covers it).
 
     ``max_cycle_age``: /readyz fails when no cycle succeeded for this long (``[web] ready_after_hours``).
+    ``unsubscribe_secret``: the ``[web] session_secret_env`` secret the e-mails' unsubscribe links
+    were signed with; without it ``/unsubscribe`` is 404 (no e-mail carries such a link).
     """
     validator = RequestValidator(auth_token)
     running_since = clock()
@@ -100,6 +108,8 @@ def make_app(
                 return
             await asyncio.to_thread(record_callback, engine, params, body, artifacts, clock())
             await respond(send, 204, b"")
+        elif path == UNSUBSCRIBE_PATH and unsubscribe_secret:
+            await handle_unsubscribe(scope, receive, send, engine, unsubscribe_secret, clock)
         elif path in ("/healthz", "/readyz", "/metrics", "/twilio/status"):
             await respond(send, 405, b"method not allowed")
         else:
