@@ -365,6 +365,9 @@ def _start_web(
     token = ""
     if settings.sms.transport == "twilio":
         token = secret(settings.sms.auth_token_env, "sms.auth_token_env")
+    unsubscribe_secret = None  # without it no e-mail carries the one-click link, and nothing answers it
+    if settings.web.public_url and settings.web.session_secret_env:
+        unsubscribe_secret = secret(settings.web.session_secret_env, "web.session_secret_env") or None
     app = make_app(
         engine,
         auth_token=token,
@@ -372,5 +375,6 @@ def _start_web(
         artifacts=ArtifactStore(settings.path(settings.evidence.artifact_dir)),
         clock=clock,
         max_cycle_age=timedelta(hours=settings.web.ready_after_hours),
+        unsubscribe_secret=unsubscribe_secret,
     )
     return asyncio.create_task(serve(app, settings.web.listen, stop))

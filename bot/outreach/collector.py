@@ -63,8 +63,8 @@ def _invoice(session: Session, number: str) -> Invoice:
     return invoice
 
 
-def _customer(session: Session, customer_id: str) -> Customer:
-    customer = session.get(Customer, customer_id)
+def _customer(session: Session, customer_id: str, *, lock: bool = False) -> Customer:
+    customer = session.get(Customer, customer_id, with_for_update=lock)
     if customer is None:
         raise InputError(f"no customer {customer_id!r}: check the id (customers.csv `id` column)")
     return customer
@@ -313,7 +313,9 @@ def opt_out(
         raise InputError(f"--channel must be one of {names}; tasks are not sent to customers")
     _require_reason(reason)
     with Session(engine) as session:
-        customer = _customer(session, customer_id)
+        # Locked on PostgreSQL: two opt-outs at once (a mail provider retrying its one-click POST)
+        # must not both find the channel open and log it twice.
+        customer = _customer(session, customer_id, lock=True)
         channels = {c for c in customer.opted_out.split(",") if c}
         if channel.value in channels:
             return False

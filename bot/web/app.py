@@ -1,6 +1,9 @@
-"""The daemon's small ASGI app: Twilio's status callbacks, and health and metrics for operators.
+"""The daemon's small ASGI app: Twilio's status callbacks, one-click unsubscribes, and health and
+metrics for operators.
 
 * ``POST /twilio/status`` — delivery reports (below);
+* ``GET`` and ``POST /unsubscribe`` — the one-click link in e-mails (``bot.web.unsubscribe``); 404
+  when the app was made without the link's secret;
 * ``GET /healthz`` — the process is up and serving (200, no database work: a liveness probe);
 * ``GET /readyz`` — the database answers and a cycle succeeded recently enough (200, else 503 with
   the reasons): a readiness probe;
@@ -19,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
@@ -31,20 +34,15 @@ from twilio.request_validator import RequestValidator
 
 from bot.evidence.artifacts import ArtifactStore
 from bot.evidence.log import EventKind, NewEvent, append_events
+from bot.outreach.unsubscribe import UNSUBSCRIBE_PATH
 from bot.store import tables
+from bot.web.asgi import ASGIApp, Receive, Scope, Send, header, read_body, respond
+from bot.web.unsubscribe import handle_unsubscribe
 
 log = logging.getLogger(__name__)
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
 message_t = tables.Message.__table__  # type: ignore[attr-defined]
 message_invoice_t = tables.MessageInvoice.__table__  # type: ignore[attr-defined]
-
-MAX_BODY = 64 * 1024
 
 # How far along a message or call is; statuses only ever move to a higher rank.
 _RANK = {
@@ -75,10 +73,13 @@ def make_app(
     artifacts: ArtifactStore,
     clock: Callable[[], datetime],
     max_cycle_age: timedelta = timedelta(hours=80),
+    unsubscribe_secret: str | None = None,
 ) -> ASGIApp:
     """The app; ``public_url`` is the status callback URL Twilio was given (its signature covers it).
 
     ``max_cycle_age``: /readyz fails when no cycle succeeded for this long (``[web] ready_after_hours``).
+    ``unsubscribe_secret``: the ``[web] session_secret_env`` secret the e-mails' unsubscribe links
+    were signed with; without it ``/unsubscribe`` is 404 (no e-mail carries such a link).
     """
     validator = RequestValidator(auth_token)
     running_since = clock()
@@ -88,29 +89,31 @@ def make_app(
             return
         path, method = scope["path"], scope["method"]
         if path == "/healthz" and method == "GET":
-            await _respond(send, 200, json.dumps({"status": "ok"}).encode(), "application/json")
+            await respond(send, 200, json.dumps({"status": "ok"}).encode(), "application/json")
         elif path == "/readyz" and method == "GET":
             await _readyz(engine, clock, max_cycle_age, running_since, send)
         elif path == "/metrics" and method == "GET":
             await _metrics(engine, clock, send)
         elif path == "/twilio/status" and method == "POST":
-            body = await _body(receive)
+            body = await read_body(receive)
             if body is None:
-                await _respond(send, 413, b"too large")
+                await respond(send, 413, b"too large")
                 return
             params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
             url = _signed_url(scope, public_url)
-            signature = _header(scope, b"x-twilio-signature")
+            signature = header(scope, b"x-twilio-signature")
             if not auth_token or not signature or not validator.validate(url, params, signature):
                 log.warning("status callback with a missing or bad signature refused (url %s)", url)
-                await _respond(send, 403, b"bad signature")
+                await respond(send, 403, b"bad signature")
                 return
             await asyncio.to_thread(record_callback, engine, params, body, artifacts, clock())
-            await _respond(send, 204, b"")
+            await respond(send, 204, b"")
+        elif path == UNSUBSCRIBE_PATH and unsubscribe_secret:
+            await handle_unsubscribe(scope, receive, send, engine, unsubscribe_secret, clock)
         elif path in ("/healthz", "/readyz", "/metrics", "/twilio/status"):
-            await _respond(send, 405, b"method not allowed")
+            await respond(send, 405, b"method not allowed")
         else:
-            await _respond(send, 404, b"not found")
+            await respond(send, 404, b"not found")
 
     return app
 
@@ -198,7 +201,7 @@ async def _readyz(
         current = await asyncio.to_thread(snapshot, engine, clock())
     except sa.exc.SQLAlchemyError as exc:
         failure = {"status": "unready", "problems": [f"database: {str(exc).splitlines()[0]}"]}
-        await _respond(send, 503, json.dumps(failure).encode(), "application/json")
+        await respond(send, 503, json.dumps(failure).encode(), "application/json")
         return
     problems = readiness(current, max_cycle_age, running_since)
     success = current.last_success
@@ -208,7 +211,7 @@ async def _readyz(
         "last_successful_cycle": success.finished_at.isoformat() if success else None,
         "problems": problems,
     }
-    await _respond(send, 503 if problems else 200, json.dumps(document).encode(), "application/json")
+    await respond(send, 503 if problems else 200, json.dumps(document).encode(), "application/json")
 
 
 async def _metrics(engine: Engine, clock: Callable[[], datetime], send: Send) -> None:
@@ -217,30 +220,9 @@ async def _metrics(engine: Engine, clock: Callable[[], datetime], send: Send) ->
     try:
         current = await asyncio.to_thread(snapshot, engine, clock())
     except sa.exc.SQLAlchemyError as exc:
-        await _respond(send, 503, f"database: {str(exc).splitlines()[0]}\n".encode())
+        await respond(send, 503, f"database: {str(exc).splitlines()[0]}\n".encode())
         return
-    await _respond(send, 200, prometheus_text(current), "text/plain; version=0.0.4; charset=utf-8")
-
-
-async def _body(receive: Receive) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        event = await receive()
-        chunk = event.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            return None
-        chunks.append(chunk)
-        if not event.get("more_body"):
-            return b"".join(chunks)
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key.lower() == name:
-            return bytes(value).decode("latin-1")
-    return None
+    await respond(send, 200, prometheus_text(current), "text/plain; version=0.0.4; charset=utf-8")
 
 
 def _signed_url(scope: Scope, public_url: str | None) -> str:
@@ -249,19 +231,5 @@ def _signed_url(scope: Scope, public_url: str | None) -> str:
     if public_url:
         parts = urlsplit(public_url)
         return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
-    host = _header(scope, b"host") or "localhost"
+    host = header(scope, b"host") or "localhost"
     return str(urlunsplit((str(scope.get("scheme", "http")), host, str(scope["path"]), query, "")))
-
-
-async def _respond(send: Send, status: int, body: bytes, content_type: str = "text/plain") -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", content_type.encode()),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import uvicorn
 
 from bot.errors import ConfigError
-from bot.web.app import ASGIApp
+from bot.web.asgi import ASGIApp
 
 
 class _Server(uvicorn.Server):

@@ -9,9 +9,13 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
+
+from bot.outreach.unsubscribe import unsubscribe_token
 
 
 def _free_port() -> int:
@@ -109,6 +113,56 @@ def test_a_second_instance_on_sqlite_refuses_to_start(folder: Path) -> None:
     finally:
         first.send_signal(signal.SIGTERM)
         first.communicate(timeout=30)
+
+
+def test_the_daemon_serves_the_unsubscribe_link_signed_with_its_secret(folder: Path) -> None:
+    config = folder / "dunbot.toml"
+    text = config.read_text(encoding="utf-8")
+    text = text.replace(
+        '# public_url = "https://dunbot.example.com"', 'public_url = "https://dunbot.example.com"'
+    )
+    text = text.replace(
+        '# session_secret_env = "DUNBOT_SESSION_SECRET"', 'session_secret_env = "DUNBOT_SESSION_SECRET"'
+    )
+    config.write_text(text, encoding="utf-8")
+    listen = next(line for line in text.splitlines() if line.startswith("listen = ")).split('"')[1]
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=folder,
+        env={**_env(folder), "DUNBOT_SESSION_SECRET": "the daemon's secret"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def status(token: str) -> int:
+        url = f"http://{listen}/unsubscribe?m=dunbot.1.20261207%40example.com&t={token}"
+        deadline = time.monotonic() + 30
+        while True:  # "dunbot running" is printed as the listener starts: it may not answer yet
+            try:
+                with urllib.request.urlopen(url, timeout=10) as response:
+                    return int(response.status)
+            except urllib.error.HTTPError as exc:
+                exc.close()
+                return int(exc.code)
+            except urllib.error.URLError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    try:
+        _wait_for_line(daemon, "dunbot running")
+        key = "<dunbot.1.20261207@example.com>"
+        # The configured secret reached the app: its token passes (no such e-mail: 404), another is 403.
+        assert status(unsubscribe_token("the daemon's secret", key)) == 404
+        assert status(unsubscribe_token("another secret", key)) == 403
+        os.kill(daemon.pid, signal.SIGTERM)
+        _, rest = daemon.communicate(timeout=30)
+        assert daemon.returncode == 0, rest
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.communicate()
 
 
 def test_a_bad_cron_is_a_config_error(folder: Path) -> None:
