@@ -38,6 +38,8 @@ KINDS: dict[str, tuple[str, str]] = {
     "opt_out": ("退订", "Opt-out"),
     "task_created": ("创建催收任务", "Task created"),
     "task_done": ("完成催收任务", "Task done"),
+    "task_updated": ("调整催收任务", "Task updated"),
+    "pause": ("暂停催收", "Collection paused"),
     "dispute": ("异议", "Dispute"),
     "promise": ("付款承诺", "Promise to pay"),
     "credit_hold": ("暂停赊销", "Credit hold"),
@@ -296,8 +298,8 @@ def _message_delivered(data: Mapping[str, Any], report: str, language: int) -> s
 
 def _message_cancelled(data: Mapping[str, Any], report: str, language: int) -> str:
     if language == ZH:
-        return "发送前复核：发票已付款、有异议或有付款承诺，不再发送"
-    return "checked before sending: paid, disputed or promised since planning, so not sent"
+        return "发送前复核：发票已付款、有异议、有付款承诺或已暂停催收，不再发送"
+    return "checked before sending: paid, disputed, promised or paused since planning, so not sent"
 
 
 def _message_resolved(data: Mapping[str, Any], report: str, language: int) -> str:
@@ -310,10 +312,48 @@ def _message_resolved(data: Mapping[str, Any], report: str, language: int) -> st
 
 def _opt_out(data: Mapping[str, Any], report: str, language: int) -> str:
     channel = label(CHANNELS, data.get("channel"), language)
-    code = data.get("code")
+    code, reason = data.get("code"), str(data.get("reason") or "")
     if language == ZH:
-        return _join([f"收件人退订{channel}", f"服务商代码 {code}" if code else ""], language)
-    return _join([f"the recipient opted out of {channel}", f"provider code {code}" if code else ""], language)
+        return _join(
+            [
+                f"收件人退订{channel}",
+                f"服务商代码 {code}" if code else "",
+                f"理由：{reason}" if reason else "",
+            ],
+            language,
+        )
+    return _join(
+        [
+            f"the recipient opted out of {channel}",
+            f"provider code {code}" if code else "",
+            f"reason: {reason}" if reason else "",
+        ],
+        language,
+    )
+
+
+def _task_updated(data: Mapping[str, Any], report: str, language: int) -> str:
+    dropped = ", ".join(str(n) for n in data.get("dropped") or ())
+    remaining = ", ".join(str(n) for n in data.get("remaining") or ())
+    if language == ZH:
+        return _join(
+            [f"任务编号 {data.get('task', '')}", f"不再包括 {dropped}", f"仍包括 {remaining}"], language
+        )
+    return _join(
+        [f"task {data.get('task', '')}", f"no longer covers {dropped}", f"still covers {remaining}"], language
+    )
+
+
+def _pause(data: Mapping[str, Any], report: str, language: int) -> str:
+    until, reason = data.get("until", ""), str(data.get("reason") or "")
+    whole = data.get("scope") == "customer"
+    if language == ZH:
+        scope = "该客户全部发票" if whole else "该发票"
+        return _join([f"{scope}暂停催收至 {until}（含）", f"理由：{reason}" if reason else ""], language)
+    scope = "every invoice of the customer" if whole else "the invoice"
+    return _join(
+        [f"{scope} paused until {until} (inclusive)", f"reason: {reason}" if reason else ""], language
+    )
 
 
 def _task_created(data: Mapping[str, Any], report: str, language: int) -> str:
@@ -399,6 +439,8 @@ _SENTENCES = {
     "opt_out": _opt_out,
     "task_created": _task_created,
     "task_done": _task_done,
+    "task_updated": _task_updated,
+    "pause": _pause,
     "dispute": _dispute,
     "promise": _promise,
     "credit_hold": _credit_hold,
