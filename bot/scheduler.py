@@ -24,7 +24,7 @@ import contextlib
 import logging
 import re
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -162,23 +162,9 @@ class DaemonJobs:
             async with self.busy:
                 _log_certificate_validity(self.settings, self.clock())
                 as_of = self.today()
-                try:
-                    require_ready(self.settings, self.config_file)
-                    done = await run_cycle(
-                        self.engine,
-                        self.settings,
-                        as_of,
-                        clock=self.clock,
-                        exclusive=self.exclusive,
-                        senders=self.senders,
-                        stop=self.stop,
-                    )
-                except DunbotError as exc:
-                    problems = exc.problems if isinstance(exc, ConfigError) else []
-                    log.error("cycle %s failed: %s", as_of, "; ".join([str(exc), *problems]))
-                else:
-                    log_report(log, done)
-                    report = done
+                report = await self._checked(f"cycle {as_of}", run_cycle, as_of)
+                if report is not None:
+                    log_report(log, report)
         finally:
             self._cycle_running = False
         self.plan_wake(failed=report is None)
@@ -190,29 +176,34 @@ class DaemonJobs:
 
         if self.busy.locked():
             return None
-        report: CycleReport | None = None
         async with self.busy:
-            as_of = self.today()
-            try:
-                require_ready(self.settings, self.config_file)
-                done = await send_due(
-                    self.engine,
-                    self.settings,
-                    as_of,
-                    clock=self.clock,
-                    exclusive=self.exclusive,
-                    senders=self.senders,
-                    stop=self.stop,
-                )
-            except DunbotError as exc:
-                problems = exc.problems if isinstance(exc, ConfigError) else []
-                log.error("sending the messages due failed: %s", "; ".join([str(exc), *problems]))
-            else:
-                outcomes = ", ".join(f"{n} {o.value}" for o, n in sorted(done.stats.outcomes.items()))
+            report = await self._checked("sending the messages due", send_due, self.today())
+            if report is not None:
+                outcomes = ", ".join(f"{n} {o.value}" for o, n in sorted(report.stats.outcomes.items()))
                 log.info("woke to send: %s", outcomes or "nothing due")
-                report = done
         self.plan_wake(failed=report is None)
         return report
+
+    async def _checked(
+        self, what: str, job: Callable[..., Awaitable[CycleReport]], as_of: date
+    ) -> CycleReport | None:
+        # The cycle's preflight first (secrets, certificate, templates): a job that lacks one of
+        # them writes nothing, says what is missing, and the next tick or wake-up checks again.
+        try:
+            require_ready(self.settings, self.config_file)
+            return await job(
+                self.engine,
+                self.settings,
+                as_of,
+                clock=self.clock,
+                exclusive=self.exclusive,
+                senders=self.senders,
+                stop=self.stop,
+            )
+        except DunbotError as exc:
+            problems = exc.problems if isinstance(exc, ConfigError) else []
+            log.error("%s failed: %s", what, "; ".join([str(exc), *problems]))
+            return None
 
     def plan_wake(self, *, failed: bool = False) -> datetime | None:
         """Tell ``wake_at`` when the earliest waiting message comes due (None: nothing waits).
