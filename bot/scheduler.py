@@ -166,8 +166,10 @@ class DaemonJobs:
                 if report is not None:
                     log_report(log, report)
         finally:
+            # Also after an error no job expected (a lost database connection): the waiting
+            # messages keep their wake-up, after the backoff, instead of waiting for the next tick.
             self._cycle_running = False
-        self.plan_wake(failed=report is None)
+            self.plan_wake(failed=report is None)
         return report
 
     async def wake(self) -> CycleReport | None:
@@ -176,12 +178,15 @@ class DaemonJobs:
 
         if self.busy.locked():
             return None
-        async with self.busy:
-            report = await self._checked("sending the messages due", send_due, self.today())
-            if report is not None:
-                outcomes = ", ".join(f"{n} {o.value}" for o, n in sorted(report.stats.outcomes.items()))
-                log.info("woke to send: %s", outcomes or "nothing due")
-        self.plan_wake(failed=report is None)
+        report: CycleReport | None = None
+        try:
+            async with self.busy:
+                report = await self._checked("sending the messages due", send_due, self.today())
+                if report is not None:
+                    outcomes = ", ".join(f"{n} {o.value}" for o, n in sorted(report.stats.outcomes.items()))
+                    log.info("woke to send: %s", outcomes or "nothing due")
+        finally:
+            self.plan_wake(failed=report is None)
         return report
 
     async def _checked(

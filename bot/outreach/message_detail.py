@@ -138,10 +138,17 @@ def show_message(engine: Engine, settings: Settings, message_id: int, now: datet
         task = _task_of(connection, row)
         waiting, will_cancel = None, None
         if row.state == "planned":
-            waiting = explain_wait(
-                _pending(connection, row, customer, invoices, now), settings.planning_policy().compliance, now
-            )
+            pending = _pending(connection, row, customer, invoices, now)
             will_cancel = _will_cancel(Channel(row.channel), customer)
+            if pending.paused_until is not None and pending.paused_until >= row.business_date:
+                # A pause through the day the message would reach the customer: the outbox's
+                # re-check cancels it then (as for a promise), it does not hold it for later.
+                why = f": {pending.pause_reason}" if pending.pause_reason else ""
+                will_cancel = will_cancel or (
+                    f"paused until {pending.paused_until}{why}; the outbox's re-check cancels it"
+                )
+                pending = replace(pending, paused_until=None, pause_reason=None)
+            waiting = explain_wait(pending, settings.planning_policy().compliance, now)
     return MessageDetail(
         id=row.id,
         customer=row.customer_id,

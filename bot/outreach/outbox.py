@@ -416,8 +416,15 @@ class Outbox:
         # A collector's task speaks of the company's date.
         local_date = now.astimezone(ZoneInfo(customer.timezone)).date()
         dated = min(as_of, local_date) if channel in AUTOMATED_CHANNELS else as_of
-        still_due = [i for i in ledger.invoices if i.number in numbers and self._still_due(i, as_of, dated)]
-        reason = self._not_sendable(customer, channel, still_due, as_of)
+        # The day the message will reach the recipient: never before its business date (it is held
+        # until then), so a promise or pause is judged on that day. On the recipient's day before,
+        # a promise that has run out by the business date is broken, and a pause through that date
+        # covers it, wherever the company's clock stands.
+        reaches_on = max(dated, row.business_date)
+        still_due = [
+            i for i in ledger.invoices if i.number in numbers and self._still_due(i, as_of, reaches_on)
+        ]
+        reason = self._not_sendable(customer, channel, still_due, reaches_on)
         if reason:
             return self._finish(connection, row, MessageState.CANCELLED, reason, now, events)
         if channel in AUTOMATED_CHANNELS:
@@ -522,26 +529,26 @@ class Outbox:
         log.warning("notice not signed yet, will retry", extra={"message_row": row.id, "reason": reason})
         return _Done(row.step, row.channel, Outcome.HELD)
 
-    def _still_due(self, invoice: Invoice, as_of: date, dated: date) -> bool:
-        # Every payment known as of the company's date counts; a promise holds through the
-        # recipient's date.
+    def _still_due(self, invoice: Invoice, as_of: date, reaches_on: date) -> bool:
+        # Every payment known as of the company's date counts; a promise or a pause holds through
+        # the day the message reaches the recipient.
         if invoice.status is not InvoiceStatus.OPEN:
             return False
         if invoice.outstanding_as_of(as_of) <= self.policy.compliance.tolerance:
             return False
-        if invoice.paused_until is not None and invoice.paused_until >= as_of:
+        if invoice.paused_until is not None and invoice.paused_until >= reaches_on:
             return False
-        return not (invoice.promise is not None and invoice.promise.date >= dated)
+        return not (invoice.promise is not None and invoice.promise.date >= reaches_on)
 
     @staticmethod
     def _not_sendable(
-        customer: Customer, channel: Channel, still_due: list[Invoice], as_of: date
+        customer: Customer, channel: Channel, still_due: list[Invoice], reaches_on: date
     ) -> str | None:
         if not still_due:
             return "no invoice of the message is due any more (paid, disputed, promised or paused since)"
         if customer.do_not_contact:
             return "the customer is marked do-not-contact"
-        if customer.paused_until is not None and customer.paused_until >= as_of:
+        if customer.paused_until is not None and customer.paused_until >= reaches_on:
             return f"the customer is paused until {customer.paused_until}"
         if channel in customer.opted_out:
             return f"the customer opted out of {channel.value}"

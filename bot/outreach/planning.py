@@ -391,9 +391,10 @@ def _record_manual_handling(
 ) -> list[NewEvent]:
     """A do_not_contact customer with overdue invoices gets ONE open collector task, not one a day.
 
-    The unique dedupe key is the customer's: the task is raised the first day the plan decides its
-    invoices ``manual`` and never again (the plan keeps showing them, with why). A rejected legal
-    step raises its own task when it is rejected (``approval.decide``).
+    The task is raised the first day the plan decides its invoices ``manual``; while it is open no
+    other is, and once a collector closed it, another comes only for an invoice that none of the
+    customer's earlier tasks named (one that fell overdue since). The plan keeps showing them all,
+    with why. A rejected legal step raises its own task when it is rejected (``approval.decide``).
     """
     if not plan.do_not_contact:
         return []
@@ -401,6 +402,24 @@ def _record_manual_handling(
     if not manual:
         return []
     invoices = tuple(d.invoice for d in manual)
+    first_key = f"manual:do_not_contact:{plan.customer}"
+    earlier = connection.execute(
+        sa.select(task_t.c.status, task_t.c.invoices).where(
+            task_t.c.customer_id == plan.customer,
+            sa.or_(
+                task_t.c.dedupe_key == first_key,
+                sa.func.substr(task_t.c.dedupe_key, 1, len(first_key) + 1) == f"{first_key}:",
+            ),
+        )
+    ).all()
+    if any(row.status == "open" for row in earlier):
+        return []
+    covered = {number for row in earlier for number in json.loads(row.invoices)}
+    fresh = [number for number in invoices if number not in covered]
+    if not fresh:
+        return []
+    # The first task keeps the customer's own key; a later one is named by an invoice no task named.
+    dedupe_key = f"{first_key}:{fresh[0]}" if earlier else first_key
     lines = [
         f"{d.invoice}: {d.outstanding} {d.currency} outstanding, {d.days_overdue} days overdue"
         for d in manual
@@ -426,7 +445,7 @@ def _record_manual_handling(
                 "title": title,
                 "body": body,
                 "status": "open",
-                "dedupe_key": f"manual:do_not_contact:{plan.customer}",
+                "dedupe_key": dedupe_key,
                 "created_at": now,
             }
         ],
@@ -441,7 +460,7 @@ def _record_manual_handling(
             customer=plan.customer,
             invoices=invoices,
             data={"task": inserted[0], "kind": "manual", "reason": "do_not_contact", "title": title},
-            dedupe_key=f"task_created:manual:do_not_contact:{plan.customer}",
+            dedupe_key=f"task_created:{dedupe_key}",
         )
     ]
 

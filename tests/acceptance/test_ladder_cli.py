@@ -163,3 +163,19 @@ def test_a_do_not_contact_customer_is_one_task_and_the_plan_and_aging_say_why(le
     assert not any("note" in row for row in aging["by_customer"] if row["customer"] == "C1")
     table = ok(ledger, "report", "aging", "--as-of", FIRST_DAY, columns=120)
     assert "do_not_contact" in table
+
+    # An invoice that falls overdue after the task was closed is news: one new task names it.
+    (ledger / "more.csv").write_text(
+        "number,customer_id,currency,amount,issue_date,due_date,contract_ref,status\n"
+        "INV-DNC2,C3,CNY,7000.00,2026-05-10,2026-06-12,,open\n",
+        encoding="utf-8",
+    )
+    ok(ledger, "import", "invoices", "more.csv")
+    for day in (THE_DAY_AFTER, "2026-06-19"):
+        ok(ledger, "cycle", "--as-of", day)
+    manual_tasks = [
+        (t["status"], t["invoices"])
+        for t in json.loads(ok(ledger, "tasks", "--all", "--json"))
+        if t["customer"] == "C3"
+    ]
+    assert sorted(manual_tasks) == [("done", ["INV-DNC"]), ("open", ["INV-DNC", "INV-DNC2"])]

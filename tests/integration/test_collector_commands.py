@@ -714,10 +714,12 @@ def test_a_retry_and_a_pause_are_reasons_to_wait(abroad: Engine, settings: Setti
         today=AS_OF,
     )
     paused = show_message(abroad, settings, message, later)
-    assert paused.waiting is not None
-    reasons = {w.reason.value: w for w in paused.waiting.waits}
-    assert reasons["paused"].detail == "paused until 2026-06-10: customer on holiday"
-    assert paused.waiting.goes_at == datetime(2026, 6, 11, 12, 0, tzinfo=UTC)  # 11 June, 08:00 in New York
+    # A pause through the message's business date: the outbox's re-check cancels it, as for a
+    # promise; message show says so instead of promising it for the day after the pause.
+    assert paused.will_cancel == (
+        "paused until 2026-06-10: customer on holiday; the outbox's re-check cancels it"
+    )
+    assert paused.waiting is not None and "paused" not in {w.reason.value for w in paused.waiting.waits}
 
 
 def test_an_altered_artifact_is_named_and_the_rest_still_shows(seeded: Engine, settings: Settings) -> None:

@@ -36,6 +36,8 @@ from bot.config import (
 )
 from bot.domain.calendar import in_contact_window, is_business_day
 from bot.domain.ledger import Channel
+from bot.outreach.collector import pause
+from bot.outreach.message_detail import show_message
 from bot.scheduler import DaemonJobs, next_runs
 from bot.store import tables
 
@@ -337,3 +339,48 @@ def test_after_a_failed_wake_up_the_next_waits_the_retry_backoff(engine: Engine,
         connection.execute(sa.text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
     _run_until(daemon, opening + backoff)
     assert [r.state for r in _sent(engine)] == ["sent"]
+
+
+def test_a_promise_broken_by_the_business_date_does_not_cancel_a_message_to_the_day_before(
+    engine: Engine, settings: Settings
+) -> None:
+    # Promised for Sunday 6 December: broken on Monday, the business date. At Monday's tick it is
+    # still Sunday in Los Angeles; the re-check judges the promise on the day the message reaches
+    # the customer (Monday), so the message waits for Monday's window instead of being cancelled.
+    _seed(engine, [("LAX", "US", "America/Los_Angeles", "en")], [MONDAY])
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE invoice SET promise_date = '2026-12-06'"))
+    daemon = _daemon(engine, settings, Clock(datetime(2026, 12, 7, 0, 30, tzinfo=UTC)))
+    _run_until(daemon, datetime(2026, 12, 7, 17, 0, tzinfo=UTC))
+    [row] = _sent(engine)
+    assert row.state == "sent", row
+    assert _aware(row.sent_at) == datetime(2026, 12, 7, 16, 0, tzinfo=UTC)  # 08:00 Monday in LA
+
+
+def test_a_pause_through_the_business_date_covers_the_recipients_own_day(
+    engine: Engine, settings: Settings
+) -> None:
+    # Paused through Monday after Monday's tick, while the message waits for Monday in Los Angeles:
+    # the wake-up at Monday 08:00 LA (already Tuesday in Shanghai) must not send it on the paused day;
+    # the re-check cancels it, and `message show` said so beforehand.
+    _seed(engine, [("LAX", "US", "America/Los_Angeles", "en")], [MONDAY])
+    daemon = _daemon(engine, settings, Clock(datetime(2026, 12, 7, 0, 30, tzinfo=UTC)))
+    _run_until(daemon, datetime(2026, 12, 7, 2, 0, tzinfo=UTC))
+    now = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)  # 10:00 Monday in Shanghai
+    pause(
+        engine,
+        invoice=f"LAX-{MONDAY:%m%d}",
+        customer=None,
+        until=MONDAY,
+        reason="call first",
+        actor="alice",
+        now=now,
+        today=MONDAY,
+    )
+    [held] = _sent(engine)
+    assert held.state == "planned"
+    detail = show_message(engine, settings, held.id, now)
+    assert detail.will_cancel is not None and "paused until 2026-12-07" in detail.will_cancel
+    _run_until(daemon, datetime(2026, 12, 7, 17, 0, tzinfo=UTC))
+    [row] = _sent(engine)
+    assert (row.state, row.sent_at) == ("cancelled", None)
