@@ -21,9 +21,9 @@ class DecisionStatus(StrEnum):
     SUPERSEDED = "superseded"  # an earlier step that never ran; recorded, never sent
     DEFERRED = "deferred"  # did not fit the caps in full; waits whole for the next business day
     AWAITING_APPROVAL = "awaiting_approval"  # waits for `dunbot approve`; takes no channel
-    MANUAL = (
-        "manual"  # nothing is sent: collectors handle the invoice (do_not_contact, a rejected legal step)
-    )
+    # nothing is sent: collectors have it (do_not_contact, a rejected legal step, or one whose first
+    # demand did not go out)
+    MANUAL = "manual"
 
 
 class ExecutionStatus(StrEnum):

@@ -8,7 +8,10 @@ twice.
 First demand before any legal step (rule 2): a step that needs approval is placed only when a signed
 demand for the invoice went out ``demand_lead_days`` before; until then the most severe signed step
 before it that has not run is placed in its stead, or, when every one has, the legal step waits
-(``deferred``) for the lead time.
+(``deferred``) for the lead time. When none has run that could still go out (its notice was
+cancelled, failed or bounced, or it never had an e-mail or letter) and no signed notice of the
+invoice is still in the outbox, the invoice goes to the collectors (``manual``) rather than waiting
+for ever.
 """
 
 from __future__ import annotations
@@ -46,8 +49,9 @@ from bot.domain.policy import Assignee, FeeTerms, LadderStep, PlanningPolicy, St
 from bot.domain.tiers import assess, early_warning_threshold
 
 Executions = Mapping[str, Mapping[str, ExecutionStatus]]
-# invoice number -> step name -> the date (the customer's) its first e-mail or letter left
-NoticesSent = Mapping[str, Mapping[str, date]]
+# invoice number -> step name -> the date (the customer's) its first e-mail or letter left, or None
+# when none has left yet but one is still in flight in the outbox (planned, claimed, sending)
+NoticesSent = Mapping[str, Mapping[str, date | None]]
 
 _BY_NUMBER = itemgetter(0)
 
@@ -228,11 +232,16 @@ _MAX_DAYS = 4096
 _DO_NOT_CONTACT = "do_not_contact: nothing is sent to this customer; a collector handles the invoice by hand"
 
 
-def _first_demand_sent(sent: Mapping[str, date] | None, signed_names: frozenset[str]) -> date | None:
+def _first_demand_sent(sent: Mapping[str, date | None] | None, signed_names: frozenset[str]) -> date | None:
     """The day the invoice's first signed demand went out, if one did."""
     if not sent:
         return None
-    return min((on for step, on in sent.items() if step in signed_names), default=None)
+    return min((on for step, on in sent.items() if on is not None and step in signed_names), default=None)
+
+
+def _demand_in_flight(sent: Mapping[str, date | None] | None, signed_names: frozenset[str]) -> bool:
+    """Whether a signed step's e-mail or letter of the invoice is still in the outbox (may yet go)."""
+    return sent is not None and any(on is None and step in signed_names for step, on in sent.items())
 
 
 def _remembered(
@@ -278,6 +287,34 @@ def _waiting(finder: _StepFinder, legal_index: int, first_sent: date | None, lea
         return StepPlacement(legal_index, DecisionStatus.DEFERRED, (), reason)
 
     return _remembered(finder, ("waiting", legal_index, first_sent, lead_days), make)
+
+
+def _no_demand(finder: _StepFinder, legal_index: int) -> StepPlacement:
+    """The legal step at ``legal_index`` is due, no signed demand went out, none can be placed and
+    none is still in the outbox: collectors have the invoice, never left waiting for ever (rule 2)."""
+    return _remembered(
+        finder,
+        ("no_demand", legal_index),
+        lambda: StepPlacement(
+            legal_index, DecisionStatus.MANUAL, (), no_demand_reason(finder.names[legal_index])
+        ),
+    )
+
+
+NO_DEMAND_SENT = (
+    "the signed demand placed for this invoice did not go out (cancelled, failed, bounced, or no "
+    "e-mail or postal address); collectors send it by hand or decide"
+)
+
+
+def no_demand_reason(legal: str) -> str:
+    """The reason of a ``manual`` decision for an invoice whose first demand did not go out."""
+    return f"first demand before {legal}: {NO_DEMAND_SENT}"
+
+
+def lacks_demand(placement: StepPlacement) -> bool:
+    """Whether ``placement`` hands the invoice to the collectors since its first demand did not go out."""
+    return placement.status is DecisionStatus.MANUAL and placement.reason.endswith(NO_DEMAND_SENT)
 
 
 def _manual(finder: _StepFinder, index: int, reason: str) -> StepPlacement:
@@ -357,7 +394,8 @@ def plan_customer(
     ``executions`` maps invoice number -> step name -> status of a recorded step_execution;
     ``contacts`` are the customer's messages already in the outbox (they count against the caps);
     ``sent`` maps invoice number -> step name -> the day its first e-mail or letter left (a signed
-    step's e-mail or letter carries its signed notice: a demand sent, for rule 2).
+    step's e-mail or letter carries its signed notice: a demand sent, for rule 2), or None while
+    none has left but one is still in flight in the outbox.
     On a day that is not a business day in the customer's country nothing at all is decided.
     The decisions are kept compactly (``CustomerPlan.invoices``); ``CustomerPlan.decisions`` spells
     them out.
@@ -484,7 +522,10 @@ def plan_customer(
                     stand_in = next((k for k in first_demands[index] if names[k] not in done), None)
                     without = tuple(k for k in superseded if k != stand_in)
                 if stand_in is None:  # a first demand has run: the legal step waits for the lead time
-                    placement = _waiting(finder, index, first_sent, lead_days)
+                    if first_sent is None and not _demand_in_flight(invoice_sent, signed_names):
+                        placement = _no_demand(finder, index)  # ... unless none can ever go out
+                    else:
+                        placement = _waiting(finder, index, first_sent, lead_days)
                     unplaced.append((invoice, outstanding, days_overdue, superseded, placement))
                     continue
                 superseded = without

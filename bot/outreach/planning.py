@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from bot.config import Settings
 from bot.domain.decisions import CustomerPlan, DecisionStatus, ExecutionStatus, PlanDecision
+from bot.domain.ladder import lacks_demand
 from bot.domain.ledger import Channel, Tier
 from bot.domain.policy import PlanningPolicy
 from bot.evidence.log import EventKind, NewEvent, append_events
@@ -212,6 +213,7 @@ def record_plan(engine: Engine, settings: Settings, as_of: date, now: datetime) 
             events.extend(_alert_events(plan))
             events.extend(_record_decisions(connection, plan, now, recorded))
             events.extend(_record_manual_handling(connection, plan, now, recorded))
+            events.extend(_record_demands_not_sent(connection, plan, now, recorded))
         recorded.events = len(append_events(session, now, events))
         session.commit()
     return recorded
@@ -463,6 +465,63 @@ def _record_manual_handling(
             dedupe_key=f"task_created:{dedupe_key}",
         )
     ]
+
+
+def _record_demands_not_sent(
+    connection: Connection, plan: CustomerPlan, now: datetime, recorded: RecordedPlan
+) -> list[NewEvent]:
+    """An invoice whose legal step is due while the signed demand placed for it never went out (and
+    none is still in the outbox) is ``manual`` (rule 2): ONE collector task per invoice, raised the
+    first day and never again (the plan keeps showing it, with why)."""
+    if plan.do_not_contact:
+        return []  # its customer's one task covers it
+    manual = DecisionStatus.MANUAL
+    events: list[NewEvent] = []
+    for invoice in plan.invoices:
+        placement = invoice.placement
+        if placement.status is not manual or not lacks_demand(placement):
+            continue
+        number = invoice.invoice
+        step = plan.ladder[placement.step_index].name
+        title = f"Send the first demand for {number} by hand, or decide: {step} is due"[:500]
+        body = (
+            f"{number} of {plan.customer}: {invoice.outstanding} {invoice.currency} outstanding, "
+            f"{invoice.days_overdue} days overdue. {placement.reason}. {step} needs a signed demand "
+            "sent first; once one has gone out, it is placed again after the lead time."
+        )
+        dedupe = f"manual:no_demand:{number}"
+        inserted = _insert_ignore(
+            connection,
+            task_t,
+            [
+                {
+                    "kind": "manual",
+                    "customer_id": plan.customer,
+                    "invoices": json.dumps([number]),
+                    "step": step,
+                    "assignee": MANUAL_ASSIGNEE,
+                    "title": title,
+                    "body": body,
+                    "status": "open",
+                    "dedupe_key": dedupe,
+                    "created_at": now,
+                }
+            ],
+        )
+        if not inserted:
+            continue
+        recorded.tasks += 1
+        events.append(
+            NewEvent(
+                kind=EventKind.TASK_CREATED,
+                actor=ACTOR,
+                customer=plan.customer,
+                invoices=(number,),
+                data={"task": inserted[0], "kind": "manual", "reason": "no_demand", "title": title},
+                dedupe_key=f"task_created:{dedupe}",
+            )
+        )
+    return events
 
 
 def _record_messages(

@@ -400,7 +400,7 @@ def iter_planning_inputs(
         CustomerLedger,
         dict[str, dict[str, ExecutionStatus]],
         list[ContactRecord],
-        dict[str, dict[str, date]],
+        dict[str, dict[str, date | None]],
     ]
 ]:
     """Per customer: the ledger as of ``as_of``, its recorded step executions, recent contacts and
@@ -427,16 +427,17 @@ def iter_planning_inputs(
             if steps is None:
                 steps = executions[invoice_number] = {}
             steps[step] = statuses.get(status) or ExecutionStatus(status)
-        sent: dict[str, dict[str, date]] = {}
+        sent: dict[str, dict[str, date | None]] = {}
         rows = sent_rows.take(customer_id)
         if rows:
             zone = _zone(ledger.customer.timezone)
             for _, invoice_number, step, first_sent_at, business_date in rows:
+                # No business date: none of the step's notices has left, but one is still in flight.
                 # The day it left, in the customer's timezone (later than its business date when the
                 # service was down through the window). A send recorded after the plan date is a
                 # cycle run for a past date: it left on its business date as far as that plan knows.
                 on = business_date
-                if first_sent_at is not None:
+                if first_sent_at is not None and business_date is not None:
                     local = first_sent_at.astimezone(zone).date()
                     if business_date < local <= as_of:
                         on = local
@@ -446,6 +447,8 @@ def iter_planning_inputs(
 
 # Outbox messages that left for the customer; undelivered (bounced) ones demanded nothing.
 SENT_STATES = ("sent", "delivered")
+# Outbox messages that may still reach `sent` (a transient failure is `planned` again, with backoff).
+IN_FLIGHT_STATES = ("planned", "claimed", "sending")
 # The channels a signed step's notice goes by (DESIGN §4: attached to the e-mail, queued as the letter).
 NOTICE_CHANNELS = (Channel.EMAIL.value, Channel.LETTER.value)
 
@@ -453,18 +456,21 @@ NOTICE_CHANNELS = (Channel.EMAIL.value, Channel.LETTER.value)
 def _notices_sent(as_of: date, customer_range: CustomerRange | None) -> sa.Select[Any]:
     """Per (customer, invoice, step): when its first e-mail or letter that went out was sent, and
     its business date, for the planner's rule 2 (a signed step's e-mail or letter is its signed
-    demand). One grouped query for the whole slice, in customer id order."""
+    demand); both NULL when none went out but one is still in flight (it may yet: the planner waits
+    for it rather than hand the invoice to the collectors). One grouped query for the whole slice,
+    in customer id order."""
+    went_out = message_t.c.state.in_(SENT_STATES)
     return (
         sa.select(
             message_t.c.customer_id,
             message_invoice_t.c.invoice_number,
             message_t.c.step,
-            sa.func.min(message_t.c.sent_at),
-            sa.func.min(message_t.c.business_date),
+            sa.func.min(sa.case((went_out, message_t.c.sent_at))),
+            sa.func.min(sa.case((went_out, message_t.c.business_date))),
         )
         .join(message_invoice_t, message_invoice_t.c.message_id == message_t.c.id)
         .where(
-            message_t.c.state.in_(SENT_STATES),
+            message_t.c.state.in_(SENT_STATES + IN_FLIGHT_STATES),
             message_t.c.channel.in_(NOTICE_CHANNELS),
             message_t.c.business_date <= as_of,
             *_in_range(message_t.c.customer_id, customer_range),

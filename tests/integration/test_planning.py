@@ -366,3 +366,76 @@ def test_a_demand_counts_from_the_day_it_went_out_where_the_customer_is(engine: 
     bounced = dict(_decisions_of(engine, AS_OF, "BOUNCED"))
     assert bounced["credit_hold"] is DecisionStatus.PLANNED
     assert "preservation_pack" not in bounced
+
+
+def _set_states(engine: Engine, invoice: str, state: str) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "UPDATE message SET state = :state WHERE id IN "
+                "(SELECT message_id FROM message_invoice WHERE invoice_number = :invoice)"
+            ),
+            {"state": state, "invoice": invoice},
+        )
+
+
+def test_a_first_demand_that_never_went_out_leaves_the_invoice_manual_with_one_task(engine: Engine) -> None:
+    # Rule 2, never silently forgotten: preservation_pack is due, credit_hold stands in for it; its
+    # e-mail is then cancelled by the re-check (a promise recorded after planning, later broken).
+    with Session(engine) as session:
+        session.add(_customer("C2", "cautious"))
+        session.flush()
+        session.add(_invoice("STUCK", "C2", date(2026, 5, 11)))  # d = 30
+        session.commit()
+    assert ("credit_hold", DecisionStatus.PLANNED) in _decisions_of(engine, AS_OF, "STUCK")
+    record_plan(engine, Settings(), AS_OF, NOW)
+    thursday, friday = AS_OF + timedelta(days=1), AS_OF + timedelta(days=2)
+
+    def live(as_of: date) -> list[tuple[str, DecisionStatus]]:
+        return [
+            (s, st) for s, st in _decisions_of(engine, as_of, "STUCK") if st is not DecisionStatus.SUPERSEDED
+        ]
+
+    # Still in the outbox (planned, claimed, sending, or planned again after a transient failure):
+    # it may yet go, so the legal step waits.
+    for state in ("planned", "claimed", "sending"):
+        _set_states(engine, "STUCK", state)
+        assert live(thursday) == [("preservation_pack", DecisionStatus.DEFERRED)], state
+    for state in ("cancelled", "failed", "undelivered", "unknown"):
+        _set_states(engine, "STUCK", state)
+        assert live(thursday) == [("preservation_pack", DecisionStatus.MANUAL)], state
+    _set_states(engine, "STUCK", "cancelled")
+    for offset, day in enumerate((thursday, friday), start=1):
+        record_plan(engine, Settings(), day, NOW + timedelta(days=offset))
+        [manual] = [
+            d
+            for d in preview_plan(engine, Settings(), day).decisions
+            if d.invoice == "STUCK" and d.status is DecisionStatus.MANUAL
+        ]
+        assert manual.reason.startswith("first demand before preservation_pack: the signed demand placed")
+    with engine.connect() as connection:
+        tasks = connection.execute(
+            sa.text(
+                "SELECT kind, status, step, invoices, dedupe_key, title FROM task WHERE customer_id = 'C2'"
+            )
+        ).all()
+        raised = connection.execute(
+            sa.text(
+                "SELECT count(*) FROM evidence_event WHERE dedupe_key = 'task_created:manual:no_demand:STUCK'"
+            )
+        ).scalar_one()
+    [(kind, status, step, invoices, dedupe_key, title)] = tasks
+    assert (kind, status, step, json.loads(invoices), dedupe_key) == (
+        "manual",
+        "open",
+        "preservation_pack",
+        ["STUCK"],
+        "manual:no_demand:STUCK",
+    )
+    assert "STUCK" in title
+    assert raised == 1
+    # Once a signed demand has gone out after all, the ladder goes on: no more manual.
+    _set_states(engine, "STUCK", "sent")
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE message SET sent_at = :at"), {"at": NOW})
+    assert live(AS_OF + timedelta(days=7)) == [("preservation_pack", DecisionStatus.AWAITING_APPROVAL)]

@@ -11,7 +11,10 @@ planner's code (``_first_demand_instead``, ``_manual``, and the pauses of rule 1
   signed demand for the invoice went out ``demand_lead_days`` or more days before D; otherwise the
   most severe signed non-legal step that has not run goes in its stead (``planned``, its reason
   beginning "first demand before <legal step>"), or, when each of those has run, the legal step
-  waits (``deferred``) until the lead time has passed;
+  waits (``deferred``) until the lead time has passed — but only while a signed demand went out or
+  may still go out: when none went out and no signed step's e-mail or letter is still in the outbox
+  (it was cancelled, failed, bounced, or never made for want of an e-mail or postal address), the
+  invoice is left to the collectors (``manual``) instead of waiting for ever;
 - a rejected legal step leaves the invoice to the collectors: ``manual``, nothing more is sent;
 - a do_not_contact customer's overdue invoices are ``manual`` (collectors handle them by hand);
 - rule 1: an invoice is skipped while it, or its customer, is paused (paused_until ≥ D).
@@ -51,11 +54,12 @@ from bot.domain.ledger import TACTIC_OF_TIER, Channel, CustomerLedger, Invoice, 
 from bot.domain.policy import LadderStep, PlanningPolicy
 
 Executions = Mapping[str, Mapping[str, ExecutionStatus]]
-# invoice -> step -> the day the step's first e-mail or letter left (what carries a signed notice)
-Sent = Mapping[str, Mapping[str, date]]
+# invoice -> step -> the day the step's first e-mail or letter left (what carries a signed notice),
+# or None when none has left and one is still in the outbox (it may yet go)
+Sent = Mapping[str, Mapping[str, date | None]]
 
 _NO_EXECUTIONS: Mapping[str, ExecutionStatus] = {}
-_NOTHING_SENT: Mapping[str, date] = {}
+_NOTHING_SENT: Mapping[str, date | None] = {}
 DO_NOT_CONTACT = "do_not_contact: nothing is sent to this customer; a collector handles the invoice by hand"
 _DECISION_ORDER = attrgetter("invoice", "step_index")
 
@@ -200,10 +204,23 @@ def _place_group(
     ]
 
 
-def _signed_demand_sent_on(sent: Mapping[str, date], ladder: Sequence[LadderStep]) -> date | None:
+def _signed_demand_sent_on(sent: Mapping[str, date | None], ladder: Sequence[LadderStep]) -> date | None:
     """The first day a signed step of the invoice went out (by e-mail or letter, with its notice)."""
-    days = [sent[step.name] for step in ladder if step.signed and step.name in sent]
+    days = [day for step in ladder if step.signed and (day := sent.get(step.name)) is not None]
     return min(days) if days else None
+
+
+def _signed_demand_may_still_go(sent: Mapping[str, date | None], ladder: Sequence[LadderStep]) -> bool:
+    """Whether a signed step's e-mail or letter of the invoice is still in the outbox, unsent."""
+    return any(step.signed and step.name in sent and sent[step.name] is None for step in ladder)
+
+
+def _no_demand_reason(legal: LadderStep) -> str:
+    return (
+        f"first demand before {legal.name}: the signed demand placed for this invoice did not go out "
+        "(cancelled, failed, bounced, or no e-mail or postal address); collectors send it by hand "
+        "or decide"
+    )
 
 
 def _first_demand_instead(
@@ -322,10 +339,20 @@ def plan_customer(
             continue
         placed_index: int | None = index
         if due_step.approval:
-            first_sent = _signed_demand_sent_on((sent or {}).get(invoice.number, _NOTHING_SENT), ladder)
+            notices = (sent or {}).get(invoice.number, _NOTHING_SENT)
+            first_sent = _signed_demand_sent_on(notices, ladder)
             if first_sent is None or first_sent + timedelta(days=policy.demand_lead_days) > as_of:
                 instead = _first_demand_instead(ladder, index, done)
-                if instead is None:
+                if (
+                    instead is None
+                    and first_sent is None
+                    and not _signed_demand_may_still_go(notices, ladder)
+                ):
+                    # No demand went out and none can: never forgotten, the collectors have it.
+                    reason = _no_demand_reason(due_step)
+                    decisions.append(factory.make(due, due_step, index, DecisionStatus.MANUAL, (), reason))
+                    placed_index = None
+                elif instead is None:
                     # Every first demand has run: the legal step waits for the lead time.
                     waiting = _waiting_reason(due_step, first_sent, policy.demand_lead_days)
                     decisions.append(factory.make(due, due_step, index, DecisionStatus.DEFERRED, (), waiting))

@@ -26,7 +26,7 @@ def plan(
     as_of: date = TUESDAY,
     executions: Mapping[str, Mapping[str, ExecutionStatus]] | None = None,
     contacts: Sequence[ContactRecord] = (),
-    sent: Mapping[str, Mapping[str, date]] | None = None,
+    sent: Mapping[str, Mapping[str, date | None]] | None = None,
     policy: PlanningPolicy = POLICY,
 ) -> CustomerPlan:
     return plan_customer(as_of, ledger, executions or {}, contacts, policy, sent)
@@ -563,9 +563,11 @@ def test_the_legal_step_waits_for_the_lead_time_then_follows() -> None:
         }
     }
 
-    # Planned, not out yet: the lawyer's letter waits, and nothing else is sent.
+    # Planned, not out yet (its e-mail still in the outbox): the lawyer's letter waits, and nothing
+    # else is sent.
     tomorrow = TUESDAY + timedelta(days=1)
-    [waiting] = plan(ledger, as_of=tomorrow, executions=done).decisions
+    in_flight: dict[str, dict[str, date | None]] = {"I1": {"credit_hold": None}}
+    [waiting] = plan(ledger, as_of=tomorrow, executions=done, sent=in_flight).decisions
     assert (waiting.step, waiting.status, waiting.channels) == ("lawyer_letter", DecisionStatus.DEFERRED, ())
     assert waiting.reason.startswith("first demand before lawyer_letter: no signed demand")
 
@@ -596,10 +598,49 @@ def test_only_a_signed_step_sent_counts_as_a_demand() -> None:
         "I1": {"overdue_sms": TUESDAY - timedelta(days=40), "pre_due_reminder": TUESDAY - timedelta(days=50)}
     }
     [waiting] = plan(ledger, executions=done, sent=unsigned).decisions
-    assert waiting.status is DecisionStatus.DEFERRED
+    # No signed demand went out and none can any more: the collectors have it.
+    assert (waiting.step, waiting.status) == ("lawyer_letter", DecisionStatus.MANUAL)
     signed = {"I1": {"due_statement": TUESDAY - timedelta(days=45)}}
     [legal] = plan(ledger, executions=done, sent=signed).decisions
     assert legal.status is DecisionStatus.AWAITING_APPROVAL
+
+
+def test_a_first_demand_that_never_went_out_leaves_the_invoice_manual_not_waiting_for_ever() -> None:
+    # Rule 2 and "never silently forgotten": the stand-in's e-mail was cancelled (a promise, a
+    # pause, a dispute), failed, bounced, or there was no e-mail nor postal address to send it to.
+    ledger = make_ledger(make_invoice("I1", due_for(50)), customer=PROCEDURAL)
+    first = plan(ledger)
+    done = {
+        "I1": {
+            d.step: ExecutionStatus.PLANNED
+            if d.status is DecisionStatus.PLANNED
+            else ExecutionStatus.SUPERSEDED
+            for d in first.decisions
+        }
+    }
+    for later, legal_step in ((1, "lawyer_letter"), (14, "payment_order_pack"), (57, "litigation_referral")):
+        day = TUESDAY + timedelta(days=later)
+        for nothing_in_flight in (None, {}, {"I1": {"overdue_sms": None}}, {"OTHER": {"credit_hold": None}}):
+            [manual] = live(plan(ledger, as_of=day, executions=done, sent=nothing_in_flight))
+            assert (manual.step, manual.status, manual.channels) == (
+                legal_step,
+                DecisionStatus.MANUAL,
+                (),
+            )
+            assert manual.reason == (
+                f"first demand before {manual.step}: the signed demand placed for this invoice did "
+                "not go out (cancelled, failed, bounced, or no e-mail or postal address); collectors "
+                "send it by hand or decide"
+            )
+        # A signed notice still in flight (planned, claimed, sending) may yet go: it waits.
+        [waiting] = live(plan(ledger, as_of=day, executions=done, sent={"I1": {"credit_hold": None}}))
+        assert waiting.status is DecisionStatus.DEFERRED
+        assert "no signed demand for this invoice has gone out yet" in waiting.reason
+    # Once it has gone out, the ladder goes on as ever.
+    day = TUESDAY + timedelta(days=8)
+    sent: dict[str, dict[str, date | None]] = {"I1": {"credit_hold": TUESDAY + timedelta(days=1)}}
+    [legal] = live(plan(ledger, as_of=day, executions=done, sent=sent))
+    assert (legal.step, legal.status) == ("lawyer_letter", DecisionStatus.AWAITING_APPROVAL)
 
 
 def test_the_lead_time_is_configurable() -> None:

@@ -142,7 +142,7 @@ Situation = tuple[
     dict[str, dict[str, ExecutionStatus]],
     list[ContactRecord],
     PlanningPolicy,
-    dict[str, dict[str, date]],
+    dict[str, dict[str, date | None]],
 ]
 
 
@@ -179,11 +179,14 @@ def situations(draw: st.DrawFn) -> Situation:
         ContactRecord(draw(st.sampled_from(list(Channel))), AS_OF - timedelta(days=draw(st.integers(-3, 8))))
         for _ in range(draw(st.integers(0, 6)))
     ]
-    # Steps whose e-mail or letter went out, and the day (rule 2 counts the signed ones).
-    sent: dict[str, dict[str, date]] = {}
+    # Steps whose e-mail or letter went out, and the day (rule 2 counts the signed ones), or None
+    # while one is still in the outbox.
+    sent: dict[str, dict[str, date | None]] = {}
     for number in numbers:
         for name in draw(st.lists(st.sampled_from(step_names), max_size=3, unique=True)):
-            sent.setdefault(number, {})[name] = AS_OF - timedelta(days=draw(st.integers(-3, 20)))
+            sent.setdefault(number, {})[name] = draw(
+                st.one_of(st.none(), st.integers(-3, 20).map(lambda days: AS_OF - timedelta(days=days)))
+            )
     return ledger, executions, contacts, policy, sent
 
 

@@ -137,7 +137,10 @@ def test_no_legal_step_without_a_signed_demand_sent_the_lead_time_before(
 ) -> None:
     """DESIGN §4 rule 2 over 120 days of cycles: a legal step (one that needs approval) is placed only
     for an invoice whose signed demand went out ``lead`` or more days before; some invoices' e-mails
-    and letters never go out (bounced, failed), and those never reach a legal step."""
+    and letters never go out (bounced, failed), and those never reach a legal step. Each e-mail or
+    letter stays in the outbox ``delay`` days first; a legal step waits for one in flight, but one
+    whose invoice has no demand out and none in flight is left to the collectors (``manual``),
+    never deferred for ever."""
     policy = PlanningPolicy(
         ladders=default_ladders(),
         compliance=CompliancePolicy(max_messages_per_7d=cap),
@@ -149,10 +152,20 @@ def test_no_legal_step_without_a_signed_demand_sent_the_lead_time_before(
     )
     executions: dict[str, dict[str, ExecutionStatus]] = {}
     contacts: list[ContactRecord] = []
-    sent: dict[str, dict[str, date]] = {}  # what the store reads: the day each step's e-mail or letter left
+    delay = data.draw(st.integers(0, 3), label="days an e-mail or letter waits in the outbox")
+    # What the store reads: the day each step's e-mail or letter left, None while one is in flight.
+    sent: dict[str, dict[str, date | None]] = {}
+    in_flight: dict[tuple[str, str], date] = {}  # (invoice, step) -> the day it was planned
     legal_steps = 0
     for offset in range(RUN_DAYS):
         day = START + timedelta(days=offset)
+        for (number, step_name), planned_on in list(in_flight.items()):
+            if day >= planned_on + timedelta(days=delay):
+                del in_flight[number, step_name]
+                if number in never_out:
+                    del sent[number][step_name]
+                else:
+                    sent[number][step_name] = planned_on + timedelta(days=delay)
         plan = plan_customer(day, ledger, executions, contacts, policy, sent)
         ladder = {step.name: step for step in plan.ladder}
         messages_today: set[tuple[str, Channel]] = set()
@@ -162,17 +175,35 @@ def test_no_legal_step_without_a_signed_demand_sent_the_lead_time_before(
                 assert decision.status is not DecisionStatus.PLANNED, "a legal step never goes out unapproved"
             if decision.status is DecisionStatus.AWAITING_APPROVAL:
                 legal_steps += 1
-                demands = [on for name, on in sent.get(decision.invoice, {}).items() if ladder[name].signed]
+                demands = [
+                    on
+                    for name, on in sent.get(decision.invoice, {}).items()
+                    if ladder[name].signed and on is not None
+                ]
                 assert demands, f"{decision.step} for {decision.invoice} without any signed demand sent"
                 assert min(demands) <= day - timedelta(days=lead), (decision.step, min(demands), day)
+            if decision.status is DecisionStatus.DEFERRED and "no signed demand" in decision.reason:
+                notices = sent.get(decision.invoice, {}).items()
+                assert any(on is None and ladder[name].signed for name, on in notices), (
+                    "a legal step waits only for a signed demand that may still go out"
+                )
+            if (
+                decision.status is DecisionStatus.MANUAL
+                and step.approval
+                and not ledger.customer.do_not_contact
+            ):
+                notices = sent.get(decision.invoice, {}).items()
+                rejected = ExecutionStatus.REJECTED in executions.get(decision.invoice, {}).values()
+                assert rejected or not any(ladder[name].signed for name, _ in notices)
             if decision.status in RECORDED:
                 executions.setdefault(decision.invoice, {})[decision.step] = RECORDED[decision.status]
             if decision.status is DecisionStatus.PLANNED:
                 messages_today.update((decision.step, channel) for channel in decision.channels)
-                if decision.invoice not in never_out and {Channel.EMAIL, Channel.LETTER} & set(
-                    decision.channels
+                if {Channel.EMAIL, Channel.LETTER} & set(decision.channels) and decision.step not in sent.get(
+                    decision.invoice, {}
                 ):
-                    sent.setdefault(decision.invoice, {}).setdefault(decision.step, day)
+                    sent.setdefault(decision.invoice, {})[decision.step] = None
+                    in_flight[decision.invoice, decision.step] = day
         contacts.extend(ContactRecord(channel, day) for _, channel in sorted(messages_today))
     target(float(legal_steps), label="legal steps placed")
 
