@@ -187,6 +187,13 @@ def print_plan(preview: Any, limit: int | None = None, *, show_superseded: bool 
         )
     else:
         out.print(f"nothing to show for {preview.as_of}", highlight=False)
+    manual = [d for d in shown if d.status is DecisionStatus.MANUAL]
+    if manual:
+        # Why collectors must act is what a manual row is for: said whole, even where the table
+        # had to leave its reason column out.
+        out.print("manual, for collectors to handle:", style="bold red", highlight=False)
+        for d in manual:
+            out.print(f"  {d.invoice} ({d.customer}): {d.reason}", markup=False, highlight=False)
     if len(shown) < total:
         all_flag = " --all" if show_superseded else ""
         out.print(f"first {len(shown)} of {total} decisions; `dunbot plan{all_flag} --json` lists them all")

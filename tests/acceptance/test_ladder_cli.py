@@ -145,6 +145,9 @@ def test_a_do_not_contact_customer_is_one_task_and_the_plan_and_aging_say_why(le
     assert "task_created" in kinds and "step_planned" not in kinds and "message_sent" not in kinds
     assert not [t for t in tasks(ledger) if t["customer"] == "C3" and t["kind"] != "manual"]
 
+    narrow = ok(ledger, "plan", "--as-of", NEXT_DAY, columns=100)  # the reason column is left out
+    [why] = [line for line in narrow.splitlines() if line.strip().startswith("INV-DNC (C3):")]
+    assert "do_not_contact" in why
     listed = ok(ledger, "tasks")
     assert "manual" in listed and "C3" in listed
     # Closed by a collector, it is not raised again the next day; the plan still says why.
