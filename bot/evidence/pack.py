@@ -140,7 +140,7 @@ def export_pack(
     now: datetime,
 ) -> ExportReport:
     """Export the evidence pack of a customer or an invoice to ``out`` (never overwriting a file)."""
-    from bot.outreach.notices import font_choice
+    from bot.render.fonts import font_choice
     from bot.render.signing import company_signer
 
     require_schema(engine)

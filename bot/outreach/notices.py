@@ -27,24 +27,14 @@ from bot.errors import NoticeUnavailable
 from bot.evidence.artifacts import ArtifactStore
 from bot.evidence.log import EventKind, NewEvent
 from bot.outreach.compose import message_context
+from bot.render.fonts import font_choice
 from bot.render.notice import NoticeRenderer, SignedNotice
 from bot.store import tables
 
 if TYPE_CHECKING:
-    from bot.render.fonts import FontChoice
+    pass
 
 notice_t = tables.Notice.__table__  # type: ignore[attr-defined]
-
-
-def font_choice(settings: Settings) -> FontChoice:
-    """The fonts ``[signing]`` names (found on the system where it names none)."""
-    from bot.render.fonts import FontChoice
-
-    signing = settings.signing
-    return FontChoice(
-        cjk_font=settings.path(signing.cjk_font) if signing.cjk_font else None,
-        latin_font=settings.path(signing.latin_font) if signing.latin_font else None,
-    )
 
 
 def notice_renderer(settings: Settings) -> NoticeRenderer:

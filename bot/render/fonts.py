@@ -31,6 +31,7 @@ from reportlab.lib.fonts import addMapping
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFError, TTFont
 
+from bot.config import Settings
 from bot.errors import FontUnavailable, MissingGlyphs
 
 # Known TrueType (glyf-outline) CJK fonts, best first. CFF-based OpenType collections such as Noto
@@ -101,6 +102,15 @@ class FontChoice:
     cjk_font: Path | None = None  # a configured path; found on the system when None
     latin_font: Path | None = None
     search_dirs: tuple[Path, ...] | None = None  # None: fc-list, then FONT_DIRS
+
+
+def font_choice(settings: Settings) -> FontChoice:
+    """The fonts ``[signing]`` names (found on the system where it names none)."""
+    signing = settings.signing
+    return FontChoice(
+        cjk_font=settings.path(signing.cjk_font) if signing.cjk_font else None,
+        latin_font=settings.path(signing.latin_font) if signing.latin_font else None,
+    )
 
 
 _lock = threading.Lock()
