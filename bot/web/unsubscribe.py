@@ -7,6 +7,7 @@
   a short text; again 200, with nothing written, when the customer already was opted out.
 * ``GET`` of the same URL (a person clicking the link in a mail client): a small page whose button
   POSTs it. A GET never changes anything: link scanners and previews fetch every link in a mail.
+  (Nor does a HEAD, which Starlette answers as a GET without the body.) Other methods are 405.
 
 The link is public, like the Twilio callbacks: its token, an HMAC of the Message-ID under the
 ``[web] session_secret_env`` secret, is the only authorization. A missing or wrong token is 403 and
