@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from bot.errors import ConfigError
-from bot.web.asgi import ASGIApp
 
 
 class _Server(uvicorn.Server):

@@ -7,6 +7,7 @@
   a short text; again 200, with nothing written, when the customer already was opted out.
 * ``GET`` of the same URL (a person clicking the link in a mail client): a small page whose button
   POSTs it. A GET never changes anything: link scanners and previews fetch every link in a mail.
+  (Nor does a HEAD, which Starlette answers as a GET without the body.) Other methods are 405.
 
 The link is public, like the Twilio callbacks: its token, an HMAC of the Message-ID under the
 ``[web] session_secret_env`` secret, is the only authorization. A missing or wrong token is 403 and
@@ -26,9 +27,19 @@ from email.parser import BytesParser
 from urllib.parse import parse_qs, parse_qsl, urlencode
 
 from sqlalchemy.engine import Engine
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import Scope
 
-from bot.outreach.unsubscribe import Recipient, find_recipient, token_matches, unsubscribe
-from bot.web.asgi import Receive, Scope, Send, header, read_body, respond
+from bot.outreach.unsubscribe import (
+    UNSUBSCRIBE_PATH,
+    Recipient,
+    find_recipient,
+    token_matches,
+    unsubscribe,
+)
+from bot.web.responses import plain
 
 log = logging.getLogger(__name__)
 
@@ -38,60 +49,48 @@ DONE = (
     "已退订：我们将不再通过电子邮件向您发送账款提醒。\n"
 ).encode()
 # The URL carries the token: no referrer, no cache, no framing; the page loads nothing from anywhere.
-_PRIVATE = ((b"cache-control", b"no-store"), (b"referrer-policy", b"no-referrer"))
+_PRIVATE = (("cache-control", "no-store"), ("referrer-policy", "no-referrer"))
 _PAGE_HEADERS = (
     *_PRIVATE,
     (
-        b"content-security-policy",
-        b"default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; "
-        b"frame-ancestors 'none'",
+        "content-security-policy",
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; "
+        "frame-ancestors 'none'",
     ),
-    (b"x-content-type-options", b"nosniff"),
+    ("x-content-type-options", "nosniff"),
 )
 
 
-async def handle_unsubscribe(
-    scope: Scope,
-    receive: Receive,
-    send: Send,
-    engine: Engine,
-    secret: str,
-    clock: Callable[[], datetime],
-) -> None:
-    """Answer one request to ``/unsubscribe`` (see the module docstring)."""
-    method = scope["method"]
-    if method not in ("GET", "POST"):
-        await respond(send, 405, b"method not allowed")
-        return
-    link = _verified_link(scope, secret)
-    if link is None:
-        log.warning("unsubscribe link with a missing or bad token refused")
-        await respond(send, 403, b"forbidden")
-        return
-    key = f"<{link[0]}>"
-    if method == "POST":
-        body = await read_body(receive)
-        if body is None:
-            await respond(send, 413, b"too large")
-            return
-        if ONE_CLICK not in _form_fields(header(scope, b"content-type"), body):
-            await respond(send, 400, b"expected the form field List-Unsubscribe=One-Click (RFC 8058)")
-            return
-    recipient = await asyncio.to_thread(find_recipient, engine, key)
-    if recipient is None:
-        log.warning("unsubscribe link for an e-mail not in the database", extra={"message_key": key})
-        await respond(send, 404, b"not found")
-        return
-    if method == "GET":
-        page = _page(recipient, link)
-        await respond(send, 200, page, "text/html; charset=utf-8", _PAGE_HEADERS)
-        return
-    changed = await asyncio.to_thread(unsubscribe, engine, recipient, clock())
-    log.info(
-        "one-click unsubscribe: customer opted out of e-mail" if changed else "one-click unsubscribe again",
-        extra={"customer": recipient.customer, "message_key": key},
-    )
-    await respond(send, 200, DONE, "text/plain; charset=utf-8", _PRIVATE)
+def routes(engine: Engine, secret: str, clock: Callable[[], datetime]) -> list[BaseRoute]:
+    """The ``/unsubscribe`` route for links signed with ``secret`` (see the module docstring)."""
+
+    async def unsubscribe_link(request: Request) -> Response:
+        link = _verified_link(request.scope, secret)
+        if link is None:
+            log.warning("unsubscribe link with a missing or bad token refused")
+            return plain(403, b"forbidden")
+        key = f"<{link[0]}>"
+        one_click = request.method == "POST"
+        if one_click:
+            body = await request.body()  # past the limit, bot.web.limits answers 413
+            if ONE_CLICK not in _form_fields(request.headers.get("content-type"), body):
+                return plain(400, b"expected the form field List-Unsubscribe=One-Click (RFC 8058)")
+        recipient = await asyncio.to_thread(find_recipient, engine, key)
+        if recipient is None:
+            log.warning("unsubscribe link for an e-mail not in the database", extra={"message_key": key})
+            return plain(404, b"not found")
+        if not one_click:  # GET (and the HEAD Starlette derives from it): the page, nothing changes
+            return plain(200, _page(recipient, link), "text/html; charset=utf-8", _PAGE_HEADERS)
+        changed = await asyncio.to_thread(unsubscribe, engine, recipient, clock())
+        log.info(
+            "one-click unsubscribe: customer opted out of e-mail"
+            if changed
+            else "one-click unsubscribe again",
+            extra={"customer": recipient.customer, "message_key": key},
+        )
+        return plain(200, DONE, "text/plain; charset=utf-8", _PRIVATE)
+
+    return [Route(UNSUBSCRIBE_PATH, unsubscribe_link, methods=["GET", "POST"])]
 
 
 def _verified_link(scope: Scope, secret: str) -> tuple[str, str] | None:

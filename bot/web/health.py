@@ -1,0 +1,70 @@
+"""Health and metrics for operators and their probes; none of these needs a login.
+
+* ``GET /healthz`` — the process is up and serving (200, no database work: a liveness probe);
+* ``GET /readyz`` — the database answers and a cycle succeeded recently enough (200, else 503 with
+  the reasons): a readiness probe;
+* ``GET /metrics`` — Prometheus text format (``bot.monitoring``); 503 when the database is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from bot.monitoring import prometheus_text, readiness, snapshot
+from bot.web.responses import plain
+
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def routes(engine: Engine, clock: Callable[[], datetime], max_cycle_age: timedelta) -> list[BaseRoute]:
+    """The probe routes; /readyz fails when no cycle succeeded for ``max_cycle_age`` since start."""
+    running_since = clock()
+
+    async def healthz(request: Request) -> Response:
+        return _json(200, {"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        try:
+            current = await asyncio.to_thread(snapshot, engine, clock())
+        except sa.exc.SQLAlchemyError as exc:
+            return _json(503, {"status": "unready", "problems": [f"database: {_first_line(exc)}"]})
+        problems = readiness(current, max_cycle_age, running_since)
+        success = current.last_success
+        document: dict[str, object] = {
+            "status": "unready" if problems else "ready",
+            "database": "ok",
+            "last_successful_cycle": success.finished_at.isoformat() if success else None,
+            "problems": problems,
+        }
+        return _json(503 if problems else 200, document)
+
+    async def metrics(request: Request) -> Response:
+        try:
+            current = await asyncio.to_thread(snapshot, engine, clock())
+        except sa.exc.SQLAlchemyError as exc:
+            return plain(503, f"database: {_first_line(exc)}\n".encode())
+        return plain(200, prometheus_text(current), PROMETHEUS_TEXT)
+
+    return [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
+
+
+def _json(status: int, document: dict[str, object]) -> Response:
+    # json.dumps' own spacing, as before (Starlette's JSONResponse writes it compact).
+    return plain(status, json.dumps(document).encode(), "application/json")
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0]
