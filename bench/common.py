@@ -6,11 +6,16 @@ Not a bench itself; the scripts beside it import it as ``bench.common``.
 
 from __future__ import annotations
 
+import cProfile
+import io
 import multiprocessing
 import os
+import pstats
 import resource
 import socket
+import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from queue import Empty
 from typing import Any
@@ -75,6 +80,18 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def profiled(profile: bool, call: Callable[[], Any]) -> Any:
+    """``call()``, under cProfile when ``profile`` (the top 18 functions by own time go to stderr)."""
+    if not profile:
+        return call()
+    profiler = cProfile.Profile()
+    result = profiler.runcall(call)
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(18)
+    print(out.getvalue(), file=sys.stderr, flush=True)
+    return result
 
 
 def _guarded(target: Any, *args: Any) -> None:
