@@ -2,7 +2,8 @@
 kinds per cycle (seeded per day by the loader), their artifacts unique per message as in
 production, or drawn from a pool of 1,000.
 
-Part of ``bench/evidence.py`` (which see); not run on its own.
+Not a script: ``bench/evidence.py`` runs it (``.venv/bin/python bench/evidence.py --events 50000`` is a
+quick run; see its docstring and bench/README.md).
 """
 
 from __future__ import annotations

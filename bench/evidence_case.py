@@ -3,7 +3,8 @@ e-mails with their raw bytes, signed PDF notices, letters, SMS with their Twilio
 callbacks, collector tasks, approvals, payments, promises, alerts, tier changes, credit holds,
 disputes, superseded steps — every artifact written to the store.
 
-Part of ``bench/evidence.py`` (which see); not run on its own.
+Not a script: ``bench/evidence.py`` runs it (``.venv/bin/python bench/evidence.py --events 50000`` is a
+quick run; see its docstring and bench/README.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Measurement: ``export_pack`` of the case's pack, what `dunbot evidence export --customer ID` runs, in a
 fresh process with its CPU and peak memory; and what the pack's compressed bytes are made of.
 
-Part of ``bench/evidence.py`` (which see); not run on its own.
+Not a script: ``bench/evidence.py`` runs it (``.venv/bin/python bench/evidence.py --events 50000`` is a
+quick run; see its docstring and bench/README.md).
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ interleaved, with canonical bodies, gapless seq, content, chain and leaf hashes 
 PostgreSQL), and a signed checkpoint after each cycle — and brings it to a running system's state
 (migrations, statistics) before it is measured.
 
-Part of ``bench/evidence.py`` (which see); not run on its own.
+Not a script: ``bench/evidence.py`` runs it (``.venv/bin/python bench/evidence.py --events 50000`` is a
+quick run; see its docstring and bench/README.md).
 """
 
 from __future__ import annotations

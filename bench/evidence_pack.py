@@ -1,7 +1,8 @@
 """Measurement: ``verify_pack`` of an exported pack (it must be ok), what `dunbot evidence verify
 pack.zip` runs, in a fresh process with its CPU and peak memory.
 
-Part of ``bench/evidence.py`` (which see); not run on its own.
+Not a script: ``bench/evidence.py`` runs it (``.venv/bin/python bench/evidence.py --events 50000`` is a
+quick run; see its docstring and bench/README.md).
 """
 
 from __future__ import annotations

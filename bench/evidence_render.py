@@ -3,7 +3,8 @@ days the cycles run on, artifacts written where an ``ArtifactStore`` keeps them 
 Twilio exchanges and status callbacks, and real dunbot messages (:class:`Renderer`: templates, notice
 layout, PAdES signature, RFC 5322 bytes).
 
-Part of ``bench/evidence.py`` (which see); not run on its own.
+Not a script: ``bench/evidence.py`` runs it (``.venv/bin/python bench/evidence.py --events 50000`` is a
+quick run; see its docstring and bench/README.md).
 """
 
 from __future__ import annotations

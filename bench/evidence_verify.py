@@ -3,7 +3,8 @@ every artifact named, every checkpoint's signature and root, consistency — in 
 its CPU (worker processes included) and peak memory (the parent plus each worker at the largest
 one's peak, an upper bound).
 
-Part of ``bench/evidence.py`` (which see); not run on its own.
+Not a script: ``bench/evidence.py`` runs it (``.venv/bin/python bench/evidence.py --events 50000`` is a
+quick run; see its docstring and bench/README.md).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 not share the GIL with the client: an aiosmtpd SMTP server that counts what it receives, and the
 Twilio-compatible test server (``tests/support/twilio_server.py``).
 
-Part of ``bench/send.py`` (which see); not run on its own.
+Not a script: ``bench/send.py`` starts them (``.venv/bin/python bench/send.py --messages 500`` is a
+quick run; see its docstring and bench/README.md).
 """
 
 from __future__ import annotations

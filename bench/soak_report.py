@@ -2,7 +2,8 @@
 the RSS readings and their slope, the log lines by level, ``dunbot evidence verify --db``, and the
 verdicts (all must hold for exit status 0).
 
-Part of ``bench/soak.py`` (which see); not run on its own.
+Not a script: ``bench/soak.py`` runs it (``.venv/bin/python bench/soak.py --minutes 2`` is a quick
+run; see its docstring and bench/README.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Watching the soak's daemon: its state, its RSS, ``/readyz`` and ``/metrics``, its log lines, and
 the status callbacks the soak posts to it; also how the soak runs ``dunbot`` commands.
 
-Part of ``bench/soak.py`` (which see); not run on its own.
+Not a script: ``bench/soak.py`` runs it (``.venv/bin/python bench/soak.py --minutes 2`` is a quick
+run; see its docstring and bench/README.md).
 """
 
 from __future__ import annotations
