@@ -153,30 +153,26 @@ def _customer(spec: LedgerSpec, segment: Segment, n: int, rng: random.Random, le
             "",
         )
     )
-    overdue, amount = segment.days_overdue, spec.amount
+    overdue, amount, as_of, currency = segment.days_overdue, spec.amount, spec.as_of, spec.currency
+    draw_due, draw_amount = isinstance(overdue, tuple), isinstance(amount, tuple)
+    contract_share, payment_share = spec.contract_share, spec.payment_share
+    number_of, terms, day = spec.invoice_number.format, timedelta(days=spec.terms_days), timedelta(days=1)
+    row = tuple.__new__  # a NamedTuple's own __new__ is a Python call; a million invoices feel it
     for i in range(spec.invoices_per_customer):
-        number = spec.invoice_number.format(i=i, **fields)
-        days = rng.randint(*overdue) if isinstance(overdue, tuple) else overdue
-        due = spec.as_of - timedelta(days=days)
-        whole = rng.randint(*amount) if isinstance(amount, tuple) else amount + spec.amount_step * n
+        number = number_of(i=i, **fields)
+        due = as_of - timedelta(days=rng.randint(*overdue) if draw_due else overdue)  # type: ignore[misc]
+        whole = rng.randint(*amount) if draw_amount else amount + spec.amount_step * n  # type: ignore[misc,operator]
         contract = None
-        if spec.contract_share and rng.random() < spec.contract_share:
+        if contract_share and rng.random() < contract_share:
             contract = f"K-{rng.randint(1, spec.contracts)}"
+        issued = (due - terms).isoformat()
         ledger.invoices.append(
-            InvoiceRow(
-                number,
-                cid,
-                spec.currency,
-                f"{whole}.00",
-                (due - timedelta(days=spec.terms_days)).isoformat(),
-                due.isoformat(),
-                contract,
-            )
+            row(InvoiceRow, (number, cid, currency, f"{whole}.00", issued, due.isoformat(), contract))
         )
-        if spec.payment_share and rng.random() < spec.payment_share:
+        if payment_share and rng.random() < payment_share:
             reference = spec.payment_reference.format(i=i, **fields)
-            paid_on = (due - timedelta(days=1)).isoformat()
-            ledger.payments.append(PaymentRow(reference, number, spec.payment_amount, paid_on))
+            paid_on = (due - day).isoformat()
+            ledger.payments.append(row(PaymentRow, (reference, number, spec.payment_amount, paid_on)))
 
 
 def contract_rows(count: int) -> list[tuple[Any, ...]]:
