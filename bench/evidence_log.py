@@ -147,7 +147,7 @@ def generate(
     url: str,
     schema: str | None,
     events: int,
-    case_rounds: list[tuple[int, list[NewEvent]]],
+    rounds: list[tuple[int, list[NewEvent]]],
     cycles: int,
     background: Background,
     settings: Any,
@@ -172,9 +172,9 @@ def generate(
         session.add_all(customer_models(generate_ledger(background_customers(customers))))
         session.commit()
     by_day: dict[int, list[NewEvent]] = {}
-    for day_index, round_events in case_rounds:
+    for day_index, round_events in rounds:
         by_day.setdefault(day_index, []).extend(round_events)
-    case_total = sum(len(e) for _, e in case_rounds)
+    case_total = sum(len(e) for _, e in rounds)
     background_total = events - case_total
     days = business_days(cycles)
     writer = LogWriter(url, schema)
