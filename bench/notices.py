@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import multiprocessing
 import sys
 import tempfile
 import time
@@ -29,20 +28,35 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import child
+from bench.ledgers import LedgerSpec, Segment, generate
+
 BENCH_SIGNING_TIME = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # the laid-out files' creation date
+
+
+def ledger_spec(count: int, language: str) -> LedgerSpec:
+    """``count`` customers, a name in the notice's language each; their invoices come from the
+    example context (one to three, by customer)."""
+    name = "客户{n:05d}贸易有限公司" if language == "zh-CN" else "Customer {n:05d} Trading Ltd."
+    return LedgerSpec(
+        segments=(Segment(count),),
+        as_of=BENCH_SIGNING_TIME.date(),
+        invoices_per_customer=0,
+        customer_id="C-{n:05d}",
+        name=name,
+        language=language,
+    )
 
 
 def _contexts(count: int, language: str) -> list[Any]:
     from bot.render.context import example_context
 
     contexts = []
-    for n in range(count):
+    for n, customer in enumerate(generate(ledger_spec(count, language)).customers):
         context = example_context(language, invoice_count=1 + n % 3)
         context["reference"] = f"DN-20261201-{n:06d}"
-        context["customer"]["id"] = f"C-{n:05d}"
-        context["customer"]["name"] = (
-            f"客户{n:05d}贸易有限公司" if language == "zh-CN" else f"Customer {n:05d} Trading Ltd."
-        )
+        context["customer"]["id"] = customer.id
+        context["customer"]["name"] = customer.name
         for line in context["invoices"]:
             line["number"] = f"{line['number']}-{n:05d}"
         contexts.append(context)
@@ -100,16 +114,6 @@ def _dunbot_path(files: list[tuple[bytes, Any]], pkcs12: str, result: Any) -> No
     result.put((elapsed, uses))
 
 
-def _child(target: Any, *args: Any) -> Any:
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=target, args=(*args, queue))
-    process.start()
-    outcome = queue.get()
-    process.join()
-    return outcome
-
-
 def run(count: int, language: str) -> dict[str, Any]:
     from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, pkcs12
 
@@ -122,8 +126,8 @@ def run(count: int, language: str) -> dict[str, Any]:
         key_pem.write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))  # type: ignore[union-attr]
         contexts = _contexts(count, language)
         files, layout_s = _lay_out(contexts, language)
-        default_s = _child(_default_path, files, str(key_pem), str(trial.certificate_pem))
-        dunbot_s, template_uses = _child(_dunbot_path, files, str(trial.pkcs12))
+        default_s = child(_default_path, files, str(key_pem), str(trial.certificate_pem))
+        dunbot_s, template_uses = child(_dunbot_path, files, str(trial.pkcs12))
     return {
         "language": language,
         "notices": count,

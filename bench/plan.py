@@ -21,77 +21,46 @@ average after the pair: on a shared machine, a wall-clock ratio means little wit
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
-import random
 import resource
 import sqlite3
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import child, cpu_s, libpq, peak_mb, pg_url, reset_schema
+from bench.ledgers import LedgerSpec, Segment, generate, write_postgres, write_sqlite
+
 AS_OF = date(2026, 6, 10)  # a Wednesday, a working day in China
 SCHEMA = "bench_plan"
-
-
-def _peak_mb() -> float:
-    """This process's own peak RSS. Not ru_maxrss: Linux carries that across fork and exec, so a
-    child started by a big parent would report the parent's size."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # --- data ------------------------------------------------------------------------------------------
 
 
-def _rows(
-    customers: int, per_customer: int
-) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    rng = random.Random(42)
-    customer_rows, invoice_rows, payment_rows = [], [], []
+def ledger_spec(customers: int, per_customer: int) -> LedgerSpec:
+    """Due dates from 10 days before to 120 days after ``AS_OF``, amounts 1,000–200,000, a fifth of the
+    invoices on one of five contracts and a fifth part-paid; a tier override for half the customers."""
     tiers = ("strategic", "cooperative", "cautious", None, None, None)
-    for c in range(customers):
-        cid = f"C{c:07d}"
-        customer_rows.append(
-            (cid, f"客户{c:07d}有限公司", "CN", "Asia/Shanghai", "zh-CN", f"ap{c}@c{c}.com.cn", f"+86138{c % 10**8:08d}",
-             "上海市浦东新区世纪大道 1 号", 30, 0, rng.choice(tiers), "manufacturing", "50000000", 0, 0, 0, "")
-        )  # fmt: skip
-        for i in range(per_customer):
-            number = f"I{c:07d}-{i:02d}"
-            due = AS_OF - timedelta(days=rng.randint(-10, 120))
-            amount = f"{rng.randint(1_000, 200_000)}.00"
-            contract = f"K-{rng.randint(1, 5)}" if rng.random() < 0.2 else None
-            invoice_rows.append(
-                (
-                    number,
-                    cid,
-                    "CNY",
-                    amount,
-                    (due - timedelta(days=30)).isoformat(),
-                    due.isoformat(),
-                    contract,
-                )
-            )
-            if rng.random() < 0.2:
-                payment_rows.append(
-                    (f"P{c:07d}-{i:02d}", number, "500.00", (due - timedelta(days=1)).isoformat())
-                )
-    return customer_rows, invoice_rows, payment_rows
+    return LedgerSpec(
+        segments=(Segment(customers, tier=tiers, days_overdue=(-10, 120)),),
+        as_of=AS_OF,
+        invoices_per_customer=per_customer,
+        seed=42,
+        industry="manufacturing",
+        annual_revenue="50000000",
+        contract_share=0.2,
+        payment_share=0.2,
+    )
 
 
-CUSTOMER_SQL = (
-    "INSERT INTO customer (id, name, country, timezone, language, email, phone, address, payment_terms_days, "
-    "open_lawsuits, tier_override, industry, annual_revenue, do_not_contact, credit_hold, credit_limit, opted_out) "
-    "VALUES ({})"
-)
+CONTRACTS = 5
 
 
 def _load(engine_url: str, customers: int, per_customer: int, postgres: bool) -> None:
@@ -101,82 +70,24 @@ def _load(engine_url: str, customers: int, per_customer: int, postgres: bool) ->
     engine = make_engine(engine_url)
     upgrade(engine)
     engine.dispose()
-    customer_rows, invoice_rows, payment_rows = _rows(customers, per_customer)
-    contracts = [(f"K-{k}", 10 + k, "0.0005", "0.02", 30 + k, "上海") for k in range(1, 6)]
+    ledger = generate(ledger_spec(customers, per_customer))
     if postgres:
-        import psycopg
-
-        with psycopg.connect(_libpq(engine_url)) as connection, connection.cursor() as cursor:
-            cursor.executemany(
-                "INSERT INTO contract (ref, grace_days, daily_rate, penalty_rate, penalty_after_days, jurisdiction) "
-                "VALUES (%s, %s, %s, %s, %s, %s)",
-                contracts,
-            )
-            with cursor.copy(
-                "COPY customer (id, name, country, timezone, language, email, phone, address, payment_terms_days, "
-                "open_lawsuits, tier_override, industry, annual_revenue, do_not_contact, credit_hold, credit_limit, "
-                "opted_out) FROM STDIN"
-            ) as copy:
-                for row in customer_rows:
-                    copy.write_row((*row[:13], bool(row[13]), bool(row[14]), None, row[16]))
-            with cursor.copy(
-                "COPY invoice (number, customer_id, currency, amount, issue_date, due_date, contract_ref, status) "
-                "FROM STDIN"
-            ) as copy:
-                for row in invoice_rows:
-                    copy.write_row((*row, "open"))
-            with cursor.copy("COPY payment (reference, invoice_number, amount, paid_on) FROM STDIN") as copy:
-                for row in payment_rows:
-                    copy.write_row(row)
-            cursor.execute("ANALYZE")
-        return
-    path = engine_url.removeprefix("sqlite:///")
-    with sqlite3.connect(path) as connection:
-        connection.executemany(
-            "INSERT INTO contract (ref, grace_days, daily_rate, penalty_rate, penalty_after_days, jurisdiction) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            contracts,
-        )
-        connection.executemany(
-            CUSTOMER_SQL.format(", ".join("?" * 17)), [(*r[:15], None, r[16]) for r in customer_rows]
-        )
-        connection.executemany(
-            "INSERT INTO invoice (number, customer_id, currency, amount, issue_date, due_date, contract_ref, status) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, 'open')",
-            invoice_rows,
-        )
-        connection.executemany(
-            "INSERT INTO payment (reference, invoice_number, amount, paid_on) VALUES (?, ?, ?, ?)",
-            payment_rows,
-        )
-        connection.execute("ANALYZE")
-
-
-def _libpq(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    options = f"options=-csearch_path%3D{SCHEMA}"
-    return f"postgresql://{parsed.username or 'postgres'}@{parsed.host or '127.0.0.1'}:{parsed.port or 5432}/{parsed.database}?{options}"
+        write_postgres(libpq(engine_url, SCHEMA), ledger, CONTRACTS)
+    else:
+        write_sqlite(engine_url.removeprefix("sqlite:///"), ledger, CONTRACTS)
 
 
 # --- the two measurements, each in its own process -------------------------------------------------
 
 
-def _cpu_s() -> float:
-    """CPU seconds of this process and its waited-for children (the plan's workers)."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
 def _scan(url: str, postgres: bool, result: Any) -> None:
-    cpu = _cpu_s()
+    cpu = cpu_s()
     started = time.perf_counter()
     rows = 0
     if postgres:
         import psycopg
 
-        with psycopg.connect(_libpq(url)) as connection:
+        with psycopg.connect(libpq(url, SCHEMA)) as connection:
             for table in ("invoice", "payment"):
                 with connection.cursor(name=f"scan_{table}") as cursor:
                     cursor.itersize = 5000
@@ -188,7 +99,7 @@ def _scan(url: str, postgres: bool, result: Any) -> None:
             for table in ("invoice", "payment"):
                 for _ in connection.execute(f"SELECT * FROM {table} ORDER BY 1"):
                     rows += 1
-    result.put((time.perf_counter() - started, rows, _peak_mb(), _cpu_s() - cpu))
+    result.put((time.perf_counter() - started, rows, peak_mb(), cpu_s() - cpu))
 
 
 def _plan(url: str, postgres: bool, result: Any) -> None:
@@ -205,52 +116,38 @@ def _plan(url: str, postgres: bool, result: Any) -> None:
     # the terminal: every customer's plan, every decision serialised and written, by the worker
     # processes the default settings give (one per core).
     with open(os.devnull, "w", encoding="utf-8") as sink:
-        cpu = _cpu_s()
+        cpu = cpu_s()
         started = time.perf_counter()
         decisions = write_plan_json(engine, settings, AS_OF, sink)
         sink.flush()
         elapsed = time.perf_counter() - started
-        cpu = _cpu_s() - cpu
+        cpu = cpu_s() - cpu
     # Peak memory of the whole plan: this process plus every worker at the largest worker's peak.
     # A forked worker's ru_maxrss starts from this process's size and counts pages it shares with
     # it, so the sum is an upper bound.
     workers = worker_count(settings.planning.workers)
     largest_worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    result.put((elapsed, decisions, _peak_mb() + workers * largest_worker, cpu))
+    result.put((elapsed, decisions, peak_mb() + workers * largest_worker, cpu))
 
 
-def _child(target: Any, url: str, postgres: bool) -> tuple[float, int, float, float]:
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=target, args=(url, postgres, queue))
-    process.start()
-    outcome = queue.get()
-    process.join()
-    return outcome  # type: ignore[no-any-return]
-
-
-def run(db: str, customers: int, per_customer: int, pg_url: str, repeat: int) -> Iterator[dict[str, Any]]:
+def run(
+    db: str, customers: int, per_customer: int, postgres_url: str, repeat: int
+) -> Iterator[dict[str, Any]]:
     """Load once, then measure scan and plan back to back ``repeat`` times."""
     postgres = db == "postgres"
     with tempfile.TemporaryDirectory() as folder:
         if postgres:
-            import sqlalchemy as sa
-
-            admin = sa.create_engine(pg_url)
-            with admin.begin() as connection:
-                connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-                connection.exec_driver_sql(f"CREATE SCHEMA {SCHEMA}")
-            admin.dispose()
+            reset_schema(postgres_url, SCHEMA)
             os.environ["PGOPTIONS"] = f"-csearch_path={SCHEMA}"
-            url = pg_url
+            url = postgres_url
         else:
             url = f"sqlite:///{Path(folder) / 'bench.db'}"
         started = time.perf_counter()
         _load(url, customers, per_customer, postgres)
         load_s = time.perf_counter() - started
         for _ in range(repeat):
-            scan_s, scanned, scan_mb, scan_cpu = _child(_scan, url, postgres)
-            plan_s, decisions, plan_mb, plan_cpu = _child(_plan, url, postgres)
+            scan_s, scanned, scan_mb, scan_cpu = child(_scan, url, postgres)
+            plan_s, decisions, plan_mb, plan_cpu = child(_plan, url, postgres)
             yield {
                 "db": db,
                 "invoices": customers * per_customer,
@@ -280,9 +177,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--pg-url",
-        default=os.environ.get(
-            "DUNBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-        ),
+        default=pg_url(),
     )
     args = parser.parse_args()
     databases = ("sqlite", "postgres") if args.db == "both" else (args.db,)

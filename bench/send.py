@@ -21,18 +21,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
-import os
-import socket
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 from pathlib import Path
@@ -42,12 +37,14 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import pg_url, reset_schema, use_schema
+from bench.ledgers import LedgerSpec, Segment, generate, insert_rows
+from bench.send_servers import smtp_server, start, twilio_server
 from bot.config import ComplianceSettings, EmailSettings, EvidenceSettings, OutreachSettings, Settings
 from bot.domain.ledger import Channel
 from bot.evidence.artifacts import ArtifactStore
 from bot.outreach.outbox import Outbox, Outcome
 from bot.outreach.planning import record_plan
-from bot.store import tables
 from bot.store.engine import make_engine
 from bot.store.migrate import upgrade
 
@@ -69,92 +66,29 @@ class Result:
         return self.full / self.bare
 
 
-# --- servers in their own processes ------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _smtp_server(port: int, ready: Any, count: Any) -> None:
-    from aiosmtpd.controller import Controller
-
-    class Handler:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            with count.get_lock():
-                count.value += 1
-            return "250 OK"
-
-    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
-    controller.start()
-    ready.set()
-    threading.Event().wait()
-
-
-def _twilio_server(port: int, ready: Any, count: Any) -> None:
-    from tests.support.twilio_server import TwilioServer
-
-    server = TwilioServer().start()  # it picks its own port; hand it to the parent
-    count.value = int(server.url.rsplit(":", 1)[1])
-    ready.set()
-    threading.Event().wait()
-
-
-def _start(target: Callable[..., None]) -> tuple[multiprocessing.Process, int, Any]:
-    context = multiprocessing.get_context("spawn")
-    ready, count = context.Event(), context.Value("i", 0)
-    port = _free_port()
-    process = context.Process(target=target, args=(port, ready, count), daemon=True)
-    process.start()
-    if not ready.wait(30):
-        raise SystemExit("the local server did not start")
-    return process, port, count
-
-
 # --- the database --------------------------------------------------------------------------------
+
+
+def ledger_spec(messages: int, channel: str) -> LedgerSpec:
+    """One cooperative customer per message, one invoice of 12,500.00 each: due in 7 days for e-mail
+    (pre_due_reminder, an e-mail without a signed notice: signing is bench/notices.py's), 3 days
+    overdue for SMS (overdue_sms)."""
+    return LedgerSpec(
+        segments=(Segment(messages, tier="cooperative", days_overdue=-7 if channel == "email" else 3),),
+        as_of=AS_OF,
+        customer_id="C{n:06d}",
+        name="客户{n:06d}贸易有限公司",
+        email="ap{n}@customer{n}.com.cn",
+        invoice_number="INV-{n:06d}",
+        amount=12_500,
+    )
 
 
 def _database(url: str | None, folder: Path, messages: int, channel: str) -> sa.Engine:
     engine = make_engine(url or f"sqlite:///{folder / 'bench.db'}")
     upgrade(engine)
-    # pre_due_reminder (an e-mail without a signed notice: signing is bench/notices.py's) / overdue_sms
-    due = AS_OF + timedelta(days=7) if channel == "email" else AS_OF - timedelta(days=3)
-    customers = [
-        {
-            "id": f"C{i:06d}",
-            "name": f"客户{i:06d}贸易有限公司",
-            "tier_override": "cooperative",
-            "country": "CN",
-            "timezone": "Asia/Shanghai",
-            "language": "zh-CN",
-            "email": f"ap{i}@customer{i}.com.cn",
-            "phone": f"+86138{i:08d}",
-            "address": "上海市浦东新区世纪大道 1 号",
-            "payment_terms_days": 30,
-            "open_lawsuits": 0,
-            "do_not_contact": False,
-            "credit_hold": False,
-            "opted_out": "",
-        }
-        for i in range(messages)
-    ]
-    invoices = [
-        {
-            "number": f"INV-{i:06d}",
-            "customer_id": f"C{i:06d}",
-            "currency": "CNY",
-            "amount": Decimal("12500.00"),
-            "issue_date": due - timedelta(days=30),
-            "due_date": due,
-            "status": "open",
-        }
-        for i in range(messages)
-    ]
     with engine.begin() as connection:
-        connection.execute(sa.insert(tables.Customer.__table__), customers)  # type: ignore[attr-defined]
-        connection.execute(sa.insert(tables.Invoice.__table__), invoices)  # type: ignore[attr-defined]
+        insert_rows(connection, generate(ledger_spec(messages, channel)))
     return engine
 
 
@@ -228,7 +162,7 @@ def _bare_email(port: int, messages: int, concurrency: int) -> float:
 def bench_email(messages: int, concurrency: int, db_url: str | None) -> Result:
     from bot.channels.smtp import SmtpSender
 
-    process, port, count = _start(_smtp_server)
+    process, port, count = start(smtp_server)
     try:
         bare = _bare_email(port, messages, concurrency)
         with tempfile.TemporaryDirectory() as folder:
@@ -263,7 +197,7 @@ def bench_sms(messages: int, concurrency: int, db_url: str | None) -> Result:
     from bot.channels.twilio import TwilioSmsSender
     from tests.support.twilio_server import ACCOUNT_SID, AUTH_TOKEN
 
-    process, _, port = _start(_twilio_server)
+    process, _, port = start(twilio_server)
     base = f"http://127.0.0.1:{port.value}"
 
     class Rewrite(TwilioHttpClient):  # type: ignore[misc]
@@ -374,7 +308,7 @@ def parts(channel: str, count: int) -> dict[str, float]:
 
         def event(i: int) -> NewEvent:
             outgoing = composed[i]
-            ready = _Ready(i, 1, 1, outgoing.customer, step_name, kind, outgoing)
+            ready = _Ready(i, 1, 1, outgoing.customer, step_name, kind, outgoing, AS_OF, AS_OF)
             return outbox._sent_event(ready, receipt, {"message.eml": f"{i:064x}"})
 
         def turn(i: int) -> None:  # a durable transaction recording four sends, as a drain turn does
@@ -399,9 +333,7 @@ def main() -> None:
     args = parser.parse_args()
     db_url = None
     if args.db == "postgres":
-        db_url = os.environ.get(
-            "DUNBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-        )
+        db_url = pg_url()
         _reset_postgres(db_url)
     results = []
     if args.only in (None, "email"):
@@ -432,12 +364,8 @@ def main() -> None:
 
 
 def _reset_postgres(url: str) -> None:
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        connection.exec_driver_sql("DROP SCHEMA IF EXISTS bench_send CASCADE")
-        connection.exec_driver_sql("CREATE SCHEMA bench_send")
-    engine.dispose()
-    os.environ["PGOPTIONS"] = "-csearch_path=bench_send"
+    reset_schema(url, "bench_send")
+    use_schema("bench_send")
 
 
 if __name__ == "__main__":

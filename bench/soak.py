@@ -30,24 +30,16 @@ second half of the cycles is at most 0.5 MB per cycle. The exit status is 0 when
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
-from collections import Counter
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -55,78 +47,35 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sqlalchemy as sa
-from prometheus_client.parser import text_string_to_metric_families
-from twilio.request_validator import RequestValidator
 
-from tests.support.smtp_server import PASSWORD, USERNAME, SmtpServer
-from tests.support.twilio_server import ACCOUNT_SID, AUTH_TOKEN, TwilioServer
+from bench.common import free_port, pg_url
+from bench.ledgers import LedgerSpec, Segment, customer_csv, generate, invoice_csv
+from bench.soak_report import report
+from bench.soak_watch import (
+    SECRETS,
+    STOP_GRACE,
+    LogTail,
+    Soak,
+    callback_url,
+    cycle_finished,
+    must,
+    post_callbacks,
+    run_dunbot,
+    sample,
+    vm_hwm_kb,
+)
+from tests.support.smtp_server import USERNAME, SmtpServer
+from tests.support.twilio_server import ACCOUNT_SID, TwilioServer
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-STOP_GRACE = 120.0  # TimeoutStopSec of deploy/dunbot.service, stop_grace_period of deploy/compose.yaml
-FLAT_MB, FLAT_SHARE, FLAT_SLOPE = 15.0, 0.10, 0.5
-SECRETS = {"DUNBOT_SMTP_PASSWORD": PASSWORD, "DUNBOT_TWILIO_TOKEN": AUTH_TOKEN}
-CUSTOMER_HEADER = (
-    "id,name,tax_id,tier,country,timezone,language,email,phone,address,account_manager,"
-    "payment_terms_days,credit_limit,industry,annual_revenue,open_lawsuits,do_not_contact"
-)
-INVOICE_HEADER = "number,customer_id,currency,amount,issue_date,due_date,contract_ref,status"
-
-
-@dataclass
-class Sample:
-    at: float  # seconds since the daemon started
-    cycles: int  # cycles finished by then
-    rss_kb: int
-    processes: int
-    ready: int | None  # HTTP status of /readyz (None: no answer)
-    metrics: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class Soak:
-    folder: Path
-    db_url: str
-    web: str
-    env: dict[str, str]
-    smtp: SmtpServer
-    twilio: TwilioServer
-    samples: list[Sample] = field(default_factory=list)
-    cycle_rss: list[tuple[int, int]] = field(default_factory=list)  # (cycle, RSS in kB right after it)
-    cycle_ends: list[float] = field(default_factory=list)
-    batches: list[tuple[int, str, float]] = field(default_factory=list)  # (batch, Shanghai date, seconds)
-    import_failures: list[str] = field(default_factory=list)
-    callbacks: Counter[int] = field(default_factory=Counter)  # HTTP status -> count
-    posted: set[str] = field(default_factory=set)  # SMS SIDs that got their callback
 
 
 # --- setting up ------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _dunbot(soak: Soak, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=soak.folder,
-        env=soak.env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def _must(result: subprocess.CompletedProcess[str], what: str) -> None:
-    if result.returncode != 0:
-        raise SystemExit(f"{what} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
-
-
 def configure(soak: Soak, postgres: bool) -> None:
     """``dunbot init``, then the config edited the way an operator would (as the acceptance tests do)."""
-    _must(_dunbot(soak, "init"), "dunbot init")
+    must(run_dunbot(soak, "init"), "dunbot init")
     config = soak.folder / "dunbot.toml"
     text = config.read_text(encoding="utf-8")
     replacements = {
@@ -152,173 +101,46 @@ def configure(soak: Soak, postgres: bool) -> None:
         text[:sms_start]
         + f'[sms]\ntransport = "twilio"\naccount_sid = "{ACCOUNT_SID}"\n'
         + 'auth_token_env = "DUNBOT_TWILIO_TOKEN"\nfrom_number = "+15005550006"\n'
-        + f'api_base_url = "{soak.twilio.url}"\nstatus_callback_url = "{_callback_url(soak)}"\n\n'
+        + f'api_base_url = "{soak.twilio.url}"\nstatus_callback_url = "{callback_url(soak)}"\n\n'
         + text[sms_end:]
     )
     config.write_text(text, encoding="utf-8")
     if postgres:
-        _must(_dunbot(soak, "init"), "dunbot init (PostgreSQL)")
-    _must(_dunbot(soak, "check-config", "--connect"), "dunbot check-config --connect")
+        must(run_dunbot(soak, "init"), "dunbot init (PostgreSQL)")
+    must(run_dunbot(soak, "check-config", "--connect"), "dunbot check-config --connect")
 
 
-def _callback_url(soak: Soak) -> str:
-    return f"http://{soak.web}/twilio/status"
+def batch_spec(batch: int, customers: int, signed: int, today: date) -> LedgerSpec:
+    """Batch ``batch``'s ledger, with its own ids: ``customers`` cautious customers with an invoice due
+    in 7 days, then ``signed`` cooperative ones 15 days overdue, one invoice each (1,000.00 and up)."""
+    return LedgerSpec(
+        segments=(Segment(customers, "cautious", -7), Segment(signed, "cooperative", 15)),
+        as_of=today,
+        customer_id=f"B{batch:03d}C{{n:04d}}",
+        name=f"客户{batch:03d}{{n:04d}}贸易有限公司",
+        email=f"ap{{n}}@b{batch:03d}.soak.example.cn",
+        phone=f"+8613{batch % 100:02d}{{n:07d}}",
+        address="上海市浦东新区世纪大道1号",
+        invoice_number=f"B{batch:03d}I{{n:04d}}",
+        amount=1000,
+        amount_step=1,
+    )
 
 
 def import_batch(soak: Soak, batch: int, customers: int, signed: int, started: float) -> None:
     """One batch of new customers and invoices, dated from today in Shanghai."""
     today = datetime.now(SHANGHAI).date()
-    soon, overdue = today + timedelta(days=7), today - timedelta(days=15)
-    address = "上海市浦东新区世纪大道1号"
-    people, bills = [CUSTOMER_HEADER], [INVOICE_HEADER]
-    for n in range(customers + signed):
-        tier, due = ("cautious", soon) if n < customers else ("cooperative", overdue)
-        cid = f"B{batch:03d}C{n:04d}"
-        phone = f"+8613{batch % 100:02d}{n:07d}"
-        people.append(
-            f"{cid},客户{batch:03d}{n:04d}贸易有限公司,,{tier},CN,Asia/Shanghai,zh-CN,"
-            f"ap{n}@b{batch:03d}.soak.example.cn,{phone},{address},,30,,,,0,false"
-        )
-        bills.append(f"B{batch:03d}I{n:04d},{cid},CNY,{1000 + n}.00,{due - timedelta(days=30)},{due},,open")
-    for entity, rows in (("customers", people), ("invoices", bills)):
+    ledger = generate(batch_spec(batch, customers, signed, today))
+    for entity, text in (
+        ("customers", customer_csv(ledger.customers)),
+        ("invoices", invoice_csv(ledger.invoices)),
+    ):
         path = soak.folder / f"{entity}-{batch:03d}.csv"
-        path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-        result = _dunbot(soak, "import", entity, path.name)
+        path.write_text(text, encoding="utf-8")
+        result = run_dunbot(soak, "import", entity, path.name)
         if result.returncode != 0:
             soak.import_failures.append(f"batch {batch} {entity}: {result.stderr.strip()[-500:]}")
     soak.batches.append((batch, today.isoformat(), time.monotonic() - started))
-
-
-# --- watching --------------------------------------------------------------------------------------
-
-
-def _rss(pid: int) -> tuple[int, int]:
-    """VmRSS (kB) of ``pid`` and all its descendants, and how many processes that is."""
-    total, count, todo = 0, 0, [pid]
-    while todo:
-        current = todo.pop()
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-        except OSError:
-            continue
-        count += 1
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1])
-        for task in Path(f"/proc/{current}/task").glob("*"):
-            with contextlib.suppress(OSError):
-                todo += [int(child) for child in (task / "children").read_text().split()]
-    return total, count
-
-
-def _hwm(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return 0
-
-
-def _get(url: str) -> tuple[int | None, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.read().decode("utf-8")
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode("utf-8", "replace")
-    except OSError as exc:
-        return None, str(exc)
-
-
-def _metrics(text: str) -> dict[str, float]:
-    values: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
-            values[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
-    return values
-
-
-def sample(soak: Soak, pid: int, started: float) -> Sample:
-    rss, processes = _rss(pid)
-    ready, _ = _get(f"http://{soak.web}/readyz")
-    status, text = _get(f"http://{soak.web}/metrics")
-    metrics = _metrics(text) if status == 200 else {}
-    point = Sample(time.monotonic() - started, len(soak.cycle_ends), rss, processes, ready, metrics)
-    soak.samples.append(point)
-    return point
-
-
-class LogTail:
-    """Reads the daemon's stderr as it grows: JSON records, and anything else it printed."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = 0
-        self.records: list[dict[str, Any]] = []
-        self.other: list[str] = []
-
-    def read(self) -> list[dict[str, Any]]:
-        with self.path.open("rb") as stream:
-            stream.seek(self.offset)
-            data = stream.read()
-        complete = data[: data.rfind(b"\n") + 1]
-        self.offset += len(complete)
-        new = []
-        for line in complete.decode("utf-8", "replace").splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                record = None
-            if isinstance(record, dict) and "level" in record:
-                new.append(record)
-            elif line.strip():
-                self.other.append(line)
-        self.records += new
-        return new
-
-
-def _cycle_finished(record: dict[str, Any]) -> bool:
-    """A cycle ended: the scheduler's summary line, its failure line, or APScheduler's job error."""
-    logger, message = str(record.get("logger", "")), str(record.get("message", ""))
-    if logger == "bot.scheduler" and message.startswith("cycle "):
-        return True
-    return logger.startswith("apscheduler") and record.get("level") in ("ERROR", "CRITICAL")
-
-
-def post_callbacks(soak: Soak) -> None:
-    """A signed "delivered" report for every SMS the server accepted that has not had one."""
-    url = _callback_url(soak)
-    validator = RequestValidator(AUTH_TOKEN)
-    for request in soak.twilio.accepted:
-        if request.resource != "Messages" or request.sid is None or request.sid in soak.posted:
-            continue
-        params = {
-            "AccountSid": ACCOUNT_SID,
-            "MessageSid": request.sid,
-            "SmsSid": request.sid,
-            "MessageStatus": "delivered",
-            "SmsStatus": "delivered",
-            "To": request.form.get("To", ""),
-            "From": request.form.get("From", ""),
-            "ApiVersion": "2010-04-01",
-        }
-        body = urllib.parse.urlencode(params).encode()
-        post = urllib.request.Request(
-            url,
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "X-Twilio-Signature": validator.compute_signature(url, params),
-            },
-        )
-        try:
-            with urllib.request.urlopen(post, timeout=10) as response:
-                soak.callbacks[response.status] += 1
-        except urllib.error.HTTPError as exc:
-            soak.callbacks[exc.code] += 1
-        except OSError:
-            soak.callbacks[0] += 1
-        soak.posted.add(request.sid)
 
 
 # --- the run ---------------------------------------------------------------------------------------
@@ -341,7 +163,7 @@ def run(soak: Soak, args: argparse.Namespace) -> dict[str, Any]:
         while len(soak.cycle_ends) < args.minutes and time.monotonic() < deadline:
             if daemon.poll() is not None:
                 break
-            finished = sum(_cycle_finished(record) for record in tail.read())
+            finished = sum(cycle_finished(record) for record in tail.read())
             for _ in range(finished):
                 soak.cycle_ends.append(time.monotonic() - started)
                 cycle = len(soak.cycle_ends)
@@ -355,12 +177,12 @@ def run(soak: Soak, args: argparse.Namespace) -> dict[str, Any]:
             if time.monotonic() >= next_sample:
                 sample(soak, daemon.pid, started)
                 next_sample += args.interval
-            hwm = max(hwm, _hwm(daemon.pid))
+            hwm = max(hwm, vm_hwm_kb(daemon.pid))
             time.sleep(0.25)
         time.sleep(2)
         if daemon.poll() is None:
             last = sample(soak, daemon.pid, started)
-            hwm = max(hwm, _hwm(daemon.pid))
+            hwm = max(hwm, vm_hwm_kb(daemon.pid))
             print(f"  end at {last.at:6.0f} s: RSS {last.rss_kb / 1024:6.1f} MB")
         if args.stop_during_cycle and daemon.poll() is None:
             # One more batch, and SIGTERM once the next cycle has sent its first messages.
@@ -400,216 +222,13 @@ def run(soak: Soak, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-# --- the report ------------------------------------------------------------------------------------
-
-
-def _slope(points: list[tuple[int, int]]) -> float | None:
-    """Least-squares MB per cycle."""
-    if len(points) < 2:
-        return None
-    xs, ys = [float(x) for x, _ in points], [y / 1024 for _, y in points]
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    var = sum((x - mx) ** 2 for x in xs)
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var if var else None
-
-
-def _database(soak: Soak) -> dict[str, Any]:
-    from bot.store.engine import make_engine
-
-    engine = make_engine(soak.db_url)
-    try:
-        with engine.connect() as connection:
-            cycles = connection.exec_driver_sql(
-                "SELECT ok, messages_sent, messages_failed, messages_unknown, error, started_at, finished_at "
-                "FROM cycle_run ORDER BY id"
-            ).all()
-            messages = connection.exec_driver_sql(
-                "SELECT channel, state, count(*) FROM message GROUP BY channel, state"
-            ).all()
-            tasks = connection.exec_driver_sql(
-                "SELECT kind, status, count(*) FROM task GROUP BY kind, status"
-            ).all()
-            notices = connection.exec_driver_sql("SELECT count(*) FROM notice").scalar_one()
-            in_flight = connection.exec_driver_sql(
-                "SELECT count(*) FROM message WHERE state IN ('claimed', 'sending')"
-            ).scalar_one()
-    finally:
-        engine.dispose()
-
-    def seconds(value: Any) -> float:
-        return value.timestamp() if isinstance(value, datetime) else datetime.fromisoformat(value).timestamp()
-
-    return {
-        "cycles": [
-            {
-                "ok": bool(row[0]),
-                "sent": row[1],
-                "failed": row[2],
-                "unknown": row[3],
-                "error": row[4],
-                "seconds": round(seconds(row[6]) - seconds(row[5]), 2),
-            }
-            for row in cycles
-        ],
-        "messages": {f"{channel}/{state}": count for channel, state, count in messages},
-        "tasks": {f"{kind}/{status}": count for kind, status, count in tasks},
-        "notices": notices,
-        "in_flight": in_flight,
-    }
-
-
-def report(soak: Soak, args: argparse.Namespace, outcome: dict[str, Any], loads: list[str]) -> bool:
-    tail: LogTail = outcome["tail"]
-    levels = Counter(str(record.get("level")) for record in tail.records)
-    errors = [r for r in tail.records if r.get("level") in ("ERROR", "CRITICAL")]
-    warnings = [r for r in tail.records if r.get("level") == "WARNING"]
-    known_other = ("dunbot running (pid", "dunbot stopped")
-    other = [line for line in tail.other if not line.startswith(known_other)]
-    db = _database(soak)
-    verify = _dunbot(soak, "evidence", "verify", "--db", timeout=600)
-
-    emails = soak.smtp.received
-    message_ids = Counter(received.message_id for received in emails)
-    with_pdf = sum(
-        any(part.get_content_type() == "application/pdf" for part in received.parsed.walk())
-        for received in emails
-    )
-    sms_requests = [r for r in soak.twilio.requests if r.resource == "Messages"]
-    keys = Counter(r.key for r in sms_requests)
-    letters = db["messages"].get("letter/sent", 0)
-    expected_per_batch = {"email": args.customers + args.signed, "sms": args.customers, "letter": args.signed}
-    batches_sent = min(len(soak.batches), args.minutes)  # not the extra one of --stop-during-cycle
-
-    after_first = [s for s in soak.samples if s.cycles >= 1]
-    before_first = [s for s in soak.samples if s.cycles == 0 and s.rss_kb > 0]
-    start_kb = soak.cycle_rss[0][1] if soak.cycle_rss else 0
-    end_kb = soak.samples[-1].rss_kb if soak.samples else 0
-    max_kb = max((s.rss_kb for s in soak.samples), default=0)
-    half = [p for p in soak.cycle_rss if p[0] > len(soak.cycle_rss) / 2]
-    slope = _slope(half) if len(half) >= 3 else None  # too few cycles (quick mode): not judged
-    growth_mb = (end_kb - start_kb) / 1024
-    allowed_mb = max(FLAT_MB, FLAT_SHARE * start_kb / 1024)
-    ready_codes = Counter(s.ready for s in after_first)
-    unknown = max((s.metrics.get("dunbot_messages_unknown", 0.0) for s in soak.samples), default=0.0)
-    last_ok = [s.metrics.get("dunbot_last_cycle_ok") for s in after_first]
-
-    cycles = db["cycles"]
-    durations = sorted(c["seconds"] for c in cycles)
-    verdicts = {
-        "cycles": len(cycles) >= args.minutes and all(c["ok"] for c in cycles),
-        "every cycle sent its batch": bool(cycles)
-        and all(c["sent"] == args.customers * 2 + args.signed * 2 for c in cycles[:batches_sent]),
-        "nothing twice": all(n == 1 for n in message_ids.values()) and all(n == 1 for n in keys.values()),
-        "memory flat": bool(soak.cycle_rss)
-        and growth_mb <= allowed_mb
-        and (slope is None or slope <= FLAT_SLOPE),
-        "no error logs": not errors and not other,
-        "readyz 200 after the first cycle": bool(after_first) and set(ready_codes) == {200},
-        "clean stop": outcome["exit_code"] == 0
-        and not outcome["crashed_before_sigterm"]
-        and db["in_flight"] == 0,
-        "imports": not soak.import_failures,
-        "evidence verify --db": verify.returncode == 0,
-    }
-
-    print()
-    print(f"soak: {args.minutes} cycles wanted, database {args.db}, folder {soak.folder}")
-    print(f"load average (1, 5, 15 min) at start {loads[0]}, at the end {loads[1]}; {os.cpu_count()} CPUs")
-    print(
-        f"batches imported: {len(soak.batches)} × ({args.customers} cautious + {args.signed} cooperative signed)"
-    )
-    print(f"run: {outcome['elapsed']:.0f} s of daemon; samples: {len(soak.samples)}")
-    print(
-        f"cycles (cycle_run rows): {len(cycles)}, ok: {sum(c['ok'] for c in cycles)}; "
-        f"sent per cycle: {[c['sent'] for c in cycles]}; "
-        f"duration min/median/max {durations[0] if durations else 0:.1f} / "
-        f"{durations[len(durations) // 2] if durations else 0:.1f} / {durations[-1] if durations else 0:.1f} s"
-    )
-    print(f"messages by channel/state: {dict(sorted(db['messages'].items()))}")
-    print(
-        f"expected sent by the first {batches_sent} cycles: "
-        f"{ {k: v * batches_sent for k, v in expected_per_batch.items()} }"
-    )
-    print(
-        f"tasks by kind/status: {dict(sorted(db['tasks'].items()))}; signed notices: {db['notices']}; "
-        f"left claimed or sending: {db['in_flight']}"
-    )
-    print(
-        f"SMTP server: {len(emails)} e-mails, {len(message_ids)} distinct Message-IDs, "
-        f"{sum(n > 1 for n in message_ids.values())} duplicated, {with_pdf} with a PDF"
-    )
-    print(
-        f"Twilio server: {len(sms_requests)} SMS requests, "
-        f"{sum(r.accepted for r in sms_requests)} accepted, {len(keys)} distinct request keys, "
-        f"{sum(n > 1 for n in keys.values())} duplicated"
-    )
-    print(f"letters queued: {letters}; status callbacks posted: {dict(soak.callbacks)}")
-    print(
-        f"RSS: before the first cycle {before_first[-1].rss_kb / 1024 if before_first else 0:.1f} MB, "
-        f"after it (start) {start_kb / 1024:.1f} MB, end {end_kb / 1024:.1f} MB, "
-        f"max sampled {max_kb / 1024:.1f} MB, VmHWM {outcome['hwm_kb'] / 1024:.1f} MB; "
-        f"end − start {growth_mb:+.1f} MB (allowed {allowed_mb:.1f})"
-    )
-    print(f"RSS after each cycle (MB): {[round(kb / 1024, 1) for _, kb in soak.cycle_rss]}")
-    print(
-        "slope over cycles "
-        + (
-            f"{half[0][0]}–{half[-1][0]}: {slope:+.3f} MB per cycle"
-            if slope is not None
-            else "n/a (fewer than 3 cycles in the second half)"
-        )
-        + f" (allowed {FLAT_SLOPE})"
-    )
-    print(f"processes sampled (daemon + children): {sorted({s.processes for s in soak.samples})}")
-    print(
-        f"/readyz after the first cycle: {dict(ready_codes)}; before it: "
-        f"{dict(Counter(s.ready for s in before_first))}; dunbot_messages_unknown max {unknown:.0f}; "
-        f"dunbot_last_cycle_ok: {sorted({v for v in last_ok if v is not None})}"
-    )
-    print(f"log lines by level: {dict(levels)}; other stderr lines: {len(other)}")
-    for record in (errors + warnings)[:8]:
-        print(f"  {json.dumps(record, ensure_ascii=False)[:600]}")
-    for line in other[:8]:
-        print(f"  (not JSON) {line[:300]}")
-    for failure in soak.import_failures[:5]:
-        print(f"  import failed: {failure}")
-    code, stop = outcome["exit_code"], outcome["stop_seconds"]
-    print(f"SIGTERM: exit code {code} after {stop:.1f} s (grace {STOP_GRACE:.0f} s)")
-    print(f"dunbot evidence verify --db: exit {verify.returncode}: {verify.stdout.strip()[-300:]}")
-    print("verdicts: " + "; ".join(f"{name}: {'yes' if ok else 'NO'}" for name, ok in verdicts.items()))
-
-    if args.json:
-        document = {
-            "args": vars(args),
-            "loads": loads,
-            "database": db,
-            "samples": [s.__dict__ for s in soak.samples],
-            "cycle_rss_kb": soak.cycle_rss,
-            "batches": soak.batches,
-            "emails": len(emails),
-            "sms": len(sms_requests),
-            "levels": levels,
-            "errors": errors,
-            "warnings": warnings,
-            "other": other,
-            "exit_code": code,
-            "stop_seconds": stop,
-            "slope_mb_per_cycle": slope,
-            "verdicts": verdicts,
-        }
-        Path(args.json).write_text(json.dumps(document, ensure_ascii=False, indent=1, default=str))
-    return all(verdicts.values())
-
-
 # --- main ------------------------------------------------------------------------------------------
 
 
 def _postgres_schema() -> tuple[str, str, sa.Engine]:
     from bot.store.engine import make_engine, normalise_url
 
-    base = normalise_url(
-        os.environ.get("DUNBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    )
+    base = normalise_url(pg_url())
     schema = f"soak_{uuid.uuid4().hex[:10]}"
     admin = make_engine(base)
     with admin.begin() as connection:
@@ -659,7 +278,7 @@ def main() -> None:
     else:
         db_url = f"sqlite:///{folder / 'dunbot.db'}"
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(folder), "COLUMNS": "200", **SECRETS}
-    soak = Soak(folder, db_url, f"127.0.0.1:{_free_port()}", env, smtp, twilio)
+    soak = Soak(folder, db_url, f"127.0.0.1:{free_port()}", env, smtp, twilio)
     ok = False
     try:
         configure(soak, args.db == "postgres")
