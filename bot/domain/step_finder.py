@@ -75,6 +75,7 @@ class StepFinder:
         self.index_by_days: dict[int, int | None] = {}
 
     def find(self, days_overdue: int) -> int | None:
+        """Index of the due step ``days_overdue`` days after the due date (see ``due_step_index``)."""
         if self._ordered:
             index = bisect_right(self._days, days_overdue) - 1
             return index if index >= 0 else None
@@ -91,6 +92,7 @@ _MAX_FINDERS = 64
 
 
 def finder_for(ladder: Sequence[LadderStep]) -> StepFinder:
+    """The finder of ``ladder``, made once per ladder object and kept (up to a few dozen ladders)."""
     finder = _FINDERS.get(id(ladder))
     if finder is None or finder.ladder is not ladder:
         if len(_FINDERS) >= _MAX_FINDERS:
