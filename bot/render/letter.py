@@ -13,19 +13,23 @@ blank-line-separated block; a first ``<b>…</b>`` paragraph is the title) and t
 * a footer on every page: reference and "page x of y".
 
 Every string drawn is checked against the font before layout (:mod:`bot.render.fonts`).
+
+This module owns the layout of the letter itself (the flow of paragraphs, letterhead, reference and
+recipient blocks, the schedule table); the house style and words are in ``bot.render.letter_style``,
+the signature block and seal in ``bot.render.signature_block``, the visible signature panel in
+``bot.render.signature_panel``, and the footer and document date in ``bot.render.letter_pages``. The
+names other code imports from here are re-exported.
 """
 
 from __future__ import annotations
 
 import html
 import io
-import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from reportlab.lib import colors
 from reportlab.lib import textsplit as _textsplit
@@ -33,9 +37,6 @@ from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.lib.utils import ImageReader, TimeStamp
-from reportlab.pdfbase.pdfmetrics import stringWidth
-from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     BaseDocTemplate,
     CondPageBreak,
@@ -54,15 +55,46 @@ from reportlab.platypus import paragraph as _paragraph
 from bot.errors import InputError
 from bot.render.context import MessageContext
 from bot.render.fonts import FontChoice, LoadedFont, font_for
-from bot.render.signing import PANEL_SIZE, SignatureBox
+from bot.render.letter_pages import PageFooter, dated, numbered_canvas
+from bot.render.letter_style import (
+    ACCENT,
+    CONTENT_WIDTH,
+    INK,
+    LABELS,
+    MARGIN,
+    PAGE_HEIGHT,
+    PAGE_WIDTH,
+    RULE,
+    SEAL_RED,
+    Labels,
+    labels_for,
+    letter_date,
+)
+from bot.render.signature_block import SignatureBlock
+from bot.render.signature_panel import draw_signature_panel, panel_lines, signature_box
+from bot.render.signing import SignatureBox
 
-PAGE_WIDTH, PAGE_HEIGHT = A4
-MARGIN = 20 * mm
-CONTENT_WIDTH = PAGE_WIDTH - 2 * MARGIN
-INK = colors.HexColor("#1A1A1A")
-ACCENT = colors.HexColor("#1F3A68")
-SEAL_RED = colors.HexColor("#C8102E")
-RULE = colors.HexColor("#9AA5B8")
+__all__ = [
+    "ACCENT",
+    "CONTENT_WIDTH",
+    "INK",
+    "LABELS",
+    "MARGIN",
+    "PAGE_HEIGHT",
+    "PAGE_WIDTH",
+    "RULE",
+    "SEAL_RED",
+    "Labels",
+    "LaidOutNotice",
+    "NoticeContent",
+    "dated",
+    "draw_signature_panel",
+    "labels_for",
+    "lay_out_notice",
+    "letter_date",
+    "panel_lines",
+    "signature_box",
+]
 
 # ReportLab's CJK line breaker keeps the marks of its "cannot start a line" table off the start of a
 # line (hanging them in the margin); the table has 。、）but not the full-width ，：；！？ of Chinese
@@ -72,59 +104,6 @@ for _module in (_textsplit, _paragraph):  # the table is copied into paragraph a
 
 _TAGS = re.compile(r"<[^>]+>")
 _TITLE = re.compile(r"^<b>(.+)</b>$", re.DOTALL)
-
-
-@dataclass(frozen=True, slots=True)
-class Labels:
-    """The fixed words of a notice's layout in one language."""
-
-    reference: str
-    date: str
-    customer_no: str
-    recipient: str
-    schedule: str
-    columns: tuple[str, str, str, str, str, str, str]
-    total: str
-    not_due: str
-    seal_note: str
-    page: str  # format with {page} and {pages}
-    specimen: str
-    signed_for: str
-    colon: str  # after a label: "：" in Chinese, ": " in English
-
-
-LABELS: dict[str, Labels] = {
-    "zh-CN": Labels(
-        reference="编号",
-        date="日期",
-        customer_no="客户编号",
-        recipient="致",
-        schedule="附表：未付款项明细",
-        columns=("发票号", "币种", "开票日期", "到期日", "未付金额", "逾期天数", "违约金"),
-        total="合计",
-        not_due="未到期",
-        seal_note="",  # the seal itself is pressed over the name: no "（盖章）" placeholder
-        page="第 {page} 页 / 共 {pages} 页",
-        specimen="样章 SPECIMEN",
-        signed_for="",
-        colon="：",
-    ),
-    "en": Labels(
-        reference="Reference",
-        date="Date",
-        customer_no="Customer no.",
-        recipient="To",
-        schedule="Schedule: amounts outstanding",
-        columns=("Invoice", "Currency", "Issued", "Due", "Outstanding", "Days overdue", "Late fee"),
-        total="Total",
-        not_due="not yet due",
-        seal_note="(company seal)",  # the caption under the seal
-        page="Page {page} of {pages}",
-        specimen="SPECIMEN",
-        signed_for="For and on behalf of",
-        colon=": ",
-    ),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,19 +125,6 @@ class LaidOutNotice:
     pdf: bytes
     signature: SignatureBox
     pages: int
-
-
-def labels_for(language: str) -> Labels:
-    """The layout words for ``language`` (zh-CN for any zh variant, else English)."""
-    return LABELS["zh-CN"] if language.lower().startswith("zh") else LABELS["en"]
-
-
-def letter_date(as_of: str, language: str) -> str:
-    """The date line: 2026年12月1日 in Chinese, 1 December 2026 in English."""
-    day = date.fromisoformat(as_of)
-    if language.lower().startswith("zh"):
-        return f"{day.year}年{day.month}月{day.day}日"
-    return f"{day.day} {day:%B} {day.year}"
 
 
 def lay_out_notice(content: NoticeContent, fonts: FontChoice, created: datetime) -> LaidOutNotice:
@@ -222,7 +188,7 @@ def lay_out_notice(content: NoticeContent, fonts: FontChoice, created: datetime)
     for index, paragraph in enumerate(body):
         style = styles.body_style(index, paragraph, len(body))
         (closing if style is styles.closing else story).append(Paragraph(paragraph, style))
-    block = _SignatureBlock(
+    block = SignatureBlock(
         company["legal_name"],
         date_line,
         labels,
@@ -258,9 +224,9 @@ def lay_out_notice(content: NoticeContent, fonts: FontChoice, created: datetime)
     )
     frame = Frame(MARGIN, MARGIN + 6 * mm, CONTENT_WIDTH, PAGE_HEIGHT - 2 * MARGIN - 6 * mm, id="body")
     document.addPageTemplates([PageTemplate(id="letter", frames=[frame], onPage=dated(created))])
-    footer = _Footer(font, labels, ctx["reference"], company["legal_name"])
+    footer = PageFooter(font, labels, ctx["reference"], company["legal_name"])
     pages: list[int] = []
-    document.build(story, canvasmaker=_numbered_canvas(footer, pages))
+    document.build(story, canvasmaker=numbered_canvas(footer, pages))
     if len(recorded) != 1:
         raise InputError("the signature block was not placed exactly once; the notice layout is broken")
     return LaidOutNotice(pdf=buffer.getvalue(), signature=recorded[0], pages=pages[0] if pages else 1)
@@ -402,326 +368,6 @@ def _schedule_table(rows: list[list[str]], labels: Labels, ctx: MessageContext, 
         )
     )
     return table
-
-
-class _SignatureBlock(Flowable):  # type: ignore[misc]  # ReportLab is untyped
-    """The signature block: who signs, the date, the seal and the signature panel's box.
-
-    Where the seal goes follows each language's practice. A Chinese letter ends with the company's
-    name and the date on the right, the seal pressed over both (盖章: the seal over the name, 骑年盖月
-    across the date) and over nothing else. An English letter's signature block stands flush left
-    ("For and on behalf of", the company, the signature panel, the date) with the seal beside it,
-    covering no words. The signature panel never touches the seal or a word outside it.
-    """
-
-    SEAL_DIAMETER = 36 * mm
-    GAP = 5 * mm  # between the seal, the panel and the words around them
-
-    def __init__(
-        self,
-        legal_name: str,
-        date_line: str,
-        labels: Labels,
-        font: LoadedFont,
-        seal_image: Path | None,
-        panel: list[str],
-        record: Callable[[SignatureBox], None],
-        *,
-        chinese: bool,
-    ) -> None:
-        super().__init__()
-        self.panel = panel
-        self.legal_name = legal_name
-        self.date_line = date_line
-        self.labels = labels
-        self.font = font
-        self.seal_image = seal_image
-        self.record = record
-        self.chinese = chinese
-
-    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
-        self.width = available_width
-        self.height = (40 if self.chinese else 46) * mm
-        return available_width, self.height
-
-    def draw(self) -> None:
-        canvas = self.canv
-        canvas.saveState()
-        canvas.setFillColor(INK)
-        if self.chinese:
-            self._draw_chinese(canvas)
-        else:
-            self._draw_english(canvas)
-        canvas.restoreState()
-
-    def _draw_chinese(self, canvas: Canvas) -> None:
-        right, radius = self.width, self.SEAL_DIAMETER / 2
-        name_size = _fit_size(self.legal_name, self.font.bold, 12, 80 * mm)
-        name_width = stringWidth(self.legal_name, self.font.bold, name_size)
-        date_width = stringWidth(self.date_line, self.font.regular, 10.5)
-        name_y, date_y = 22 * mm, 13 * mm
-        canvas.setFont(self.font.bold, name_size)
-        canvas.drawRightString(right, name_y, self.legal_name)
-        # The date under the middle of the name, as a Chinese letter is signed; never past the margin.
-        middle = right - name_width / 2
-        date_middle = min(middle, right - date_width / 2)
-        canvas.setFont(self.font.regular, 10.5)
-        canvas.drawCentredString(date_middle, date_y, self.date_line)
-        seal_x = min(middle, right - radius)
-        seal_y = (name_y + date_y) / 2 + 1.5 * mm  # between the two lines' middles
-        self._draw_seal(canvas, seal_x, seal_y)
-        leftmost_word = min(right - name_width, date_middle - date_width / 2)
-        self._place_panel(canvas, min(seal_x - radius, leftmost_word) - self.GAP - PANEL_SIZE[0], 2 * mm)
-
-    def _draw_english(self, canvas: Canvas) -> None:
-        radius = self.SEAL_DIAMETER / 2
-        top = self.height - 4 * mm
-        column = self.width - self.SEAL_DIAMETER - 3 * self.GAP  # the words and the panel
-        canvas.setFont(self.font.regular, 9.5)
-        canvas.drawString(0, top, self.labels.signed_for)
-        name_size = _fit_size(self.legal_name, self.font.bold, 11, column)
-        canvas.setFont(self.font.bold, name_size)
-        canvas.drawString(0, top - 6 * mm, self.legal_name)
-        panel_y = top - 9 * mm - PANEL_SIZE[1]
-        self._place_panel(canvas, 0, panel_y)
-        canvas.setFont(self.font.regular, 9.5)
-        canvas.drawString(0, panel_y - 5 * mm, self.date_line)
-        widest = max(
-            stringWidth(self.labels.signed_for, self.font.regular, 9.5),
-            stringWidth(self.legal_name, self.font.bold, name_size),
-            stringWidth(self.date_line, self.font.regular, 9.5),
-            PANEL_SIZE[0],
-        )
-        seal_x = widest + 2 * self.GAP + radius
-        seal_y = self.height / 2 + 2 * mm
-        self._draw_seal(canvas, seal_x, seal_y)
-        if self.labels.seal_note:  # the caption under the seal, clear of it
-            canvas.setFont(self.font.regular, 8)
-            canvas.drawCentredString(seal_x, seal_y - radius - 4 * mm, self.labels.seal_note)
-
-    def _place_panel(self, canvas: Canvas, x: float, y: float) -> None:
-        x = max(0.0, x)
-        draw_signature_panel(canvas, x, y, self.font, self.panel)
-        self.record(signature_box(canvas, x, y))
-
-    def _draw_seal(self, canvas: Canvas, cx: float, cy: float) -> None:
-        radius = self.SEAL_DIAMETER / 2
-        if self.seal_image is not None:
-            try:
-                image = ImageReader(str(self.seal_image))
-            except OSError as exc:
-                raise InputError(f"[signing] seal_image: cannot read {self.seal_image}: {exc}") from None
-            canvas.drawImage(
-                image,
-                cx - radius,
-                cy - radius,
-                self.SEAL_DIAMETER,
-                self.SEAL_DIAMETER,
-                mask="auto",
-                preserveAspectRatio=True,
-                anchor="c",
-            )
-            return
-        _draw_specimen_seal(canvas, cx, cy, radius, self.legal_name, self.labels.specimen, self.font)
-
-
-def _draw_specimen_seal(
-    canvas: Canvas, cx: float, cy: float, radius: float, name: str, specimen: str, font: LoadedFont
-) -> None:
-    """A round red seal: the legal name along the upper rim, a star, and SPECIMEN across the middle."""
-    canvas.saveState()
-    canvas.setStrokeColor(SEAL_RED)
-    canvas.setFillColor(SEAL_RED)
-    canvas.setStrokeAlpha(0.85)
-    canvas.setFillAlpha(0.85)
-    canvas.setLineWidth(2.2)
-    canvas.circle(cx, cy, radius - 1.2, stroke=1, fill=0)
-    _star(canvas, cx, cy + 1.5 * mm, radius * 0.28)
-    characters = list(name)
-    size = max(5.0, min(11.0, 2 * math.pi * radius * 0.62 / max(len(characters), 1)))
-    sweep = min(250.0, len(characters) * size * 1.05 / (radius * 0.78) * 180 / math.pi)
-    start = 90 + sweep / 2
-    canvas.setFont(font.bold, size)
-    for index, character in enumerate(characters):
-        angle = start - (sweep * (index + 0.5) / len(characters))
-        theta = math.radians(angle)
-        x = cx + (radius * 0.74) * math.cos(theta)
-        y = cy + (radius * 0.74) * math.sin(theta)
-        canvas.saveState()
-        canvas.translate(x, y)
-        canvas.rotate(angle - 90)
-        canvas.drawCentredString(0, -size / 3, character)
-        canvas.restoreState()
-    canvas.setFont(font.bold, 6.5)
-    canvas.drawCentredString(cx, cy - radius * 0.52, specimen)
-    canvas.restoreState()
-
-
-def _star(canvas: Canvas, cx: float, cy: float, radius: float) -> None:
-    path = canvas.beginPath()
-    for point in range(10):
-        r = radius if point % 2 == 0 else radius * 0.4
-        theta = math.radians(90 + point * 36)
-        x, y = cx + r * math.cos(theta), cy + r * math.sin(theta)
-        if point == 0:
-            path.moveTo(x, y)
-        else:
-            path.lineTo(x, y)
-    path.close()
-    canvas.drawPath(path, stroke=0, fill=1)
-
-
-@dataclass(frozen=True, slots=True)
-class _Footer:
-    font: LoadedFont
-    labels: Labels
-    reference: str
-    company: str
-
-    def draw(self, canvas: Canvas, page: int, pages: int) -> None:
-        canvas.saveState()
-        canvas.setStrokeColor(RULE)
-        canvas.setLineWidth(0.4)
-        canvas.line(MARGIN, MARGIN + 3 * mm, PAGE_WIDTH - MARGIN, MARGIN + 3 * mm)
-        canvas.setFont(self.font.regular, 7.5)
-        canvas.setFillColor(ACCENT)
-        canvas.drawString(
-            MARGIN, MARGIN - 1 * mm, f"{self.company} · {self.labels.reference} {self.reference}"
-        )
-        canvas.drawRightString(
-            PAGE_WIDTH - MARGIN, MARGIN - 1 * mm, self.labels.page.format(page=page, pages=pages)
-        )
-        canvas.restoreState()
-
-
-def _numbered_canvas(footer: _Footer, pages: list[int]) -> Any:
-    """A canvas class that holds pages back until the end, so each footer can say 'of y'."""
-
-    class NumberedCanvas(Canvas):  # type: ignore[misc]  # ReportLab is untyped
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            # ReportLab starts every page in Helvetica, a font it never embeds: start in ours instead.
-            kwargs["initialFontName"] = kwargs.get("initialFontName") or footer.font.regular
-            super().__init__(*args, **kwargs)
-            self._held: list[dict[str, Any]] = []
-
-        def showPage(self) -> None:
-            self._held.append(dict(self.__dict__))
-            self._startPage()
-
-        def save(self) -> None:
-            total = len(self._held)
-            pages.append(total)
-            for number, state in enumerate(self._held, start=1):
-                self.__dict__.update(state)
-                footer.draw(self, number, total)
-                super().showPage()
-            super().save()
-
-    return NumberedCanvas
-
-
-def dated(created: datetime) -> Callable[[Canvas, Any], None]:
-    """A page callback that dates the document ``created`` (its /CreationDate and /ModDate).
-
-    ``invariant=True`` keeps a layout byte for byte the same for the same input, and dates every
-    file 2000-01-01; the signing time is what a reader of the file's properties must see instead.
-    """
-    utc = created.astimezone(UTC)
-    stamp = TimeStamp(invariant=True)
-    stamp.t = utc.timestamp()
-    stamp.lt = utc.timetuple()
-    stamp.YMDhms = tuple(stamp.lt)[:6]
-    stamp.dhh = stamp.dmm = 0
-    stamp.tzname = "UTC"
-
-    def on_page(canvas: Canvas, document: Any) -> None:
-        canvas._doc._timeStamp = stamp  # read when the document's /Info is written, at the end
-
-    return on_page
-
-
-def draw_signature_panel(canvas: Canvas, x: float, y: float, font: LoadedFont, lines: Sequence[str]) -> None:
-    """The words of the visible signature in a box of PANEL_SIZE at (x, y), each line wrapped to the
-    box (never cut); the signature widget placed on the same box draws the frame."""
-    width, height = PANEL_SIZE
-    size, wrapped = _panel_text(font, lines[1:], width - 14)
-    canvas.saveState()
-    canvas.setFillColor(colors.Color(0.93, 0.95, 0.99))
-    canvas.rect(x, y, width, height, stroke=0, fill=1)
-    canvas.setFillColor(ACCENT)
-    canvas.setFont(font.bold, 8.5)
-    canvas.drawString(x + 7, y + height - 14, lines[0])
-    canvas.setFont(font.regular, size)
-    for index, line in enumerate(wrapped):
-        canvas.drawString(x + 7, y + height - 25 - index * (size + 1.5), line)
-    canvas.restoreState()
-
-
-def _panel_text(font: LoadedFont, lines: Sequence[str], width: float) -> tuple[float, list[str]]:
-    """The largest size from 7 pt down at which the lines, wrapped to ``width``, fit the panel."""
-    room = PANEL_SIZE[1] - 25 - 4  # from the first line's baseline down to the box's bottom edge
-    size = 7.0
-    while True:
-        wrapped = [part for line in lines for part in _wrap(line, font.regular, size, width)]
-        if (len(wrapped) - 1) * (size + 1.5) <= room or size <= 5:
-            return size, wrapped
-        size -= 0.5
-
-
-def _wrap(text: str, font_name: str, size: float, width: float) -> list[str]:
-    """``text`` in lines no wider than ``width``: broken at spaces, a CJK run or a too-long word
-    anywhere."""
-    lines: list[str] = []
-    current = ""
-    for piece in re.findall(r"\S+\s*|\s+", text):
-        if stringWidth(current + piece.rstrip(), font_name, size) <= width:
-            current += piece
-            continue
-        if current.strip():
-            lines.append(current.rstrip())
-            current = ""
-        for character in piece:
-            if stringWidth(current + character, font_name, size) > width and current.strip():
-                lines.append(current.rstrip())
-                current = ""
-            current += character if current or not character.isspace() else ""
-    if current.strip():
-        lines.append(current.rstrip())
-    return lines
-
-
-def signature_box(canvas: Canvas, x: float, y: float) -> SignatureBox:
-    """The page and absolute box of a signature panel drawn at (x, y) in the current coordinates."""
-    width, height = PANEL_SIZE
-    x1, y1 = canvas.absolutePosition(x, y)
-    x2, y2 = canvas.absolutePosition(x + width, y + height)
-    return SignatureBox(
-        page=canvas.getPageNumber() - 1,
-        box=(math.floor(x1), math.floor(y1), math.ceil(x2), math.ceil(y2)),
-    )
-
-
-def panel_lines(language: str, signer_name: str) -> list[str]:
-    """The words of the visible signature panel."""
-    if language.lower().startswith("zh"):
-        return [
-            "电子签名 · PAdES",
-            f"签署人：{signer_name}",
-            "签署时间：见签名属性",
-            "校验：dunbot notice verify",
-        ]
-    return [
-        "Digitally signed · PAdES",
-        f"Signer: {signer_name}",
-        "Time of signing: in the signature",
-        "Verify: dunbot notice verify",
-    ]
-
-
-def _fit_size(text: str, font_name: str, size: float, width: float) -> float:
-    while size > 6 and stringWidth(text, font_name, size) > width:
-        size -= 0.5
-    return size
 
 
 def _lines(text: str) -> list[str]:
