@@ -15,17 +15,38 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
+import typer
 from rich.console import Console
 from sqlalchemy.engine import Engine
 
+from bot.cli.common import clock, handled, parse_date
+from bot.cli.views.plan import print_plan
+from bot.cli.views.reports import print_aging
+from bot.cli.views.tables import Table, out
 from bot.config import EXAMPLE_CONFIG, load_settings
 from bot.domain.calendar import is_business_day
 from bot.store.engine import make_engine
-from bot.views import Table
+
+app = typer.Typer()
 
 DEMO_ACTOR = "demo"
+
+
+@app.command()
+@handled
+def demo(
+    directory: Annotated[
+        Path, typer.Option("--dir", metavar="PATH", help="Where the demo writes everything")
+    ] = Path("demo"),
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", metavar="DATE", help="Demo date (default: next business day)")
+    ] = None,
+) -> None:
+    """Run dunbot end to end on a generated sample ledger (SQLite, local files)."""
+    run_demo(directory, parse_date(as_of, "--as-of") if as_of else None, clock(), out)
 
 
 def demo_date(today: date, country: str) -> date:
@@ -48,7 +69,6 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
     from bot.render.certificate import enable_trial_signing
     from bot.reporting import aging_report
     from bot.store.migrate import upgrade
-    from bot.views import print_aging, print_plan
 
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "dunbot.toml"
