@@ -1230,7 +1230,7 @@ def _verify_db(url: str, schema: str | None, folder: str, pkcs12: str, profile: 
     settings = _settings(url, Path(folder), Path(pkcs12))
     started = time.perf_counter()
     cpu = _cpu_s()
-    # What `dunbot evidence verify --db` runs (bot/cli.py).
+    # What `dunbot evidence verify --db` runs (bot/cli/evidence.py).
     report = _profiled(
         profile,
         lambda: verify_database(
@@ -1266,7 +1266,7 @@ def _export(
     now = datetime.combine(_business_days(1)[0], datetime.min.time(), UTC) + timedelta(days=400)
     started = time.perf_counter()
     cpu = _cpu_s()
-    # What `dunbot evidence export --customer ID --out pack.zip` runs (bot/cli.py).
+    # What `dunbot evidence export --customer ID --out pack.zip` runs (bot/cli/evidence.py).
     report = _profiled(
         profile,
         lambda: export_pack(
@@ -1298,7 +1298,7 @@ def _verify_pack(out: str, profile: bool, result: Any) -> None:
 
     started = time.perf_counter()
     cpu = _cpu_s()
-    # What `dunbot evidence verify pack.zip` runs (bot/cli.py).
+    # What `dunbot evidence verify pack.zip` runs (bot/cli/evidence.py).
     report = _profiled(profile, lambda: verify_pack(Path(out), load_trust_anchors([]), None))
     result.put(
         {
