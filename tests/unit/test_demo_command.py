@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.demo import dunbot_command
+from bot.cli.demo_run import dunbot_command
 
 
 def _script(root: Path) -> Path:

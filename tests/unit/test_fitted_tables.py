@@ -7,7 +7,7 @@ import re
 import pytest
 from rich.console import Console
 
-from bot.views import Column, print_fitted
+from bot.cli.views.tables import Column, print_fitted
 
 AMOUNTS = ["1,321,378.58", "11,446,509", "87,646.32", "0", "2,470,362.96"]
 COLUMNS = [

@@ -1,4 +1,4 @@
-"""`dunbot demo`: the whole job on a generated ledger, in one folder, with nothing to set up.
+"""What `dunbot demo` does: the whole job on a generated ledger, in one folder, with nothing to set up.
 
 It writes a config (SQLite, file sinks), generates a sample ledger, imports it, records the demo's
 promises and disputes, shows the day's plan and the aging report, and verifies the evidence log.
@@ -20,10 +20,12 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from sqlalchemy.engine import Engine
 
+from bot.cli.views.plan import print_plan
+from bot.cli.views.reports import print_aging
+from bot.cli.views.tables import Table
 from bot.config import EXAMPLE_CONFIG, load_settings
 from bot.domain.calendar import is_business_day
 from bot.store.engine import make_engine
-from bot.views import Table
 
 DEMO_ACTOR = "demo"
 
@@ -48,7 +50,6 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
     from bot.render.certificate import enable_trial_signing
     from bot.reporting import aging_report
     from bot.store.migrate import upgrade
-    from bot.views import print_aging, print_plan
 
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "dunbot.toml"

@@ -6,7 +6,7 @@ from typing import Any
 
 from rich.markup import escape
 
-from bot.views import Column, out, print_fitted
+from bot.cli.views.tables import Column, out, print_fitted
 
 
 def _instant(value: Any) -> str | None:

@@ -1,0 +1,117 @@
+"""The evidence log: `dunbot evidence export` (a pack that proves a case offline) and
+`dunbot evidence verify` (a pack, or the whole database)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.cli.common import SWITCH, actor, clock, err, handled, print_json, settings_from_config
+from bot.cli.views.evidence import (
+    database_report_json,
+    export_json,
+    pack_report_json,
+    print_database_report,
+    print_export,
+    print_pack_report,
+)
+from bot.store.engine import make_engine
+
+app = typer.Typer(help="The evidence log.", no_args_is_help=True)
+
+
+@app.command("export")
+@handled
+def evidence_export(
+    out: Annotated[
+        Path, typer.Option("--out", metavar="FILE", help="The pack to write (.zip); never overwritten")
+    ],
+    customer: Annotated[
+        str | None, typer.Option("--customer", metavar="ID", help="Every event of one customer")
+    ] = None,
+    invoice: Annotated[
+        str | None, typer.Option("--invoice", metavar="INVOICE", help="Every event naming one invoice")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar=SWITCH, help="Print JSON (for scripts) instead of text.")
+    ] = False,
+) -> None:
+    """Export an evidence pack that proves a case offline: events, proofs, signed checkpoint, artifacts."""
+    from bot.evidence.pack import export_pack
+
+    if (customer is None) == (invoice is None):
+        raise typer.BadParameter("name exactly one case: --customer ID or --invoice NUMBER")
+    settings = settings_from_config()
+    with err.status("exporting the evidence pack ..."):
+        report = export_pack(
+            make_engine(settings.database_url),
+            settings,
+            customer=customer,
+            invoice=invoice,
+            out=out,
+            actor=actor(),
+            now=clock(),
+        )
+    if as_json:
+        print_json(export_json(report))
+    else:
+        print_export(report)
+
+
+@app.command("verify")
+@handled
+def evidence_verify(
+    pack: Annotated[Path | None, typer.Argument(metavar="PACK", help="An evidence pack (.zip)")] = None,
+    db: Annotated[
+        bool, typer.Option("--db", metavar=SWITCH, help="Verify the whole database instead of a pack.")
+    ] = False,
+    prior: Annotated[
+        Path | None,
+        typer.Option("--prior", metavar="PACK", help="An earlier pack whose log this one must extend."),
+    ] = None,
+    trust: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--trust", metavar="CERT", help="Certificate (PEM/DER) the signer must chain to; repeatable."
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar=SWITCH, help="Print JSON (for scripts) instead of text.")
+    ] = False,
+) -> None:
+    """Verify an evidence pack offline, or (--db) the whole database: hashes, chain, proofs, signatures."""
+    from bot.render.verification import load_trust_anchors
+
+    if (pack is None) == (not db):
+        raise typer.BadParameter("give a pack file, or --db to check the database", param_hint="pack")
+    if pack is not None:
+        from bot.evidence.pack_verify import verify_pack
+
+        if not pack.is_file():
+            raise typer.BadParameter(f"{pack} does not exist", param_hint="pack")
+        if prior is not None and not prior.is_file():
+            raise typer.BadParameter(f"{prior} does not exist", param_hint="--prior")
+        with err.status(f"verifying {pack} ..."):
+            pack_report = verify_pack(pack, load_trust_anchors(trust or []), prior)
+        if as_json:
+            print_json(pack_report_json(pack_report))
+        else:
+            print_pack_report(pack_report)
+        if not pack_report.ok:
+            raise typer.Exit(1)
+        return
+    from bot.evidence.service import verify_database
+
+    settings = settings_from_config()
+    with err.status("verifying the evidence log ..."):
+        report = verify_database(
+            make_engine(settings.database_url), settings.path(settings.evidence.artifact_dir)
+        )
+    if as_json:
+        print_json(database_report_json(report))
+    else:
+        print_database_report(report)
+    if not report.ok:
+        raise typer.Exit(1)

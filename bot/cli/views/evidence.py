@@ -1,0 +1,154 @@
+"""Evidence and notice checks for people and (--json) for scripts: `dunbot evidence export`,
+`dunbot evidence verify` (a pack or the database) and `dunbot notice verify`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import RenderableType
+from rich.markup import escape
+from rich.text import Text
+
+from bot.cli.views.tables import Table, err, out
+
+FAIL = Text("FAIL", style="red")
+
+
+def print_notice_verification(report: Any) -> None:
+    """`dunbot notice verify` for people: one row per fact, then every problem."""
+    table = Table(title=f"Signed notice {report.file}", show_header=False)
+    table.add_column("item")
+    table.add_column("value")
+
+    def yes_no(value: bool | None, yes: str = "yes", no: str = "NO") -> RenderableType:
+        if value is None:
+            return "not checked (pass --trust CERT)"
+        return yes if value else Text(no, style="red")
+
+    rows = [
+        ("file SHA-256", report.sha256),
+        ("signatures", str(report.signatures)),
+        ("signer", report.signer or "-"),
+        ("signer certificate subject", report.signer_subject or "-"),
+        ("signer certificate SHA-256", report.signer_certificate_sha256 or "-"),
+        ("signing time", report.signing_time.isoformat() if report.signing_time else "-"),
+        (
+            "timestamp",
+            f"{report.timestamp.isoformat()} by {report.timestamp_authority}" if report.timestamp else "none",
+        ),
+        ("integrity (digest matches)", yes_no(report.intact)),
+        ("signature value", yes_no(report.valid, "valid", "INVALID")),
+        ("coverage", report.coverage if report.covers_whole_file else Text(report.coverage, style="red")),
+        ("signer trusted", yes_no(report.trusted)),
+    ]
+    for item, value in rows:
+        table.add_row(item, value)
+    out.print(table)
+    for problem in report.problems:
+        err.print(f"[red]FAIL[/] {escape(problem)}", highlight=False)
+    if report.ok:
+        out.print("[green]ok[/]: the notice is signed, intact and covers the whole file")
+
+
+def export_json(report: Any) -> dict[str, Any]:
+    """`dunbot evidence export --json`."""
+    return {
+        "pack": str(report.path),
+        "case": report.case.label,
+        "events": report.events,
+        "artifacts": report.artifacts,
+        "bytes": report.size,
+        "sha256": report.sha256,
+        "export_event": report.export_seq,
+        "checkpoint": {
+            "id": report.checkpoint.id,
+            "tree_size": report.checkpoint.tree_size,
+            "root_hash": report.checkpoint.root_hash,
+            "timestamped": report.checkpoint.timestamp is not None,
+        },
+    }
+
+
+def print_export(report: Any) -> None:
+    """What `dunbot evidence export` wrote, for a person."""
+    checkpoint = report.checkpoint
+    out.print(
+        f"[green]exported[/] {report.case.label}: {report.events} event(s), {report.artifacts} artifact(s) "
+        f"-> {report.path} ({report.size / 1024:,.0f} KB, SHA-256 {report.sha256})"
+    )
+    stamped = ", timestamped" if checkpoint.timestamp is not None else ""
+    out.print(
+        f"proven against checkpoint {checkpoint.id}: {checkpoint.tree_size} events, root "
+        f"{checkpoint.root_hash}{stamped}; the export is event {report.export_seq}"
+    )
+    out.print(
+        f"check it anywhere: dunbot evidence verify {report.path}  (or by hand: README.txt in the pack)"
+    )
+
+
+def pack_report_json(report: Any) -> dict[str, Any]:
+    """`dunbot evidence verify PACK --json`."""
+    document: dict[str, Any] = report.as_json()
+    return document
+
+
+def print_pack_report(report: Any) -> None:
+    """Every check of a pack, failures first named."""
+    table = Table(title=f"Evidence pack {report.path}")
+    table.add_column("check")
+    table.add_column("result")
+    table.add_column("detail", overflow="fold")
+    for item in report.items:
+        table.add_row(item.item, "ok" if item.ok else FAIL, item.detail)
+    out.print(table)
+    if report.ok:
+        out.print(
+            f"[green]ok[/]: {report.events} event(s), {report.artifacts} artifact(s), "
+            f"{report.pdfs} signed PDF(s); signed by {report.signer} "
+            f"(certificate SHA-256 {report.signer_certificate_sha256})"
+        )
+    else:
+        first = report.failures[0] if report.failures else None
+        if first is not None:
+            err.print(
+                f"[red]FAILED[/] first failure: {escape(first.item)}: {escape(first.detail)}", highlight=False
+            )
+
+
+def database_report_json(report: Any) -> dict[str, Any]:
+    """`dunbot evidence verify --db --json`."""
+    latest = report.latest_checkpoint
+    return {
+        "ok": report.ok,
+        "events_checked": report.log.events_checked,
+        "artifacts_checked": report.log.artifacts_checked,
+        "head_seq": report.log.head_seq,
+        "head_chain_hash": report.log.head_chain_hash,
+        "checkpoints_checked": report.checkpoints_checked,
+        "latest_checkpoint": (
+            {"id": latest.id, "tree_size": latest.tree_size, "root_hash": latest.root_hash}
+            if latest
+            else None
+        ),
+        "problems": [{"seq": p.seq, "item": p.item, "message": p.message} for p in report.all_problems],
+    }
+
+
+def print_database_report(report: Any) -> None:
+    """`dunbot evidence verify --db` for a person: every problem, then a summary."""
+    for problem in report.all_problems:
+        where = f"event {problem.seq}" if problem.seq is not None else problem.item
+        err.print(f"[red]FAIL[/] {escape(where)}: {escape(problem.message)}", highlight=False)
+    if report.ok:
+        latest = report.latest_checkpoint
+        signed = (
+            f"; {report.checkpoints_checked} checkpoint(s) signed and consistent, latest #{latest.id} "
+            f"covers {latest.tree_size} with root {latest.root_hash}"
+            if latest
+            else "; no checkpoint yet (one is made after every cycle)"
+        )
+        out.print(
+            f"[green]ok[/]: {report.log.events_checked} event(s), "
+            f"{report.log.artifacts_checked} artifact(s), chain head #{report.log.head_seq} "
+            f"{report.log.head_chain_hash or '-'}{signed}"
+        )
