@@ -29,7 +29,7 @@ def measure_export(
     now = datetime.combine(business_days(1)[0], datetime.min.time(), UTC) + timedelta(days=400)
     started = time.perf_counter()
     cpu = cpu_s()
-    # What `dunbot evidence export --customer ID --out pack.zip` runs (bot/cli.py).
+    # What `dunbot evidence export --customer ID --out pack.zip` runs (bot/cli/evidence.py).
     report = profiled(
         profile,
         lambda: export_pack(

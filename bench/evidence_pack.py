@@ -20,7 +20,7 @@ def measure_verify_pack(out: str, profile: bool, result: Any) -> None:
 
     started = time.perf_counter()
     cpu = cpu_s()
-    # What `dunbot evidence verify pack.zip` runs (bot/cli.py).
+    # What `dunbot evidence verify pack.zip` runs (bot/cli/evidence.py).
     report = profiled(profile, lambda: verify_pack(Path(out), load_trust_anchors([]), None))
     result.put(
         {

@@ -34,7 +34,7 @@ def measure_verify_db(
     settings = bench_settings(url, Path(folder), Path(pkcs12))
     started = time.perf_counter()
     cpu = cpu_s()
-    # What `dunbot evidence verify --db` runs (bot/cli.py).
+    # What `dunbot evidence verify --db` runs (bot/cli/evidence.py).
     report = profiled(
         profile,
         lambda: verify_database(
