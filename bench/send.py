@@ -259,7 +259,7 @@ def parts(channel: str, count: int) -> dict[str, float]:
     from bot.channels.mime import build_email
     from bot.evidence.log import NewEvent, append_events
     from bot.outreach.compose import compose
-    from bot.outreach.outbox import _Ready, message_key, recipient_for
+    from bot.outreach.outbox import Ready, message_key, recipient_for
     from bot.store.queries import iter_ledgers
 
     with tempfile.TemporaryDirectory() as folder:
@@ -308,7 +308,7 @@ def parts(channel: str, count: int) -> dict[str, float]:
 
         def event(i: int) -> NewEvent:
             outgoing = composed[i]
-            ready = _Ready(i, 1, 1, outgoing.customer, step_name, kind, outgoing, AS_OF, AS_OF)
+            ready = Ready(i, 1, 1, outgoing.customer, step_name, kind, outgoing, AS_OF, AS_OF)
             return outbox._sent_event(ready, receipt, {"message.eml": f"{i:064x}"})
 
         def turn(i: int) -> None:  # a durable transaction recording four sends, as a drain turn does

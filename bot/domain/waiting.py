@@ -5,6 +5,7 @@ time zone, a pause, an approval, a retry's backoff, the contact window, one mess
 local day, and the rolling 7-day cap. Each gate that holds the message back is a :class:`Wait`
 naming until when; ``explain_wait`` walks them forward from ``now`` until every one is open, so the
 answer is the earliest instant the outbox would send it (a cycle at or after that instant does).
+The window and the two caps are asked of :func:`bot.domain.holds.contact_hold`, as the outbox asks.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from bot.domain.calendar import in_contact_window, next_window_opening
+from bot.domain.calendar import next_window_opening
+from bot.domain.holds import ContactGate, contact_hold
 from bot.domain.ledger import AUTOMATED_CHANNELS, Channel
 from bot.domain.policy import CompliancePolicy
 
-_WEEK = timedelta(days=7)
 _Hold = Callable[["WaitReason", datetime | None, str], None]
 _MAX_STEPS = 64  # each step moves the instant forward; a week of sends is passed in far fewer
 
@@ -132,22 +133,23 @@ def _contact_gates(
     hold: _Hold,
 ) -> datetime:
     """Move ``at`` forward until the window is open and neither cap holds; returns that instant."""
-    sent = sorted(when for _, when in message.recent)
     for _ in range(_MAX_STEPS):
-        if not in_contact_window(at, message.timezone, policy):
-            at = next_window_opening(at, message.timezone, policy)
+        held = contact_hold(at, message.channel, message.timezone, message.recent, policy)
+        if held is None:
+            return at
+        if held.gate is ContactGate.CONTACT_WINDOW:
+            at = held.until
             hold(
                 WaitReason.CONTACT_WINDOW,
                 at,
                 f"outside the contact window {policy.window_start:%H:%M}-{policy.window_end:%H:%M} "
                 f"{message.timezone}",
             )
-            continue
-        local_day = at.astimezone(zone).date()
-        if any(
-            channel is message.channel and when.astimezone(zone).date() == local_day
-            for channel, when in message.recent
-        ):
+        elif held.gate is ContactGate.SAME_CHANNEL_TODAY:
+            local_day = at.astimezone(zone).date()
+            # Named as the next day's window start, as `message show` always has. The outbox retries
+            # at the next local midnight (``held.until``), which differs only for a window open at
+            # midnight (one crossing it, or open all day): it sends then, earlier than named here.
             tomorrow = datetime.combine(local_day + timedelta(days=1), policy.window_start, tzinfo=zone)
             at = next_window_opening(tomorrow.astimezone(UTC), message.timezone, policy)
             hold(
@@ -155,19 +157,14 @@ def _contact_gates(
                 at,
                 f"one {message.channel.value} per day: the customer already had one on {local_day}",
             )
-            continue
-        in_week = [when for when in sent if when > at - _WEEK]
-        if len(in_week) >= policy.max_messages_per_7d:
-            # The send that must fall out of the 7 days before the cap leaves room for one more.
-            at = in_week[len(in_week) - policy.max_messages_per_7d] + _WEEK
+        else:
+            at = held.until
             hold(
                 WaitReason.WEEKLY_CAP,
                 at,
-                f"{len(in_week)} automated message(s) in the 7 days before; at most "
+                f"{held.in_week} automated message(s) in the 7 days before; at most "
                 f"{policy.max_messages_per_7d}",
             )
-            continue
-        return at
     return at
 
 

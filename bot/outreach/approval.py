@@ -25,6 +25,7 @@ from bot.domain.ledger import Channel, Tactic
 from bot.errors import InputError
 from bot.evidence.log import EventKind, NewEvent, append_events
 from bot.outreach.planning import PLANNING_LOCK_KEY
+from bot.outreach.recording import raise_task
 from bot.store import tables
 from bot.store.engine import require_schema
 
@@ -150,43 +151,26 @@ def _raise_manual_task(
     events: list[NewEvent],
 ) -> int | None:
     """The collectors' task for invoices whose legal step was rejected: never silently forgotten."""
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     customer = str(approval.customer_id)
-    title = f"Handle {', '.join(invoices)} of {customer} by hand: {step} was rejected"[:500]
     body = (
         f"{step} was rejected ({reason.strip()}). dunbot sends these invoices nothing more; decide "
         "how to collect them and record what you did with `dunbot task done`."
     )
-    task_id = connection.execute(
-        insert(task_t)
-        .values(
-            kind="manual",
-            customer_id=customer,
-            invoices=json.dumps(list(invoices)),
-            step=step,
-            assignee=str(approval.assignee) or "collector",
-            title=title,
-            body=body,
-            status="open",
-            dedupe_key=f"manual:rejected:{approval.id}",
-            created_at=now,
-        )
-        .on_conflict_do_nothing()
-        .returning(task_t.c.id)
-    ).scalar()
-    if task_id is None:
-        return None
-    events.append(
-        NewEvent(
-            kind=EventKind.TASK_CREATED,
-            actor=actor,
-            customer=customer,
-            invoices=invoices,
-            data={"task": int(task_id), "kind": "manual", "reason": f"{step} rejected", "title": title},
-            dedupe_key=f"task_created:manual:rejected:{approval.id}",
-        )
+    return raise_task(
+        connection,
+        events,
+        kind="manual",
+        customer=customer,
+        invoices=invoices,
+        step=step,
+        assignee=str(approval.assignee) or "collector",
+        title=f"Handle {', '.join(invoices)} of {customer} by hand: {step} was rejected",
+        body=body,
+        dedupe_key=f"manual:rejected:{approval.id}",
+        actor=actor,
+        now=now,
+        event_data={"reason": f"{step} rejected"},
     )
-    return int(task_id)
 
 
 def _channels(settings: Settings, tactic: Tactic, step: str) -> tuple[Channel, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
+from bot.domain.holds import contact_hold
 from bot.domain.ledger import Channel
 from bot.domain.policy import CompliancePolicy
 from bot.domain.waiting import PendingMessage, WaitReason, explain_wait
@@ -125,3 +126,16 @@ def test_a_hold_the_gates_no_longer_explain_is_still_honoured() -> None:
     late = explain_wait(_message(next_attempt_at=night), POLICY, SHANGHAI_NOON)
     assert [w.reason for w in late.waits] == [WaitReason.HELD, WaitReason.CONTACT_WINDOW]
     assert late.goes_at == datetime(2026, 6, 11, 0, 0, tzinfo=UTC)
+
+
+def test_one_per_day_in_a_window_crossing_midnight_names_the_next_window_start() -> None:
+    # Kept as `message show` always said it; the outbox retries at the next local midnight (when the
+    # shared gate opens), inside a 22:00-06:00 window, so it sends earlier than named here.
+    night = CompliancePolicy(window_start=time(22), window_end=time(6), max_messages_per_7d=4)
+    late = datetime(2026, 6, 10, 14, 30, tzinfo=UTC)  # 22:30 in Shanghai
+    recent = ((Channel.EMAIL, late - timedelta(minutes=20)),)
+    explained = explain_wait(_message(recent=recent), night, late)
+    assert [w.reason for w in explained.waits] == [WaitReason.SAME_CHANNEL_TODAY]
+    assert explained.goes_at == datetime(2026, 6, 11, 14, 0, tzinfo=UTC)  # 22:00 on the 11th
+    held = contact_hold(late, Channel.EMAIL, "Asia/Shanghai", recent, night)
+    assert held is not None and held.until == datetime(2026, 6, 10, 16, 0, tzinfo=UTC)  # midnight
