@@ -2,9 +2,8 @@
 one per do_not_contact customer (``record_manual_handling``), one per invoice whose first demand
 never went out (``record_demands_not_sent``, rule 2).
 
-Both raise a task the same way: insert-if-absent on the task's dedupe key, then a ``task_created``
-event. That is what the outbox's shared task-raising helper does; these two call sites are kept
-here, together, to be folded into it (issue 17).
+Both raise their task with :func:`bot.outreach.recording.raise_task` (insert-if-absent on the
+task's dedupe key, then a ``task_created`` event), as the outbox and an approval's rejection do.
 """
 
 from __future__ import annotations
@@ -17,8 +16,9 @@ from sqlalchemy.engine import Connection
 
 from bot.domain.decisions import CustomerPlan, DecisionStatus
 from bot.domain.ladder import lacks_demand
-from bot.evidence.log import EventKind, NewEvent
-from bot.outreach.plan_recording import ACTOR, RecordedPlan, insert_ignore, task_t
+from bot.evidence.log import NewEvent
+from bot.outreach.plan_recording import ACTOR, RecordedPlan, task_t
+from bot.outreach.recording import raise_task
 
 # Who handles what the bot must not send (the collections team, like review tasks).
 MANUAL_ASSIGNEE = "collector"
@@ -70,37 +70,25 @@ def record_manual_handling(
         f"{plan.customer} is marked do_not_contact, so dunbot sends it nothing. Decide how to collect "
         "these invoices (or clear do_not_contact in the customer file):\n" + "\n".join(lines)
     )
-    inserted = insert_ignore(
+    events: list[NewEvent] = []
+    task = raise_task(
         connection,
-        task_t,
-        [
-            {
-                "kind": "manual",
-                "customer_id": plan.customer,
-                "invoices": json.dumps(list(invoices)),
-                "step": None,
-                "assignee": MANUAL_ASSIGNEE,
-                "title": title,
-                "body": body,
-                "status": "open",
-                "dedupe_key": dedupe_key,
-                "created_at": now,
-            }
-        ],
+        events,
+        kind="manual",
+        customer=plan.customer,
+        invoices=invoices,
+        step=None,
+        assignee=MANUAL_ASSIGNEE,
+        title=title,
+        body=body,
+        dedupe_key=dedupe_key,
+        actor=ACTOR,
+        now=now,
+        event_data={"reason": "do_not_contact"},
     )
-    if not inserted:
-        return []
-    recorded.tasks += 1
-    return [
-        NewEvent(
-            kind=EventKind.TASK_CREATED,
-            actor=ACTOR,
-            customer=plan.customer,
-            invoices=invoices,
-            data={"task": inserted[0], "kind": "manual", "reason": "do_not_contact", "title": title},
-            dedupe_key=f"task_created:{dedupe_key}",
-        )
-    ]
+    if task is not None:
+        recorded.tasks += 1
+    return events
 
 
 def record_demands_not_sent(
@@ -126,35 +114,21 @@ def record_demands_not_sent(
             "sent first; once one has gone out, it is placed again after the lead time."
         )
         dedupe = f"manual:no_demand:{number}"
-        inserted = insert_ignore(
+        task = raise_task(
             connection,
-            task_t,
-            [
-                {
-                    "kind": "manual",
-                    "customer_id": plan.customer,
-                    "invoices": json.dumps([number]),
-                    "step": step,
-                    "assignee": MANUAL_ASSIGNEE,
-                    "title": title,
-                    "body": body,
-                    "status": "open",
-                    "dedupe_key": dedupe,
-                    "created_at": now,
-                }
-            ],
+            events,
+            kind="manual",
+            customer=plan.customer,
+            invoices=(number,),
+            step=step,
+            assignee=MANUAL_ASSIGNEE,
+            title=title,
+            body=body,
+            dedupe_key=dedupe,
+            actor=ACTOR,
+            now=now,
+            event_data={"reason": "no_demand"},
         )
-        if not inserted:
-            continue
-        recorded.tasks += 1
-        events.append(
-            NewEvent(
-                kind=EventKind.TASK_CREATED,
-                actor=ACTOR,
-                customer=plan.customer,
-                invoices=(number,),
-                data={"task": inserted[0], "kind": "manual", "reason": "no_demand", "title": title},
-                dedupe_key=f"task_created:{dedupe}",
-            )
-        )
+        if task is not None:
+            recorded.tasks += 1
     return events
