@@ -21,7 +21,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from bot.config import EXAMPLE_CONFIG, Settings, config_path, inspect_settings, load_settings
+from bot.config import EXAMPLE_CONFIG, Settings, config_path
+from bot.config_checks import inspect_settings, load_settings
 from bot.domain.money import parse_amount
 from bot.errors import ConfigError, DunbotError, ImportValidationError
 from bot.store.engine import make_engine
