@@ -98,3 +98,22 @@ def test_bot_has_no_import_cycle() -> None:
         for component in cycles
     )
     assert not cycles, f"import cycles in bot:\n{report}"
+
+
+def test_the_config_imports_only_the_domain_and_the_errors() -> None:
+    # bot.config reads the file; the checks that need the scheduler, the templates, the certificate
+    # or the database are bot.config_checks' and bot.outreach.preflight's (STYLE, pyHanko's config).
+    graph = grimp.build_graph("bot")
+    config = {"bot.config", *graph.find_descendants("bot.config")}
+    reaching_out = {
+        module: sorted(
+            imported
+            for imported in graph.find_modules_directly_imported_by(module)
+            if imported.startswith("bot.")
+            and imported not in config
+            and imported != "bot.errors"
+            and not imported.startswith("bot.domain.")
+        )
+        for module in sorted(config)
+    }
+    assert {module: found for module, found in reaching_out.items() if found} == {}
