@@ -36,7 +36,7 @@ def checks_context(checks: FileChecks | None) -> dict[str, Any] | None:
 def file_checks(info: ValidationInfo) -> FileChecks | None:
     """The FileChecks the validation was given, if any."""
     context = info.context
-    if isinstance(context, Mapping):
-        checks = context.get(_CHECKS)
-        return checks if checks is not None else None
-    return None
+    if not isinstance(context, Mapping):
+        return None
+    checks: FileChecks | None = context.get(_CHECKS)
+    return checks
