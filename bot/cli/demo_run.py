@@ -23,7 +23,8 @@ from sqlalchemy.engine import Engine
 from bot.cli.views.plan import print_plan
 from bot.cli.views.reports import print_aging
 from bot.cli.views.tables import Table
-from bot.config import EXAMPLE_CONFIG, load_settings
+from bot.config import EXAMPLE_CONFIG, Settings
+from bot.config_checks import load_settings
 from bot.domain.calendar import is_business_day
 from bot.store.engine import make_engine
 
@@ -191,7 +192,6 @@ def _export_demo_pack(
     """Export the evidence pack of the customer sent the most messages and verify it, as legal would."""
     import sqlalchemy as sa
 
-    from bot.config import Settings
     from bot.evidence.pack import export_pack
     from bot.evidence.pack_verify import verify_pack
 
@@ -224,7 +224,6 @@ def _print_notices(engine: Engine, settings: object, day: date, console: Console
     """How many signed notices the cycle made, and one of them verified as `dunbot notice verify` does."""
     import sqlalchemy as sa
 
-    from bot.config import Settings
     from bot.evidence.artifacts import ArtifactStore
     from bot.render.verification import verify_notice_bytes
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import EXAMPLE_CONFIG, Settings, check_settings, load_settings, parse_settings
+from bot.config import EXAMPLE_CONFIG, Settings
+from bot.config_checks import check_settings, load_settings, parse_settings
 from bot.domain.ladder import default_ladders
 from bot.errors import ConfigError
 
@@ -405,3 +406,21 @@ def test_bad_windows_say_what_is_wrong(tmp_path: Path, window: str, message: str
     problems = _problems(tmp_path, f'[compliance]\nwindow = "{window}"\n')
     assert len(problems) == 1 and problems[0].startswith(f"{tmp_path / 'dunbot.toml'}:compliance.window: ")
     assert message in problems[0]
+
+
+def test_bot_config_alone_leaves_the_cron_and_templates_to_its_caller(tmp_path: Path) -> None:
+    # bot.config reads the file and nothing else: the checks that need APScheduler and the template
+    # folders come from bot.config_checks, which every command reads the config through.
+    from bot import config
+
+    document = tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    document["schedule"]["cron"] = "0 25 * * 1-5"
+    document["ladder"]["procedural"][3]["template"] = "no_such_letter"
+    settings = config.parse_settings(document, "dunbot.toml", tmp_path)
+    assert settings.schedule.cron == "0 25 * * 1-5"
+    with pytest.raises(ConfigError) as refused:
+        parse_settings(document, "dunbot.toml", tmp_path)
+    assert refused.value.problems[0].startswith("dunbot.toml:schedule.cron: Error validating expression '25'")
+    assert "dunbot.toml:ladder.procedural[3].template: no template sms/zh-CN/no_such_letter.j2 for " in (
+        "\n".join(refused.value.problems)
+    )
