@@ -22,8 +22,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from bot.cli.config_checks import load_settings
 from bot.config import Settings, config_path
-from bot.config_checks import load_settings
 from bot.errors import ConfigError, DunbotError, ImportValidationError
 
 err = Console(stderr=True)

@@ -178,7 +178,7 @@ def status(
     ] = False,
 ) -> None:
     """What /metrics says, for a person: the outbox, the last cycles, the evidence checkpoints."""
-    from bot.monitoring import snapshot
+    from bot.reporting.operations import snapshot
     from bot.store.engine import require_schema
 
     settings = settings_from_config()

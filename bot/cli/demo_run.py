@@ -20,11 +20,11 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from sqlalchemy.engine import Engine
 
+from bot.cli.config_checks import load_settings
 from bot.cli.views.plan import print_plan
 from bot.cli.views.reports import print_aging
 from bot.cli.views.tables import Table
 from bot.config import EXAMPLE_CONFIG, Settings
-from bot.config_checks import load_settings
 from bot.domain.calendar import is_business_day
 from bot.store.engine import make_engine
 
@@ -41,15 +41,15 @@ def demo_date(today: date, country: str) -> date:
 
 def run_demo(directory: Path, as_of: date | None, now: datetime, console: Console) -> None:
     """Generate, import, plan and report; print where everything is."""
-    from bot.demo_ledger import generate_demo_ledger
     from bot.evidence.service import verify_database
+    from bot.ingest.demo_ledger import generate_demo_ledger
     from bot.ingest.service import ImportDefaults, import_file
     from bot.outreach.collector import record_promise, set_dispute
     from bot.outreach.cycle import run_cycle
     from bot.outreach.outbox import Outcome
     from bot.outreach.planning import preview_plan
     from bot.render.certificate import enable_trial_signing
-    from bot.reporting import aging_report
+    from bot.reporting.receivables import aging_report
     from bot.store.migrate import upgrade
 
     directory.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,7 @@ def report_aging(
     ] = False,
 ) -> None:
     """Outstanding by age bucket (current, 1-30, 31-60, 61-90, 90+) per customer, tier and currency."""
-    from bot.reporting import aging_report
+    from bot.reporting.receivables import aging_report
 
     settings = settings_from_config()
     day = parse_date(as_of, "--as-of") if as_of else company_today(settings, clock())
@@ -49,7 +49,7 @@ def report_kpi(
     ] = False,
 ) -> None:
     """Overdue rate, DSO and CEI per tier over a period ending on --as-of."""
-    from bot.reporting import kpi_report
+    from bot.reporting.receivables import kpi_report
 
     settings = settings_from_config()
     day = parse_date(as_of, "--as-of") if as_of else company_today(settings, clock())

@@ -19,9 +19,9 @@ from bot.cli.common import (
     say_verbatim,
     settings_from_config,
 )
+from bot.cli.config_checks import inspect_settings, load_settings
 from bot.cli.views.tables import out
 from bot.config import EXAMPLE_CONFIG
-from bot.config_checks import inspect_settings, load_settings
 from bot.errors import ConfigError
 from bot.store.engine import make_engine
 

@@ -5,7 +5,7 @@ Unknown keys are errors. Relative paths in the file are relative to the file's o
 
 This package reads the file and nothing else of the world: it imports only ``bot.domain`` and
 ``bot.errors``. The checks that need the scheduler, the templates, the certificate or the database
-live with the code that has them (:mod:`bot.config_checks`, :mod:`bot.outreach.preflight`) and come
+live with the code that has them (:mod:`bot.cli.config_checks`, :mod:`bot.outreach.preflight`) and come
 in through :class:`FileChecks`.
 
 - :mod:`bot.config.paths`: files that ship with dunbot, the config's default name

@@ -1,7 +1,7 @@
 """The checks of the file that need more than the file: whether APScheduler accepts the cron
 expression, whether the templates a ladder step names exist. ``bot.config`` knows neither the
 scheduler nor the templates; the caller that does passes a :class:`FileChecks` to
-:func:`bot.config.parse_settings` (``bot.config_checks`` does, for ``check-config`` and the CLI),
+:func:`bot.config.parse_settings` (``bot.cli.config_checks`` does, for ``check-config`` and the CLI),
 and each problem it finds is reported where the file's own problems are, in the same order."""
 
 from __future__ import annotations

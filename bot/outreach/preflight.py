@@ -112,7 +112,7 @@ def _signing_problems(settings: Settings, file: str, warnings: list[str] | None 
 def environment_problems(settings: Settings, file: str, warnings: list[str] | None = None) -> list[str]:
     """What valid settings still need from the machine: the secrets in the environment, a signing
     certificate that opens and is valid now, the fonts and seal the notices use, templates that
-    render. ``check-config`` reports them (:mod:`bot.config_checks`), and every cycle checks them
+    render. ``check-config`` reports them (:mod:`bot.cli.config_checks`), and every cycle checks them
     before it plans (:func:`require_ready`)."""
     from bot.render.template_check import template_render_problems  # jinja2, when the checks run
 

@@ -3,7 +3,7 @@
 * ``GET /healthz`` — the process is up and serving (200, no database work: a liveness probe);
 * ``GET /readyz`` — the database answers and a cycle succeeded recently enough (200, else 503 with
   the reasons): a readiness probe;
-* ``GET /metrics`` — Prometheus text format (``bot.monitoring``); 503 when the database is gone.
+* ``GET /metrics`` — Prometheus text format (``bot.reporting.operations``); 503 when the database is gone.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from bot.monitoring import prometheus_text, readiness, snapshot
+from bot.reporting.operations import prometheus_text, readiness, snapshot
 from bot.web.responses import plain
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"

@@ -36,7 +36,7 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     from datetime import date
 
-    from bot.demo_ledger import generate_demo_ledger
+    from bot.ingest.demo_ledger import generate_demo_ledger
 
     files = generate_demo_ledger(folder / "ledger", date.fromisoformat(AS_OF))
     for entity in ("contracts", "customers", "invoices", "payments"):

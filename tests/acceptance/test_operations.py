@@ -140,7 +140,7 @@ def test_the_compose_file_parses(tmp_path: Path) -> None:
     # The compose config is a valid dunbot config.
     import tomllib
 
-    from bot.config_checks import parse_settings
+    from bot.cli.config_checks import parse_settings
 
     settings = parse_settings(tomllib.loads(config), "deploy/compose/dunbot.toml", tmp_path)
     assert settings.web.listen == "0.0.0.0:8080" and settings.logging.format == "json"

@@ -9,8 +9,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bot.config import Settings
-from bot.demo_ledger import generate_demo_ledger
 from bot.domain.ladder import default_ladders
+from bot.ingest.demo_ledger import generate_demo_ledger
 from bot.ingest.service import ImportDefaults, import_file
 from bot.outreach.planning import preview_plan
 from bot.store.engine import make_engine

@@ -17,8 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import Engine
 
 from bot.evidence.artifacts import ArtifactStore
-from bot.monitoring import readiness, snapshot
 from bot.outreach.cycle import record_cycle_run
+from bot.reporting.operations import readiness, snapshot
 from bot.store import tables
 from bot.web.app import make_app
 from bot.web.server import bind, serve

@@ -14,8 +14,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bot.demo_ledger import generate_demo_ledger
 from bot.domain.ledger import CustomerLedger, Invoice, InvoiceStatus, Payment, Promise
+from bot.ingest.demo_ledger import generate_demo_ledger
 from bot.ingest.service import ImportDefaults, import_file
 from bot.store.queries import (
     customer_snapshot,

@@ -369,8 +369,8 @@ def test_a_password_protected_certificate_is_opened_with_the_password_from_the_e
 ) -> None:
     from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
 
+    from bot.cli.config_checks import check_settings
     from bot.config import Settings, SigningSettings
-    from bot.config_checks import check_settings
     from bot.outreach.notices import notice_renderer
 
     require_cjk_font()
@@ -528,7 +528,7 @@ def test_check_config_fails_a_certificate_not_valid_now_and_warns_before_it_expi
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from bot.config_checks import inspect_settings
+    from bot.cli.config_checks import inspect_settings
     from bot.render.certificate import create_trial_certificate
 
     require_cjk_font()

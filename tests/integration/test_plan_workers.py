@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 import bot.outreach.plan_workers as plan_workers
 from bot.config import Settings
-from bot.demo_ledger import generate_demo_ledger
+from bot.ingest.demo_ledger import generate_demo_ledger
 from bot.ingest.service import ImportDefaults, import_file
 from bot.outreach.planning import preview_plan, record_plan, write_plan_json
 

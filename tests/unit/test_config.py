@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli.config_checks import check_settings, load_settings, parse_settings
 from bot.config import EXAMPLE_CONFIG, Settings
-from bot.config_checks import check_settings, load_settings, parse_settings
 from bot.domain.ladder import default_ladders
 from bot.errors import ConfigError
 
@@ -410,7 +410,7 @@ def test_bad_windows_say_what_is_wrong(tmp_path: Path, window: str, message: str
 
 def test_bot_config_alone_leaves_the_cron_and_templates_to_its_caller(tmp_path: Path) -> None:
     # bot.config reads the file and nothing else: the checks that need APScheduler and the template
-    # folders come from bot.config_checks, which every command reads the config through.
+    # folders come from bot.cli.config_checks, which every command reads the config through.
     from bot import config
 
     document = tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))

@@ -16,7 +16,7 @@ import pytest
 from email_validator import EmailNotValidError, validate_email
 
 from bot.config import EXAMPLE_CONFIG
-from bot.demo_ledger import DemoLedgerFiles, generate_demo_ledger
+from bot.ingest.demo_ledger import DemoLedgerFiles, generate_demo_ledger
 
 AS_OF = date(2026, 11, 23)  # a Monday
 
