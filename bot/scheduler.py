@@ -36,7 +36,7 @@ from apscheduler.triggers.date import DateTrigger
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.config import Settings
+from bot.config import Settings, secret
 from bot.errors import ConfigError, DunbotError
 from bot.outreach.preflight import require_ready
 
@@ -355,7 +355,6 @@ def _start_web(
         from bot.web.server import serve
     except ImportError:  # pragma: no cover - the web package ships with dunbot
         return None
-    from bot.config import secret
     from bot.evidence.artifacts import ArtifactStore
 
     token = ""

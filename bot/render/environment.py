@@ -30,6 +30,7 @@ import jinja2
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from bot.config import installed_path
 from bot.errors import InputError
 
 TEMPLATES_ENV_VAR = "DUNBOT_TEMPLATES"
@@ -90,8 +91,6 @@ def _installed_templates() -> Path:
     # bot/render/environment.py -> <repository>/templates in a checkout or an editable install;
     # <prefix>/share/dunbot/templates when installed from a wheel. Looked up once: it was three
     # path resolutions and file-system checks per e-mail sent.
-    from bot.config import installed_path
-
     return installed_path("templates")
 
 

@@ -34,7 +34,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from asn1crypto import pem
 from pyhanko.pdf_utils import generic
@@ -46,12 +46,10 @@ from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko.stamp import StaticStampStyle
 from reportlab.pdfgen.canvas import Canvas
 
+from bot.config import Settings, secret
 from bot.errors import ConfigError, NoticeUnavailable, SigningFailed
 from bot.render.cms_signer import CachedSigner
 from bot.render.fonts import BUNDLED_LATIN, BUNDLED_LATIN_BOLD, load_font
-
-if TYPE_CHECKING:
-    from bot.config import Settings
 
 SIGNATURE_FIELD = "DunbotNotice"
 _T = TypeVar("_T")
@@ -372,8 +370,6 @@ def company_certificate_note(settings: Settings, now: datetime) -> tuple[bool, s
     None as well when no certificate is configured or it cannot be opened: then every signed
     message says why in its review task, and `dunbot check-config` names the key.
     """
-    from bot.config import secret
-
     signing = settings.signing
     if not signing.pkcs12:
         return None
@@ -392,8 +388,6 @@ def company_signer(settings: Settings) -> NoticeSigner:
 
     Raises :class:`~bot.errors.NoticeUnavailable` when no certificate is configured.
     """
-    from bot.config import secret
-
     signing = settings.signing
     if not signing.pkcs12:
         raise NoticeUnavailable(
