@@ -11,7 +11,7 @@ from pydantic import Field, ValidationError
 
 from bot.config.fields import Section
 from bot.config.hooks import FileChecks
-from bot.domain.ladder import default_ladders
+from bot.domain.default_ladders import default_ladders
 from bot.domain.ledger import Channel, Tactic
 from bot.domain.policy import Assignee, LadderStep, StepAction
 
