@@ -129,12 +129,13 @@ def worklist(engine: Engine, viewer: Viewer, query: WorklistQuery, as_of: date) 
         raise ValueError(f"page from 1 and page_size 1..{MAX_PAGE_SIZE}, not {query.page}/{query.page_size}")
     with engine.connect() as connection:
         rows = connection.execute(_tasks(viewer, query.state)).all()
-        numbers = sorted({n for row in rows for n in json.loads(row.invoices)})
-        facts = _invoice_facts(connection, numbers, as_of)
-    items = [_item(row, facts, as_of) for row in rows]
+        listed = [tuple(json.loads(row.invoices)) for row in rows]
+        facts = _invoice_facts(connection, sorted({n for invoices in listed for n in invoices}), as_of)
+    items = [_item(row, invoices, facts, as_of) for row, invoices in zip(rows, listed, strict=True)]
+    values = [tuple(item.facet(name) for name in FACETS) for item in items]
     chosen = _chosen(query)
-    counts = {name: _counts(items, chosen, name) for name in FACETS}
-    matching = sorted((i for i in items if _matches(i, chosen)), key=_rank)
+    counts = {name: _counts(values, chosen, position) for position, name in enumerate(FACETS)}
+    matching = sorted((i for i, v in zip(items, values, strict=True) if _matches(v, chosen)), key=_rank)
     total = len(matching)
     start = (query.page - 1) * query.page_size
     return WorklistPage(
@@ -193,10 +194,12 @@ def _invoice_facts(
 
 
 def _item(
-    row: sa.Row[tuple[object, ...]], facts: dict[str, tuple[str, Decimal, date]], as_of: date
+    row: sa.Row[tuple[object, ...]],
+    invoices: tuple[str, ...],
+    facts: dict[str, tuple[str, Decimal, date]],
+    as_of: date,
 ) -> WorklistItem:
     m = row._mapping
-    invoices = tuple(json.loads(str(m["invoices"])))
     known = [facts[n] for n in invoices if n in facts]
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for currency, outstanding, _ in known:
@@ -236,15 +239,17 @@ def _rank(item: WorklistItem) -> tuple[Decimal, int, int, int]:
     return (-item.at_risk, -overdue, -item.days_open, item.task)
 
 
-def _chosen(query: WorklistQuery) -> dict[str, str]:
-    values = {name: getattr(query, name) for name in FACETS}
-    return {name: str(value) for name, value in values.items() if value is not None}
+def _chosen(query: WorklistQuery) -> tuple[str | None, ...]:
+    """The query's filter values in FACETS order (None: not filtered)."""
+    return tuple(None if getattr(query, name) is None else str(getattr(query, name)) for name in FACETS)
 
 
-def _matches(item: WorklistItem, chosen: dict[str, str], skip: str | None = None) -> bool:
-    return all(item.facet(name) == value for name, value in chosen.items() if name != skip)
+def _matches(values: tuple[str, ...], chosen: tuple[str | None, ...], skip: int = -1) -> bool:
+    return all(want is None or at == skip or values[at] == want for at, want in enumerate(chosen))
 
 
-def _counts(items: list[WorklistItem], chosen: dict[str, str], name: str) -> tuple[tuple[str, int], ...]:
-    counter: Counter[str] = Counter(i.facet(name) for i in items if _matches(i, chosen, skip=name))
+def _counts(
+    values: list[tuple[str, ...]], chosen: tuple[str | None, ...], position: int
+) -> tuple[tuple[str, int], ...]:
+    counter: Counter[str] = Counter(v[position] for v in values if _matches(v, chosen, skip=position))
     return tuple(sorted(counter.items()))
