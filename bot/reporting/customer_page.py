@@ -27,6 +27,7 @@ from bot.config import Settings
 from bot.domain.decisions import TierAssessment
 from bot.domain.fees import late_fee, terms_for
 from bot.domain.ledger import TACTIC_OF_TIER, CustomerLedger, InvoiceStatus
+from bot.domain.policy import CompliancePolicy
 from bot.domain.reports import AGING_BUCKETS, aging, aging_bucket
 from bot.domain.tiers import assess
 from bot.domain.waiting import WaitExplanation
@@ -261,7 +262,9 @@ def _facts(row: Any) -> MessageFacts:
     )
 
 
-def _waiting(connection: Connection, customer: Any, policy: Any, now: datetime) -> tuple[WaitingMessage, ...]:
+def _waiting(
+    connection: Connection, customer: Any, policy: CompliancePolicy, now: datetime
+) -> tuple[WaitingMessage, ...]:
     rows = connection.execute(
         sa.select(message_t)
         .where(message_t.c.customer_id == customer.id, message_t.c.state.in_(WAITING_STATES))
