@@ -13,7 +13,7 @@ import pytest
 from bot.domain.reports import AGING_BUCKETS, KpiRow
 from bot.reporting.dashboard import Dashboard, KpiPoint, OutboxState, TierAging
 from bot.reporting.operations import CycleInfo
-from bot.web.charts import FONT_FAMILY, Chart, dashboard_charts, table_values
+from bot.web.charts import FONT_FAMILY, Cell, Chart, dashboard_charts
 
 D = Decimal
 SVG = "{http://www.w3.org/2000/svg}"
@@ -167,6 +167,10 @@ def test_the_svg_carries_the_drawn_values() -> None:
     svg = _charts("en")["outbox"].svg
     values = {e.text for e in ET.fromstring(svg).iter(f"{SVG}desc") if e.get("class") == "value"}
     assert {"12", "41", "5", "13"} <= values
+
+
+def table_values(chart: Chart) -> list[Cell]:
+    return [cell for row in chart.rows for cell in row]
 
 
 def _en(tier: str) -> str:
