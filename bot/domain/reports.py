@@ -10,6 +10,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from bot.domain.ledger import Customer, CustomerLedger, Invoice, InvoiceStatus, Tier
 
 AGING_BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
+_TIER_ORDER = {t.value: i for i, t in enumerate(Tier)}
+# An enum member read through its class costs a descriptor call; the tallies test it per invoice.
+_WRITTEN_OFF = InvoiceStatus.WRITTEN_OFF
 
 
 def aging_bucket(days_overdue: int) -> str:
@@ -37,7 +40,7 @@ def handling_note(customer: Customer, as_of: date) -> str:
 
 def _collectable(invoice: Invoice, as_of: date) -> bool:
     # Written-off invoices are no longer receivables; disputed ones still are.
-    return invoice.status is not InvoiceStatus.WRITTEN_OFF and invoice.issue_date <= as_of
+    return invoice.status is not _WRITTEN_OFF and invoice.issue_date <= as_of
 
 
 @dataclass
@@ -75,12 +78,18 @@ class Aging:
     by_tier: list[AgingRow]
 
 
-def aging(as_of: date, ledgers: Iterable[tuple[CustomerLedger, Tier]]) -> Aging:
-    """Bucket every collectable invoice's outstanding as of ``as_of``."""
-    customers: dict[tuple[str, str, str, str], AgingRow] = {}
-    tiers: dict[tuple[str, str], AgingRow] = {}
-    for ledger, tier in ledgers:
-        c = ledger.customer
+class AgingTally:
+    """Aging built one ledger at a time, so one pass over the ledger can feed several reports."""
+
+    def __init__(self, as_of: date, *, per_customer: bool = True) -> None:
+        self.as_of = as_of
+        self.per_customer = per_customer  # the dashboard needs only the tiers
+        self._customers: dict[tuple[str, str, str, str], AgingRow] = {}
+        self._tiers: dict[tuple[str, str], AgingRow] = {}
+
+    def add(self, ledger: CustomerLedger, tier: Tier) -> None:
+        """Bucket this customer's collectable invoices as of the tally's date."""
+        as_of, c = self.as_of, ledger.customer
         for invoice in ledger.invoices:
             if not _collectable(invoice, as_of):
                 continue
@@ -88,21 +97,33 @@ def aging(as_of: date, ledgers: Iterable[tuple[CustomerLedger, Tier]]) -> Aging:
             if outstanding == 0:
                 continue
             bucket = aging_bucket((as_of - invoice.due_date).days)
-            row = customers.setdefault(
-                (c.id, c.name, tier.value, invoice.currency),
-                AgingRow((c.id, c.name, tier.value), invoice.currency, note=handling_note(c, as_of)),
-            )
-            row.amounts[bucket] += outstanding
-            tier_row = tiers.setdefault(
+            if self.per_customer:
+                row = self._customers.setdefault(
+                    (c.id, c.name, tier.value, invoice.currency),
+                    AgingRow((c.id, c.name, tier.value), invoice.currency, note=handling_note(c, as_of)),
+                )
+                row.amounts[bucket] += outstanding
+            tier_row = self._tiers.setdefault(
                 (tier.value, invoice.currency), AgingRow((tier.value,), invoice.currency)
             )
             tier_row.amounts[bucket] += outstanding
-    tier_order = {t.value: i for i, t in enumerate(Tier)}
-    return Aging(
-        as_of=as_of,
-        by_customer=[customers[k] for k in sorted(customers)],
-        by_tier=[tiers[k] for k in sorted(tiers, key=lambda k: (tier_order[k[0]], k[1]))],
-    )
+
+    def result(self) -> Aging:
+        """The rows, customers by id and tiers in tier order, each then by currency."""
+        customers, tiers = self._customers, self._tiers
+        return Aging(
+            as_of=self.as_of,
+            by_customer=[customers[k] for k in sorted(customers)],
+            by_tier=[tiers[k] for k in sorted(tiers, key=lambda k: (_TIER_ORDER[k[0]], k[1]))],
+        )
+
+
+def aging(as_of: date, ledgers: Iterable[tuple[CustomerLedger, Tier]]) -> Aging:
+    """Bucket every collectable invoice's outstanding as of ``as_of``."""
+    tally = AgingTally(as_of)
+    for ledger, tier in ledgers:
+        tally.add(ledger, tier)
+    return tally.result()
 
 
 @dataclass
@@ -140,22 +161,27 @@ def _ratio(numerator: Decimal, denominator: Decimal, scale: Decimal) -> Decimal 
     return (numerator / denominator * scale).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
-def kpis(end: date, days: int, ledgers: Iterable[tuple[CustomerLedger, Tier]]) -> list[KpiRow]:
-    """Overdue rate, DSO and CEI per tier and currency for the ``days`` ending on ``end``.
+_SUMS = ("receivables", "overdue", "current", "sales", "beginning")
 
-    CEI = (beginning receivables + credit sales − ending receivables)
-          / (beginning receivables + credit sales − ending current receivables) × 100.
-    """
-    before = end - timedelta(days=days)  # the day before the period starts
-    sums: dict[tuple[str, str], dict[str, Decimal]] = {}
-    for ledger, tier in ledgers:
+
+class KpiTally:
+    """KPI sums built one ledger at a time, so one pass over the ledger can feed several periods."""
+
+    def __init__(self, end: date, days: int) -> None:
+        self.end = end
+        self.days = days
+        self._before = end - timedelta(days=days)  # the day before the period starts
+        self._sums: dict[tuple[str, str], dict[str, Decimal]] = {}
+
+    def add(self, ledger: CustomerLedger, tier: Tier) -> None:
+        """Add this customer's invoices, under ``tier``."""
+        end, before, sums, tier_name = self.end, self._before, self._sums, tier.value
         for invoice in ledger.invoices:
-            if invoice.status is InvoiceStatus.WRITTEN_OFF or invoice.issue_date > end:
+            if invoice.issue_date > end or invoice.status is _WRITTEN_OFF:
                 continue
-            s = sums.setdefault(
-                (tier.value, invoice.currency),
-                dict.fromkeys(("receivables", "overdue", "current", "sales", "beginning"), Decimal(0)),
-            )
+            s = sums.get((tier_name, invoice.currency))
+            if s is None:
+                s = sums[(tier_name, invoice.currency)] = dict.fromkeys(_SUMS, Decimal(0))
             outstanding = invoice.outstanding_as_of(end)
             s["receivables"] += outstanding
             if invoice.due_date < end:
@@ -166,21 +192,45 @@ def kpis(end: date, days: int, ledgers: Iterable[tuple[CustomerLedger, Tier]]) -
                 s["sales"] += invoice.amount
             else:
                 s["beginning"] += invoice.outstanding_as_of(before)
-    tier_order = {t.value: i for i, t in enumerate(Tier)}
-    rows = []
-    for (tier_name, currency), s in sorted(sums.items(), key=lambda kv: (tier_order[kv[0][0]], kv[0][1])):
-        collectable = s["beginning"] + s["sales"]
-        rows.append(
-            KpiRow(
-                tier=tier_name,
-                currency=currency,
-                receivables=s["receivables"],
-                overdue=s["overdue"],
-                credit_sales=s["sales"],
-                beginning_receivables=s["beginning"],
-                overdue_rate=_ratio(s["overdue"], s["receivables"], Decimal(100)),
-                dso=_ratio(s["receivables"], s["sales"], Decimal(days)),
-                cei=_ratio(collectable - s["receivables"], collectable - s["current"], Decimal(100)),
-            )
-        )
-    return rows
+
+    def rows(self) -> list[KpiRow]:
+        """One row per tier and currency, in tier order."""
+        ordered = sorted(self._sums.items(), key=lambda kv: (_TIER_ORDER[kv[0][0]], kv[0][1]))
+        return [_kpi_row(tier, currency, s, self.days) for (tier, currency), s in ordered]
+
+    def totals(self) -> list[KpiRow]:
+        """One row per currency over every tier (tier ``"all"``): the ratios of the sums, not an
+        average of the tiers' ratios."""
+        by_currency: dict[str, dict[str, Decimal]] = {}
+        for (_, currency), s in self._sums.items():
+            total = by_currency.setdefault(currency, dict.fromkeys(_SUMS, Decimal(0)))
+            for name in _SUMS:
+                total[name] += s[name]
+        return [_kpi_row("all", c, by_currency[c], self.days) for c in sorted(by_currency)]
+
+
+def _kpi_row(tier: str, currency: str, s: dict[str, Decimal], days: int) -> KpiRow:
+    collectable = s["beginning"] + s["sales"]
+    return KpiRow(
+        tier=tier,
+        currency=currency,
+        receivables=s["receivables"],
+        overdue=s["overdue"],
+        credit_sales=s["sales"],
+        beginning_receivables=s["beginning"],
+        overdue_rate=_ratio(s["overdue"], s["receivables"], Decimal(100)),
+        dso=_ratio(s["receivables"], s["sales"], Decimal(days)),
+        cei=_ratio(collectable - s["receivables"], collectable - s["current"], Decimal(100)),
+    )
+
+
+def kpis(end: date, days: int, ledgers: Iterable[tuple[CustomerLedger, Tier]]) -> list[KpiRow]:
+    """Overdue rate, DSO and CEI per tier and currency for the ``days`` ending on ``end``.
+
+    CEI = (beginning receivables + credit sales − ending receivables)
+          / (beginning receivables + credit sales − ending current receivables) × 100.
+    """
+    tally = KpiTally(end, days)
+    for ledger, tier in ledgers:
+        tally.add(ledger, tier)
+    return tally.rows()

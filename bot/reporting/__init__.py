@@ -8,4 +8,5 @@
 * :mod:`bot.reporting.worklist` — the console's worklist: tasks and approvals ranked, filtered,
   counted, paged.
 * :mod:`bot.reporting.customer_page` — the console's customer page and its paged timeline.
+* :mod:`bot.reporting.dashboard` — the console dashboard's numbers, from receivables and operations.
 """

@@ -40,6 +40,8 @@ class CycleInfo:
     ok: bool
     error: str | None
     messages_sent: int
+    messages_failed: int = 0  # failed or blocked
+    messages_unknown: int = 0  # may or may not have arrived
 
     @property
     def duration(self) -> timedelta:
@@ -140,6 +142,8 @@ def _cycle(row: sa.Row[tuple[object, ...]] | None) -> CycleInfo | None:
         ok=bool(values["ok"]),
         error=values["error"],
         messages_sent=int(values["messages_sent"]),
+        messages_failed=int(values["messages_failed"]),
+        messages_unknown=int(values["messages_unknown"]),
     )
 
 

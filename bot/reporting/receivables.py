@@ -10,17 +10,22 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.config import Settings
 from bot.domain.ledger import CustomerLedger, Tier
+from bot.domain.policy import PlanningPolicy
 from bot.domain.reports import AGING_BUCKETS, Aging, AgingRow, KpiRow, aging, kpis
 from bot.domain.tiers import assess
 from bot.store.engine import require_schema
 from bot.store.queries import iter_ledgers
 
 
+def tier_on(as_of: date, ledger: CustomerLedger, policy: PlanningPolicy) -> Tier:
+    """The customer's tier on ``as_of``, as every report tiers it (the ledger may reach past it)."""
+    return assess(as_of, ledger, policy.scorecard, policy.compliance.tolerance).tier
+
+
 def _tiered(connection: Connection, settings: Settings, as_of: date) -> Iterator[tuple[CustomerLedger, Tier]]:
     policy = settings.planning_policy()
     for ledger in iter_ledgers(connection, as_of):
-        assessment = assess(as_of, ledger, policy.scorecard, policy.compliance.tolerance)
-        yield ledger, assessment.tier
+        yield ledger, tier_on(as_of, ledger, policy)
 
 
 @dataclass
