@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import collector, cycles, demo, evidence, ledger, notices, reports, setup
+from bot.cli import collector, cycles, demo, evidence, ledger, notices, reports, setup, users
 from bot.cli.common import options
 
 # Help text is Rich markup: a config section in a docstring is written "\\[source]" so that it shows.
@@ -38,6 +38,7 @@ app.add_typer(evidence.app, name="evidence")
 app.add_typer(collector.dispute_app, name="dispute")
 app.add_typer(collector.task_app, name="task")
 app.add_typer(collector.message_app, name="message")
+app.add_typer(users.app, name="user")
 
 
 def main() -> None:
