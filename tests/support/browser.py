@@ -89,6 +89,7 @@ class ConsoleServer:
             public_url=None,
             artifacts=ArtifactStore(artifacts),
             clock=clock,
+            unsubscribe_secret=SECRET,  # as dunbot serves it with a public URL: /unsubscribe routed too
             console=ConsoleConfig(
                 secret=SECRET,
                 secure=secure,
