@@ -169,10 +169,14 @@ def require_cjk_font() -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """Debian's chromium driven by Playwright, for the whole session; skipped with a reason where
-    chromium or playwright is missing (a failure in CI, DUNBOT_REQUIRE_SYSTEM_TOOLS=1)."""
+    """Debian's chromium driven by Playwright, for one test module; skipped with a reason where
+    chromium or playwright is missing (a failure in CI, DUNBOT_REQUIRE_SYSTEM_TOOLS=1).
+
+    Not for the whole session: while Playwright's sync API runs it holds an event loop on the main
+    thread, and every later test that calls asyncio.run() would fail. Launching takes about a second.
+    """
     from tests.support.browser import browser_missing, launched
 
     missing = browser_missing()
