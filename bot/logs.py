@@ -27,7 +27,12 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"mess
 
 def secret_values(settings: Settings) -> list[str]:
     """The values of the environment variables the config names as secrets (longest first)."""
-    names = (settings.email.password_env, settings.sms.auth_token_env, settings.signing.password_env)
+    names = (
+        settings.email.password_env,
+        settings.sms.auth_token_env,
+        settings.signing.password_env,
+        settings.web.session_secret_env,
+    )
     values = {os.environ[name] for name in names if name and os.environ.get(name)}
     return sorted((v for v in values if len(v) >= 4), key=len, reverse=True)
 

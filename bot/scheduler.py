@@ -36,7 +36,7 @@ from apscheduler.triggers.date import DateTrigger
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.config import Settings, secret
+from bot.config import Settings
 from bot.errors import ConfigError, DunbotError
 from bot.outreach.preflight import require_ready
 
@@ -351,25 +351,11 @@ def _start_web(
     engine: Engine, settings: Settings, clock: Callable[[], datetime], stop: asyncio.Event
 ) -> asyncio.Task[None] | None:
     try:
-        from bot.web.app import make_app
+        from bot.web.app import app_from_settings
         from bot.web.server import serve
     except ImportError:  # pragma: no cover - the web package ships with dunbot
         return None
-    from bot.evidence.artifacts import ArtifactStore
 
-    token = ""
-    if settings.sms.transport == "twilio":
-        token = secret(settings.sms.auth_token_env, "sms.auth_token_env")
-    unsubscribe_secret = None  # without it no e-mail carries the one-click link, and nothing answers it
-    if settings.web.public_url and settings.web.session_secret_env:
-        unsubscribe_secret = secret(settings.web.session_secret_env, "web.session_secret_env") or None
-    app = make_app(
-        engine,
-        auth_token=token,
-        public_url=settings.sms.status_callback_url,
-        artifacts=ArtifactStore(settings.path(settings.evidence.artifact_dir)),
-        clock=clock,
-        max_cycle_age=timedelta(hours=settings.web.ready_after_hours),
-        unsubscribe_secret=unsubscribe_secret,
-    )
+    # The console too when [web] session_secret_env is set (bot.web.app.app_from_settings).
+    app = app_from_settings(engine, settings, clock, require_console=False)
     return asyncio.create_task(serve(app, settings.web.listen, stop))

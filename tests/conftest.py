@@ -167,3 +167,38 @@ def require_cjk_font() -> None:
     if SYSTEM_TOOLS_REQUIRED:
         pytest.fail(f"DUNBOT_REQUIRE_SYSTEM_TOOLS=1 but {message}")
     pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's chromium driven by Playwright, for one test module; skipped with a reason where
+    chromium or playwright is missing (a failure in CI, DUNBOT_REQUIRE_SYSTEM_TOOLS=1).
+
+    Not for the whole session: while Playwright's sync API runs it holds an event loop on the main
+    thread, and every later test that calls asyncio.run() would fail. Launching takes about a second.
+    """
+    from tests.support.browser import browser_missing, launched
+
+    missing = browser_missing()
+    if missing:
+        if SYSTEM_TOOLS_REQUIRED:
+            pytest.fail(f"DUNBOT_REQUIRE_SYSTEM_TOOLS=1 but {missing}")
+        pytest.skip(missing)
+    with launched() as running:
+        yield running
+
+
+@pytest.fixture
+def console_server(sqlite_url: str, tmp_path: object) -> Iterator[object]:
+    """The app with the console over real HTTP on a migrated SQLite database, with a test clock."""
+    from pathlib import Path
+
+    from tests.support.browser import ConsoleServer, start_clock
+
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    server = ConsoleServer(engine, Path(str(tmp_path)) / "artifacts", start_clock())
+    server.engine = engine  # type: ignore[attr-defined]
+    yield server
+    server.close()
+    engine.dispose()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import collector, cycles, demo, evidence, ledger, notices, reports, setup
+from bot.cli import collector, cycles, demo, evidence, ledger, notices, reports, setup, users, web
 from bot.cli.common import options
 
 # Help text is Rich markup: a config section in a docstring is written "\\[source]" so that it shows.
@@ -25,12 +25,13 @@ app = typer.Typer(
     callback=options,
 )
 # Top-level commands: init, check-config, import, sync, plan, cycle, run, status, promise, pause,
-# opt-out, approve, reject, log, tasks, demo.
+# opt-out, approve, reject, log, tasks, demo, web.
 app.add_typer(setup.app)
 app.add_typer(ledger.app)
 app.add_typer(cycles.app)
 app.add_typer(collector.app)
 app.add_typer(demo.app)
+app.add_typer(web.app)
 # Groups.
 app.add_typer(notices.app, name="notice")
 app.add_typer(reports.app, name="report")
@@ -38,6 +39,7 @@ app.add_typer(evidence.app, name="evidence")
 app.add_typer(collector.dispute_app, name="dispute")
 app.add_typer(collector.task_app, name="task")
 app.add_typer(collector.message_app, name="message")
+app.add_typer(users.app, name="user")
 
 
 def main() -> None:

@@ -299,6 +299,10 @@ class WebSettings(Section):
     # /readyz fails when no cycle succeeded for this long; the default covers a weekend between the
     # default schedule's weekday runs.
     ready_after_hours: int = Field(default=80, ge=1)
+    # The console (DESIGN §10): six wrong passwords in a row lock an account for lockout_minutes; a
+    # session left alone for idle_minutes ends.
+    lockout_minutes: int = Field(default=15, ge=1)
+    idle_minutes: int = Field(default=30, ge=1)
 
     @field_validator("public_url")
     @classmethod

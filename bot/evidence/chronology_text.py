@@ -44,6 +44,8 @@ KINDS: dict[str, tuple[str, str]] = {
     "promise": ("付款承诺", "Promise to pay"),
     "credit_hold": ("暂停赊销", "Credit hold"),
     "export": ("导出证据包", "Evidence pack exported"),
+    "user_added": ("新增控制台用户", "Console user added"),
+    "user_disabled": ("停用控制台用户", "Console user disabled"),
 }
 OTHER_KIND = ("其他记录", "Other record")
 
@@ -420,6 +422,13 @@ def _export(data: Mapping[str, Any], report: str, language: int) -> str:
     return (f"文件 {file}" if language == ZH else f"file {file}") if file else ""
 
 
+def _user(data: Mapping[str, Any], report: str, language: int) -> str:
+    role = str(data.get("role") or "")
+    return _join(
+        [f"用户 {data.get('user', '')}" if language == ZH else f"user {data.get('user', '')}", role], language
+    )
+
+
 _SENTENCES = {
     "payment": _payment,
     "tier_change": _tier_change,
@@ -446,4 +455,6 @@ _SENTENCES = {
     "credit_hold": _credit_hold,
     "import": _import,
     "export": _export,
+    "user_added": _user,
+    "user_disabled": _user,
 }

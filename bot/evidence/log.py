@@ -58,6 +58,8 @@ class EventKind(StrEnum):
     PAUSE = "pause"  # a collector paused an invoice or a customer until a date
     CREDIT_HOLD = "credit_hold"  # the customer's credit was put on hold
     EXPORT = "export"  # an evidence pack was exported
+    USER_ADDED = "user_added"  # a console user was created (name, role; never the password)
+    USER_DISABLED = "user_disabled"  # a console user was disabled and their sessions ended
 
 
 class WrittenEvent(NamedTuple):

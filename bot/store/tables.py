@@ -294,3 +294,34 @@ class MerkleNode(SQLModel, table=True):
     height: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     ordinal: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     hash: str = Field(max_length=64)
+
+
+class WebUser(SQLModel, table=True):
+    """A person who logs in to the console (DESIGN §10); ``name`` is the ledger's account_manager value."""
+
+    __tablename__ = "web_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=254)
+    role: str = Field(max_length=16)  # collector | manager | legal | admin
+    password_hash: str  # argon2id, in the PHC string format; never the password
+    language: str = Field(default="zh-CN", max_length=8)  # zh-CN | en
+    disabled: bool = False
+    failed_logins: int = 0  # consecutive wrong passwords; a success resets it
+    locked_until: datetime | None = Field(default=None, sa_column=_instant())
+    created_at: datetime = Field(sa_column=_instant(nullable=False))
+    last_login_at: datetime | None = Field(default=None, sa_column=_instant())
+
+
+class WebSession(SQLModel, table=True):
+    """A console login, held on the server: the cookie carries a token, this row only its SHA-256."""
+
+    __tablename__ = "web_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, max_length=64)  # hex SHA-256 of the random token
+    user_id: int = Field(foreign_key="web_user.id", index=True)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = Field(sa_column=_instant(nullable=False))
+    last_seen_at: datetime = Field(sa_column=_instant(nullable=False))
+    ended_at: datetime | None = Field(default=None, sa_column=_instant())

@@ -1,0 +1,127 @@
+"""The middleware every console request passes: it finds the session, sends a visitor without one
+to ``/login`` (303), refuses a POST without the right CSRF token (403) and puts the security headers
+on every console answer. The machine endpoints (probes, Twilio, unsubscribe) pass untouched.
+
+The session, when there is one, is left in ``request.state.console`` (a
+:class:`bot.access.sessions.Current`) with its token in ``request.state.session_token``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from urllib.parse import parse_qs
+
+from sqlalchemy.engine import Engine
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.access.sessions import resume_session
+from bot.web.console.cookies import LOGIN_COOKIE, SESSION_COOKIE, Signer
+from bot.web.console.settings import ConsoleConfig, is_endpoint, is_public
+from bot.web.responses import plain
+
+# No inline script or style anywhere: everything comes from the package's own /static.
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+SECURITY_HEADERS = {
+    "content-security-policy": CSP,
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+}
+
+
+def _with_headers(send: Send) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = MutableHeaders(scope=message)
+            for name, value in SECURITY_HEADERS.items():
+                headers[name] = value
+        await send(message)
+
+    return sending
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, Receive]:
+    """The whole body (BodyLimit bounds it), and a receive that hands it over again."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, replay
+
+
+class ConsoleGuard:
+    """ASGI middleware; see the module's docstring."""
+
+    def __init__(self, app: ASGIApp, engine: Engine, config: ConsoleConfig) -> None:
+        self.app = app
+        self.engine = engine
+        self.config = config
+        self.sessions = Signer(config.secret, "session")
+        self.logins = Signer(config.secret, "login")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or is_endpoint(path):
+            await self.app(scope, receive, send)
+            return
+        send = _with_headers(send)
+        request = Request(scope)
+        token = self.sessions.read(request.cookies.get(SESSION_COOKIE))
+        current = None
+        if token is not None:
+            now = self.config.clock()
+            current = await asyncio.to_thread(
+                resume_session, self.engine, token, now=now, idle=self.config.idle
+            )
+        state = scope.setdefault("state", {})
+        state["console"] = current
+        state["session_token"] = token if current is not None else None
+        if current is None and not is_public(path):
+            await RedirectResponse("/login", status_code=303)(scope, receive, send)
+            return
+        if scope["method"] == "POST":
+            try:
+                body, receive = await _read_body(receive)
+            except HTTPException as exc:  # the body limit
+                await plain(exc.status_code, b"too large")(scope, receive, send)
+                return
+            if path == "/login" or current is None:
+                expected = self.logins.read(request.cookies.get(LOGIN_COOKIE))
+            else:
+                expected = current.csrf_token
+            if not _csrf_ok(request, body, expected):
+                await plain(403, b"forbidden: missing or invalid CSRF token")(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _csrf_ok(request: Request, body: bytes, expected: str | None) -> bool:
+    if not expected or request.headers.get("content-type", "").split(";")[0].strip() != (
+        "application/x-www-form-urlencoded"
+    ):
+        return False
+    submitted = parse_qs(body.decode("latin-1"), keep_blank_values=True).get("csrf_token", [])
+    return len(submitted) == 1 and hmac.compare_digest(submitted[0].encode(), expected.encode())
