@@ -21,6 +21,7 @@ from bot.config import EmailSettings, EvidenceSettings, Settings, SigningSetting
 from bot.domain.ledger import Channel
 from bot.domain.waiting import WaitReason
 from bot.evidence import chronology_text
+from bot.ingest.demo_ledger import CUSTOMER_HEADER
 from bot.ingest.schema import ImportDefaults
 from bot.ingest.service import import_rows
 from bot.outreach.approval import decide
@@ -41,28 +42,7 @@ MANAGER = Viewer("mgr", Role.MANAGER)
 LEGAL = Viewer("lawyer", Role.LEGAL)
 ADMIN = Viewer("root", Role.ADMIN)
 
-_CUSTOMER = dict.fromkeys(
-    (
-        "id",
-        "name",
-        "tax_id",
-        "tier",
-        "country",
-        "timezone",
-        "language",
-        "email",
-        "phone",
-        "address",
-        "account_manager",
-        "payment_terms_days",
-        "credit_limit",
-        "industry",
-        "annual_revenue",
-        "open_lawsuits",
-        "do_not_contact",
-    ),
-    "",
-)
+_CUSTOMER = dict.fromkeys(CUSTOMER_HEADER, "")
 
 
 def _customer(id: str, tier: str, manager: str, **cells: str) -> dict[str, str]:
