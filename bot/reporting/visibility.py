@@ -39,6 +39,12 @@ class Viewer:
     role: Role
 
 
+def works_customer() -> sa.ColumnElement[str | None]:
+    """Who works a customer: a manager's reassignment (``assigned_to``) when there is one, else the
+    ledger's ``account_manager``."""
+    return sa.func.coalesce(customer_t.c.assigned_to, customer_t.c.account_manager)
+
+
 def visible_customers(viewer: Viewer) -> sa.ColumnElement[bool]:
     """A condition on the ``customer`` table: true for the rows ``viewer`` may see.
 
@@ -48,6 +54,6 @@ def visible_customers(viewer: Viewer) -> sa.ColumnElement[bool]:
     if viewer.role in (Role.MANAGER, Role.LEGAL):
         return sa.true()
     if viewer.role is Role.COLLECTOR and viewer.name:
-        condition: sa.ColumnElement[bool] = customer_t.c.account_manager == viewer.name
+        condition: sa.ColumnElement[bool] = works_customer() == viewer.name
         return condition
     return sa.false()

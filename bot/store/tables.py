@@ -34,7 +34,11 @@ class Customer(SQLModel, table=True):
     email: str | None = None
     phone: str | None = Field(default=None, max_length=20)
     address: str | None = None
-    account_manager: str | None = None
+    # the ledger's collector for this customer (a console user's name, e.g. an e-mail)
+    account_manager: str | None = Field(default=None, index=True)
+    # a manager's reassignment in the console: who works the customer instead of account_manager
+    # (the ledger's value is kept; imports never touch this column)
+    assigned_to: str | None = Field(default=None, index=True, max_length=254)
     payment_terms_days: int = 30
     credit_limit: Decimal | None = Field(default=None, sa_column=_money(nullable=True))
     industry: str | None = None
@@ -168,6 +172,8 @@ class Task(SQLModel, table=True):
     """A collector work item: call, review, approval or legal hand-off."""
 
     __tablename__ = "task"
+    # the console's worklist reads open tasks, oldest first
+    __table_args__ = (sa.Index("ix_task_status_created_at", "status", "created_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=16)
@@ -193,6 +199,8 @@ class EvidenceEvent(SQLModel, table=True):
     """
 
     __tablename__ = "evidence_event"
+    # a customer's timeline, newest first, a page at a time
+    __table_args__ = (sa.Index("ix_evidence_event_customer_seq", "customer", "seq"),)
 
     seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     at: datetime = Field(sa_column=_instant(nullable=False))
@@ -325,3 +333,15 @@ class WebSession(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_instant(nullable=False))
     last_seen_at: datetime = Field(sa_column=_instant(nullable=False))
     ended_at: datetime | None = Field(default=None, sa_column=_instant())
+
+
+class DashboardSnapshot(SQLModel, table=True):
+    """The console's dashboard as computed after a cycle or an import: one row per computation, the
+    page shows the newest. ``body`` is the dashboard as JSON (bot.reporting.dashboard)."""
+
+    __tablename__ = "dashboard_snapshot"
+
+    id: int | None = Field(default=None, primary_key=True)
+    as_of: date = Field(index=True)
+    computed_at: datetime = Field(sa_column=_instant(nullable=False))
+    body: str

@@ -113,6 +113,7 @@ def app_from_settings(
             idle=timedelta(minutes=web.idle_minutes),
             lockout=timedelta(minutes=web.lockout_minutes),
             timezone=settings.company.timezone,
+            settings=settings,
         )
     return make_app(
         engine,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
+from bot.config import Settings
 from bot.evidence.artifacts import ArtifactStore
 from bot.web.app import make_app
 from bot.web.console.settings import ConsoleConfig
@@ -76,7 +77,15 @@ class Clock:
 class ConsoleServer:
     """The app with the console on 127.0.0.1, from a background thread."""
 
-    def __init__(self, engine: Engine, artifacts: Path, clock: Clock, *, secure: bool = False) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        artifacts: Path,
+        clock: Clock,
+        *,
+        secure: bool = False,
+        settings: Settings | None = None,
+    ) -> None:
         self.sock = bind("127.0.0.1:0")
         self.port = self.sock.getsockname()[1]
         self.base = f"http://127.0.0.1:{self.port}"
@@ -96,7 +105,8 @@ class ConsoleServer:
                 clock=clock,
                 idle=timedelta(minutes=30),
                 lockout=timedelta(minutes=15),
-                timezone="Asia/Shanghai",
+                timezone=settings.company.timezone if settings else "Asia/Shanghai",
+                settings=settings,
             ),
         )
         self.thread = threading.Thread(

@@ -7,16 +7,14 @@ from pathlib import Path
 
 import pytest
 from babel.messages.extract import extract_from_dir
-from babel.messages.pofile import read_po
 
-from bot.web.console.i18n import WEB, negotiate, translations
+from bot.web.console.i18n import WEB, catalog_files, negotiate, read_catalog, translations
 
 DYNAMIC = {"collector", "manager", "legal", "admin", "manual", "letter", "review", "approval"}  # _(value)
 
 
 def _catalog(language: str) -> dict[str, str]:
-    with (WEB / "locales" / language / "LC_MESSAGES" / "console.po").open("rb") as po:
-        return {m.id: m.string for m in read_po(po) if m.id}
+    return {m.id: m.string for m in read_catalog(language) if m.id}
 
 
 def _used() -> set[str]:
@@ -62,3 +60,9 @@ def test_templates_have_no_inline_script_or_style() -> None:
     for template in Path(WEB / "templates").glob("*.html"):
         text = template.read_text()
         assert "<script" not in text and "style=" not in text and "<style" not in text, template.name
+
+
+def test_both_languages_have_the_same_files() -> None:
+    names = {language: [path.name for path in catalog_files(language)] for language in ("en", "zh_CN")}
+    assert "console.po" in names["en"]
+    assert names["en"] == names["zh_CN"]

@@ -1,4 +1,4 @@
-"""The console in zh-CN and en: gettext catalogs (``bot/web/locales/*/LC_MESSAGES/console.po``) read
+"""The console in zh-CN and en: gettext catalogs (``bot/web/locales/*/LC_MESSAGES/*.po``) read
 with Babel when the app starts, one Jinja2 environment per language, and dates and amounts in that
 language's format through Babel."""
 
@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from babel.core import Locale, UnknownLocaleError
 from babel.dates import format_datetime
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency
@@ -23,10 +24,29 @@ LANGUAGES = ("zh-CN", "en")  # a user's `language`; the first is the default
 _BABEL = {"zh-CN": "zh_CN", "en": "en"}
 
 
+def catalog_files(language: str) -> list[Path]:
+    """The .po files of ``language`` (a Babel locale such as ``zh_CN``): ``console.po`` for the
+    pages every role shares and one file per page beside it (``worklist.po``, ...)."""
+    return sorted((WEB / "locales" / language / "LC_MESSAGES").glob("*.po"))
+
+
+def read_catalog(language: str) -> Catalog:
+    """Every message of ``language``'s .po files in one catalog; a msgid in two files is an error."""
+    merged = Catalog(locale=language, domain="console")
+    for path in catalog_files(language):
+        with path.open("rb") as po:
+            for message in read_po(po, locale=language):
+                if not message.id:
+                    continue
+                if message.id in merged:
+                    raise ValueError(f"{path}: {message.id!r} is translated in another .po file too")
+                merged[message.id] = message
+    return merged
+
+
 def translations(language: str) -> gettext.GNUTranslations:
-    """The catalog of ``language``, compiled in memory from its .po file."""
-    with (WEB / "locales" / _BABEL[language] / "LC_MESSAGES" / "console.po").open("rb") as po:
-        catalog = read_po(po, locale=_BABEL[language])
+    """The catalog of ``language``, compiled in memory from its .po files."""
+    catalog = read_catalog(_BABEL[language])
     compiled = io.BytesIO()
     write_mo(compiled, catalog)
     compiled.seek(0)

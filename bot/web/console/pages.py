@@ -1,47 +1,38 @@
-"""The console's routes: ``/login`` (form and post), ``/logout``, ``/`` (each role's home), the
-``/worklist`` of open tasks, and the admin's ``/users`` with disabling; ``/static`` serves the CSS.
-
-The worklist here lists the user's open tasks (a collector's own, everyone's for manager and legal)
-from :func:`bot.outreach.tasks.list_tasks`; ranking, filters and paging come with its read model.
+"""The console's routes: ``/login`` (form and post), ``/logout``, ``/`` (each role's home) and the
+admin's ``/users`` with disabling; ``/static`` serves the CSS. Every other page is a module of its
+own with a ``routes(console)`` function, listed in :func:`routes`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import secrets
-from datetime import date
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.access.sessions import Current, end_session, start_session
 from bot.access.users import LoginRefused, authenticate, disable_user, list_users
 from bot.errors import InputError
-from bot.outreach.tasks import list_tasks
+from bot.web.console import worklist_page
+from bot.web.console.context import Console
 from bot.web.console.cookies import LOGIN_COOKIE, SESSION_COOKIE, Signer, drop_cookie, set_cookie
-from bot.web.console.i18n import WEB, Pages, negotiate
+from bot.web.console.i18n import WEB, Pages
 from bot.web.console.settings import ConsoleConfig
 
 HOME = {"collector": "/worklist", "manager": "/worklist", "legal": "/worklist", "admin": "/users"}
-# Who sees everyone's tasks on the worklist; a collector sees their own.
-SEES_ALL_TASKS = ("manager", "legal")
+# The page modules, each with ``routes(console)``.
+PAGE_MODULES = (worklist_page,)
 
 
 def routes(engine: Engine, config: ConsoleConfig) -> list[BaseRoute]:
-    pages = Pages(config.timezone)
+    console = Console(engine, config, Pages(config.timezone))
     sessions = Signer(config.secret, "session")
     logins = Signer(config.secret, "login")
-
-    def page(request: Request, template: str, status: int = 200, **context: object) -> HTMLResponse:
-        current: Current | None = request.state.console
-        language = current.user.language if current else negotiate(request.headers.get("accept-language", ""))
-        context.setdefault("user", current.user if current else None)
-        context.setdefault("csrf_token", current.csrf_token if current else "")
-        return HTMLResponse(pages.render(language, template, **context), status_code=status)
+    page = console.render
 
     def login_form(request: Request, status: int = 200, error: bool = False) -> Response:
         nonce = logins.read(request.cookies.get(LOGIN_COOKIE)) or secrets.token_urlsafe(32)
@@ -83,32 +74,22 @@ def routes(engine: Engine, config: ConsoleConfig) -> list[BaseRoute]:
         current: Current = request.state.console
         return RedirectResponse(HOME[current.user.role], status_code=303)
 
-    async def worklist(request: Request) -> Response:
-        current: Current = request.state.console
-        user = current.user
-        if user.role == "admin":
-            return page(request, "error.html", 403, message_key="forbidden")
-        assignee = None if user.role in SEES_ALL_TASKS else user.name
-        today = _today(config)
-        tasks = await asyncio.to_thread(list_tasks, engine, assignee=assignee, as_of=today)
-        return page(request, "worklist.html", tasks=tasks, everyone=assignee is None)
-
     async def users(request: Request) -> Response:
         current: Current = request.state.console
         if current.user.role != "admin":
-            return page(request, "error.html", 403, message_key="forbidden")
+            return console.error(request, 403, "forbidden")
         everyone = await asyncio.to_thread(list_users, engine)
         return page(request, "users.html", users=everyone, now=config.clock())
 
     async def users_disable(request: Request) -> Response:
         current: Current = request.state.console
         if current.user.role != "admin":
-            return page(request, "error.html", 403, message_key="forbidden")
+            return console.error(request, 403, "forbidden")
         name = str((await request.form()).get("name", ""))
         try:
             await asyncio.to_thread(disable_user, engine, name, actor=current.user.name, now=config.clock())
         except InputError:
-            return page(request, "error.html", 404, message_key="not_found")
+            return console.error(request, 404, "not_found")
         return RedirectResponse("/users", status_code=303)
 
     return [
@@ -116,12 +97,8 @@ def routes(engine: Engine, config: ConsoleConfig) -> list[BaseRoute]:
         Route("/login", login_post, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),
         Route("/", home, methods=["GET"]),
-        Route("/worklist", worklist, methods=["GET"]),
         Route("/users", users, methods=["GET"]),
         Route("/users/disable", users_disable, methods=["POST"]),
         Mount("/static", StaticFiles(directory=WEB / "static"), name="static"),
+        *(route for module in PAGE_MODULES for route in module.routes(console)),
     ]
-
-
-def _today(config: ConsoleConfig) -> date:
-    return config.clock().astimezone(ZoneInfo(config.timezone)).date()

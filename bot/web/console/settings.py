@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 # Paths that answer without a login: the probes, Twilio, the one-click unsubscribe (each checks its
 # own signature), the login form itself and the CSS it needs.
@@ -26,7 +30,9 @@ def is_endpoint(path: str) -> bool:
 @dataclass(frozen=True, slots=True)
 class ConsoleConfig:
     """``secret`` signs the cookies (``[web] session_secret_env``); ``secure`` marks them Secure
-    (``[web] public_url`` is https); ``timezone`` is the company's, for dates on the pages."""
+    (``[web] public_url`` is https); ``timezone`` is the company's, for dates on the pages;
+    ``settings`` are the daemon's, which the pages over the ledger need (a console made without them
+    serves the login and user pages only, as some tests do)."""
 
     secret: str
     secure: bool
@@ -34,3 +40,4 @@ class ConsoleConfig:
     idle: timedelta = timedelta(minutes=30)
     lockout: timedelta = timedelta(minutes=15)
     timezone: str = "Asia/Shanghai"
+    settings: Settings | None = None
