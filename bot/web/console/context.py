@@ -47,6 +47,10 @@ class Console:
         user = self.current(request).user
         return Viewer(name=user.name, role=Role(user.role))
 
+    def actor(self, request: Request) -> str:
+        """The evidence log's actor for what the logged-in user does: ``user:NAME``."""
+        return f"user:{self.current(request).user.name}"
+
     def language(self, request: Request) -> str:
         current: Current | None = request.state.console
         if current is not None:
