@@ -217,7 +217,7 @@ def create_demo_users(engine: Engine, now: datetime) -> None:
 def _print_console(directory: Path, run: str, settings: Settings, console: Console) -> None:
     where = settings.web.public_url or f"http://{settings.web.listen}"
     console.print(
-        f"The console (`dunbot web`; `dunbot run` serves it too):\n"
+        f"The console (`dunbot web`; `dunbot run` serves it too and needs the same export):\n"
         f"  cd {directory}\n"
         f'  export {DEMO_SECRET_ENV}="$(cat {DEMO_SECRET_FILE})"\n'
         f"  {run} web\n"
