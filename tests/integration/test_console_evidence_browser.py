@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from datetime import timedelta
@@ -29,6 +31,24 @@ USERS = {
     "li.na@xinghe.com.cn": ("collector", "zh-CN"),
     "boss@xinghe.com.cn": ("manager", "en"),
 }
+
+
+@pytest.fixture
+def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The temporary folder the server writes exports and uploads to (the server runs in this
+    process), so that a test can see it left nothing behind."""
+    folder = tmp_path / "scratch"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def _left_in(folder: Path) -> list[Path]:
+    """What is in ``folder`` once the server's background clean-up had its moment."""
+    deadline = time.monotonic() + 5
+    while any(folder.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return list(folder.iterdir())
 
 
 @pytest.fixture
@@ -82,11 +102,12 @@ def _tampered(pack: Path, out: Path) -> str:
 
 
 @pytest.mark.parametrize(
-    "name, customer, texts",
+    "name, customer, invoice, texts",
     [
         (
             "lawyer@xinghe.com.cn",
             "C2",
+            "J-3",
             {
                 "h1": "Evidence",
                 "passed": "Passed",
@@ -98,12 +119,20 @@ def _tampered(pack: Path, out: Path) -> str:
         (
             "fawu@xinghe.com.cn",
             "C1",
+            "I-15",
             {"h1": "证据", "passed": "通过", "failed": "未通过", "ok": "核验通过", "bad": "核验未通过"},
         ),
     ],
 )
 def test_legal_exports_a_pack_and_it_verifies_with_the_cli_and_on_the_page(
-    browser: Any, server: ConsoleServer, tmp_path: Path, name: str, customer: str, texts: dict[str, str]
+    browser: Any,
+    server: ConsoleServer,
+    scratch: Path,
+    tmp_path: Path,
+    name: str,
+    customer: str,
+    invoice: str,
+    texts: dict[str, str],
 ) -> None:
     language = USERS[name][1]
     context = browser.new_context(accept_downloads=True)
@@ -132,6 +161,7 @@ def test_legal_exports_a_pack_and_it_verifies_with_the_cli_and_on_the_page(
     pack.parent.mkdir()
     download.save_as(pack)
     assert zipfile.is_zipfile(pack)
+    assert _left_in(scratch) == []  # the server's copy is gone once sent
 
     # the export is an evidence event with the logged-in user as its actor
     with server.engine.connect() as connection:  # type: ignore[attr-defined]
@@ -174,6 +204,29 @@ def test_legal_exports_a_pack_and_it_verifies_with_the_cli_and_on_the_page(
     assert any(altered in row and texts["failed"] in row and "altered" in row for row in failed), failed
     assert altered in page.locator("p.verdict").inner_text()  # the first failure, named
     screenshot(page, f"evidence-tampered-{language}")
+    assert _left_in(scratch) == []  # nor does an upload stay
+
+    # both a customer and an invoice: refused, saying why
+    page.fill("input[name=customer]", customer)
+    page.fill("input[name=invoice]", invoice)
+    with page.expect_navigation() as navigation:
+        page.click("button[name=export]")
+    assert navigation.value.status == 400
+    assert page.locator("p.problem").is_visible()
+    # an invoice's pack
+    page.fill("input[name=customer]", "")
+    with page.expect_download() as downloading:
+        page.click("button[name=export]")
+    assert downloading.value.suggested_filename == f"evidence-invoice-{invoice}.zip"
+    one = pack.with_name(downloading.value.suggested_filename)
+    downloading.value.save_as(one)
+    assert _cli_verify(one).returncode == 0
+    with zipfile.ZipFile(one) as archive:
+        last = json.loads(archive.read(json.loads(archive.read("manifest.json"))["events"][-1]["file"]))
+    assert (last["actor"], last["data"]["case"]) == (
+        f"user:{name}",
+        f"invoice {invoice} (customer {customer})",
+    )
     context.close()
 
 
