@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import secrets
+import zipfile
 from typing import Any
 
 import pytest
@@ -116,3 +117,27 @@ def test_only_legal_exports_or_verifies(console_server: Any, role: str) -> None:
     assert (
         _post(console_server, "/evidence/export", form, "application/x-www-form-urlencoded", cookie)[0] == 403
     )
+
+
+def test_a_pack_that_would_unpack_too_large_is_not_verified(console_server: Any, tmp_path: Any) -> None:
+    from bot.web.console.evidence_page import MAX_UNPACKED
+
+    # A zip whose member declares more than the limit (as a zip bomb's does; zipfile never inflates
+    # past the declared size): the central directory's uncompressed size, patched.
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("events/1.json", bytes(4096))
+    data = bytearray(bomb.read_bytes())
+    central = data.index(b"PK\x01\x02")
+    data[central + 24 : central + 28] = (MAX_UNPACKED + 1).to_bytes(4, "little")
+    bomb.write_bytes(bytes(data))
+    with zipfile.ZipFile(bomb) as archive:
+        assert archive.infolist()[0].file_size == MAX_UNPACKED + 1
+    assert bomb.stat().st_size < MAX_UPLOAD  # small enough to upload
+    cookie, csrf = _session(console_server, "lawyer@xinghe.com.cn", "legal")
+    body, content_type = _multipart(
+        [("csrf_token", csrf.encode(), None), ("pack", bomb.read_bytes(), "bomb.zip")]
+    )
+    status, page = _post(console_server, "/evidence/verify", body, content_type, cookie)
+    assert status == 400
+    assert b"would unpack to more than 500 MiB" in page

@@ -14,9 +14,11 @@ Every other role gets 403. The upload may be up to :data:`bot.web.limits.MAX_UPL
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 
 from starlette.background import BackgroundTask
@@ -25,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.errors import InputError
+from bot.errors import DunbotError, InputError
 from bot.evidence.pack import ExportReport, export_pack, find_case
 from bot.evidence.pack_verify import PackReport, verify_pack
 from bot.web.console.context import Console
@@ -33,6 +35,25 @@ from bot.web.limits import MAX_UPLOAD
 
 ROLES = ("legal",)
 _CHUNK = 1024 * 1024
+# What an uploaded pack may unpack to: the verifier reads every file into memory, and a zip of a few
+# MB can declare gigabytes. A real pack's PDFs and e-mails hardly compress, so this is ample.
+MAX_UNPACKED = 10 * MAX_UPLOAD
+log = logging.getLogger(__name__)
+
+
+def _unpacks_too_large(path: Path) -> bool:
+    """True when the zip at ``path`` declares more than :data:`MAX_UNPACKED` bytes (Python's zipfile
+    never inflates a member past its declared size). Not a zip: the verifier says so itself."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return sum(info.file_size for info in archive.infolist()) > MAX_UNPACKED
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def _verify_upload(path: Path) -> PackReport | None:
+    """The verifier's report of the pack at ``path``, or None when it would unpack too large."""
+    return None if _unpacks_too_large(path) else verify_pack(path)
 
 
 def _file_name(customer: str | None, invoice: str | None) -> str:
@@ -82,9 +103,12 @@ def routes(console: Console) -> list[BaseRoute]:
                 actor=console.actor(request),
                 now=console.config.clock(),
             )
-        except InputError as exc:
+        except DunbotError as exc:  # a bad case (400), or the log, the certificate, the config (500)
             shutil.rmtree(folder, ignore_errors=True)
-            return page(request, 400, export_problem="other", export_detail=str(exc), **shown)
+            status = 400 if isinstance(exc, InputError) else 500
+            if status == 500:
+                log.error("evidence export of %s failed: %s", out.name, exc)
+            return page(request, status, export_problem="other", export_detail=str(exc), **shown)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -109,10 +133,12 @@ def routes(console: Console) -> list[BaseRoute]:
             with path.open("wb") as written:
                 while chunk := await upload.read(_CHUNK):
                     written.write(chunk)
-            report: PackReport = await asyncio.to_thread(verify_pack, path)
+            report = await asyncio.to_thread(_verify_upload, path)
         finally:
             await upload.close()
             shutil.rmtree(folder, ignore_errors=True)
+        if report is None:
+            return page(request, 400, verify_problem="too_large", max_unpacked_mib=MAX_UNPACKED >> 20)
         report.path = upload.filename
         return page(request, report=report, uploaded=upload.filename)
 
