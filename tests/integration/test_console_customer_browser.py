@@ -20,6 +20,7 @@ from bot.outreach.collector import set_dispute
 from bot.render.verification import verify_notice_bytes
 from bot.store.engine import make_engine
 from bot.store.migrate import upgrade
+from bot.web.console.guard import PDF_CSP
 from tests.conftest import require_cjk_font
 from tests.support.browser import Clock, ConsoleServer, log_in, screenshot
 from tests.support.customer_story import LI_NA, NOON, WANG_WEI, story_settings, tell_story
@@ -130,6 +131,12 @@ def test_a_collector_sees_what_each_message_said_and_the_signed_pdf(
     assert pdf.headers["content-type"] == "application/pdf"
     assert re.fullmatch(r'inline; filename="DN-\d{8}-\d{6}\.pdf"', pdf.headers["content-disposition"])
     assert pdf.headers["cache-control"] == "no-store"
+    # the browser's PDF viewer may show it; every HTML page keeps the strict policy
+    assert (
+        pdf.headers["content-security-policy"] == PDF_CSP and pdf.headers["x-frame-options"] == "SAMEORIGIN"
+    )
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
     body = pdf.body()
     assert body.startswith(b"%PDF") and _signature_valid(body)
     # the letter carried the very same file
@@ -182,6 +189,7 @@ def test_a_collector_gets_404_for_another_collectors_customer_and_its_pdf(
     ):
         answer = context.request.get(server.url(path))
         assert answer.status == 404, path
+        assert "frame-ancestors 'none'" in answer.headers["content-security-policy"], path
         assert b"%PDF" not in answer.body() and "宁波港湾".encode() not in answer.body(), path
     context.close()
     # the other collector opens their own
