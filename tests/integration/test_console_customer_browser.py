@@ -102,7 +102,7 @@ def test_a_collector_sees_what_each_message_said_and_the_signed_pdf(
     assert page.locator("h1").inner_text().startswith("杭州远航贸易有限公司")
     screenshot(page, "customer-collector-zh")
     facts = page.locator("#facts").inner_text()
-    assert LI_NA in facts and "合作级" in facts and "程序式" in facts and "¥80,000.00" in facts
+    assert LI_NA in facts and "合作级" in facts and "程序式" in facts and "80,000.00" in facts
     assert "tier set by override to cooperative" in page.locator("#scorecard").inner_text()
     invoices = page.locator("#invoices").inner_text()
     assert "INV-C1-15" in invoices and "¥20,000.00" in invoices and "¥3,000.00" in invoices
@@ -245,3 +245,42 @@ def test_legal_reads_in_english_and_an_admin_is_refused(browser: Any, server: Co
     assert href_status == 403
     screenshot(page, "customer-admin-refused")
     context.close()
+
+
+def test_an_approved_letter_waits_for_the_contact_window_in_both_languages(
+    browser: Any, server: ConsoleServer
+) -> None:
+    noon_plus_two = server.clock.now
+    server.clock.now = NOON + timedelta(hours=10)  # 22:00 in Shanghai: outside the contact window
+    try:
+        context, page = _session(browser, server, "boss@xinghe.com.cn")
+        assert page.goto(server.url("/customers/C3")).status == 200
+        screenshot(page, "customer-waiting-approved-zh")
+        waiting = page.locator("#waiting ul.waiting > li")
+        assert waiting.count() == 2
+        for item in waiting.all():
+            text = item.inner_text()
+            assert "律师函" in text and "已计划，尚未发送" in text and "INV-C3-46" in text
+            assert "不在客户可联系时段内" in text and "最早发送时间" in text and "2026年6月11日 08:00" in text
+        timeline = page.locator("#timeline").inner_text()
+        assert "审批决定" in timeline and "提交审批" in timeline and "逾期预警" in timeline
+        assert "US$3,000.00" in page.locator("#aging").inner_text()
+        hold = page.locator("#timeline li.kind-message_sent", has_text="电子邮件")
+        assert hold.locator(".notice a").count() == 1 and hold.locator(".subject").inner_text()
+        with page.expect_navigation():
+            waiting.first.locator("a").click()
+        screenshot(page, "customer-message-waiting-zh")
+        assert "不在客户可联系时段内" in page.locator("#waiting").inner_text()
+        context.close()
+
+        context, page = _session(browser, server, "lawyer@xinghe.com.cn")
+        page.goto(server.url("/customers/C3"))
+        screenshot(page, "customer-waiting-approved-en")
+        text = page.locator("#waiting").inner_text()
+        assert "Lawyer's letter" in text and "outside the customer's contact hours" in text
+        assert "It can go from" in text and "Jun 11, 2026" in text
+        timeline = page.locator("#timeline").inner_text()
+        assert "Approval decision" in timeline and "approved" in timeline and "Approval requested" in timeline
+        context.close()
+    finally:
+        server.clock.now = noon_plus_two

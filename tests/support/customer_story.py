@@ -5,6 +5,9 @@ invoice 15 days overdue on ``AS_OF`` and one falling due a week later. The real 
 run two cycles: eight days before ``AS_OF`` the collection call (a task and an SMS), on ``AS_OF`` the
 formal notice (an e-mail and a letter carrying one signed PDF) and the pre-due reminder e-mail. Then
 Li Na records a promise on C1's overdue invoice and the ledger brings a part payment of the other.
+C3 (Li Na's too) owes USD 46 days overdue: the credit hold went out eight days before, and on
+``AS_OF`` its lawyer's letter asks for approval, which a manager gives: the letter's e-mail and
+post wait for the next cycle.
 The e-mail and SMS go to the file channel's folders, the letter to the print queue.
 """
 
@@ -17,6 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bot.channels.file import FileSender
@@ -26,6 +30,7 @@ from bot.domain.ledger import Channel
 from bot.ingest.demo_ledger import CUSTOMER_HEADER
 from bot.ingest.schema import ImportDefaults
 from bot.ingest.service import import_rows
+from bot.outreach.approval import decide
 from bot.outreach.collector import record_promise
 from bot.outreach.cycle import run_cycle
 
@@ -33,6 +38,7 @@ AS_OF = date(2026, 6, 10)  # a Wednesday, a working day in China
 NOON = datetime(2026, 6, 10, 4, 0, tzinfo=UTC)  # noon in Shanghai
 LI_NA = "li.na@xinghe.com.cn"
 WANG_WEI = "wang.wei@xinghe.com.cn"
+MANAGER = "boss@xinghe.com.cn"
 DEFAULTS = ImportDefaults(country="CN", timezone="Asia/Shanghai", language="zh-CN")
 PROMISED_ON = date(2026, 6, 20)
 
@@ -96,11 +102,13 @@ def tell_story(engine: Engine, settings: Settings) -> None:
     customers = [
         _customer("C1", "杭州远航贸易有限公司", LI_NA),
         _customer("C2", "宁波港湾物流有限公司", WANG_WEI),
+        _customer("C3", "苏州恒远精密机械有限公司", LI_NA),
     ]
     invoices = [
         _invoice("INV-C1-15", "C1", "20000.00", AS_OF - timedelta(days=15)),
         _invoice("INV-C1-NEXT", "C1", "5000.00", AS_OF + timedelta(days=7)),
         _invoice("INV-C2-15", "C2", "9000.00", AS_OF - timedelta(days=15)),
+        {**_invoice("INV-C3-46", "C3", "3000.00", AS_OF - timedelta(days=46)), "currency": "USD"},
     ]
     import_rows(
         engine, "customers", "customers.csv", list(enumerate(customers, 2)), defaults=DEFAULTS, now=NOON
@@ -124,6 +132,20 @@ def tell_story(engine: Engine, settings: Settings) -> None:
             )
 
     _in_a_thread(cycles)
+    with engine.connect() as connection:
+        approval = connection.execute(
+            sa.text("SELECT id FROM task WHERE customer_id = 'C3' AND kind = 'approval'")
+        ).scalar_one()
+    decide(
+        engine,
+        settings,
+        approval,
+        approve=True,
+        reason="",
+        actor=f"user:{MANAGER}",
+        now=NOON + timedelta(minutes=45),
+        business_date=AS_OF,
+    )
     record_promise(
         engine,
         "INV-C1-15",

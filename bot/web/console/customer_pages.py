@@ -13,8 +13,10 @@ import asyncio
 import re
 from collections.abc import Callable
 from datetime import date
+from decimal import Decimal
 
 from babel.dates import format_date
+from babel.numbers import format_decimal
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -52,11 +54,9 @@ def _seq(text: str | None) -> int | None:
 
 
 def routes(console: Console) -> list[BaseRoute]:
-    def helpers(
-        request: Request,
-    ) -> tuple[Callable[[date | None], str], Callable[[str, str | None], str]]:
+    def helpers(request: Request) -> dict[str, Callable[..., str]]:
         """``day(date)``: a date (not an instant) in the user's language; ``term(kind, code)``: a
-        code's words in it."""
+        code's words in it; ``amount(decimal)``: a number without a currency (the credit limit)."""
         language = console.language(request)
         locale = _BABEL.get(language, "zh_CN")
         index = words.ZH if language == "zh-CN" else words.EN
@@ -67,7 +67,10 @@ def routes(console: Console) -> list[BaseRoute]:
         def term(kind: str, code: str | None) -> str:
             return words.label(_TERMS[kind], code, index) or "—"
 
-        return day, term
+        def amount(value: Decimal | None) -> str:
+            return format_decimal(value, "#,##0.00", locale=locale) if value is not None else "—"
+
+        return {"day": day, "term": term, "amount": amount}
 
     async def customer(request: Request) -> Response:
         refused = console.refuse_unless(request, *READS)
@@ -80,7 +83,6 @@ def routes(console: Console) -> list[BaseRoute]:
             return console.error(request, 400, "bad_request")
         viewer = console.viewer(request)
         today = console.today()
-        day, term = helpers(request)
         found = await asyncio.to_thread(
             customer_page,
             console.engine,
@@ -102,8 +104,7 @@ def routes(console: Console) -> list[BaseRoute]:
             can_act=viewer.role.value in ACTS,
             today=today,
             before=before,
-            day=day,
-            term=term,
+            fmt=helpers(request),
         )
 
     async def message(request: Request) -> Response:
@@ -116,12 +117,11 @@ def routes(console: Console) -> list[BaseRoute]:
             message_visible, console.engine, console.viewer(request), customer_id, message_id
         ):
             return console.error(request, 404, "not_found")
-        day, term = helpers(request)
         detail = await asyncio.to_thread(
             show_message, console.engine, console.settings, message_id, console.config.clock()
         )
         return console.render(
-            request, "customer_message.html", detail=detail, customer_id=customer_id, day=day, term=term
+            request, "customer_message.html", detail=detail, customer_id=customer_id, fmt=helpers(request)
         )
 
     async def notice_pdf(request: Request) -> Response:
