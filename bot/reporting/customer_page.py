@@ -55,6 +55,9 @@ message_t = tables.Message.__table__  # type: ignore[attr-defined]
 message_invoice_t = tables.MessageInvoice.__table__  # type: ignore[attr-defined]
 
 TIMELINE_LIMIT = 50
+# The evidence log's sequence numbers are 32-bit integers on PostgreSQL: a ``before`` above them all
+# is the newest page (and must not reach the database as a number it cannot hold).
+MAX_SEQ = 2**31 - 1
 MAX_TIMELINE_LIMIT = 500
 # Outbox states of a message that has not gone yet: planned (waiting for its gates) or claimed and
 # being sent by a worker.
@@ -156,6 +159,7 @@ class CustomerPage:
     tier: str
     tier_overridden: bool
     score: Decimal | None
+    scored_tier: str | None  # what the score alone gives (a trend overdue moves it down one)
     tier_reason: str  # the scorecard's sentence (or the override's)
     score_components: tuple[tuple[str, Decimal], ...]
     trend_invoices: tuple[str, ...]
@@ -210,6 +214,7 @@ def customer_page(
         tier=assessment.tier.value,
         tier_overridden=assessment.overridden,
         score=assessment.score,
+        scored_tier=assessment.scored_tier.value if assessment.scored_tier else None,
         tier_reason=assessment.reason,
         score_components=tuple(assessment.components.items()),
         trend_invoices=assessment.trend_invoices,
@@ -307,7 +312,7 @@ def _timeline(
     connection: Connection, store: ArtifactStore, customer_id: str, before: int | None, limit: int
 ) -> Timeline:
     statement = sa.select(event_t.c.seq, event_t.c.body).where(event_t.c.customer == customer_id)
-    if before is not None:
+    if before is not None and before <= MAX_SEQ:
         statement = statement.where(event_t.c.seq < before)
     rows = connection.execute(statement.order_by(event_t.c.seq.desc()).limit(limit + 1)).all()
     bodies = [json.loads(row.body) for row in rows[:limit]]

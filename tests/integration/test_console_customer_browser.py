@@ -103,7 +103,8 @@ def test_a_collector_sees_what_each_message_said_and_the_signed_pdf(
     screenshot(page, "customer-collector-zh")
     facts = page.locator("#facts").inner_text()
     assert LI_NA in facts and "合作级" in facts and "程序式" in facts and "80,000.00" in facts
-    assert "tier set by override to cooperative" in page.locator("#scorecard").inner_text()
+    scorecard = page.locator("#scorecard").inner_text()
+    assert "由人工指定为合作级。" in scorecard and "tier set by override to cooperative" in scorecard
     invoices = page.locator("#invoices").inner_text()
     assert "INV-C1-15" in invoices and "¥20,000.00" in invoices and "¥3,000.00" in invoices
     assert "2026年6月20日" in page.locator("#invoice-INV-C1-15 .promise").inner_text()
@@ -185,6 +186,8 @@ def test_a_collector_gets_404_for_another_collectors_customer_and_its_pdf(
         f"/customers/C1/messages/{_message_of(server, 'C1', 'sms')}/notice.pdf",  # no notice
         "/customers/C1/messages/abc",
         "/customers/C1/messages/99999/notice.pdf",
+        "/customers/C1/messages/2147483648/notice.pdf",
+        "/customers/C1/messages/99999999999999999999",
         "/customers/NOPE",
     ):
         answer = context.request.get(server.url(path))
@@ -218,7 +221,7 @@ def test_the_timeline_pages_to_older_events_and_back(browser: Any, server: Conso
     with page.expect_navigation():
         page.locator("#timeline a[href='/customers/C1']").click()
     assert page.url == server.url("/customers/C1")
-    for bad in ("abc", "0", "-3", "1.5", ""):
+    for bad in ("abc", "0", "-3", "1.5", "", "2147483648", "99999999999999999999", "１２"):
         answer = page.goto(server.url(f"/customers/C1?before={bad}"))
         assert answer.status == 400, bad
     screenshot(page, "customer-bad-before")
@@ -231,6 +234,7 @@ def test_legal_reads_in_english_and_an_admin_is_refused(browser: Any, server: Co
     screenshot(page, "customer-legal-en")
     assert page.locator("#actions").count() == 0  # read only
     assert "cooperative" in page.locator("#facts").inner_text()
+    assert page.locator("#scorecard .reason").inner_text() == "Set by override to cooperative."
     text = page.locator("#timeline").inner_text()
     assert "Promise to pay" in text and "to pay by 2026-06-20" in text and "Payment" in text
     assert "Formal notice" in text and "E-mail" in text and "SMS" in text

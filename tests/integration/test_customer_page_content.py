@@ -98,6 +98,15 @@ def test_each_message_shows_what_it_said_and_the_notice_it_carried(story: Engine
         "3000.00",
     )
     assert (page.account_manager, page.assigned_to, str(page.credit_limit)) == (LI_NA, None, "80000.00")
+    assert (page.tier, page.tier_overridden, page.score, page.scored_tier) == (
+        "cooperative",
+        True,
+        None,
+        None,
+    )
+    # a `before` past every event is the newest page; nothing is older than the first event
+    assert _page(story, settings, before=10**17).timeline == _page(story, settings).timeline
+    assert _page(story, settings, before=1).timeline.events == ()
 
 
 def test_a_missing_artifact_leaves_the_page_standing(story: Engine, settings: Settings) -> None:

@@ -25,7 +25,7 @@ from bot.evidence import chronology_text as words
 from bot.outreach.message_detail import show_message
 from bot.outreach.tasks import list_tasks
 from bot.reporting.customer_messages import message_visible, signed_notice
-from bot.reporting.customer_page import customer_page
+from bot.reporting.customer_page import MAX_SEQ, customer_page
 from bot.web.console.context import Console
 
 # Who may act on a customer they see (a collector on their own, a manager on everyone's);
@@ -46,11 +46,12 @@ _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def _seq(text: str | None) -> int | None:
-    """A positive sequence number from the query string or path, else None."""
-    if text is None or not text.isdigit() or len(text) > 18:
+    """A positive sequence number or id from the query string or path (the database's 32-bit
+    integers), else None."""
+    if text is None or not (text.isascii() and text.isdigit()) or len(text) > 10:
         return None
     value = int(text)
-    return value if value > 0 else None
+    return value if 0 < value <= MAX_SEQ else None
 
 
 def routes(console: Console) -> list[BaseRoute]:
