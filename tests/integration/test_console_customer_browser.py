@@ -198,8 +198,10 @@ def test_a_collector_gets_404_for_another_collectors_customer_and_its_pdf(
     # the other collector opens their own
     context, page = _session(browser, server, WANG_WEI)
     assert page.goto(server.url("/customers/C2")).status == 200
+    screenshot(page, "customer-other-collector-own")
     assert context.request.get(server.url(f"/customers/C2/messages/{theirs}/notice.pdf")).status == 200
     assert page.goto(server.url("/customers/C1")).status == 404
+    screenshot(page, "customer-not-found-other-collector")
     context.close()
 
 

@@ -17,10 +17,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bot.config import Settings
+from bot.evidence.artifacts import ArtifactStore
 from bot.outreach.message_detail import show_message
 from bot.outreach.tasks import list_tasks
 from bot.render.verification import verify_notice_bytes
-from bot.reporting.customer_messages import message_visible, signed_notice
+from bot.reporting.customer_messages import SentContent, message_visible, read_content, signed_notice
 from bot.reporting.customer_page import CustomerPage, TimelineEvent, customer_page
 from bot.reporting.visibility import Role, Viewer
 from tests.conftest import require_cjk_font
@@ -179,3 +180,21 @@ def test_the_number_of_queries_does_not_grow_with_the_messages(story: Engine, se
     assert sum(1 for e in whole.timeline.events if e.content or e.notice) >= 3
     assert len(small.timeline.events) == 6 and any(e.notice for e in small.timeline.events)
     assert len(many) == len(few), many
+
+
+def test_content_is_read_from_each_channels_artifact(tmp_path: Path) -> None:
+    """The Twilio request of an SMS, the file channel's document, an e-mail; a damaged or absent
+    artifact is no content (the page goes on)."""
+    store = ArtifactStore(tmp_path)
+    twilio = {"form": {"Body": "贵司发票INV-1逾期未付", "To": "+8613800138000", "From": "+1555"}}
+    sms = read_content(store, {"request.json": store.put(json.dumps(twilio).encode())})
+    assert sms == SentContent("", "贵司发票INV-1逾期未付", (("To", "+8613800138000"),), ())
+    raw = (
+        b"From: ar@xinghe.com.cn\r\nTo: ap@c1.example.cn\r\nSubject: Reminder\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\nPlease pay INV-1.\r\n"
+    )
+    mail = read_content(store, {"message.eml": store.put(raw)})
+    assert mail is not None and (mail.subject, mail.text.strip()) == ("Reminder", "Please pay INV-1.")
+    assert read_content(store, {"message.json": store.put(b"not json")}) is None
+    assert read_content(store, {"message.json": "0" * 64}) is None  # not in the store
+    assert read_content(store, {"DN-1.pdf": store.put(b"%PDF-1.7")}) is None  # a letter is its PDF
