@@ -43,13 +43,22 @@ SECURITY_HEADERS = {
     "referrer-policy": "no-referrer",
     "cache-control": "no-store",
 }
+# A signed PDF (the customer page's notices) is no HTML of ours: the browser's own PDF viewer shows
+# it, and Chrome's needs the plugin (object-src) and the inline styles of the page it makes around
+# the file; 'self' may frame it. Every other answer keeps the policy above.
+PDF_CSP = (
+    "default-src 'none'; object-src 'self'; style-src 'unsafe-inline'; "
+    "frame-ancestors 'self'; base-uri 'none'"
+)
+PDF_HEADERS = {**SECURITY_HEADERS, "content-security-policy": PDF_CSP, "x-frame-options": "SAMEORIGIN"}
 
 
 def _with_headers(send: Send) -> Send:
     async def sending(message: Message) -> None:
         if message["type"] == "http.response.start":
             headers = MutableHeaders(scope=message)
-            for name, value in SECURITY_HEADERS.items():
+            pdf = headers.get("content-type", "").split(";")[0].strip() == "application/pdf"
+            for name, value in (PDF_HEADERS if pdf else SECURITY_HEADERS).items():
                 headers[name] = value
         await send(message)
 
