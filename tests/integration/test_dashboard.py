@@ -29,6 +29,7 @@ from bot.reporting.dashboard import dashboard, history_dates
 from bot.reporting.receivables import aging_report, kpi_report
 from bot.store import tables
 from bot.web.charts import dashboard_charts
+from bot.web.console.i18n import translations
 
 AS_OF = date(2026, 11, 23)  # a Monday, a working day in China
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
@@ -127,7 +128,7 @@ def test_the_numbers_agree_with_report_aging_report_kpi_and_the_outbox(
     assert cycle.messages_unknown == counted["unknown"]
 
     # The charts' tables carry the same numbers.
-    charts = {chart.kind: chart for chart in dashboard_charts(board, "en")}
+    charts = {chart.kind: chart for chart in dashboard_charts(board, translations("en"))}
     assert {r[-1] for r in charts["aging-CNY"].rows} == {r.total for r in board.aging if r.currency == "CNY"}
     assert charts["outbox"].rows[0][-1] == board.outbox[0].count
 
@@ -169,6 +170,6 @@ def test_an_empty_ledger_gives_an_honest_empty_dashboard(engine: Engine, setting
     assert board.aging == () and board.outbox == () and board.last_cycle is None
     assert not board.cycle_ran_today
     assert len(board.history) == 13 and all(p.by_tier == () == p.totals for p in board.history)
-    for chart in dashboard_charts(board, "zh-CN"):
+    for chart in dashboard_charts(board, translations("zh-CN")):
         assert chart.rows == ()
         assert "暂无数据" in chart.svg  # pygal's "no data" text, in the user's language
