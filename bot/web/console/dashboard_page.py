@@ -75,16 +75,37 @@ class _Boards:
 
     def shown(self, today: date) -> Shown:
         engine = self.console.engine
-        newest = latest_snapshot(engine, today)
+        newest = self.newest(today)
         if newest is not None:
-            self._keep(self.stored, newest.id, (newest.computed_at, newest.board), 8)
-            if newest.board.as_of == today:
-                return Shown(newest.board, str(newest.id), newest.computed_at, stale=False)
+            snapshot_id, computed_at, board = newest
+            if board.as_of == today:
+                return Shown(board, str(snapshot_id), computed_at, stale=False)
         if customer_count(engine) < LIVE_CUSTOMERS:
             return Shown(self.live_board(today), "live", None, stale=False)
         if newest is not None:
-            return Shown(newest.board, str(newest.id), newest.computed_at, stale=True)
+            return Shown(board, str(snapshot_id), computed_at, stale=True)
         return Shown(None, "", None, stale=True)
+
+    def newest(self, today: date) -> tuple[int, datetime, Dashboard] | None:
+        """The newest stored snapshot on or before ``today``; its JSON is parsed once per id."""
+        with self.console.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(snapshot_t.c.id, snapshot_t.c.computed_at)
+                .where(snapshot_t.c.as_of <= today)
+                .order_by(snapshot_t.c.as_of.desc(), snapshot_t.c.computed_at.desc(), snapshot_t.c.id.desc())
+                .limit(1)
+            ).first()
+        if row is None:
+            return None
+        cached = self.stored.get(row.id)
+        if cached is None:
+            stored = latest_snapshot(self.console.engine, today)
+            if stored is None:  # deleted in between
+                return None
+            cached = (stored.computed_at, stored.board)
+            self._keep(self.stored, stored.id, cached, 8)
+            return stored.id, stored.computed_at, stored.board
+        return int(row.id), cached[0], cached[1]
 
     def live_board(self, today: date) -> Dashboard:
         cached = self.live.get(today)
