@@ -52,6 +52,8 @@ def test_import_and_cycle_store_the_dashboard(tmp_path: Path) -> None:
     )
     files = generate_demo_ledger(tmp_path / "ledger", date.fromisoformat(AS_OF))
     assert _snapshots(tmp_path) == []
+    none = dunbot(tmp_path, "report", "dashboard", "--as-of", AS_OF)
+    assert none.returncode == 1 and "--refresh" in none.stderr and "Traceback" not in none.stderr
     result = dunbot(tmp_path, "import", "customers", str(files.customers), "--dry-run")
     assert result.returncode == 0, result.stderr
     assert _snapshots(tmp_path) == []  # a dry run changes nothing, so stores nothing
@@ -78,3 +80,14 @@ def test_import_and_cycle_store_the_dashboard(tmp_path: Path) -> None:
         assert live.outbox == stored.board.outbox and live.last_cycle == stored.board.last_cycle
     finally:
         engine.dispose()
+
+    # `dunbot report dashboard` prints the stored one; --refresh computes and stores it again.
+    (as_of, body) = _snapshots(tmp_path)[-1]
+    printed = dunbot(tmp_path, "report", "dashboard", "--as-of", AS_OF)
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout.strip() == body and as_of == date.fromisoformat(AS_OF)
+    refreshed = dunbot(tmp_path, "report", "dashboard", "--as-of", AS_OF, "--refresh")
+    assert refreshed.returncode == 0, refreshed.stderr
+    after = _snapshots(tmp_path)
+    assert after[-1][1] == refreshed.stdout.strip() and len(after) == len(_snapshots(tmp_path))
+    assert [a for a, _ in after].count(date.fromisoformat(AS_OF)) == 1  # replaced, not added
