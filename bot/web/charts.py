@@ -33,7 +33,13 @@ FONT_FAMILY = (
     '"Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "PingFang SC", '
     '"Microsoft YaHei", "Hiragino Sans GB", "DejaVu Sans", sans-serif'
 )
-_STYLE = Style(font_family=FONT_FAMILY, background="white", plot_background="white")
+# The first five colours are the aging buckets, from current (green) to 90+ days (dark red); the
+# rest tell the KPI lines and the outbox's channels apart (pygal cycles through them).
+COLORS = (
+    "#3a8f5c", "#e5c33b", "#f08a24", "#d9483b", "#7d1f1a",
+    "#2f6db5", "#8e5bb5", "#1fa5a5", "#8c8c8c", "#b5651d", "#5b8c2a", "#c2378f",
+)  # fmt: skip
+_STYLE = Style(font_family=FONT_FAMILY, background="white", plot_background="white", colors=COLORS)
 
 # The chart words, as msgids of the console's gettext catalogs (``dashboard.po``, context
 # "dashboard"): the same catalogs as the page's own text, so the page has one i18n mechanism. The

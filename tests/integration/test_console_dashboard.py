@@ -156,6 +156,7 @@ def test_manager_and_legal_see_the_charts_and_their_numbers(
     heading = page.locator("h1").inner_text()
     assert heading == ("仪表盘" if language == "zh-CN" else "Dashboard")
     _check_charts_and_tables(page, board, language)
+    assert page.locator("section.cycle p.hint").count() == 0  # the cycle ran today
     notice = page.locator("p.notice").inner_text()
     assert ("2026" in notice) and "stale" not in (page.locator("p.notice").get_attribute("class") or "")
     # Today's cycle: the one that just ran.
@@ -222,6 +223,9 @@ def test_a_large_ledger_without_todays_snapshot_shows_the_last_one(
     notice = page.locator("p.notice")
     assert "stale" in (notice.get_attribute("class") or "")
     assert "下一次催收周期" in notice.inner_text() and "2026年11月23日" in notice.inner_text()
+    assert "今日尚未运行催收周期" in page.locator("section.cycle p.hint").inner_text()
+    # Wide tables scroll inside the page instead of widening it.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     _check_charts_and_tables(page, board, "zh-CN")
     assert problems == []
     screenshot(page, "dashboard-stale-zh-CN")
