@@ -16,6 +16,10 @@ from sqlalchemy.engine import Engine
 
 from bot.access.users import UserView, session_t, user_by_id, user_t
 
+# A session's last-seen time is written at most this often: a page view is then a read, and twenty
+# people clicking do not queue for SQLite's write lock. Idle expiry is late by at most this much.
+TOUCH_EVERY = timedelta(minutes=1)
+
 
 @dataclass(frozen=True, slots=True)
 class Started:
@@ -54,8 +58,9 @@ def start_session(engine: Engine, user_id: int, *, now: datetime) -> Started:
 
 
 def resume_session(engine: Engine, token: str, *, now: datetime, idle: timedelta) -> Current | None:
-    """The session of ``token`` if it is live, touched at ``now``; a session idle longer than
-    ``idle``, or whose user is disabled, ends here and is None."""
+    """The session of ``token`` if it is live, touched at ``now`` (when last touched
+    :data:`TOUCH_EVERY` ago or more); a session idle longer than ``idle``, or whose user is
+    disabled, ends here and is None."""
     with engine.begin() as connection:
         row = connection.execute(
             sa.select(session_t.c.id, session_t.c.user_id, session_t.c.csrf_token, session_t.c.last_seen_at)
@@ -71,7 +76,8 @@ def resume_session(engine: Engine, token: str, *, now: datetime, idle: timedelta
         if now - row.last_seen_at > idle:
             connection.execute(session_t.update().where(session_t.c.id == row.id).values(ended_at=now))
             return None
-        connection.execute(session_t.update().where(session_t.c.id == row.id).values(last_seen_at=now))
+        if now - row.last_seen_at >= TOUCH_EVERY:
+            connection.execute(session_t.update().where(session_t.c.id == row.id).values(last_seen_at=now))
     user = user_by_id(engine, row.user_id)
     return Current(user, row.csrf_token) if user is not None else None
 

@@ -117,3 +117,23 @@ def test_disabling_ends_sessions_and_refuses_login(engine: Engine) -> None:
     assert _events(engine)[1]["actor"] == "user:admin"
     with pytest.raises(InputError, match="no user named 'ghost'"):
         disable_user(engine, "ghost", actor="user:admin", now=NOW)
+
+
+def test_a_page_view_writes_the_session_at_most_once_a_minute(engine: Engine) -> None:
+    user = add_user(engine, "li.na", "collector", PASSWORD, actor="user:ops", now=NOW)
+    started = start_session(engine, user.id, now=NOW)
+
+    def last_seen() -> object:
+        with engine.connect() as connection:
+            return connection.execute(sa.text("SELECT last_seen_at FROM web_session")).scalar_one()
+
+    first = last_seen()
+    assert resume_session(engine, started.token, now=NOW + timedelta(seconds=59), idle=IDLE) is not None
+    assert last_seen() == first  # read only
+    assert resume_session(engine, started.token, now=NOW + timedelta(seconds=60), idle=IDLE) is not None
+    assert last_seen() != first
+    # the idle clock runs from the last write: 30 min after 0:01 is still live, 30 min 1 s is not
+    assert resume_session(engine, started.token, now=NOW + timedelta(minutes=31), idle=IDLE) is not None
+    assert (
+        resume_session(engine, started.token, now=NOW + timedelta(minutes=62, seconds=1), idle=IDLE) is None
+    )
