@@ -50,13 +50,10 @@ def add_note(
         ):
             raise InputError(f"no customer {customer_id!r}: check the id (customers.csv `id` column)")
         if numbers:
-            owners: dict[str, str] = dict(
-                connection.execute(
-                    sa.select(invoice_t.c.number, invoice_t.c.customer_id).where(
-                        invoice_t.c.number.in_(numbers)
-                    )
-                ).tuples()
+            rows = connection.execute(
+                sa.select(invoice_t.c.number, invoice_t.c.customer_id).where(invoice_t.c.number.in_(numbers))
             )
+            owners = {row.number: row.customer_id for row in rows}
             for number in numbers:
                 if owners.get(number) != customer_id:
                     raise InputError(f"no invoice {number!r} of customer {customer_id}: check the number")
