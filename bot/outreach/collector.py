@@ -205,12 +205,10 @@ def log_call(
     require_schema(engine)
     if outcome not in CALL_OUTCOMES:
         raise InputError(f"--outcome must be one of {', '.join(CALL_OUTCOMES)} for a call")
-    if (outcome == PROMISED) != (promise is not None):
-        raise InputError(
-            "a call that ended in a promise says what was promised (--promise-date), and only such a call"
-            if promise is None
-            else f"a promise goes with the outcome {PROMISED}, not {outcome}"
-        )
+    if outcome == PROMISED and promise is None:
+        raise InputError("--outcome promised needs the promise: give --promise-date DATE (and --amount)")
+    if outcome != PROMISED and promise is not None:
+        raise InputError(f"a promise goes with the outcome {PROMISED}, not {outcome}")
     with Session(engine) as session:
         task, events = close_task(session.connection(), task_id, note, actor, now, outcome=outcome)
         changes = [CallTaskChange(task.id, task.step, True, ())]
