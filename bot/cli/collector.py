@@ -7,6 +7,7 @@ the contact log, the task list and one outbox message.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated
 
 import typer
@@ -296,22 +297,86 @@ def task_done(
         str | None,
         typer.Option(
             "--outcome",
-            metavar="delivered|not-delivered",
-            help="For the review of an unknown message: delivered or not-delivered",
+            metavar="OUTCOME",
+            help="For the review of an unknown message: delivered|not-delivered; for a call: "
+            "reached|promised|no-answer|voicemail|wrong-number|refused",
         ),
     ] = None,
     tracking: Annotated[
         str | None,
         typer.Option("--tracking", metavar="NUMBER", help="For a posted letter: the registered-mail number"),
     ] = None,
+    promise_date: Annotated[
+        str | None,
+        typer.Option(
+            "--promise-date", metavar="DATE", help="A call --outcome promised: the date, YYYY-MM-DD"
+        ),
+    ] = None,
+    promise_amount: Annotated[
+        str | None, typer.Option("--amount", metavar="AMOUNT", help="A call's promise: the amount")
+    ] = None,
+    promise_invoice: Annotated[
+        str | None,
+        typer.Option(
+            "--invoice", metavar="INVOICE", help="A call's promise: the invoice (default: the call's)"
+        ),
+    ] = None,
 ) -> None:
-    """Finish a task with a note (and, for an unknown message, say whether it arrived)."""
-    from bot.outreach.tasks import finish_task
+    """Finish a task with a note (for an unknown message, say whether it arrived; for a call, what it
+    came to, with the promise when there was one)."""
+    from bot.outreach.collector import PromiseTerms, log_call
+    from bot.outreach.tasks import CALL_OUTCOMES, finish_task, list_task
 
     if not note.strip():
         raise typer.BadParameter("say what was done", param_hint="--note")
     settings = settings_from_config()
-    done = finish_task(
-        make_engine(settings.database_url), task, note, actor(), clock(), outcome=outcome, tracking=tracking
-    )
+    engine = make_engine(settings.database_url)
+    now = clock()
+    if outcome in CALL_OUTCOMES:
+        promise = None
+        if promise_date is not None:
+            number = promise_invoice or _single_invoice(list_task(engine, task).invoices)
+            promise = PromiseTerms(
+                number, parse_date(promise_date, "--promise-date"), _amount(promise_amount)
+            )
+        elif promise_amount is not None or promise_invoice is not None:
+            raise typer.BadParameter("a promise needs its date", param_hint="--promise-date")
+        changes = log_call(
+            engine,
+            task,
+            outcome,
+            note,
+            actor(),
+            now,
+            promise=promise,
+            made_on=company_today(settings, now),
+            tolerance=settings.compliance.tolerance,
+        )
+        done = list_task(engine, task)
+        out.print(f"task {done.id} ({done.kind}: {escape(done.title)}) done: {outcome}", highlight=False)
+        print_call_task_changes(changes[1:])
+        return
+    if promise_date is not None or promise_amount is not None or promise_invoice is not None:
+        raise typer.BadParameter(
+            "a promise is logged with a call's --outcome promised", param_hint="--outcome"
+        )
+    done = finish_task(engine, task, note, actor(), now, outcome=outcome, tracking=tracking)
     out.print(f"task {done.id} ({done.kind}: {escape(done.title)}) done", highlight=False)
+
+
+def _single_invoice(invoices: tuple[str, ...]) -> str:
+    if len(invoices) != 1:
+        raise typer.BadParameter(
+            f"the call is about {len(invoices)} invoices ({', '.join(invoices)}): name one",
+            param_hint="--invoice",
+        )
+    return invoices[0]
+
+
+def _amount(text: str | None) -> Decimal | None:
+    if text is None:
+        return None
+    try:
+        return parse_amount(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not an amount", param_hint="--amount") from None

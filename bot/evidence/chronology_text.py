@@ -40,6 +40,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "task_done": ("完成催收任务", "Task done"),
     "task_updated": ("调整催收任务", "Task updated"),
     "pause": ("暂停催收", "Collection paused"),
+    "note": ("催收备注", "Note"),
     "dispute": ("异议", "Dispute"),
     "promise": ("付款承诺", "Promise to pay"),
     "credit_hold": ("暂停赊销", "Credit hold"),
@@ -105,6 +106,16 @@ TASK_KINDS = {
     "approval": ("审批", "approval"),
     "call": ("电话沟通", "call"),
     "legal": ("移交法务", "legal hand-off"),
+}
+# What a call came to (bot.outreach.tasks.CALL_OUTCOMES) and what closed a call task for it.
+CALL_RESULTS = {
+    "reached": ("已接通", "reached"),
+    "promised": ("客户承诺付款", "promised to pay"),
+    "no-answer": ("无人接听", "no answer"),
+    "voicemail": ("已留言", "left a voicemail"),
+    "wrong-number": ("号码错误", "wrong number"),
+    "refused": ("客户拒绝付款", "refused to pay"),
+    "disputed": ("客户提出异议", "disputed"),
 }
 ALERTS = {
     "early_warning": ("逾期预警，建议暂停赊销", "early warning, credit hold recommended"),
@@ -367,10 +378,12 @@ def _task_created(data: Mapping[str, Any], report: str, language: int) -> str:
 
 def _task_done(data: Mapping[str, Any], report: str, language: int) -> str:
     note, tracking = str(data.get("note") or ""), str(data.get("tracking") or "")
+    result = label(CALL_RESULTS, data.get("outcome"), language) if data.get("outcome") in CALL_RESULTS else ""
     if language == ZH:
         return _join(
             [
                 f"任务编号 {data.get('task', '')}",
+                f"通话结果：{result}" if result else "",
                 f"备注：{note}" if note else "",
                 f"挂号信单号 {tracking}" if tracking else "",
             ],
@@ -379,11 +392,17 @@ def _task_done(data: Mapping[str, Any], report: str, language: int) -> str:
     return _join(
         [
             f"task {data.get('task', '')}",
+            f"call: {result}" if result else "",
             f"note: {note}" if note else "",
             f"tracking number {tracking}" if tracking else "",
         ],
         language,
     )
+
+
+def _note(data: Mapping[str, Any], report: str, language: int) -> str:
+    text = str(data.get("text") or "")  # the collector's own words, as written
+    return f"备注：{text}" if language == ZH else f"note: {text}"
 
 
 def _dispute(data: Mapping[str, Any], report: str, language: int) -> str:
@@ -450,6 +469,7 @@ _SENTENCES = {
     "task_done": _task_done,
     "task_updated": _task_updated,
     "pause": _pause,
+    "note": _note,
     "dispute": _dispute,
     "promise": _promise,
     "credit_hold": _credit_hold,

@@ -56,6 +56,7 @@ class EventKind(StrEnum):
     DISPUTE = "dispute"  # a dispute was opened or closed
     PROMISE = "promise"  # a promise to pay was recorded
     PAUSE = "pause"  # a collector paused an invoice or a customer until a date
+    NOTE = "note"  # a collector's note on a customer (and maybe some of its invoices)
     CREDIT_HOLD = "credit_hold"  # the customer's credit was put on hold
     EXPORT = "export"  # an evidence pack was exported
     USER_ADDED = "user_added"  # a console user was created (name, role; never the password)

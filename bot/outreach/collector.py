@@ -1,4 +1,4 @@
-"""What collectors record: disputes, promises to pay, pauses and opt-outs. Each is one transaction,
+"""What collectors record: disputes, promises to pay, calls, pauses and opt-outs. Each is one transaction,
 and every fact it changes is an evidence event whose actor is the collector.
 
 A promise or an opened dispute takes its invoice off the ladder, so the open call tasks about it
@@ -21,6 +21,7 @@ from bot.domain.ledger import AUTOMATED_CHANNELS, Channel, InvoiceStatus
 from bot.domain.money import format_amount, minor_units
 from bot.errors import InputError
 from bot.evidence.log import EventKind, NewEvent, append_event, append_events
+from bot.outreach.tasks import CALL_OUTCOMES, PROMISED, close_task
 from bot.store import tables
 from bot.store.engine import require_schema
 from bot.store.tables import Customer, Invoice, Payment
@@ -137,25 +138,90 @@ def record_promise(
     require_schema(engine)
     with Session(engine) as session:
         invoice = _invoice(session, number)
-        _check_promise(session, invoice, promised_on, amount, made_on, tolerance)
-        invoice.promise_date = promised_on
-        invoice.promise_amount = amount
-        session.add(invoice)
-        events = [
-            NewEvent(
-                kind=EventKind.PROMISE,
-                actor=actor,
-                customer=invoice.customer_id,
-                invoices=(number,),
-                data={"promised_on": promised_on, "amount": amount},
+        changes, events = _promise(session, invoice, promised_on, amount, actor, now, made_on, tolerance)
+        append_events(session, now, events)
+        session.commit()
+    return changes
+
+
+def _promise(
+    session: Session,
+    invoice: Invoice,
+    promised_on: date,
+    amount: Decimal | None,
+    actor: str,
+    now: datetime,
+    made_on: date,
+    tolerance: Decimal,
+) -> tuple[list[CallTaskChange], list[NewEvent]]:
+    number = invoice.number
+    _check_promise(session, invoice, promised_on, amount, made_on, tolerance)
+    invoice.promise_date = promised_on
+    invoice.promise_amount = amount
+    session.add(invoice)
+    promised = NewEvent(
+        kind=EventKind.PROMISE,
+        actor=actor,
+        customer=invoice.customer_id,
+        invoices=(number,),
+        data={"promised_on": promised_on, "amount": amount},
+    )
+    amount_text = f" ({amount})" if amount is not None else ""
+    note = f"{number}: payment promised for {promised_on}{amount_text}, recorded by {actor}"
+    changes, task_events = _settle_call_tasks(
+        session, invoice.customer_id, number, "promised", note, actor, now
+    )
+    return changes, [promised, *task_events]
+
+
+@dataclass(frozen=True, slots=True)
+class PromiseTerms:
+    """What a customer promised on a call: which invoice, by when, how much (None: what it owes)."""
+
+    invoice: str
+    on: date
+    amount: Decimal | None
+
+
+def log_call(
+    engine: Engine,
+    task_id: int,
+    outcome: str,
+    note: str,
+    actor: str,
+    now: datetime,
+    *,
+    promise: PromiseTerms | None = None,
+    made_on: date,
+    tolerance: Decimal,
+) -> list[CallTaskChange]:
+    """Finish a call task with what the call came to (:data:`bot.outreach.tasks.CALL_OUTCOMES`).
+
+    A call that ended in a promise (outcome ``promised``) records the promise in the same
+    transaction, checked as :func:`record_promise` checks it; the other open call tasks about that
+    invoice are settled as a promise settles them. On any :class:`InputError` nothing is written.
+    Returns the call tasks changed, this one first.
+    """
+    require_schema(engine)
+    if outcome not in CALL_OUTCOMES:
+        raise InputError(f"--outcome must be one of {', '.join(CALL_OUTCOMES)} for a call")
+    if outcome == PROMISED and promise is None:
+        raise InputError("--outcome promised needs the promise: give --promise-date DATE (and --amount)")
+    if outcome != PROMISED and promise is not None:
+        raise InputError(f"a promise goes with the outcome {PROMISED}, not {outcome}")
+    with Session(engine) as session:
+        task, events = close_task(session.connection(), task_id, note, actor, now, outcome=outcome)
+        changes = [CallTaskChange(task.id, task.step, True, ())]
+        if promise is not None:
+            invoice = _invoice(session, promise.invoice)
+            if invoice.customer_id != task.customer:
+                raise InputError(f"invoice {promise.invoice} is not {task.customer}'s, whose call this was")
+            settled, promised = _promise(
+                session, invoice, promise.on, promise.amount, actor, now, made_on, tolerance
             )
-        ]
-        amount_text = f" ({amount})" if amount is not None else ""
-        note = f"{number}: payment promised for {promised_on}{amount_text}, recorded by {actor}"
-        changes, task_events = _settle_call_tasks(
-            session, invoice.customer_id, number, "promised", note, actor, now
-        )
-        append_events(session, now, [*events, *task_events])
+            changes.extend(settled)
+            events = [promised[0], *events, *promised[1:]]
+        append_events(session, now, events)
         session.commit()
     return changes
 

@@ -3,7 +3,8 @@
 Finishing a task is one transaction and one evidence event. A review task raised for a message in
 state ``unknown`` can say what became of it (``delivered`` or ``not-delivered``): the message then
 moves to ``sent`` or ``failed`` and a MESSAGE_RESOLVED event records who decided and why. Either way
-dunbot never resends it by itself.
+dunbot never resends it by itself. A call task can say what the call came to (``CALL_OUTCOMES``); a
+call that ended in a promise is logged with the promise (:func:`bot.outreach.collector.log_call`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,18 @@ message_t = tables.Message.__table__  # type: ignore[attr-defined]
 invoice_t = tables.Invoice.__table__  # type: ignore[attr-defined]
 payment_t = tables.Payment.__table__  # type: ignore[attr-defined]
 
-OUTCOMES = ("delivered", "not-delivered")
+# What became of a message whose fate was unknown (a review task's outcome).
+REVIEW_OUTCOMES = ("delivered", "not-delivered")
+# What a call came to (a call task's outcome).
+CALL_OUTCOMES = (
+    "reached",  # spoke to the customer; the note says what was agreed
+    "promised",  # the customer promised to pay: logged with the promise itself
+    "no-answer",  # nobody picked up
+    "voicemail",  # left a message
+    "wrong-number",  # the number is not the customer's
+    "refused",  # reached, and the customer will not pay
+)
+PROMISED = "promised"
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,68 +168,97 @@ def finish_task(
     tracking: str | None = None,
 ) -> TaskView:
     """Mark an open task done with a note; for a review of an unknown message, record its fate;
-    for a letter, the registered-mail tracking number."""
+    for a call, what it came to; for a letter, the registered-mail tracking number."""
     require_schema(engine)
-    if not note.strip():
-        raise InputError("--note is required: say what was done, it goes into the evidence log")
-    if outcome is not None and outcome not in OUTCOMES:
-        raise InputError(f"--outcome must be one of {', '.join(OUTCOMES)}")
-    with Session(engine) as session:
-        connection = session.connection()
-        row = connection.execute(sa.select(task_t).where(task_t.c.id == task_id)).first()
-        if row is None:
-            raise InputError(f"no task {task_id}: `dunbot tasks` lists the open ones")
-        task = _view(row)
-        if task.kind == "approval":
-            raise InputError(
-                f"task {task_id} asks for an approval: use `dunbot approve {task_id}` or "
-                f"`dunbot reject {task_id} --reason ...`"
-            )
-        if task.status != "open":
-            raise InputError(f"task {task_id} is already done (at {task.done_at:%Y-%m-%d %H:%M} UTC)")
-        if tracking is not None and task.kind != "letter":
-            raise InputError(f"--tracking is for posted letters; task {task_id} is a {task.kind} task")
-        if task.kind == "letter" and not (tracking or "").strip():
-            raise InputError(
-                f"task {task_id} is a posted letter: give the registered-mail number with --tracking"
-            )
-        message_id = _reviewed_message(row)
-        if outcome is not None and message_id is None:
-            raise InputError(
-                f"--outcome applies only to the review of a message; task {task_id} is a {task.kind} task"
-            )
-        connection.execute(
-            sa.update(task_t)
-            .where(task_t.c.id == task_id, task_t.c.status == "open")
-            .values(
-                status="done",
-                outcome=outcome or (f"posted: {tracking}" if tracking else "done"),
-                note=note,
-                done_at=now,
-            )
+    if outcome == PROMISED:
+        raise InputError(
+            "a call that ended in a promise is logged with the promise: add --promise-date DATE "
+            "(and --amount, --invoice)"
         )
-        events = [
-            NewEvent(
-                kind=EventKind.TASK_DONE,
-                actor=actor,
-                customer=task.customer,
-                invoices=task.invoices,
-                data={
-                    "task": task_id,
-                    "kind": task.kind,
-                    "step": task.step,
-                    "title": task.title,
-                    "note": note,
-                    "tracking": tracking,
-                },
-                dedupe_key=f"task_done:{task_id}",
-            )
-        ]
-        if outcome is not None and message_id is not None:
-            events.extend(_resolve_message(connection, message_id, outcome, note, actor, now, task))
+    with Session(engine) as session:
+        _, events = close_task(
+            session.connection(), task_id, note, actor, now, outcome=outcome, tracking=tracking
+        )
         append_events(session, now, events)
         session.commit()
     return list_task(engine, task_id)
+
+
+def close_task(
+    connection: sa.Connection,
+    task_id: int,
+    note: str,
+    actor: str,
+    now: datetime,
+    *,
+    outcome: str | None = None,
+    tracking: str | None = None,
+) -> tuple[TaskView, list[NewEvent]]:
+    """Mark the open task done inside the caller's transaction; the events to append (the caller
+    appends them, with its own)."""
+    if not note.strip():
+        raise InputError("--note is required: say what was done, it goes into the evidence log")
+    if outcome is not None and outcome not in REVIEW_OUTCOMES + CALL_OUTCOMES:
+        raise InputError(
+            f"--outcome must be one of {', '.join(REVIEW_OUTCOMES)} (the review of a message) "
+            f"or {', '.join(CALL_OUTCOMES)} (a call)"
+        )
+    row = connection.execute(sa.select(task_t).where(task_t.c.id == task_id)).first()
+    if row is None:
+        raise InputError(f"no task {task_id}: `dunbot tasks` lists the open ones")
+    task = _view(row)
+    if task.kind == "approval":
+        raise InputError(
+            f"task {task_id} asks for an approval: use `dunbot approve {task_id}` or "
+            f"`dunbot reject {task_id} --reason ...`"
+        )
+    if task.status != "open":
+        raise InputError(f"task {task_id} is already done (at {task.done_at:%Y-%m-%d %H:%M} UTC)")
+    if tracking is not None and task.kind != "letter":
+        raise InputError(f"--tracking is for posted letters; task {task_id} is a {task.kind} task")
+    if task.kind == "letter" and not (tracking or "").strip():
+        raise InputError(
+            f"task {task_id} is a posted letter: give the registered-mail number with --tracking"
+        )
+    message_id = _reviewed_message(row)
+    if outcome in REVIEW_OUTCOMES and message_id is None:
+        raise InputError(
+            f"--outcome applies only to the review of a message; task {task_id} is a {task.kind} task"
+        )
+    if outcome in CALL_OUTCOMES and task.kind != "call":
+        raise InputError(f"--outcome {outcome} is for calls; task {task_id} is a {task.kind} task")
+    connection.execute(
+        sa.update(task_t)
+        .where(task_t.c.id == task_id, task_t.c.status == "open")
+        .values(
+            status="done",
+            outcome=outcome or (f"posted: {tracking}" if tracking else "done"),
+            note=note,
+            done_at=now,
+        )
+    )
+    events = [
+        NewEvent(
+            kind=EventKind.TASK_DONE,
+            actor=actor,
+            customer=task.customer,
+            invoices=task.invoices,
+            data={
+                "task": task_id,
+                "kind": task.kind,
+                "step": task.step,
+                "title": task.title,
+                "note": note,
+                "outcome": outcome,
+                "tracking": tracking,
+            },
+            dedupe_key=f"task_done:{task_id}",
+        )
+    ]
+    if outcome in REVIEW_OUTCOMES and message_id is not None:
+        assert outcome is not None
+        events.extend(_resolve_message(connection, message_id, outcome, note, actor, now, task))
+    return task, events
 
 
 def list_task(engine: Engine, task_id: int) -> TaskView:

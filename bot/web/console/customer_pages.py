@@ -106,6 +106,7 @@ def routes(console: Console) -> list[BaseRoute]:
             today=today,
             before=before,
             fmt=helpers(request),
+            done=request.query_params.get("done"),
         )
 
     async def message(request: Request) -> Response:
