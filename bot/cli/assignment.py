@@ -36,9 +36,11 @@ def reassign(
     from bot.outreach.assignment import reassign_customer
 
     settings = settings_from_config()
-    done = reassign_customer(
-        make_engine(settings.database_url), customer, to, actor=actor(), now=clock(), reason=reason
-    )
+    engine = make_engine(settings.database_url)
+    try:
+        done = reassign_customer(engine, customer, to, actor=actor(), now=clock(), reason=reason)
+    finally:
+        engine.dispose()
     who = done.works or "the collectors"
     out.print(
         f"customer {escape(done.customer)} is worked by {escape(who)} now"
