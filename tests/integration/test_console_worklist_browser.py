@@ -246,6 +246,21 @@ def test_a_collector_sees_their_own_customers_only(browser: Any, server: Console
     context.close()
 
 
+def test_an_admin_opens_neither_page(browser: Any, server: ConsoleServer) -> None:
+    context, page = _page(browser, server, "root")
+    for path in ("/worklist", "/approvals"):
+        assert page.goto(server.url(path)).status == 403
+        assert page.locator("h1").inner_text() == "Not allowed"
+    refused = context.request.post(
+        server.url("/customers/A1/reassign"),
+        form={"assignee": BOB.name, "reason": "x", "csrf_token": _csrf(page)},
+        max_redirects=0,
+    )
+    assert refused.status == 403
+    screenshot(page, "approvals-refused-admin")
+    context.close()
+
+
 def test_a_manager_reassigns_a_customer(browser: Any, server: ConsoleServer) -> None:
     # a collector or legal posting the form (with a valid CSRF token) is refused
     for name in (ALICE.name, LEGAL):
