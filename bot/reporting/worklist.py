@@ -14,6 +14,12 @@ order.
 Filters are faceted: the counts of each filter's values are taken over the items that match every
 *other* filter, so the filter UI shows what choosing that value would give. Everything is limited
 to the customers the viewer may see (:mod:`bot.reporting.visibility`) before anything is counted.
+
+Speed (bench/worklist.py): every visible task must be ranked and counted, because the counts and the
+aging bucket depend on its invoices, so the database returns only what that needs — a few columns
+per task and, in one query that unnests each task's JSON list of invoices, the invoices with their
+payments. Amounts stay exact Decimals in Python (SQLite keeps money as text, and its SUM would go
+through floats); only the page's tasks are read in full.
 """
 
 from __future__ import annotations
