@@ -165,12 +165,24 @@ class DaemonJobs:
                 report = await self._checked(f"cycle {as_of}", run_cycle, as_of)
                 if report is not None:
                     log_report(log, report)
+            if report is not None:  # outside `busy`: wake-ups may send while it is computed
+                await self.refresh_dashboard(as_of)
         finally:
             # Also after an error no job expected (a lost database connection): the waiting
             # messages keep their wake-up, after the backoff, instead of waiting for the next tick.
             self._cycle_running = False
             self.plan_wake(failed=report is None)
         return report
+
+    async def refresh_dashboard(self, as_of: date) -> None:
+        """Store the console's dashboard after a cycle (the page reads it instead of computing it);
+        a failure is logged, the daemon goes on."""
+        from bot.reporting.dashboard import refresh_dashboard
+
+        try:
+            await asyncio.to_thread(refresh_dashboard, self.engine, self.settings, as_of, self.clock())
+        except (DunbotError, SQLAlchemyError):
+            log.exception("the console's dashboard was not refreshed after the cycle for %s", as_of)
 
     async def wake(self) -> CycleReport | None:
         """Send what has come due since (no planning); None when busy or it failed."""

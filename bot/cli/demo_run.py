@@ -2,12 +2,17 @@
 
 It writes a config (SQLite, file sinks), generates a sample ledger, imports it, records the demo's
 promises and disputes, shows the day's plan and the aging report, and verifies the evidence log.
+For the console it creates one user of each role with the fixed demo passwords of
+:data:`DEMO_USERS`, turns on ``[web] session_secret_env`` (:data:`DEMO_SECRET_ENV`, its value in
+the demo folder's :data:`DEMO_SECRET_FILE`), and prints how to open it with `dunbot web`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
+import secrets
 import shutil
 import sys
 import time as timer
@@ -29,6 +34,18 @@ from bot.domain.calendar import is_business_day
 from bot.store.engine import make_engine
 
 DEMO_ACTOR = "demo"
+# The console's demo logins: (name, role, password, language). Fixed and printed so that the README
+# can name them: for the demo only (it serves 127.0.0.1), never for production. The collector is
+# one of the demo ledger's account managers, so the customers they manage are theirs to work.
+DEMO_USERS = (
+    ("am3@xinghe.com.cn", "collector", "demo-collector", "zh-CN"),
+    ("manager@xinghe.com.cn", "manager", "demo-manager", "zh-CN"),
+    ("legal@xinghe.com.cn", "legal", "demo-legal", "en"),
+    ("admin@xinghe.com.cn", "admin", "demo-admin", "en"),
+)
+# [web] session_secret_env of the demo's config, and the file in the demo folder holding its value.
+DEMO_SECRET_ENV = "DUNBOT_SESSION_SECRET"
+DEMO_SECRET_FILE = "session-secret"
 
 
 def demo_date(today: date, country: str) -> date:
@@ -63,6 +80,7 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
     for stale_pack in directory.glob("evidence-*.zip"):
         stale_pack.unlink()
     shutil.copyfile(EXAMPLE_CONFIG, config)
+    enable_demo_console(config)
     settings = load_settings(config)
     zone = ZoneInfo(settings.company.timezone)
     day = as_of or demo_date(now.astimezone(zone).date(), "CN")
@@ -115,6 +133,9 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
     for number in files.disputes:
         set_dispute(engine, number, True, "customer disputes the delivered quantity", DEMO_ACTOR, arrived)
     console.print(f"   recorded {len(files.promises)} promise(s) to pay and {len(files.disputes)} dispute(s)")
+    # The console's users arrive with the ledger: the log reads in order (an export comes last).
+    create_demo_users(engine, arrived)
+    console.print(f"   and created the console's {len(DEMO_USERS)} users, one of each role (logins below)")
 
     console.print(f"3. the plan for {day} (`dunbot plan --as-of {day}`):")
     preview = preview_plan(engine, settings, day)
@@ -165,6 +186,47 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
         f"  {run} evidence verify --db\n"
         + (f"  {run} evidence verify {pack.name}        # the evidence pack, offline\n" if pack else "")
     )
+    _print_console(directory, run, settings, console)
+
+
+def enable_demo_console(config: Path) -> str:
+    """Name :data:`DEMO_SECRET_ENV` as ``[web] session_secret_env`` in the demo's ``config`` and write
+    a new random value for it to :data:`DEMO_SECRET_FILE` beside it (readable by its owner only)."""
+    text = config.read_text(encoding="utf-8")
+    line = f'session_secret_env = "{DEMO_SECRET_ENV}"   # the demo: its value is in {DEMO_SECRET_FILE}'
+    text, found = re.subn(r"(?m)^#?\s*session_secret_env\s*=.*$", line, text, count=1)
+    if not found:
+        text = text.replace("[web]\n", f"[web]\n{line}\n", 1)
+    config.write_text(text, encoding="utf-8")
+    value = secrets.token_urlsafe(32)
+    secret_file = config.parent / DEMO_SECRET_FILE
+    secret_file.unlink(missing_ok=True)
+    secret_file.touch(mode=0o600)
+    secret_file.write_text(value + "\n", encoding="utf-8")
+    return value
+
+
+def create_demo_users(engine: Engine, now: datetime) -> None:
+    """The console's users of :data:`DEMO_USERS`, one of each role."""
+    from bot.access.users import add_user
+
+    for name, role, password, language in DEMO_USERS:
+        add_user(engine, name, role, password, actor=DEMO_ACTOR, now=now, language=language)
+
+
+def _print_console(directory: Path, run: str, settings: Settings, console: Console) -> None:
+    where = settings.web.public_url or f"http://{settings.web.listen}"
+    console.print(
+        f"The console (`dunbot web`; `dunbot run` serves it too and needs the same export):\n"
+        f"  cd {directory}\n"
+        f'  export {DEMO_SECRET_ENV}="$(cat {DEMO_SECRET_FILE})"\n'
+        f"  {run} web\n"
+        f"then open {where}/login and log in as\n"
+        f"(demo passwords, for the demo only, never for production):",
+        highlight=False,
+    )
+    for name, role, password, language in DEMO_USERS:
+        console.print(f"  {role:<10} {name:<24} {password:<16} ({language})", highlight=False)
 
 
 def dunbot_command(directory: Path) -> str:

@@ -9,7 +9,17 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from bot.cli.common import SWITCH, clock, config_file, err, handled, print_json, settings_from_config
+from bot.cli.common import (
+    SWITCH,
+    clock,
+    company_today,
+    config_file,
+    err,
+    handled,
+    print_json,
+    settings_from_config,
+)
+from bot.cli.cycles import refresh_dashboard_after
 from bot.cli.views.tables import out
 from bot.config import Settings
 from bot.errors import ConfigError
@@ -60,6 +70,8 @@ def import_(
             defaults=import_defaults(settings),
             now=clock(),
         )
+    if not dry_run:
+        refresh_dashboard_after(engine, settings, company_today(settings, clock()))
     if as_json:
         print_json(report.as_json(dry_run))
     else:
@@ -111,6 +123,7 @@ def sync(
     reports = sync_source(
         engine, settings.source.url, settings.source.queries(), import_defaults(settings), clock()
     )
+    refresh_dashboard_after(engine, settings, company_today(settings, clock()))
     if as_json:
         print_json([report.as_json() for report in reports])
         return

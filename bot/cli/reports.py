@@ -1,4 +1,5 @@
-"""Receivables reports: `dunbot report aging` and `dunbot report kpi`."""
+"""Receivables reports: `dunbot report aging`, `dunbot report kpi` and `dunbot report dashboard`
+(the console dashboard's stored numbers)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import typer
 
 from bot.cli.common import SWITCH, clock, company_today, handled, parse_date, print_json, settings_from_config
 from bot.cli.views.reports import print_aging, print_kpi
+from bot.errors import InputError
 from bot.store.engine import make_engine
 
 app = typer.Typer(help="Receivables reports.", no_args_is_help=True)
@@ -58,3 +60,38 @@ def report_kpi(
         print_json(report.as_json())
         return
     print_kpi(report, days)
+
+
+@app.command("dashboard")
+@handled
+def report_dashboard(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", metavar="DATE", help="Business date YYYY-MM-DD (default today)")
+    ] = None,
+    refresh: Annotated[
+        bool,
+        typer.Option(
+            "--refresh",
+            metavar=SWITCH,
+            help="Compute the dashboard now and store it for the console (as a cycle or import does).",
+        ),
+    ] = False,
+) -> None:
+    """The console dashboard's numbers as JSON: the newest stored on or before --as-of (--refresh:
+    computed now and stored). Exit 1 when none is stored yet."""
+    from bot.reporting.dashboard import latest_snapshot, refresh_dashboard, to_json
+
+    settings = settings_from_config()
+    day = parse_date(as_of, "--as-of") if as_of else company_today(settings, clock())
+    engine = make_engine(settings.database_url)
+    if refresh:
+        board = refresh_dashboard(engine, settings, day, clock())
+    else:
+        stored = latest_snapshot(engine, day)
+        if stored is None:
+            raise InputError(
+                f"no dashboard stored on or before {day}: it is stored after each cycle, import or "
+                "sync; `dunbot report dashboard --refresh` computes it now"
+            )
+        board = stored.board
+    typer.echo(to_json(board))

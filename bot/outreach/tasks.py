@@ -56,9 +56,15 @@ class TaskView:
 
 
 def list_tasks(
-    engine: Engine, *, assignee: str | None = None, include_done: bool = False, as_of: date | None = None
+    engine: Engine,
+    *,
+    assignee: str | None = None,
+    include_done: bool = False,
+    as_of: date | None = None,
+    customer: str | None = None,
 ) -> list[TaskView]:
-    """Open tasks (or all), oldest first; ``assignee`` filters to one person or team.
+    """Open tasks (or all), oldest first; ``assignee`` filters to one person or team, ``customer``
+    to one customer's tasks (the console's customer page).
 
     With ``as_of``, each task says what its invoices still owe, their earliest due date and the
     days overdue on that day.
@@ -69,6 +75,8 @@ def list_tasks(
         query = query.where(task_t.c.status == "open")
     if assignee is not None:
         query = query.where(task_t.c.assignee == assignee)
+    if customer is not None:
+        query = query.where(task_t.c.customer_id == customer)
     with engine.connect() as connection:
         tasks = [_view(row) for row in connection.execute(query)]
         if as_of is None or not tasks:

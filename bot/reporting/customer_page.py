@@ -5,8 +5,10 @@ The tier with the scorecard's reasons (:func:`bot.domain.tiers.assess`, as `dunb
 outstanding and late fee (:mod:`bot.domain.fees`), the planned messages with why they wait and until
 when (:mod:`bot.store.message_waits`, as `dunbot message show` explains it), and one page of the
 **timeline**: the customer's evidence events, newest first, worded in zh-CN and en by the pack's
-chronology (:mod:`bot.evidence.chronology_text`). A customer may have thousands of events: the page
-reads ``limit`` of them by the evidence log's sequence number, and ``before`` pages to older ones.
+chronology (:mod:`bot.evidence.chronology_text`), each attempt to send with what it said and the
+signed notice it carried (:mod:`bot.reporting.customer_messages`). A customer may have thousands
+of events: the page reads ``limit`` of them by the evidence log's sequence number, and ``before``
+pages to older ones.
 
 A customer the viewer may not see is ``None``, exactly like one that does not exist.
 """
@@ -32,6 +34,15 @@ from bot.domain.reports import AGING_BUCKETS, aging, aging_bucket
 from bot.domain.tiers import assess
 from bot.domain.waiting import WaitExplanation
 from bot.evidence import chronology_text as words
+from bot.evidence.artifacts import ArtifactStore
+from bot.reporting.customer_messages import (
+    ATTEMPTS,
+    NoticeFacts,
+    SentContent,
+    artifact_store,
+    notices_of,
+    read_content,
+)
 from bot.reporting.visibility import Viewer, visible_customers
 from bot.store import tables
 from bot.store.engine import require_schema
@@ -44,6 +55,9 @@ message_t = tables.Message.__table__  # type: ignore[attr-defined]
 message_invoice_t = tables.MessageInvoice.__table__  # type: ignore[attr-defined]
 
 TIMELINE_LIMIT = 50
+# The evidence log's sequence numbers are 32-bit integers on PostgreSQL: a ``before`` above them all
+# is the newest page (and must not reach the database as a number it cannot hold).
+MAX_SEQ = 2**31 - 1
 MAX_TIMELINE_LIMIT = 500
 # Outbox states of a message that has not gone yet: planned (waiting for its gates) or claimed and
 # being sent by a worker.
@@ -119,6 +133,9 @@ class TimelineEvent:
     step: str | None
     message: MessageFacts | None  # the message it names, with its current delivery state
     data: Mapping[str, Any]  # the event's facts as recorded
+    # an attempt's (sent, unknown, failed): what it said, read back from the artifact store
+    content: SentContent | None = None
+    notice: NoticeFacts | None = None  # the signed PDF the attempt carried
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,11 +153,13 @@ class CustomerPage:
     id: str
     name: str
     account_manager: str | None
+    assigned_to: str | None  # a manager's reassignment; who works the customer when set
     language: str
     timezone: str
     tier: str
     tier_overridden: bool
     score: Decimal | None
+    scored_tier: str | None  # what the score alone gives (a trend overdue moves it down one)
     tier_reason: str  # the scorecard's sentence (or the override's)
     score_components: tuple[tuple[str, Decimal], ...]
     trend_invoices: tuple[str, ...]
@@ -184,16 +203,18 @@ def customer_page(
         ledger = next(iter_ledgers(connection, as_of, [customer_id]))
         assessment = assess(as_of, ledger, policy.scorecard, policy.compliance.tolerance)
         waiting = _waiting(connection, row, policy.compliance, now)
-        timeline = _timeline(connection, customer_id, before, limit)
+        timeline = _timeline(connection, artifact_store(settings), customer_id, before, limit)
     return CustomerPage(
         id=row.id,
         name=row.name,
         account_manager=row.account_manager,
+        assigned_to=row.assigned_to,
         language=row.language,
         timezone=row.timezone,
         tier=assessment.tier.value,
         tier_overridden=assessment.overridden,
         score=assessment.score,
+        scored_tier=assessment.scored_tier.value if assessment.scored_tier else None,
         tier_reason=assessment.reason,
         score_components=tuple(assessment.components.items()),
         trend_invoices=assessment.trend_invoices,
@@ -270,10 +291,16 @@ def _waiting(
         .where(message_t.c.customer_id == customer.id, message_t.c.state.in_(WAITING_STATES))
         .order_by(message_t.c.business_date, message_t.c.id)
     ).all()
+    listed: dict[int, list[str]] = {row.id: [] for row in rows}
+    if listed:
+        links = sa.select(message_invoice_t.c.message_id, message_invoice_t.c.invoice_number).where(
+            message_invoice_t.c.message_id.in_(sorted(listed))
+        )
+        for link in connection.execute(links):
+            listed[link.message_id].append(link.invoice_number)
     found = []
     for row in rows:
-        listed = sa.select(message_invoice_t.c.invoice_number).where(message_invoice_t.c.message_id == row.id)
-        invoices = tuple(sorted(connection.execute(listed).scalars()))
+        invoices = tuple(sorted(listed[row.id]))
         waiting, will_cancel = None, None
         if row.state == "planned":
             waiting, will_cancel = explain_planned(connection, row, customer, invoices, policy, now)
@@ -281,9 +308,11 @@ def _waiting(
     return tuple(found)
 
 
-def _timeline(connection: Connection, customer_id: str, before: int | None, limit: int) -> Timeline:
+def _timeline(
+    connection: Connection, store: ArtifactStore, customer_id: str, before: int | None, limit: int
+) -> Timeline:
     statement = sa.select(event_t.c.seq, event_t.c.body).where(event_t.c.customer == customer_id)
-    if before is not None:
+    if before is not None and before <= MAX_SEQ:
         statement = statement.where(event_t.c.seq < before)
     rows = connection.execute(statement.order_by(event_t.c.seq.desc()).limit(limit + 1)).all()
     bodies = [json.loads(row.body) for row in rows[:limit]]
@@ -292,7 +321,9 @@ def _timeline(connection: Connection, customer_id: str, before: int | None, limi
         row.id: _facts(row)
         for row in connection.execute(sa.select(message_t).where(message_t.c.id.in_(sorted(named))))  # type: ignore[type-var]
     }
-    events = tuple(_event(body, messages) for body in bodies)
+    carried = (b["data"].get("notice_sha256") for b in bodies if b["kind"] in ATTEMPTS and b.get("data"))
+    notices = notices_of(connection, customer_id, (d for d in carried if isinstance(d, str)))
+    events = tuple(_event(body, messages, notices, store) for body in bodies)
     return Timeline(events, older=events[-1].seq if len(rows) > limit else None)
 
 
@@ -301,9 +332,19 @@ def _message_of(body: Mapping[str, Any]) -> int | None:
     return message if isinstance(message, int) else None
 
 
-def _event(body: Mapping[str, Any], messages: Mapping[int, MessageFacts]) -> TimelineEvent:
+def _event(
+    body: Mapping[str, Any],
+    messages: Mapping[int, MessageFacts],
+    notices: Mapping[str, NoticeFacts],
+    store: ArtifactStore,
+) -> TimelineEvent:
     kind, data = str(body["kind"]), body.get("data", {})
     message_id = _message_of(body)
+    content, notice = None, None
+    if kind in ATTEMPTS:
+        artifacts = data.get("artifacts")
+        content = read_content(store, artifacts) if isinstance(artifacts, dict) else None
+        notice = notices.get(str(data.get("notice_sha256") or ""))
     return TimelineEvent(
         seq=int(body["seq"]),
         at=datetime.fromisoformat(str(body["at"]).replace("Z", "+00:00")),
@@ -319,4 +360,6 @@ def _event(body: Mapping[str, Any], messages: Mapping[int, MessageFacts]) -> Tim
         step=data.get("step"),
         message=messages.get(message_id) if message_id is not None else None,
         data=data,
+        content=content,
+        notice=notice,
     )

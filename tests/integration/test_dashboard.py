@@ -25,10 +25,20 @@ from bot.domain.ledger import Channel
 from bot.ingest.demo_ledger import generate_demo_ledger
 from bot.ingest.service import ImportDefaults, import_file
 from bot.outreach.cycle import run_cycle
-from bot.reporting.dashboard import dashboard, history_dates
+from bot.reporting.dashboard import (
+    KEEP_DAYS,
+    dashboard,
+    from_json,
+    history_dates,
+    latest_snapshot,
+    snapshot_t,
+    store_snapshot,
+    to_json,
+)
 from bot.reporting.receivables import aging_report, kpi_report
 from bot.store import tables
 from bot.web.charts import dashboard_charts
+from bot.web.console.i18n import translations
 
 AS_OF = date(2026, 11, 23)  # a Monday, a working day in China
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
@@ -127,7 +137,7 @@ def test_the_numbers_agree_with_report_aging_report_kpi_and_the_outbox(
     assert cycle.messages_unknown == counted["unknown"]
 
     # The charts' tables carry the same numbers.
-    charts = {chart.kind: chart for chart in dashboard_charts(board, "en")}
+    charts = {chart.kind: chart for chart in dashboard_charts(board, translations("en"))}
     assert {r[-1] for r in charts["aging-CNY"].rows} == {r.total for r in board.aging if r.currency == "CNY"}
     assert charts["outbox"].rows[0][-1] == board.outbox[0].count
 
@@ -169,6 +179,41 @@ def test_an_empty_ledger_gives_an_honest_empty_dashboard(engine: Engine, setting
     assert board.aging == () and board.outbox == () and board.last_cycle is None
     assert not board.cycle_ran_today
     assert len(board.history) == 13 and all(p.by_tier == () == p.totals for p in board.history)
-    for chart in dashboard_charts(board, "zh-CN"):
+    for chart in dashboard_charts(board, translations("zh-CN")):
         assert chart.rows == ()
         assert "暂无数据" in chart.svg  # pygal's "no data" text, in the user's language
+
+
+def test_a_stored_snapshot_reads_back_equal_and_old_ones_are_bounded(
+    demo_engine: Engine, settings: Settings
+) -> None:
+    _cycle(demo_engine, settings)
+    board = dashboard(demo_engine, settings, AS_OF, NOW)
+    assert board.last_cycle is not None and board.outbox and board.aging
+    # Exact: equal field for field, decimals with their scale ("1.10" stays "1.10"), instants with
+    # their offset.
+    text = to_json(board)
+    again = from_json(text)
+    assert again == board
+    assert [str(a) for r in again.aging for a in r.amounts] == [
+        str(a) for r in board.aging for a in r.amounts
+    ]
+    assert again.last_cycle is not None and again.last_cycle.started_at.utcoffset() is not None
+    assert to_json(again) == text
+
+    assert latest_snapshot(demo_engine, AS_OF) is None
+    old = dashboard(demo_engine, settings, AS_OF - timedelta(days=KEEP_DAYS + 1), NOW)
+    store_snapshot(demo_engine, old, NOW)
+    yesterday = dashboard(demo_engine, settings, AS_OF - timedelta(days=1), NOW)
+    store_snapshot(demo_engine, yesterday, NOW)
+    first = store_snapshot(demo_engine, board, NOW)
+    second = store_snapshot(demo_engine, board, NOW + timedelta(hours=1))
+    stored = latest_snapshot(demo_engine, AS_OF)
+    assert stored is not None and stored.id == second != first and stored.board == board
+    assert stored.computed_at == NOW + timedelta(hours=1)
+    earlier = latest_snapshot(demo_engine, AS_OF - timedelta(days=1))
+    assert earlier is not None and earlier.board == yesterday  # the newest on or before a date
+    with demo_engine.connect() as connection:
+        kept = connection.execute(sa.select(snapshot_t.c.as_of).order_by(snapshot_t.c.as_of)).scalars().all()
+    # One per date (the newest), and none older than KEEP_DAYS before the newest.
+    assert kept == [AS_OF - timedelta(days=1), AS_OF]

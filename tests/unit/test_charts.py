@@ -13,7 +13,8 @@ import pytest
 from bot.domain.reports import AGING_BUCKETS, KpiRow
 from bot.reporting.dashboard import Dashboard, KpiPoint, OutboxState, TierAging
 from bot.reporting.operations import CycleInfo
-from bot.web.charts import FONT_FAMILY, Cell, Chart, dashboard_charts
+from bot.web.charts import FONT_FAMILY, Cell, Chart, dashboard_charts, word
+from bot.web.console.i18n import translations
 
 D = Decimal
 SVG = "{http://www.w3.org/2000/svg}"
@@ -80,7 +81,7 @@ def _board() -> Dashboard:
 
 
 def _charts(language: str) -> dict[str, Chart]:
-    return {chart.kind: chart for chart in dashboard_charts(_board(), language)}
+    return {chart.kind: chart for chart in dashboard_charts(_board(), translations(language))}
 
 
 @pytest.mark.parametrize("language", ["zh-CN", "en"])
@@ -107,7 +108,10 @@ def test_every_chart_is_valid_svg_without_script_or_outside_reference(language: 
 
 
 def test_the_same_data_gives_the_same_bytes_and_each_chart_its_own_id() -> None:
-    first, second = dashboard_charts(_board(), "zh-CN"), dashboard_charts(_board(), "zh-CN")
+    first, second = (
+        dashboard_charts(_board(), translations("zh-CN")),
+        dashboard_charts(_board(), translations("zh-CN")),
+    )
     assert [c.svg for c in first] == [c.svg for c in second]
     assert len({ET.fromstring(c.svg).get("id") for c in first}) == len(first)
 
@@ -156,9 +160,9 @@ def test_every_value_is_in_the_tables() -> None:
     outbox = charts["outbox"]
     assert outbox.columns == ("State", "E-mail", "Letter", "SMS", "Collector task", "Total")
     assert outbox.rows == (
-        ("planned", 12, 1, 6, 0, 19),
-        ("sent", 41, 0, 24, 13, 78),
-        ("unknown", 0, 5, 0, 0, 5),
+        ("Planned", 12, 1, 6, 0, 19),
+        ("Sent", 41, 0, 24, 13, 78),
+        ("Outcome unknown", 0, 5, 0, 0, 5),
     )
 
 
@@ -180,3 +184,19 @@ def _en(tier: str) -> str:
         "cautious": "Cautious",
         "all": "All tiers",
     }[tier]
+
+
+def test_the_chart_words_come_from_the_gettext_catalogs() -> None:
+    # One i18n mechanism: every chart word is a msgid (context "dashboard") of dashboard.po.
+    from bot.web.charts import _MSGIDS, CONTEXT
+
+    for language in ("en", "zh-CN"):
+        catalog = translations(language)
+        for key, msgid in _MSGIDS.items():
+            text = catalog.pgettext(CONTEXT, msgid)
+            assert text, (language, key)
+            if language == "zh-CN" and msgid not in ("SMS", "%%"):
+                assert text != msgid, key  # translated, not fallen back to the English msgid
+    assert word(translations("zh-CN"), "aging", currency="CNY") == "各等级账龄（CNY）"
+    assert word(translations("en"), "cei", days=90) == "CEI over time (%, 90-day period)"
+    assert word(translations("en"), "a-state-added-later") == "a-state-added-later"

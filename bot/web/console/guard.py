@@ -2,6 +2,9 @@
 to ``/login`` (303), refuses a POST without the right CSRF token (403) and puts the security headers
 on every console answer. The machine endpoints (probes, Twilio, unsubscribe) pass untouched.
 
+The CSRF token is the form field ``csrf_token``, read from an urlencoded body or from a
+``multipart/form-data`` one (the evidence page's upload), before or after the file.
+
 The session, when there is one, is left in ``request.state.console`` (a
 :class:`bot.access.sessions.Current`) with its token in ``request.state.session_token``.
 """
@@ -12,6 +15,8 @@ import asyncio
 import hmac
 from urllib.parse import parse_qs
 
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
 from sqlalchemy.engine import Engine
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
@@ -29,6 +34,8 @@ CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
+CSRF_FIELD = "csrf_token"
+MAX_FIELD = 1024  # a CSRF token is 43 characters; more than this is not one
 SECURITY_HEADERS = {
     "content-security-policy": CSP,
     "x-content-type-options": "nosniff",
@@ -36,13 +43,22 @@ SECURITY_HEADERS = {
     "referrer-policy": "no-referrer",
     "cache-control": "no-store",
 }
+# A signed PDF (the customer page's notices) is no HTML of ours: the browser's own PDF viewer shows
+# it, and Chrome's needs the plugin (object-src) and the inline styles of the page it makes around
+# the file; 'self' may frame it. Every other answer keeps the policy above.
+PDF_CSP = (
+    "default-src 'none'; object-src 'self'; style-src 'unsafe-inline'; "
+    "frame-ancestors 'self'; base-uri 'none'"
+)
+PDF_HEADERS = {**SECURITY_HEADERS, "content-security-policy": PDF_CSP, "x-frame-options": "SAMEORIGIN"}
 
 
 def _with_headers(send: Send) -> Send:
     async def sending(message: Message) -> None:
         if message["type"] == "http.response.start":
             headers = MutableHeaders(scope=message)
-            for name, value in SECURITY_HEADERS.items():
+            pdf = headers.get("content-type", "").split(";")[0].strip() == "application/pdf"
+            for name, value in (PDF_HEADERS if pdf else SECURITY_HEADERS).items():
                 headers[name] = value
         await send(message)
 
@@ -106,7 +122,7 @@ class ConsoleGuard:
             try:
                 body, receive = await _read_body(receive)
             except HTTPException as exc:  # the body limit
-                await plain(exc.status_code, b"too large")(scope, receive, send)
+                await plain(exc.status_code, str(exc.detail).encode())(scope, receive, send)
                 return
             if path == "/login" or current is None:
                 expected = self.logins.read(request.cookies.get(LOGIN_COOKIE))
@@ -119,9 +135,75 @@ class ConsoleGuard:
 
 
 def _csrf_ok(request: Request, body: bytes, expected: str | None) -> bool:
-    if not expected or request.headers.get("content-type", "").split(";")[0].strip() != (
-        "application/x-www-form-urlencoded"
-    ):
+    if not expected:
         return False
-    submitted = parse_qs(body.decode("latin-1"), keep_blank_values=True).get("csrf_token", [])
+    content_type = request.headers.get("content-type", "")
+    kind = content_type.split(";")[0].strip().lower()
+    if kind == "application/x-www-form-urlencoded":
+        submitted = parse_qs(body.decode("latin-1"), keep_blank_values=True).get(CSRF_FIELD, [])
+    elif kind == "multipart/form-data":
+        submitted = multipart_fields(body, content_type, CSRF_FIELD)
+    else:
+        return False
     return len(submitted) == 1 and hmac.compare_digest(submitted[0].encode(), expected.encode())
+
+
+def multipart_fields(body: bytes, content_type: str, name: str) -> list[str]:
+    """The values of the plain (non-file) field ``name`` in a ``multipart/form-data`` body, read
+    with python-multipart's streaming parser; only that field's bytes are kept (at most
+    :data:`MAX_FIELD` each), so a large file beside it costs no copy. A malformed body has none."""
+    _, params = parse_options_header(content_type)
+    boundary = params.get(b"boundary")
+    if not boundary:
+        return []
+    values: list[str] = []
+    header_field = bytearray()
+    header_value = bytearray()
+    part: dict[str, object] = {}
+
+    def on_part_begin() -> None:
+        part.clear()
+        part["data"] = bytearray()
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        header_field.extend(data[start:end])
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        header_value.extend(data[start:end])
+
+    def on_header_end() -> None:
+        if bytes(header_field).lower() == b"content-disposition":
+            _, options = parse_options_header(bytes(header_value))
+            part["name"] = options.get(b"name")
+            part["file"] = b"filename" in options
+        header_field.clear()
+        header_value.clear()
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        held = part["data"]
+        assert isinstance(held, bytearray)
+        if part.get("name") == name.encode() and not part.get("file") and len(held) <= MAX_FIELD:
+            held.extend(data[start:end])
+
+    def on_part_end() -> None:
+        held = part.get("data")
+        if part.get("name") == name.encode() and not part.get("file") and isinstance(held, bytearray):
+            values.append(bytes(held[:MAX_FIELD]).decode("utf-8", "replace"))
+
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_part_begin": on_part_begin,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+        },
+    )
+    try:
+        parser.write(body)
+        parser.finalize()
+    except MultipartParseError:
+        return []
+    return values

@@ -31,14 +31,15 @@ def catalog_files(language: str) -> list[Path]:
 
 
 def read_catalog(language: str) -> Catalog:
-    """Every message of ``language``'s .po files in one catalog; a msgid in two files is an error."""
+    """Every message of ``language``'s .po files in one catalog; a msgid in two files is an error
+    (unless their contexts, ``msgctxt``, differ)."""
     merged = Catalog(locale=language, domain="console")
     for path in catalog_files(language):
         with path.open("rb") as po:
             for message in read_po(po, locale=language):
                 if not message.id:
                     continue
-                if message.id in merged:
+                if merged.get(message.id, message.context) is not None:  # the same msgid and msgctxt
                     raise ValueError(f"{path}: {message.id!r} is translated in another .po file too")
                 merged[message.id] = message
     return merged
