@@ -22,6 +22,7 @@ from bot.web.console.worklist_page import BadQuery, bad_request, labeller, read_
 PAGE_SIZE = 50
 READS = ("manager", "legal")
 DECIDES = ("manager",)
+MAX_TASK_ID = 2**31 - 1
 
 
 def routes(console: Console) -> list[BaseRoute]:
@@ -53,7 +54,8 @@ def routes(console: Console) -> list[BaseRoute]:
             if refused:
                 return refused
             raw = request.path_params["task"]
-            if not raw.isdigit() or len(raw) > 12:
+            # ASCII digits within the database's 32-bit integers; anything else names no task
+            if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_TASK_ID:
                 return console.error(request, 404, "not_found")
             task = int(raw)
             reason = str((await request.form()).get("reason", ""))

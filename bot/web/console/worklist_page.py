@@ -49,7 +49,7 @@ def bad_request(console: Console, request: Request, detail: str, *, translate: b
 
 def read_page(params: Mapping[str, str]) -> int:
     raw = params.get("page", "1").strip() or "1"
-    if not raw.isdigit() or int(raw) < 1 or len(raw) > 6:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6 or int(raw) < 1:
         raise BadQuery("The page must be a whole number from 1.")
     return int(raw)
 
