@@ -12,7 +12,20 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import collector, cycles, demo, evidence, ledger, notes, notices, reports, setup, users, web
+from bot.cli import (
+    assignment,
+    collector,
+    cycles,
+    demo,
+    evidence,
+    ledger,
+    notes,
+    notices,
+    reports,
+    setup,
+    users,
+    web,
+)
 from bot.cli.common import options
 
 # Help text is Rich markup: a config section in a docstring is written "\\[source]" so that it shows.
@@ -25,7 +38,7 @@ app = typer.Typer(
     callback=options,
 )
 # Top-level commands: init, check-config, import, sync, plan, cycle, run, status, promise, pause,
-# opt-out, approve, reject, log, tasks, note, demo, web.
+# opt-out, approve, reject, log, tasks, note, demo, web, reassign.
 app.add_typer(setup.app)
 app.add_typer(ledger.app)
 app.add_typer(cycles.app)
@@ -33,6 +46,7 @@ app.add_typer(collector.app)
 app.add_typer(notes.app)
 app.add_typer(demo.app)
 app.add_typer(web.app)
+app.add_typer(assignment.app)
 # Groups.
 app.add_typer(notices.app, name="notice")
 app.add_typer(reports.app, name="report")

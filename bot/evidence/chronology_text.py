@@ -47,6 +47,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "export": ("导出证据包", "Evidence pack exported"),
     "user_added": ("新增控制台用户", "Console user added"),
     "user_disabled": ("停用控制台用户", "Console user disabled"),
+    "customer_reassigned": ("客户改派", "Customer reassigned"),
 }
 OTHER_KIND = ("其他记录", "Other record")
 
@@ -448,6 +449,31 @@ def _user(data: Mapping[str, Any], report: str, language: int) -> str:
     )
 
 
+def _customer_reassigned(data: Mapping[str, Any], report: str, language: int) -> str:
+    before, after = (
+        data.get("from") or "",
+        data.get("to") or ("催收组" if language == ZH else "the collectors"),
+    )
+    reason, tasks = str(data.get("reason") or ""), len(data.get("tasks") or ())
+    if language == ZH:
+        return _join(
+            [
+                f"由 {before} 改派给 {after}" if before else f"改派给 {after}",
+                f"转移 {tasks} 项未完成任务" if tasks else "",
+                f"理由：{reason}" if reason else "",
+            ],
+            language,
+        )
+    return _join(
+        [
+            f"from {before} to {after}" if before else f"to {after}",
+            f"{tasks} open task(s) moved" if tasks else "",
+            f"reason: {reason}" if reason else "",
+        ],
+        language,
+    )
+
+
 _SENTENCES = {
     "payment": _payment,
     "tier_change": _tier_change,
@@ -477,4 +503,5 @@ _SENTENCES = {
     "export": _export,
     "user_added": _user,
     "user_disabled": _user,
+    "customer_reassigned": _customer_reassigned,
 }

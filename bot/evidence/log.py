@@ -61,6 +61,7 @@ class EventKind(StrEnum):
     EXPORT = "export"  # an evidence pack was exported
     USER_ADDED = "user_added"  # a console user was created (name, role; never the password)
     USER_DISABLED = "user_disabled"  # a console user was disabled and their sessions ended
+    CUSTOMER_REASSIGNED = "customer_reassigned"  # a manager gave a customer to another collector
 
 
 class WrittenEvent(NamedTuple):

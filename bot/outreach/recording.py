@@ -27,6 +27,9 @@ from bot.domain.ledger import Customer
 from bot.domain.policy import Assignee, LadderStep
 from bot.evidence.log import EventKind, NewEvent
 from bot.outreach.outbox_values import Done, MessageState, Outcome, message_invoice_t, message_t, task_t
+from bot.store import tables
+
+customer_t = tables.Customer.__table__  # type: ignore[attr-defined]
 
 
 def raise_task(
@@ -166,9 +169,7 @@ class Recorder:
         events: list[NewEvent],
     ) -> Done:
         """A task-channel message is handed to a collector as a task: that is its sending."""
-        assignee = step.assignee.value
-        if step.assignee is Assignee.ACCOUNT_MANAGER and customer.account_manager:
-            assignee = customer.account_manager
+        assignee = _assignee(connection, step, customer)
         kind = _task_kind(step)
         task_id = connection.execute(
             sa.insert(task_t)
@@ -283,6 +284,22 @@ class Recorder:
             event_data={"message": row.id},
             event_key=f"task_created:review:{row.id}",
         )
+
+
+def _assignee(connection: Connection, step: LadderStep, customer: Customer) -> str:
+    """Who a task step's task goes to. A customer a manager reassigned (``assigned_to``) goes to
+    that person for the collector's and the account manager's steps alike; an account manager's
+    step otherwise to the ledger's account manager; anything else to the step's desk."""
+    if step.assignee not in (Assignee.ACCOUNT_MANAGER, Assignee.COLLECTOR):
+        return step.assignee.value
+    assigned = connection.execute(
+        sa.select(customer_t.c.assigned_to).where(customer_t.c.id == customer.id)
+    ).scalar()
+    if assigned:
+        return str(assigned)
+    if step.assignee is Assignee.ACCOUNT_MANAGER and customer.account_manager:
+        return customer.account_manager
+    return step.assignee.value
 
 
 def _task_kind(step: LadderStep) -> str:

@@ -29,7 +29,7 @@ USERS = {
 
 @pytest.fixture
 def server(console_server: Any) -> ConsoleServer:
-    """The console with a user of each role, one customer and a task for each collector."""
+    """The console with a user of each role, and a customer with a task for each collector."""
     engine = console_server.engine
     now = console_server.clock()
     for name, role in USERS.items():
@@ -42,35 +42,41 @@ def server(console_server: Any) -> ConsoleServer:
             now=now,
             language="en" if role == "legal" else "zh-CN",
         )
+    # A collector sees the customers they work (their account_manager): one customer each.
     with Session(engine) as session:
-        session.add(
-            tables.Customer(
-                id="C1", name="杭州远航贸易有限公司", country="CN", timezone="Asia/Shanghai", language="zh-CN"
-            )
-        )
-        session.flush()
-        session.add(
-            tables.Invoice(
-                number="INV-1",
-                customer_id="C1",
-                currency="CNY",
-                amount=Decimal("5000.00"),
-                issue_date=now.date() - timedelta(days=60),
-                due_date=now.date() - timedelta(days=30),
-                status="open",
-            )
-        )
-        session.flush()
-        for assignee, title in (
-            ("li.na@xinghe.com.cn", "Call about INV-1"),
-            ("wang.wei@xinghe.com.cn", "Review INV-1 dispute"),
+        for customer, invoice, manager, title in (
+            ("C1", "INV-1", "li.na@xinghe.com.cn", "Call about INV-1"),
+            ("C2", "INV-2", "wang.wei@xinghe.com.cn", "Review INV-2 dispute"),
         ):
+            session.add(
+                tables.Customer(
+                    id=customer,
+                    name="杭州远航贸易有限公司",
+                    country="CN",
+                    timezone="Asia/Shanghai",
+                    language="zh-CN",
+                    account_manager=manager,
+                )
+            )
+            session.flush()
+            session.add(
+                tables.Invoice(
+                    number=invoice,
+                    customer_id=customer,
+                    currency="CNY",
+                    amount=Decimal("5000.00"),
+                    issue_date=now.date() - timedelta(days=60),
+                    due_date=now.date() - timedelta(days=30),
+                    status="open",
+                )
+            )
+            session.flush()
             session.add(
                 tables.Task(
                     kind="manual",
-                    customer_id="C1",
-                    invoices='["INV-1"]',
-                    assignee=assignee,
+                    customer_id=customer,
+                    invoices=f'["{invoice}"]',
+                    assignee=manager,
                     title=title,
                     created_at=now,
                 )
@@ -111,7 +117,7 @@ def test_each_role_logs_in_to_its_home(browser: Any, server: ConsoleServer, name
         assert page.url == server.url("/worklist")
         titles = page.locator("table.tasks tbody tr").all_inner_texts()
         if role == "collector":  # only their own task
-            mine = "Call about INV-1" if name.startswith("li.na") else "Review INV-1 dispute"
+            mine = "Call about INV-1" if name.startswith("li.na") else "Review INV-2 dispute"
             assert len(titles) == 1 and mine in titles[0]
         else:  # manager and legal: everyone's
             assert len(titles) == 2

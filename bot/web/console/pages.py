@@ -17,7 +17,14 @@ from starlette.staticfiles import StaticFiles
 from bot.access.sessions import Current, end_session, start_session
 from bot.access.users import LoginRefused, authenticate, disable_user, list_users
 from bot.errors import InputError
-from bot.web.console import customer_actions, customer_pages, dashboard_page, evidence_page, worklist_page
+from bot.web.console import (
+    approvals_page,
+    customer_actions,
+    customer_pages,
+    dashboard_page,
+    evidence_page,
+    worklist_page,
+)
 from bot.web.console.context import Console
 from bot.web.console.cookies import LOGIN_COOKIE, SESSION_COOKIE, Signer, drop_cookie, set_cookie
 from bot.web.console.i18n import WEB, Pages
@@ -25,7 +32,14 @@ from bot.web.console.settings import ConsoleConfig
 
 HOME = {"collector": "/worklist", "manager": "/worklist", "legal": "/worklist", "admin": "/users"}
 # The page modules, each with ``routes(console)``.
-PAGE_MODULES = (worklist_page, customer_pages, customer_actions, dashboard_page, evidence_page)
+PAGE_MODULES = (
+    worklist_page,
+    approvals_page,
+    customer_pages,
+    customer_actions,
+    dashboard_page,
+    evidence_page,
+)
 
 
 def routes(engine: Engine, config: ConsoleConfig) -> list[BaseRoute]:
