@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/console.py [--customers 100000] [--invoices-per-customer 10]
                                       [--db sqlite|postgres|both] [--users 20] [--rounds 10]
-                                      [--pages worklist,customer,dashboard] [--pg-url URL]
+                                      [--pages worklist,customer,dashboard] [--think 2,0]
+                                      [--pg-url URL]
 
 Loads ``bench/plan.py``'s ledger (100,000 customers, 1,000,000 invoices by default) into SQLite or a
 PostgreSQL schema, then adds what the console's pages read:
@@ -21,6 +22,8 @@ manager ``/worklist``, that customer and ``/dashboard`` with its chart images. S
 inside the server process by an ASGI wrapper around the app (from the request's arrival to the last
 byte of the answer, so it includes waiting for the event loop and the database threads), reported
 as p50 and p95 per page with the client's own figures beside it. Target: p95 ≤ 150 ms per page.
+``--think`` sets how long a user reads a page before the next click (each pause 0.5–1.5 times it;
+``2,0`` by default: a run as people work, then a run with no pause at all, the saturated case).
 
 A page that is not there yet on the branch answers 404; it is reported as such, not timed.
 """
@@ -31,6 +34,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import re
 import sys
 import tempfile
@@ -270,11 +274,16 @@ async def work(
     rounds: int,
     pages: tuple[str, ...],
     seen: dict[str, list[tuple[float, int]]],
+    think: float = 0.0,
 ) -> None:
+    pause = random.Random(name)  # the same pauses on every run
     for _ in range(rounds):
         for page in pages:
             if page == "dashboard" and not manager:
                 continue  # a collector's dashboard is a 403
+            if think:
+                # a person reads the page before the next click: 0.5 to 1.5 times --think seconds
+                await asyncio.sleep(think * pause.uniform(0.5, 1.5))
             path = {"worklist": "/worklist", "customer": f"/customers/{customer}", "dashboard": "/dashboard"}[
                 page
             ]
@@ -287,7 +296,7 @@ async def work(
 
 
 async def crowd(
-    base: str, users: int, rounds: int, heavy: dict[str, str], pages: tuple[str, ...]
+    base: str, users: int, rounds: int, heavy: dict[str, str], pages: tuple[str, ...], think: float = 0.0
 ) -> dict[str, Any]:
     import aiohttp
 
@@ -316,7 +325,10 @@ async def crowd(
         seen: dict[str, list[tuple[float, int]]] = defaultdict(list)
         started = time.perf_counter()
         await asyncio.gather(
-            *(work(c, n, m, h, rounds, pages, seen) for c, (n, m, h) in zip(clients, people, strict=True))
+            *(
+                work(c, n, m, h, rounds, pages, seen, think)
+                for c, (n, m, h) in zip(clients, people, strict=True)
+            )
         )
         elapsed = time.perf_counter() - started
         server = json.loads((await get(clients[0], "/__bench__/times"))[2])
@@ -332,9 +344,12 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered) + 0.5) - 1))]
 
 
-def report(db: str, customers: int, per_customer: int, data: dict[str, Any], result: dict[str, Any]) -> None:
+def report(
+    db: str, customers: int, per_customer: int, data: dict[str, Any], result: dict[str, Any], think: float
+) -> None:
+    pace = f"think {think:g} s between pages" if think else "no pause between pages (saturated)"
     print(
-        f"\n{db}: {customers} customers, {customers * per_customer} invoices, {data['events']} evidence events; "
+        f"\n{db}, {pace}: {customers} customers, {customers * per_customer} invoices, {data['events']} evidence events; "
         f"load {data['ledger_s']:.0f} s, dashboard stored in {data['dashboard_s']:.1f} s "
         f"(cpu {data['dashboard_cpu']:.1f} s); {result['elapsed']:.1f} s of traffic, load avg {os.getloadavg()[0]:.1f}",
         flush=True,
@@ -392,11 +407,12 @@ def run(db: str, args: argparse.Namespace) -> None:
         try:
             base = f"http://127.0.0.1:{port}"
             wait_for(base)
-            result = asyncio.run(crowd(base, args.users, args.rounds, data["heavy"], pages))
+            for think in args.think:
+                result = asyncio.run(crowd(base, args.users, args.rounds, data["heavy"], pages, think))
+                report(db, args.customers, args.invoices_per_customer, data, result, think)
         finally:
             server.terminate()
             server.join(10)
-        report(db, args.customers, args.invoices_per_customer, data, result)
         if postgres:
             os.environ.pop("PGOPTIONS", None)
 
@@ -428,8 +444,15 @@ def main() -> None:
     parser.add_argument(
         "--pages", default=",".join(PAGES), help="comma-separated: worklist,customer,dashboard"
     )
+    parser.add_argument(
+        "--think",
+        default="2,0",
+        help="comma-separated seconds a user reads a page before the next (each run: 0.5-1.5 times it;"
+        " 0: no pause, every user clicking as fast as the server answers)",
+    )
     parser.add_argument("--pg-url", default=pg_url())
     args = parser.parse_args()
+    args.think = [float(value) for value in args.think.split(",") if value.strip()]
     for db in ("sqlite", "postgres") if args.db == "both" else (args.db,):
         run(db, args)
 
