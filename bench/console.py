@@ -240,7 +240,7 @@ def serve_app(url: str, port: int, postgres: bool, artifacts: str) -> None:
             settings=settings,
         ),
     )
-    asyncio.run(serve(Timed(app), f"127.0.0.1:{port}", asyncio.Event()))
+    asyncio.run(serve(Timed(app), f"127.0.0.1:{port}", asyncio.Event(), freeze_heap=True))  # as dunbot web
 
 
 # --- the users ---------------------------------------------------------------------------------

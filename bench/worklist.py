@@ -14,6 +14,7 @@ of the manager's page 1.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import statistics
 import sys
@@ -99,6 +100,9 @@ def _measure(url: str, options: argparse.Namespace, label: str) -> None:
         "collector, page 1": (collector, WorklistQuery()),
     }
     worklist(engine, manager, WorklistQuery(), AS_OF)  # warm the caches and the pool
+    # as `dunbot web` and `dunbot run` do once serving starts (bot.web.server.serve, freeze_heap)
+    gc.collect()
+    gc.freeze()
     for name, (viewer, query) in cases.items():
         p50, p95, page = _time(lambda v=viewer, q=query: worklist(engine, v, q, AS_OF), options.repeat)
         print(f"{label:10} {name:20} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  {page.total} items", flush=True)

@@ -370,4 +370,4 @@ def _start_web(
 
     # The console too when [web] session_secret_env is set (bot.web.app.app_from_settings).
     app = app_from_settings(engine, settings, clock, require_console=False)
-    return asyncio.create_task(serve(app, settings.web.listen, stop))
+    return asyncio.create_task(serve(app, settings.web.listen, stop, freeze_heap=True))

@@ -39,6 +39,6 @@ def web() -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await serve(app_, settings.web.listen, stop, sock=sock)
+        await serve(app_, settings.web.listen, stop, sock=sock, freeze_heap=True)
 
     asyncio.run(serving())
