@@ -19,14 +19,12 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from bot.cli.config_checks import load_settings
+from bot.cli.views.tables import err as err  # the CLI's stderr console, re-exported
 from bot.config import Settings, config_path
 from bot.errors import ConfigError, DunbotError, ImportValidationError
-
-err = Console(stderr=True)
 
 # The metavar of an option that takes no value: Typer would show "<bool>", as if it wanted one.
 SWITCH = ""

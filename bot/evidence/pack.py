@@ -144,10 +144,14 @@ def export_pack(
     from bot.render.signing import company_signer
 
     require_schema(engine)
-    if out.exists():
+    # lexists: a symbolic link is a name taken, even one pointing nowhere (the zip is linked into
+    # place and would fail there, after the export event and its checkpoint were recorded)
+    if os.path.lexists(out):
         raise InputError(f"{out} already exists: evidence is never overwritten; choose another file name")
     if not out.parent.is_dir():
         raise InputError(f"{out.parent} is not a folder")
+    if not os.access(out.parent, os.W_OK | os.X_OK):
+        raise InputError(f"{out.parent} is not writable: choose a folder you may write to")
     with engine.connect() as connection:
         case = find_case(connection, customer, invoice)
         before = all_checkpoints(connection)

@@ -307,6 +307,27 @@ def test_an_unknown_case_or_an_existing_file_is_refused(
     assert (tmp_path / "taken.zip").read_bytes() == b"keep me"
 
 
+def test_a_dangling_symlink_is_refused_before_anything_is_recorded(
+    world: tuple[Engine, Settings], tmp_path: Path
+) -> None:
+    """Issue 19, finding 8: exporting to a symbolic link that points nowhere ended in a
+    FileExistsError traceback, after the export event and a checkpoint had been recorded."""
+    engine, settings = world
+    (tmp_path / "dangling.zip").symlink_to(tmp_path / "nowhere" / "x.zip")
+
+    def counts() -> tuple[int, int]:
+        with engine.connect() as connection:
+            events = connection.execute(sa.text("SELECT count(*) FROM evidence_event")).scalar_one()
+            checkpoints = connection.execute(sa.text("SELECT count(*) FROM checkpoint")).scalar_one()
+        return events, checkpoints
+
+    before = counts()
+    with pytest.raises(InputError, match="already exists"):
+        _export(engine, settings, tmp_path / "dangling.zip", customer="C1")
+    assert counts() == before
+    assert (tmp_path / "dangling.zip").is_symlink() and not (tmp_path / "nowhere").exists()
+
+
 def test_with_a_tsa_the_checkpoint_is_timestamped(
     engine: Engine, tmp_path: Path, trial_certificate: Any, tsa_server: Any
 ) -> None:

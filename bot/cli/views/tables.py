@@ -1,5 +1,9 @@
 """The two consoles every view prints with, and tables that fit the terminal.
 
+Both consoles print text from the ledger (customer names, notes, reasons) with its control
+characters shown as ``\\xNN``: a customer named ``"\\x1b[2J…"`` cannot clear the collector's
+screen, and an OSC 8 sequence cannot plant a link. Rich's own styling passes untouched.
+
 ``Table`` never reads a plain cell as markup; ``print_fitted`` lays out a table of ``Column``s so
 that no whole cell (an amount, a date, an id) is ever cut at any terminal width.
 """
@@ -12,11 +16,34 @@ from typing import Any
 
 from rich import box
 from rich.console import Console, JustifyMethod, RenderableType
+from rich.segment import Segment
 from rich.table import Table as RichTable
 from rich.text import Text
 
-out = Console(soft_wrap=False)
-err = Console(stderr=True)
+# C0 controls but tab and newline, DEL and the C1 controls (0x9b is a one-byte CSI on some terminals)
+_CONTROLS = {
+    code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0)) if code not in (0x09, 0x0A)
+}
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character but tab and newline written out as ``\\xNN``."""
+    return text.translate(_CONTROLS)
+
+
+class SafeConsole(Console):
+    """A Rich console that writes the control characters of printed text as ``\\xNN``; the escape
+    sequences Rich itself emits for styles and cursor control are kept."""
+
+    def _render_buffer(self, buffer: Any) -> str:
+        return super()._render_buffer(
+            Segment(printable(text), style, control) if control is None else Segment(text, style, control)
+            for text, style, control in buffer
+        )
+
+
+out = SafeConsole(soft_wrap=False)
+err = SafeConsole(stderr=True)
 
 
 class Table(RichTable):
