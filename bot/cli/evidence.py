@@ -77,6 +77,23 @@ def evidence_verify(
             "--trust", metavar="CERT", help="Certificate (PEM/DER) the signer must chain to; repeatable."
         ),
     ] = None,
+    tsa_trust: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--tsa-trust",
+            metavar="CA",
+            help="CA certificate (PEM/DER) a timestamp authority must chain to for its time to count; "
+            "repeatable (default: [signing] tsa_trust).",
+        ),
+    ] = None,
+    witness: Annotated[
+        Path | None,
+        typer.Option(
+            "--witness",
+            metavar="DIR",
+            help="With --db: the witness folder of signed checkpoints (default: [evidence] witness_dir).",
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", metavar=SWITCH, help="Print JSON (for scripts) instead of text.")
     ] = False,
@@ -94,7 +111,9 @@ def evidence_verify(
         if prior is not None and not prior.is_file():
             raise typer.BadParameter(f"{prior} does not exist", param_hint="--prior")
         with err.status(f"verifying {pack} ..."):
-            pack_report = verify_pack(pack, load_trust_anchors(trust or []), prior)
+            pack_report = verify_pack(
+                pack, load_trust_anchors(trust or []), prior, tsa_trust=load_trust_anchors(tsa_trust or [])
+            )
         if as_json:
             print_json(pack_report_json(pack_report))
         else:
@@ -107,7 +126,11 @@ def evidence_verify(
     settings = settings_from_config()
     with err.status("verifying the evidence log ..."):
         report = verify_database(
-            make_engine(settings.database_url), settings.path(settings.evidence.artifact_dir)
+            make_engine(settings.database_url),
+            settings.path(settings.evidence.artifact_dir),
+            trust=load_trust_anchors(trust or []),
+            tsa_trust=load_trust_anchors(tsa_trust or []),
+            witness=witness if witness is not None else settings.witness_dir,
         )
     if as_json:
         print_json(database_report_json(report))

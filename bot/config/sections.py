@@ -151,6 +151,9 @@ class SigningSettings(Section):
     latin_font: str | None = None  # for English notices; DejaVu Serif or ReportLab's Vera when unset
     location: str = ""  # the signature's /Location, e.g. "Shanghai"
     timeout_seconds: int = Field(default=30, ge=1)  # a signature (with its TSA round trip) takes at most
+    # The CA certificate(s) (PEM) a checkpoint's RFC 3161 timestamp authority must chain to for its
+    # time to count as verified (DESIGN §6); `evidence verify --tsa-trust` overrides it.
+    tsa_trust: str | None = None
 
     @field_validator("tsa_url")
     @classmethod
@@ -161,9 +164,15 @@ class SigningSettings(Section):
 
 
 class EvidenceSettings(Section):
-    """Where artifacts (PDFs, raw e-mails, provider responses) are stored by hash."""
+    """Where artifacts (PDFs, raw e-mails, provider responses) are stored by hash, and where every
+    signed checkpoint is witnessed outside the database (DESIGN §6, "Against an insider")."""
 
     artifact_dir: str = "artifacts"
+    # An append-only folder, meant for another volume or a WORM bucket mount; unset: `witness/`
+    # beside the database (beside the config for a server database). See Settings.witness_dir.
+    witness_dir: str | None = None
+    # When set, every signed checkpoint is also mailed here through the configured [email] transport.
+    witness_email: str | None = None
 
 
 # Industry (as written in customers.csv) -> risk band of the scorecard; unknown industries are medium.

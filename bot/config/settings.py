@@ -96,6 +96,17 @@ class Settings(Section):
                 return prefix + str(self.path(rest).resolve())
         return url
 
+    @property
+    def witness_dir(self) -> Path:
+        """Where signed checkpoints are witnessed: ``[evidence] witness_dir``, or ``witness/`` beside
+        the SQLite database (beside the config file for a server database)."""
+        if self.evidence.witness_dir:
+            return self.path(self.evidence.witness_dir)
+        url = self.database_url
+        if url.startswith("sqlite:///") and url not in ("sqlite:///:memory:",):
+            return Path(url.removeprefix("sqlite:///")).parent / "witness"
+        return self.base_dir / "witness"
+
     def fee_terms(self) -> FeeTerms:
         """The default late-fee terms (contracts override them field by field)."""
         return FeeTerms(

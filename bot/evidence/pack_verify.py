@@ -107,9 +107,18 @@ class _Pack:
 
 
 def verify_pack(
-    path: Path, trust: Sequence[asn1_x509.Certificate] = (), prior: Path | None = None
+    path: Path,
+    trust: Sequence[asn1_x509.Certificate] = (),
+    prior: Path | None = None,
+    *,
+    tsa_trust: Sequence[asn1_x509.Certificate] = (),
 ) -> PackReport:
-    """Verify the evidence pack at ``path``, offline."""
+    """Verify the evidence pack at ``path``, offline.
+
+    ``trust``: the certificates the signer must chain to (none: the pack's manifest, checkpoints and
+    PDFs must share one signer, named by fingerprint). ``tsa_trust``: the CAs a checkpoint's timestamp
+    authority must chain to for its time to count.
+    """
     report = PackReport(path=str(path))
     if not path.is_file():
         raise InputError(f"{path} does not exist")

@@ -12,7 +12,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -31,6 +31,9 @@ from bot.evidence.merkle import HASH_SIZE, MerkleTree, verify_consistency
 from bot.evidence.tree_store import stored_nodes
 from bot.evidence.verify import Problem, VerificationReport, event_t, verify_log
 from bot.store.engine import make_engine, require_schema
+
+if TYPE_CHECKING:
+    from asn1crypto import x509 as asn1_x509
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +79,15 @@ class DatabaseReport:
         return [*self.log.problems, *self.problems]
 
 
-def verify_database(engine: Engine, artifact_dir: Path | None, workers: int | None = None) -> DatabaseReport:
+def verify_database(
+    engine: Engine,
+    artifact_dir: Path | None,
+    workers: int | None = None,
+    *,
+    trust: Sequence[asn1_x509.Certificate] = (),
+    tsa_trust: Sequence[asn1_x509.Certificate] = (),
+    witness: Path | None = None,
+) -> DatabaseReport:
     """Verify every event, every artifact the events name, and every checkpoint against the log.
 
     Each checkpoint's statement must say what its row says, its signature must verify, its root must
