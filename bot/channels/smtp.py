@@ -14,12 +14,15 @@ Errors are translated here, by the phase they happen in:
   a dropped connection is *ambiguous* — the server may have accepted the message, so it must not be
   sent again automatically.
 
-Every error carries the message bytes as ``artifacts["message.eml"]``.
+Every error carries the message bytes as ``artifacts["message.eml"]``. A receipt also carries the
+server's final reply to ``DATA`` as ``artifacts["smtp_reply.json"]`` (code, text, server, Message-ID):
+the delivery proof an evidence pack shows for the e-mail.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import ssl
 from contextlib import suppress
@@ -168,12 +171,25 @@ class SmtpSender:
             if keep is None and client is not None:
                 await _close(client)
             pool.put_nowait(keep)
+        artifacts["smtp_reply.json"] = self._reply_record(message.key, response)
         return Receipt(
             provider_id=message.key,
             provider_status="accepted",
             artifacts=artifacts,
             detail={"reply": f"{response.code} {response.message}"},
         )
+
+    def _reply_record(self, message_id: str, response: aiosmtplib.SMTPResponse) -> bytes:
+        """The server's final reply to DATA as a small JSON document (its queue id, e.g. "queued as
+        4F2A1", lets the mail provider's own logs be searched for the message)."""
+        record = {
+            "server": f"{self.host}:{self.port}",
+            "command": "DATA",
+            "code": response.code,
+            "text": response.message,
+            "message_id": message_id,
+        }
+        return (json.dumps(record, ensure_ascii=False, sort_keys=True, indent=1) + "\n").encode("utf-8")
 
     async def _envelope(self, client: aiosmtplib.SMTP, recipient: str, artifacts: dict[str, bytes]) -> None:
         """``MAIL FROM`` and ``RCPT TO``: nothing of the message has left yet, so nothing is ambiguous."""

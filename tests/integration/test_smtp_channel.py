@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -63,6 +64,11 @@ def test_a_message_arrives_as_the_evidence_says(smtp_server: SmtpServer) -> None
     (receipt,) = _send(_sender(smtp_server), _message(attachments=(pdf,)))
     assert receipt.provider_id == "<dunbot.1.20261123@xinghe.com.cn>"
     assert receipt.detail["reply"].startswith("250")
+    # the server's own reply to the content, kept as the e-mail's delivery proof
+    reply = json.loads(receipt.artifacts["smtp_reply.json"])
+    assert reply["code"] == 250 and reply["text"] == "2.0.0 OK queued as 0001"
+    assert reply["message_id"] == receipt.provider_id and reply["server"].endswith(f":{smtp_server.port}")
+    assert receipt.detail["reply"] == f"250 {reply['text']}"
     (received,) = smtp_server.received
     assert received.raw == receipt.artifacts["message.eml"]  # byte for byte what the evidence holds
     parsed = received.parsed

@@ -110,7 +110,7 @@ class _Handler:
             await asyncio.sleep(0.2)
         if fault == "slow":
             await asyncio.sleep(self.server.slow_seconds)
-        return "250 2.0.0 OK queued"
+        return f"250 2.0.0 OK queued as {len(self.server.received):04X}"
 
 
 class _Session(SMTP):
