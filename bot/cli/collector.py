@@ -324,6 +324,7 @@ def task_done(
 ) -> None:
     """Finish a task with a note (for an unknown message, say whether it arrived; for a call, what it
     came to, with the promise when there was one)."""
+    from bot.evidence.artifacts import ArtifactStore
     from bot.outreach.collector import PromiseTerms, log_call
     from bot.outreach.tasks import CALL_OUTCOMES, finish_task, list_task
 
@@ -360,7 +361,8 @@ def task_done(
         raise typer.BadParameter(
             "a promise is logged with a call's --outcome promised", param_hint="--outcome"
         )
-    done = finish_task(engine, task, note, actor(), now, outcome=outcome, tracking=tracking)
+    store = ArtifactStore(settings.path(settings.evidence.artifact_dir))
+    done = finish_task(engine, task, note, actor(), now, outcome=outcome, tracking=tracking, artifacts=store)
     out.print(f"task {done.id} ({done.kind}: {escape(done.title)}) done", highlight=False)
 
 

@@ -5,6 +5,8 @@ state ``unknown`` can say what became of it (``delivered`` or ``not-delivered``)
 moves to ``sent`` or ``failed`` and a MESSAGE_RESOLVED event records who decided and why. Either way
 dunbot never resends it by itself. A call task can say what the call came to (``CALL_OUTCOMES``); a
 call that ended in a promise is logged with the promise (:func:`bot.outreach.collector.log_call`).
+A posted letter's task records its registered-mail tracking number, in the event and as a small
+artifact the event names (``tracking_sha256``): the letter's delivery proof in an evidence pack.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot.errors import InputError
+from bot.evidence.artifacts import ArtifactStore
+from bot.evidence.canonical import format_instant
 from bot.evidence.log import EventKind, NewEvent, append_events
 from bot.store import tables
 from bot.store.engine import require_schema
@@ -166,9 +170,11 @@ def finish_task(
     *,
     outcome: str | None = None,
     tracking: str | None = None,
+    artifacts: ArtifactStore | None = None,
 ) -> TaskView:
     """Mark an open task done with a note; for a review of an unknown message, record its fate;
-    for a call, what it came to; for a letter, the registered-mail tracking number."""
+    for a call, what it came to; for a letter, the registered-mail tracking number (stored in
+    ``artifacts`` too, which is then required)."""
     require_schema(engine)
     if outcome == PROMISED:
         raise InputError(
@@ -177,7 +183,14 @@ def finish_task(
         )
     with Session(engine) as session:
         _, events = close_task(
-            session.connection(), task_id, note, actor, now, outcome=outcome, tracking=tracking
+            session.connection(),
+            task_id,
+            note,
+            actor,
+            now,
+            outcome=outcome,
+            tracking=tracking,
+            artifacts=artifacts,
         )
         append_events(session, now, events)
         session.commit()
@@ -193,9 +206,10 @@ def close_task(
     *,
     outcome: str | None = None,
     tracking: str | None = None,
+    artifacts: ArtifactStore | None = None,
 ) -> tuple[TaskView, list[NewEvent]]:
     """Mark the open task done inside the caller's transaction; the events to append (the caller
-    appends them, with its own)."""
+    appends them, with its own). A letter's tracking number is stored in ``artifacts`` first."""
     if not note.strip():
         raise InputError("--note is required: say what was done, it goes into the evidence log")
     if outcome is not None and outcome not in REVIEW_OUTCOMES + CALL_OUTCOMES:
@@ -221,6 +235,13 @@ def close_task(
             f"task {task_id} is a posted letter: give the registered-mail number with --tracking"
         )
     message_id = _reviewed_message(row)
+    tracking_sha256 = None
+    if tracking is not None:
+        if artifacts is None:
+            raise ValueError("a tracking number is kept as an artifact: pass the artifact store")
+        tracking = tracking.strip()
+        # Durable before the event that names it, as every artifact is.
+        tracking_sha256 = artifacts.put(_tracking_record(row, tracking, actor, now))
     if outcome in REVIEW_OUTCOMES and message_id is None:
         raise InputError(
             f"--outcome applies only to the review of a message; task {task_id} is a {task.kind} task"
@@ -251,6 +272,7 @@ def close_task(
                 "note": note,
                 "outcome": outcome,
                 "tracking": tracking,
+                **({"tracking_sha256": tracking_sha256} if tracking_sha256 else {}),
             },
             dedupe_key=f"task_done:{task_id}",
         )
@@ -259,6 +281,21 @@ def close_task(
         assert outcome is not None
         events.extend(_resolve_message(connection, message_id, outcome, note, actor, now, task))
     return task, events
+
+
+def _tracking_record(row: sa.Row[tuple[object, ...]], tracking: str, actor: str, now: datetime) -> bytes:
+    """The registered-mail number as recorded, with the letter it is for: the postal service's own
+    records can be asked about that number."""
+    key = str(row._mapping["dedupe_key"] or "")
+    record = {
+        "task": row._mapping["id"],
+        "letter": row._mapping["title"],
+        "message": int(key.rsplit(":", 1)[1]) if key.startswith("letter:message:") else None,
+        "tracking": tracking,
+        "recorded_by": actor,
+        "recorded_at": format_instant(now),
+    }
+    return (json.dumps(record, ensure_ascii=False, sort_keys=True, indent=1) + "\n").encode("utf-8")
 
 
 def list_task(engine: Engine, task_id: int) -> TaskView:

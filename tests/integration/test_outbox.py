@@ -625,15 +625,27 @@ def test_a_letter_is_queued_for_the_mailroom_and_its_tracking_recorded(
     assert mailroom.assignee == "mailroom" and manifest[0]["reference"] in mailroom.title
     with pytest.raises(InputError, match="--tracking"):
         finish_task(engine, mailroom.id, "posted", "user:mailroom", NOON_SHANGHAI)
+    store = ArtifactStore(settings.path("artifacts"))
     done = finish_task(
-        engine, mailroom.id, "posted", "user:mailroom", NOON_SHANGHAI, tracking="RR123456789CN"
+        engine,
+        mailroom.id,
+        "posted",
+        "user:mailroom",
+        NOON_SHANGHAI,
+        tracking="RR123456789CN",
+        artifacts=store,
     )
     assert done.outcome == "posted: RR123456789CN"
     with engine.connect() as connection:
         body = connection.execute(
             sa.text("SELECT body FROM evidence_event WHERE kind = 'task_done' ORDER BY seq DESC LIMIT 1")
         ).scalar_one()
-    assert json.loads(body)["data"]["tracking"] == "RR123456789CN"
+    data = json.loads(body)["data"]
+    assert data["tracking"] == "RR123456789CN"
+    # ...and kept as an artifact the event names: the letter's delivery proof in a pack
+    record = json.loads(store.get(data["tracking_sha256"]))
+    assert record["tracking"] == "RR123456789CN" and record["task"] == mailroom.id
+    assert record["recorded_by"] == "user:mailroom" and manifest[0]["reference"] in record["letter"]
 
 
 def _smtp_settings(settings: Settings, server: object) -> tuple[Settings, dict[Channel, object]]:

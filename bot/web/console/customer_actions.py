@@ -42,6 +42,7 @@ from starlette.routing import BaseRoute, Route
 from bot.domain.ledger import AUTOMATED_CHANNELS, Channel
 from bot.domain.money import parse_amount
 from bot.errors import InputError
+from bot.evidence.artifacts import ArtifactStore
 from bot.outreach.collector import PromiseTerms, log_call, opt_out, pause, record_promise, set_dispute
 from bot.outreach.notes import add_note
 from bot.outreach.tasks import CALL_OUTCOMES, PROMISED, REVIEW_OUTCOMES, finish_task
@@ -289,8 +290,16 @@ def routes(console: Console) -> list[BaseRoute]:
                     made_on=at.today,
                     tolerance=tolerance,
                 )
+            store = ArtifactStore(console.settings.path(console.settings.evidence.artifact_dir))
             return finish_task(
-                engine, task_id, note_text, at.actor, now(), outcome=outcome or None, tracking=tracking
+                engine,
+                task_id,
+                note_text,
+                at.actor,
+                now(),
+                outcome=outcome or None,
+                tracking=tracking,
+                artifacts=store,
             )
 
         return Posted((terms.invoice,) if terms else (), run)
