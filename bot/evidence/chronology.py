@@ -1,8 +1,9 @@
 """The chronology of a case: every contact and fact in order, as a signed PDF for the evidence pack.
 
 One row per event: when (UTC), what, channel, recipient, step, the SHA-256 of what was sent (the raw
-e-mail, the SMS request, the letter) and what it records — for a sent message, the last delivery
-report that came back for it. The table is in the pack's language, in words a reader of the case
+e-mail, the SMS request, the letter) and what it records — for a sent message, its delivery proofs
+(the SMTP server's final reply, each status callback, a posted letter's tracking number), each with
+the pack file that holds it. The table is in the pack's language, in words a reader of the case
 understands (:mod:`bot.evidence.chronology_text`), and every cell wraps: nothing is cut. The PDF is
 signed like a notice, and dated when it was signed; the pack's verifier checks it like one.
 """
@@ -57,23 +58,21 @@ class ChronologyRow:
     outcome: str
 
 
-def chronology_rows(bodies: Sequence[Mapping[str, Any]], language: str = "en") -> list[ChronologyRow]:
-    """The rows for a case's event bodies (in seq order), worded in ``language`` (zh-CN or en)."""
+def chronology_rows(
+    bodies: Sequence[Mapping[str, Any]], language: str = "en", files: Mapping[str, str] | None = None
+) -> list[ChronologyRow]:
+    """The rows for a case's event bodies (in seq order), worded in ``language`` (zh-CN or en).
+
+    A sent message's row names its delivery proofs (the SMTP server's reply, each status callback,
+    a posted letter's tracking number) with the pack file that holds each: ``files`` maps an
+    artifact's SHA-256 to that file (default ``artifacts/<sha256>``)."""
     words = text.ZH if language.lower().startswith("zh") else text.EN
-    reports: dict[Any, str] = {}
-    for body in bodies:
-        data = body.get("data", {})
-        if body.get("kind") == "message_delivered" and "message" in data:
-            status = text.label(text.STATUSES, data.get("status"), words)
-            when = _when(str(body.get("at", "")))
-            reports[data["message"]] = (
-                f"送达回执：{status}（{when} UTC）" if words == text.ZH else f"{status} ({when} UTC)"
-            )
+    proofs = _delivery_proofs(bodies, words, files or {})
     rows = []
     for body in bodies:
         kind = str(body.get("kind", ""))
         data = body.get("data", {})
-        report = reports.get(data.get("message"), "") if kind == "message_sent" else ""
+        report = proofs.get(data.get("message"), "") if kind == "message_sent" else ""
         rows.append(
             ChronologyRow(
                 seq=int(body.get("seq", 0)),
@@ -87,6 +86,43 @@ def chronology_rows(bodies: Sequence[Mapping[str, Any]], language: str = "en") -
             )
         )
     return rows
+
+
+def _delivery_proofs(
+    bodies: Sequence[Mapping[str, Any]], words: int, files: Mapping[str, str]
+) -> dict[Any, str]:
+    """Each sent message's delivery proofs in words, by message id: the SMTP server's final reply,
+    every status callback in order, the tracking number of a posted letter."""
+
+    def file(digest: Any) -> str:
+        return files.get(str(digest), f"artifacts/{digest}") if digest else ""
+
+    proofs: dict[Any, list[str]] = {}
+    letter_tasks: dict[Any, Any] = {}  # task id -> the letter's message id
+    for body in bodies:
+        kind, data = body.get("kind"), body.get("data", {})
+        when = _when(str(body.get("at", "")))
+        if kind == "message_sent" and "message" in data:
+            reply = (
+                (data.get("detail") or {}).get("reply") if isinstance(data.get("detail"), Mapping) else None
+            )
+            artifacts = data.get("artifacts") if isinstance(data.get("artifacts"), Mapping) else {}
+            if reply and artifacts.get("smtp_reply.json"):
+                proofs.setdefault(data["message"], []).append(
+                    text.smtp_reply(str(reply), file(artifacts["smtp_reply.json"]), words)
+                )
+        elif kind == "message_delivered" and "message" in data:
+            status = text.label(text.STATUSES, data.get("status"), words)
+            proofs.setdefault(data["message"], []).append(
+                text.callback(status, when, file(data.get("callback_sha256")), words)
+            )
+        elif kind == "task_created" and data.get("kind") == "letter" and "message" in data:
+            letter_tasks[data.get("task")] = data["message"]
+        elif kind == "task_done" and data.get("tracking") and data.get("task") in letter_tasks:
+            proofs.setdefault(letter_tasks[data["task"]], []).append(
+                text.tracking(str(data["tracking"]), when, file(data.get("tracking_sha256")), words)
+            )
+    return {message: text.join(parts, words) for message, parts in proofs.items()}
 
 
 def _when(at: str) -> str:

@@ -138,8 +138,8 @@ def what(kind: str, language: int) -> str:
 
 
 def outcome(kind: str, data: Mapping[str, Any], report: str, language: int) -> str:
-    """One sentence of what the event records. ``report`` is the last delivery report of a sent
-    message ("delivered at ..."), already in words."""
+    """One sentence of what the event records. ``report`` is a sent message's delivery proofs
+    (the mail server's reply, the status callbacks, a letter's tracking number), already in words."""
     zh = language == ZH
     text = _SENTENCES.get(kind)
     if text is None:
@@ -149,6 +149,32 @@ def outcome(kind: str, data: Mapping[str, Any], report: str, language: int) -> s
 
 def _join(parts: list[str], language: int) -> str:
     return ("，" if language == ZH else ", ").join(part for part in parts if part)
+
+
+def join(parts: list[str], language: int) -> str:
+    """Several facts in one cell, in the language's list punctuation."""
+    return ("；" if language == ZH else "; ").join(part for part in parts if part)
+
+
+def smtp_reply(reply: str, file: str, language: int) -> str:
+    """The mail server's final reply to an e-mail, quoted as it came, and the file holding it."""
+    if language == ZH:
+        return f"邮件服务器答复“{reply}”" + (f"（{file}）" if file else "")
+    return f'mail server replied "{reply}"' + (f" ({file})" if file else "")
+
+
+def callback(status: str, when: str, file: str, language: int) -> str:
+    """One status callback of an SMS or a call: the status, when it came, the file holding it."""
+    if language == ZH:
+        return f"送达回执：{status}（{when} UTC" + (f"，{file}" if file else "") + "）"
+    return f"delivery report: {status} ({when} UTC" + (f", {file}" if file else "") + ")"
+
+
+def tracking(number: str, when: str, file: str, language: int) -> str:
+    """A posted letter's registered-mail number, when it was recorded, the file holding it."""
+    if language == ZH:
+        return f"挂号信单号 {number}（{when} UTC 登记" + (f"，{file}" if file else "") + "）"
+    return f"registered mail no. {number} (recorded {when} UTC" + (f", {file}" if file else "") + ")"
 
 
 def _payment(data: Mapping[str, Any], report: str, language: int) -> str:
@@ -281,8 +307,8 @@ def _message_sent(data: Mapping[str, Any], report: str, language: int) -> str:
     status = label(STATUSES, data.get("provider_status"), language)
     reference = data.get("reference") or ""
     if language == ZH:
-        return _join([f"编号 {reference}" if reference else "", report or f"服务商答复：{status}"], language)
-    return _join([f"reference {reference}" if reference else "", report or f"provider: {status}"], language)
+        return _join([f"编号 {reference}" if reference else "", f"服务商答复：{status}", report], language)
+    return _join([f"reference {reference}" if reference else "", f"provider: {status}", report], language)
 
 
 def _message_failed(data: Mapping[str, Any], report: str, language: int) -> str:

@@ -189,9 +189,17 @@ def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes],
 
 
 def verify_consistency(
-    old_size: int, size: int, old_root: bytes, root: bytes, proof: Sequence[bytes]
+    old_size: int,
+    size: int,
+    old_root: bytes,
+    root: bytes,
+    proof: Sequence[bytes],
+    trace: list[tuple[bytes, bytes | None, bytes]] | None = None,
 ) -> bool:
-    """True when ``proof`` shows the tree of ``size`` leaves extends the tree of ``old_size`` (§2.1.4.2)."""
+    """True when ``proof`` shows the tree of ``size`` leaves extends the tree of ``old_size`` (§2.1.4.2).
+
+    With ``trace``, each proof node is appended as (c, the new fr or None when fr is unchanged, the new
+    sr): the worked example of the pack's README."""
     if old_size < 0 or size < old_size or any(len(p) != HASH_SIZE for p in proof):
         return False
     if old_size == size:
@@ -211,7 +219,8 @@ def verify_consistency(
     for c in path[1:]:
         if sn == 0:
             return False
-        if fn & 1 or fn == sn:
+        both = fn & 1 or fn == sn
+        if both:
             fr = node_hash(c, fr)
             sr = node_hash(c, sr)
             if not fn & 1:
@@ -220,6 +229,8 @@ def verify_consistency(
                     sn >>= 1
         else:
             sr = node_hash(sr, c)
+        if trace is not None:
+            trace.append((c, fr if both else None, sr))
         fn >>= 1
         sn >>= 1
     return fr == old_root and sr == root and sn == 0

@@ -18,11 +18,12 @@ hashes). The pack grows with the case and with log₂ of the log, not with the l
 
 Pack layout::
 
-    manifest.json  manifest.p7s  README.txt  chronology.pdf
+    manifest.json  manifest.p7s  SHA256SUMS  README.txt  chronology.pdf
     checkpoint/statement.txt  signature.p7s  signer.pem  [timestamp.tst]
     checkpoints/<id>/...                 earlier checkpoints the consistency proofs start from
     events/<seq>.json                    the canonical bodies, byte for byte as hashed
-    artifacts/<sha256>                   e-mails, PDFs, SMS requests, provider answers, callbacks
+    artifacts/<sha256>.<ext>             e-mails (.eml), PDFs, SMS requests and provider answers
+                                         (.json), callbacks and delivery proofs (.txt, .json)
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -175,7 +177,9 @@ def export_pack(
                 events, earlier = _proven(whole_tree(connection, size), rows, checkpoint, before)
         artifacts = _artifacts(events, store)
         chronology = render_chronology(
-            chronology_rows([e["parsed"] for e in events], case.language),
+            chronology_rows(
+                [e["parsed"] for e in events], case.language, {d: a["file"] for d, a in artifacts.items()}
+            ),
             case=case.heading(),
             origin=origin,
             exported_at=f"{now.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
@@ -315,6 +319,7 @@ def _artifacts(events: list[dict[str, Any]], store: ArtifactStore) -> dict[str, 
             entry["names"].update(names.get(digest, ()))
     for digest, entry in found.items():
         entry["data"] = store.get(digest)  # raises EvidenceError when missing or altered
+        entry["file"] = f"artifacts/{digest}{artifact_extension(entry['data'])}"
     return found
 
 
@@ -330,6 +335,25 @@ def _artifact_names(data: Any) -> dict[str, set[str]]:
             if key.endswith("_sha256") and isinstance(value, str):
                 names.setdefault(value, set()).add(key.removesuffix("_sha256"))
     return names
+
+
+_HEADER_LINE = re.compile(rb"\A[A-Za-z][A-Za-z0-9-]*: ")
+
+
+def artifact_extension(data: bytes) -> str:
+    """The file extension an artifact gets in a pack, from its content (its name stays its SHA-256):
+    ``.pdf``, ``.json``, ``.eml`` (an RFC 5322 message), ``.txt`` (other UTF-8 text) or ``.bin``."""
+    if data.startswith(b"%PDF-"):
+        return ".pdf"
+    if _HEADER_LINE.match(data) and (b"\r\n\r\n" in data or b"\n\n" in data):
+        return ".eml"
+    try:
+        json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return ".bin"
+    except ValueError:
+        return ".txt"
+    return ".json"
 
 
 def _earlier_checkpoints(
@@ -393,10 +417,16 @@ def _pack_files(
         consistency.append({"from": _checkpoint_entry(folder, old), "proof": [node.hex() for node in proof]})
     for event in events:
         files[f"events/{event['seq']:08d}.json"] = event["body"]
-    for digest, entry in sorted(artifacts.items()):
-        files[f"artifacts/{digest}"] = entry["data"]
+    for _, entry in sorted(artifacts.items()):
+        files[entry["file"]] = entry["data"]
     files["chronology.pdf"] = chronology
-    files["README.txt"] = readme_text(case.label, checkpoint, events, origin).encode("utf-8")
+    files["README.txt"] = readme_text(case.label, checkpoint, events, origin, earlier, artifacts).encode(
+        "utf-8"
+    )
+    # Every file above in the format `sha256sum -c` reads; the manifest lists it too, so it is signed.
+    files["SHA256SUMS"] = "".join(
+        f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in sorted(files.items())
+    ).encode("utf-8")
     manifest = {
         "format": PACK_FORMAT,
         "case": {
@@ -426,7 +456,7 @@ def _pack_files(
         "artifacts": [
             {
                 "sha256": digest,
-                "file": f"artifacts/{digest}",
+                "file": entry["file"],
                 "size": len(entry["data"]),
                 "names": sorted(entry["names"]),
                 "named_by": entry["named_by"],
