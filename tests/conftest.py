@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -202,3 +203,49 @@ def console_server(sqlite_url: str, tmp_path: object) -> Iterator[object]:
     yield server
     server.close()
     engine.dispose()
+
+
+# --- every evidence pack the tests make is verified twice ---------------------------------------------
+# Once by dunbot (bot.evidence.pack_verify) and once by tests/support/independent_verifier.py, written
+# from the pack's README alone: the verdicts must agree, for genuine packs and deliberately tampered
+# ones. Packs are found as *.zip under each test's tmp_path when the test ends, and under the whole
+# session's basetemp when the session ends (packs of module- or session-scoped fixtures).
+_PACKS_COMPARED: set[Path] = set()
+
+
+def _disagreements(folder: Path) -> list[str]:
+    from bot.evidence.pack_verify import verify_pack
+    from tests.support.independent_verifier import verify
+
+    found = []
+    for pack in sorted(folder.rglob("*.zip")):
+        if pack in _PACKS_COMPARED or pack.is_symlink() or not pack.is_file():
+            continue
+        _PACKS_COMPARED.add(pack)
+        dunbot = verify_pack(pack)
+        independent = verify(pack)
+        if dunbot.ok != independent.ok:
+            said = [f"{i.item}: {i.detail}" for i in dunbot.failures][:3]
+            found.append(
+                f"{pack}: dunbot says {'ok' if dunbot.ok else 'failed'} {said}, the independent "
+                f"verifier {'ok' if independent.ok else 'failed'} {independent.problems[:3]}"
+            )
+    return found
+
+
+@pytest.fixture(autouse=True)
+def _packs_verify_independently(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    folder = getattr(request.node, "funcargs", {}).get("tmp_path")
+    if folder is not None:
+        found = _disagreements(Path(folder))
+        if found:
+            pytest.fail("the two pack verifiers disagree:\n" + "\n".join(found))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_packs_verify_independently(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    yield
+    found = _disagreements(tmp_path_factory.getbasetemp())
+    if found:
+        pytest.fail("the two pack verifiers disagree:\n" + "\n".join(found))

@@ -231,8 +231,8 @@ def _manifest_signature(checkpoint: Checkpoint) -> str:
    (here {_fingerprint(checkpoint.certificate_pem, ":")})
    with one the company published, or give the issuing CA's certificate as -CAfile instead of
    checkpoint/signer.pem (with dunbot: --trust CA.pem). Every checkpoints/<id>/signer.pem must be
-   the same certificate (`cmp checkpoint/signer.pem checkpoints/<id>/signer.pem`), and every PDF's
-   signer (pdfsig, section 7) the same subject.
+   the same certificate (the same fingerprint, as above), and every PDF's signer (pdfsig, section 7)
+   the same subject.
 """
 
 

@@ -205,8 +205,20 @@ def _file_hashes(pack: _Pack, manifest: dict[str, Any], report: PackReport) -> N
             )
     for name in sorted(set(pack.files) - set(listed) - set(SIGNATURE_FILES)):
         bad += not report.add(name, False, "in the pack but not in the manifest")
+    bad += not _sums_match(pack, listed, report)
     if not bad:
         report.add("files", True, f"{len(listed)} files match the manifest")
+
+
+def _sums_match(pack: _Pack, listed: dict[str, str], report: PackReport) -> bool:
+    """SHA256SUMS (for `sha256sum -c`, README.txt) must say what the manifest says, file for file."""
+    sums = pack.files.get("SHA256SUMS")
+    if "SHA256SUMS" not in listed or sums is None:
+        return True  # a pack from before it was added, or reported missing above
+    lines = {tuple(line.split("  ", 1)[::-1]) for line in sums.decode("utf-8", "replace").splitlines()}
+    if lines == {(name, digest) for name, digest in listed.items() if name != "SHA256SUMS"}:
+        return True
+    return report.add("SHA256SUMS", False, "it does not list the files and hashes the manifest lists")
 
 
 def _checkpoint(

@@ -16,6 +16,7 @@ member is bigger than ``MAX_MEMBER`` or all together bigger than ``MAX_TOTAL``.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -201,7 +202,7 @@ class _Check:
         if size != entry.get("tree_size") or root != entry.get("root_hash"):
             self.fail(f"{label}: the manifest's tree size or root differs from the statement")
             return None, 0
-        if self.files[certificate] != self.signer:
+        if _der(self.files[certificate]) != _der(self.signer or b""):
             self.fail(f"{label}: signed with another certificate than checkpoint/signer.pem")
             return None, 0
         if not self.cms(statement, signature):
@@ -331,6 +332,16 @@ class _Check:
                 self.fail(f"{name}: pdfsig does not find a valid signature over the whole file")
             elif common is None or f"Signer Certificate Common Name: {common[1].strip()}" not in shown:
                 self.fail(f"{name}: signed by another signer than checkpoint/signer.pem")
+
+
+def _der(pem: bytes) -> bytes:
+    """The certificate a PEM file holds (line ends and armour aside)."""
+    lines = pem.decode("ascii", "replace").split()
+    body = "".join(line for line in lines if not line.startswith("-----") and "CERTIFICATE" not in line)
+    try:
+        return base64.b64decode(body, validate=False)
+    except ValueError:
+        return b""
 
 
 def _no_float(text: str) -> Any:
