@@ -103,10 +103,9 @@ def _delivery_proofs(
         kind, data = body.get("kind"), body.get("data", {})
         when = _when(str(body.get("at", "")))
         if kind == "message_sent" and "message" in data:
-            reply = (
-                (data.get("detail") or {}).get("reply") if isinstance(data.get("detail"), Mapping) else None
-            )
-            artifacts = data.get("artifacts") if isinstance(data.get("artifacts"), Mapping) else {}
+            detail, artifacts = data.get("detail"), data.get("artifacts")
+            reply = detail.get("reply") if isinstance(detail, Mapping) else None
+            artifacts = artifacts if isinstance(artifacts, Mapping) else {}
             if reply and artifacts.get("smtp_reply.json"):
                 proofs.setdefault(data["message"], []).append(
                     text.smtp_reply(str(reply), file(artifacts["smtp_reply.json"]), words)

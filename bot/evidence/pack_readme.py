@@ -273,8 +273,11 @@ def _checkpoints(checkpoint: Checkpoint) -> str:
            -CAfile <the timestamp authority's CA certificate>       ("Verification: OK")
        openssl ts -reply -in checkpoint/timestamp.tst -token_in -text     (shows "Time stamp:")
    The time must lie inside the signer certificate's validity (openssl x509 -in
-   checkpoint/signer.pem -noout -dates) and not before the statement's own "time". Checking the
-   token against the certificate it carries (pkcs7 -print_certs) shows only that it is intact.
+   checkpoint/signer.pem -noout -dates) and not before the statement's own "time". Checked against
+   the certificates it carries, a token shows only that it is intact and made for this statement:
+       openssl pkcs7 -inform DER -in checkpoint/timestamp.tst -print_certs > carried.pem
+       openssl ts -verify -data checkpoint/statement.txt -in checkpoint/timestamp.tst -token_in \
+           -CAfile carried.pem -partial_chain
 """
 
 
