@@ -214,6 +214,15 @@ _PACKS_COMPARED: set[Path] = set()
 
 
 def _disagreements(folder: Path) -> list[str]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    # In a thread of its own: verify_pack runs asyncio.run(), which a browser test's event loop on the
+    # main thread (Playwright's sync API) would refuse.
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        return worker.submit(_compare_verdicts, folder).result()
+
+
+def _compare_verdicts(folder: Path) -> list[str]:
     from bot.evidence.pack_verify import verify_pack
     from tests.support.independent_verifier import verify
 
