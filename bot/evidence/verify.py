@@ -326,7 +326,7 @@ def _check_artifacts(store: ArtifactStore, named: dict[str, int], report: Verifi
     # cold from disk, most of their time is the kernel's and waiting for it, which threads overlap
     # (file reads and SHA-256 of more than 2 KiB release the GIL). Each thread takes batches of files
     # in the store's order, one folder's files together: a task per file costs more in handing the
-    # GIL around than it overlaps (about +20 % CPU with the cache warm for batches).
+    # GIL around than it overlaps, batches cost about one thread's CPU with the cache warm.
     digests = sorted(named)
     batches = [digests[i : i + _ARTIFACT_BATCH] for i in range(0, len(digests), _ARTIFACT_BATCH)]
     found: dict[str, str | None] = {}
