@@ -3,7 +3,7 @@
     .venv/bin/python bench/evidence.py [--events 1000000] [--case-events 1000] [--small-events 10000]
                                        [--cycles 250] [--db sqlite|postgres|both] [--pg-url URL]
                                        [--background-artifacts unique|pooled] [--profile]
-                                       [--keep DIR [--reuse]]
+                                       [--keep DIR [--reuse]] [--cold]
 
 It generates two evidence logs that pass verification (canonical bodies, gapless seq, content, chain
 and leaf hashes exactly as ``append_events`` computes them, bulk-inserted with the driver), each
@@ -115,6 +115,8 @@ def run(
             migrated(url)
         common = (url, schema, str(folder), str(trial.pkcs12))
         if size_name == "large":
+            if args.cold:
+                drop_caches()
             out["verify"] = child(measure_verify_db, *common, args.profile)
         pack = folder / f"pack-{db}-{size_name}.zip"
         pack.unlink(missing_ok=True)
@@ -122,6 +124,16 @@ def run(
         out[f"{size_name}_pack"] = child(measure_verify_pack, str(pack), args.profile)
         out[f"{size_name}_parts"] = pack_composition(pack)
     return out
+
+
+def drop_caches() -> None:
+    """Empty the OS page cache (root only), so that verify reads the database and artifacts from disk."""
+    os.sync()
+    try:
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    except OSError as exc:
+        raise SystemExit(f"--cold: cannot drop the page cache ({exc.strerror}); run as root") from None
+    print(f"  page cache dropped; load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
 
 
 def main() -> None:
@@ -143,6 +155,9 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile each measurement (stderr)")
     parser.add_argument(
         "--reuse", action="store_true", help="with --keep on SQLite: measure the logs generated before"
+    )
+    parser.add_argument(
+        "--cold", action="store_true", help="drop the OS page cache before verify --db (needs root)"
     )
     parser.add_argument(
         "--keep", type=Path, help="generate into this folder and keep it (default: a temporary one)"

@@ -34,11 +34,13 @@ def measure_verify_db(
     settings = bench_settings(url, Path(folder), Path(pkcs12))
     started = time.perf_counter()
     cpu = cpu_s()
-    # What `dunbot evidence verify --db` runs (bot/cli/evidence.py).
+    # What `dunbot evidence verify --db` runs (bot/cli/evidence.py), the configured witness included.
     report = profiled(
         profile,
         lambda: verify_database(
-            make_engine(settings.database_url), settings.path(settings.evidence.artifact_dir)
+            make_engine(settings.database_url),
+            settings.path(settings.evidence.artifact_dir),
+            witness=settings.witness_dir,
         ),
     )
     elapsed = time.perf_counter() - started

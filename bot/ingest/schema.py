@@ -334,6 +334,27 @@ ENTITIES: Mapping[str, Entity] = {e.name: e for e in (CUSTOMERS, CONTRACTS, INVO
 IMPORT_ORDER = ("contracts", "customers", "invoices", "payments")
 
 
+# Control characters a terminal or a text viewer obeys rather than shows: C0 but tab and line feed (a
+# carriage return only where it ends a line, as Windows writes multi-line cells), DEL, C1, and the
+# bidirectional overrides and isolates that make a name read otherwise than it is stored.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]|\r(?!\n)")
+
+
+def clean_cells(cells: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    """The cells without control characters, and the columns that had any.
+
+    Imports store the cleaned text; the evidence keeps the cells as imported (see the service).
+    """
+    cleaned: dict[str, str] = {}
+    columns: list[str] = []
+    for column, value in cells.items():
+        if _CONTROLS.search(value):
+            value = _CONTROLS.sub("", value)
+            columns.append(column)
+        cleaned[column] = value
+    return cleaned, columns
+
+
 def parse_row(
     entity: Entity, cells: Mapping[str, str], defaults: ImportDefaults, today: date
 ) -> tuple[dict[str, Any], list[tuple[str, str]]]:

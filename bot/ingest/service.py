@@ -34,7 +34,7 @@ from bot.evidence.canonical import to_jsonable
 from bot.evidence.log import EventKind, NewEvent, append_events
 from bot.ingest import schema
 from bot.ingest.csvfile import read_csv
-from bot.ingest.schema import ENTITIES, Entity, ImportDefaults, check_scale, parse_row
+from bot.ingest.schema import ENTITIES, Entity, ImportDefaults, check_scale, clean_cells, parse_row
 from bot.store.engine import require_schema
 from bot.store.tables import Contract, Customer, Invoice, Payment
 
@@ -49,6 +49,7 @@ __all__ = [
 
 IMPORT_ACTOR = "import"
 _CHUNK = 500
+_CLEANED_SHOWN = 20  # cells named in the warning about control characters; the event lists all
 # The column a CSV header names, where the table calls it something else.
 _TABLE_COLUMN = {"tier": "tier_override"}
 _MODELS: Mapping[str, type[SQLModel]] = {
@@ -206,7 +207,10 @@ def import_in_session(
     problems: list[str] = []
     records: dict[str, tuple[int, dict[str, Any]]] = {}
     report = ImportReport(entity=kind.name, source=source, rows=len(rows))
-    for line, cells in rows:
+    as_imported: list[dict[str, Any]] = []  # the cells that held control characters, as they came
+    for line, raw in rows:
+        cells, cleaned = clean_cells(raw)
+        as_imported.extend({"line": line, "column": column, "value": raw[column]} for column in cleaned)
         values, row_problems = parse_row(kind, cells, defaults, today)
         problems.extend(f"{source}:{line}: {column}: {message}" for column, message in row_problems)
         if row_problems:
@@ -260,6 +264,8 @@ def import_in_session(
         raise ImportValidationError(source, problems)
     if kind.name == "payments":
         report.warnings.extend(checker.overpayments(records))
+    if as_imported:
+        report.warnings.append(_cleaned_warning(source, as_imported))
     report.inserted, report.updated = len(inserts), len(updates)
     if inserts:
         session.execute(sa.insert(model), inserts)
@@ -283,6 +289,9 @@ def import_in_session(
             # new e-mail address is part of the record a court may ask about
             "changes": to_jsonable(changes),
         }
+        if as_imported:
+            # the ledger holds these cells without their control characters; the evidence, as imported
+            data["as_imported"] = as_imported
         if report.conflicts:
             # what the import did not change because people had recorded otherwise in dunbot
             data["kept"] = {
@@ -299,6 +308,16 @@ def import_in_session(
     append_events(session, now, events)
     session.flush()
     return report
+
+
+def _cleaned_warning(source: str, as_imported: Sequence[Mapping[str, Any]]) -> str:
+    shown = [f"{source}:{cell['line']}: {cell['column']}" for cell in as_imported[:_CLEANED_SHOWN]]
+    more = len(as_imported) - len(shown)
+    return (
+        f"{source}: {len(as_imported)} value(s) held control characters (terminal escapes, bidi "
+        f"overrides), stored without them; the import event keeps them as imported: {', '.join(shown)}"
+        + (f" and {more} more" if more > 0 else "")
+    )
 
 
 def _settle_status(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -23,6 +24,11 @@ from bot.reporting.operations import prometheus_text, readiness, snapshot
 from bot.web.responses import plain
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+# What a probe is told when the database fails. The driver's message names the host, the port, the
+# database and the user (or, on SQLite, the file): the log has it, the unauthenticated probes do not.
+DATABASE_UNAVAILABLE = "database: unavailable (the daemon's log has the details)"
+
+log = logging.getLogger(__name__)
 
 
 def routes(engine: Engine, clock: Callable[[], datetime], max_cycle_age: timedelta) -> list[BaseRoute]:
@@ -36,7 +42,8 @@ def routes(engine: Engine, clock: Callable[[], datetime], max_cycle_age: timedel
         try:
             current = await asyncio.to_thread(snapshot, engine, clock())
         except sa.exc.SQLAlchemyError as exc:
-            return _json(503, {"status": "unready", "problems": [f"database: {_first_line(exc)}"]})
+            _log_database_error("/readyz", exc)
+            return _json(503, {"status": "unready", "problems": [DATABASE_UNAVAILABLE]})
         problems = readiness(current, max_cycle_age, running_since)
         success = current.last_success
         document: dict[str, object] = {
@@ -51,7 +58,8 @@ def routes(engine: Engine, clock: Callable[[], datetime], max_cycle_age: timedel
         try:
             current = await asyncio.to_thread(snapshot, engine, clock())
         except sa.exc.SQLAlchemyError as exc:
-            return plain(503, f"database: {_first_line(exc)}\n".encode())
+            _log_database_error("/metrics", exc)
+            return plain(503, f"{DATABASE_UNAVAILABLE}\n".encode())
         return plain(200, prometheus_text(current), PROMETHEUS_TEXT)
 
     return [
@@ -66,5 +74,5 @@ def _json(status: int, document: dict[str, object]) -> Response:
     return plain(status, json.dumps(document).encode(), "application/json")
 
 
-def _first_line(exc: Exception) -> str:
-    return str(exc).splitlines()[0]
+def _log_database_error(path: str, exc: Exception) -> None:
+    log.warning("%s: the database did not answer: %s", path, str(exc).splitlines()[0])

@@ -176,3 +176,29 @@ def test_artifacts_named_by_events_are_verified(engine: Engine, tmp_path: Path) 
     path.unlink()
     report = _verify(engine, store)
     assert any("missing" in p.message for p in report.problems)  # type: ignore[attr-defined]
+
+
+def test_many_artifacts_are_hashed_in_threads_and_reported_in_event_order(
+    engine: Engine, tmp_path: Path
+) -> None:
+    store = ArtifactStore(tmp_path / "artifacts")
+    digests = [store.put(f"raw e-mail {n}\r\n".encode() * 200) for n in range(300)]  # 5 batches of files
+    # Events name them out of the store's order, some twice.
+    _append(engine, [_event(n, data={"artifacts": {"message.eml": d}}) for n, d in enumerate(digests)])
+    _append(engine, [_event(300, data={"artifacts": {"again.eml": digests[7]}})])
+    report = _verify(engine, store)
+    assert report.ok and report.artifacts_checked == 300  # type: ignore[attr-defined]
+    for n in (250, 7, 120):
+        path = store.path_of(digests[n])
+        path.chmod(0o644)
+        path.write_bytes(b"altered")
+    store.path_of(digests[40]).unlink()
+    report = _verify(engine, store)
+    problems = [(p.seq, p.item, p.message.split(": ")[-1]) for p in report.problems]  # type: ignore[attr-defined]
+    assert problems == [
+        (8, f"artifact:{digests[7]}", "content does not match its SHA-256"),
+        (41, f"artifact:{digests[40]}", "missing"),
+        (121, f"artifact:{digests[120]}", "content does not match its SHA-256"),
+        (251, f"artifact:{digests[250]}", "content does not match its SHA-256"),
+    ]
+    assert report.artifacts_checked == 300  # type: ignore[attr-defined]

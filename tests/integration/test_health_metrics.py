@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import urllib.error
 import urllib.request
@@ -21,7 +22,9 @@ from bot.outreach.cycle import record_cycle_run
 from bot.reporting.operations import readiness, snapshot
 from bot.store import tables
 from bot.web.app import make_app
+from bot.web.health import DATABASE_UNAVAILABLE
 from bot.web.server import bind, serve
+from tests.conftest import postgres_url_or_skip
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 
@@ -194,3 +197,56 @@ def test_metrics_report_a_database_that_is_gone(tmp_path: Path, clock: Clock) ->
         assert server.get("/healthz")[0] == 200  # the process is still alive
     finally:
         server.close()
+
+
+def _bodies(server: Served) -> tuple[bytes, bytes]:
+    ready_status, ready, _ = server.get("/readyz")
+    metrics_status, metrics, _ = server.get("/metrics")
+    assert ready_status == 503 and json.loads(ready)["problems"] == [DATABASE_UNAVAILABLE]
+    assert metrics_status == 503 and metrics == f"{DATABASE_UNAVAILABLE}\n".encode()
+    return ready, metrics
+
+
+def test_a_sqlite_file_that_cannot_be_read_is_not_named_to_the_probes(
+    tmp_path: Path, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.store.engine import make_engine
+
+    folder = tmp_path / "ledger-of-acme-secret"
+    folder.mkdir()
+    (folder / "books.db").write_bytes(b"this is not a SQLite database, and its name is private" * 100)
+    server = Served(make_engine(f"sqlite:///{folder}/books.db"), clock, tmp_path)
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot.web.health"):
+            for body in _bodies(server):
+                assert b"acme" not in body and b"books" not in body and str(tmp_path).encode() not in body
+    finally:
+        server.close()
+    assert any("/readyz: the database did not answer" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("wrong", ["database", "host"])
+def test_a_postgresql_host_and_database_are_not_named_to_the_probes(
+    wrong: str, tmp_path: Path, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.store.engine import make_engine
+
+    url = sa.engine.make_url(postgres_url_or_skip())
+    if wrong == "database":
+        url = url.set(database="acme_ledger_nowhere")
+        secrets = [b"acme_ledger_nowhere", str(url.host).encode()]
+    else:
+        url = url.set(host="db-acme-internal.invalid", database="acme_ledger")
+        secrets = [b"db-acme-internal", b"acme_ledger"]
+    server = Served(make_engine(url.render_as_string(hide_password=False)), clock, tmp_path)
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot.web.health"):
+            for body in _bodies(server):
+                for secret in secrets:
+                    assert secret not in body
+    finally:
+        server.close()
+    # The operator still learns why, from the log.
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert secrets[0].decode() in logged

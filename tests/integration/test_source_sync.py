@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -155,3 +156,26 @@ def test_sync_from_postgresql(engine: Engine, postgres_schema_url: str, source: 
     with engine.connect() as connection:
         row = connection.execute(sa.text("SELECT amount, paid_on FROM payment WHERE reference='P-2'")).one()
     assert (str(row.amount), str(row.paid_on)) == ("100.00", "2026-06-02")
+
+
+def test_control_characters_from_the_source_are_stored_without_them_and_kept_in_the_evidence(
+    engine: Engine, source: str
+) -> None:
+    raw = "上海恒通\x00\x1b[2J机电\x1b]8;;https://evil.example/\x07设备\u2066有限公司\u2069\x9b31m"
+    with sqlite3.connect(source.removeprefix("sqlite:///")) as connection:
+        connection.execute("UPDATE erp_customer SET title = ? WHERE code = 'C1'", (raw,))
+    reports = sync_source(engine, source, QUERIES, DEFAULTS, NOW)
+    customers = reports[0]
+    assert customers.warnings and "source.customers:1: name" in customers.warnings[0]
+    with engine.connect() as connection:
+        name = connection.execute(sa.text("SELECT name FROM customer WHERE id = 'C1'")).scalar_one()
+        bodies = connection.execute(
+            sa.text("SELECT body FROM evidence_event WHERE kind = 'import'")
+        ).scalars()
+        events = [json.loads(body)["data"] for body in bodies]
+    assert name == "上海恒通[2J机电]8;;https://evil.example/设备有限公司31m"
+    (event,) = [e for e in events if e["entity"] == "customers"]
+    assert event["as_imported"] == [{"line": 1, "column": "name", "value": raw}]
+    # The evidence's text is exactly what the source held; the next sync of the same rows changes nothing.
+    again = sync_source(engine, source, QUERIES, DEFAULTS, NOW)
+    assert again[0].inserted == again[0].updated == 0

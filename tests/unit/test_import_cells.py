@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 import pytest
 
-from bot.ingest.schema import ImportDefaults, country, country_timezone, currency
+from bot.ingest.schema import ImportDefaults, clean_cells, country, country_timezone, currency
 from bot.ingest.zones import present_day_zones
 
 SHANGHAI = ImportDefaults(country="CN", timezone="Asia/Shanghai", language="zh-CN")
@@ -54,3 +54,21 @@ def test_iso_4217_codes_in_use_are_accepted(text: str, stored: str) -> None:
 def test_other_currencies_are_refused(text: str, expected: str) -> None:
     with pytest.raises(ValueError, match=expected.replace("(", r"\(").replace(")", r"\)")):
         currency(text)
+
+
+def test_cells_lose_terminal_controls_and_bidi_overrides_and_keep_text_tabs_and_line_breaks() -> None:
+    cells = {
+        "name": "杭州\x1b[2J远航\x00\x7f\x85\x9b贸易\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069",
+        "address": "上海市\r\n浦东新区\tA座\n3楼\rX",
+        "tax_id": "שלום\u200e עולם",  # a left-to-right MARK is ordinary text in Hebrew or Arabic
+        "email": "ap@example.cn",
+    }
+    cleaned, columns = clean_cells(cells)
+    assert cleaned == {
+        "name": "杭州[2J远航贸易",
+        "address": "上海市\r\n浦东新区\tA座\n3楼X",
+        "tax_id": "שלום\u200e עולם",
+        "email": "ap@example.cn",
+    }
+    assert columns == ["name", "address"]
+    assert clean_cells({"name": "".join(map(chr, range(0x20)))}) == ({"name": "\t\n"}, ["name"])
