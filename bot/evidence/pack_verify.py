@@ -12,11 +12,10 @@ listed.
 from __future__ import annotations
 
 import hashlib
-import json
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import InputError
@@ -24,12 +23,12 @@ from bot.evidence.canonical import canonical_bytes
 from bot.evidence.checkpoint import parse_statement, verify_checkpoint_signature
 from bot.evidence.merkle import verify_consistency, verify_inclusion
 from bot.evidence.pack import PACK_FORMAT
+from bot.evidence.pack_reader import SIGNATURE_FILES, PackRefused
+from bot.evidence.pack_reader import PackArchive as _Pack
 from bot.evidence.verify import NotCanonical, parse_body, referenced_artifacts
 
 if TYPE_CHECKING:
     from asn1crypto import x509 as asn1_x509
-
-SIGNATURE_FILES = ("manifest.json", "manifest.p7s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,26 +85,6 @@ class PackReport:
         }
 
 
-class _Pack:
-    """The files of a pack, read once."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.files: dict[str, bytes] = {}
-        with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
-                name = info.filename
-                pure = PurePosixPath(name)
-                if info.is_dir():
-                    continue
-                if pure.is_absolute() or ".." in pure.parts or name in self.files:
-                    raise ValueError(f"unsafe or duplicate entry {name!r}")
-                self.files[name] = archive.read(info)
-
-    def json(self, name: str) -> Any:
-        return json.loads(self.files[name])
-
-
 def verify_pack(
     path: Path,
     trust: Sequence[asn1_x509.Certificate] = (),
@@ -123,10 +102,24 @@ def verify_pack(
     if not path.is_file():
         raise InputError(f"{path} does not exist")
     try:
-        pack = _Pack(path)
+        pack = _Pack(path)  # read with bounds: a zip bomb is refused, see bot/evidence/pack_reader.py
+    except PackRefused as exc:
+        report.add("pack", False, str(exc))
+        return report
     except (zipfile.BadZipFile, ValueError, OSError) as exc:
         report.add("pack", False, f"not a readable evidence pack (zip): {exc}")
         return report
+    with pack:
+        return _verify_opened(pack, report, trust, prior, tsa_trust)
+
+
+def _verify_opened(
+    pack: _Pack,
+    report: PackReport,
+    trust: Sequence[asn1_x509.Certificate],
+    prior: Path | None,
+    tsa_trust: Sequence[asn1_x509.Certificate],
+) -> PackReport:
     report.add("pack", True, f"{len(pack.files)} files")
     manifest = _manifest(pack, report)
     if manifest is None:
@@ -196,15 +189,18 @@ def _file_hashes(pack: _Pack, manifest: dict[str, Any], report: PackReport) -> N
     listed: dict[str, str] = manifest["files"]
     bad = 0
     for name, expected in sorted(listed.items()):
-        data = pack.files.get(name)
-        if data is None:
+        if name not in pack.files:
             bad += not report.add(name, False, "listed in the manifest but missing from the pack")
-        elif hashlib.sha256(data).hexdigest() != expected:
+            continue
+        digest = pack.sha256(name)  # streamed, within bounds
+        if digest is None:
+            bad += not report.add(name, False, pack.problem(name) or "cannot be read")
+        elif digest != expected:
             bad += not report.add(
                 name, False, "its SHA-256 differs from the manifest's: the file was altered"
             )
     for name in sorted(set(pack.files) - set(listed) - set(SIGNATURE_FILES)):
-        bad += not report.add(name, False, "in the pack but not in the manifest")
+        bad += not report.add(name, False, "in the pack but not in the manifest (not read)")
     bad += not _sums_match(pack, listed, report)
     if not bad:
         report.add("files", True, f"{len(listed)} files match the manifest")
@@ -328,10 +324,8 @@ def _consistency(
 def _prior(prior: Path, manifest: dict[str, Any], root: bytes, size: int, report: PackReport) -> None:
     label = f"prior {prior.name}"
     try:
-        with zipfile.ZipFile(prior) as archive:
-            old = json.loads(archive.read("manifest.json"))["checkpoint"]
-            old_statement = archive.read(old["statement"])
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        old_statement = _prior_statement(prior)
+    except (OSError, KeyError, TypeError, ValueError, zipfile.BadZipFile) as exc:
         report.add(label, False, f"cannot read the earlier pack's checkpoint: {exc}")
         return
     fields = parse_statement(old_statement)
@@ -365,6 +359,16 @@ def _prior(prior: Path, manifest: dict[str, Any], root: bytes, size: int, report
         f"this pack carries no proof that its log extends the earlier checkpoint ({old_size} events, "
         f"root {old_root[:16]}…): that checkpoint is not one this log grew from",
     )
+
+
+def _prior_statement(prior: Path) -> bytes:
+    """The checkpoint statement of the earlier pack, read with the same bounds as the pack's own."""
+    with _Pack(prior) as earlier:
+        name = earlier.json("manifest.json")["checkpoint"]["statement"]
+        statement = earlier.files.get(name)
+        if statement is None:
+            raise ValueError(earlier.problem(name) or f"{name} is missing")
+        return statement
 
 
 def _artifacts(pack: _Pack, manifest: dict[str, Any], report: PackReport) -> None:
