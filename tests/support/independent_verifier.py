@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -59,8 +60,8 @@ def verify(path: Path, *, pdfsig: bool = True) -> Verdict:
     verdict = Verdict(str(path))
     try:
         files = _read(path)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        verdict.fail(f"not a readable pack: {exc}")
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError, ValueError) as exc:
+        verdict.fail(f"not a readable pack: {type(exc).__name__}: {exc}")
         return verdict
     if any(name not in files for name in SIGNATURE_FILES):
         verdict.fail("manifest.json or manifest.p7s is missing")
