@@ -173,3 +173,19 @@ def test_a_missing_witness_is_named_unless_there_is_nothing_to_witness(
     assert "does not exist" in problem.message and "[evidence] witness_dir" in problem.message
     elsewhere.mkdir()
     assert "holds no checkpoint" in verify_database(engine, None, witness=elsewhere).all_problems[0].message
+
+
+def test_a_witnessed_checkpoint_unlike_the_database_s_is_checked_on_its_own(
+    engine: Engine, tmp_path: Path, trial_certificate: Any
+) -> None:
+    settings = _settings(tmp_path, trial_certificate)
+    first = _grow(engine, settings, 0)
+    signature = settings.witness_dir / f"00000001-{first.tree_size}.p7s"
+    signature.chmod(0o644)
+    data = bytearray(signature.read_bytes())
+    data[-40] ^= 0x01  # inside the signature value
+    signature.write_bytes(bytes(data))
+    report = verify_database(engine, None, witness=settings.witness_dir)
+    (problem,) = report.all_problems
+    assert problem.item == "witness:1" and str(signature.with_suffix("")) in problem.message
+    assert "signature" in problem.message
