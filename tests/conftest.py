@@ -72,12 +72,13 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 
 def bypass_triggers(connection: sa.Connection) -> None:
-    """Let a tamper test change evidence rows, as an attacker with database access could."""
+    """Let a tamper test change evidence rows and checkpoints, as an attacker with database access could."""
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql("SET session_replication_role = replica")
     else:
-        connection.exec_driver_sql("DROP TRIGGER IF EXISTS evidence_event_no_update")
-        connection.exec_driver_sql("DROP TRIGGER IF EXISTS evidence_event_no_delete")
+        for table in ("evidence_event", "checkpoint"):
+            connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_no_update")
+            connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_no_delete")
 
 
 @pytest.fixture

@@ -166,12 +166,19 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
     console.print(f"5. aging as of {day} (`dunbot report aging --as-of {day}`):")
     print_aging(aging_report(engine, settings, day))
 
-    verification = verify_database(engine, settings.path(settings.evidence.artifact_dir))
+    verification = verify_database(
+        engine, settings.path(settings.evidence.artifact_dir), witness=settings.witness_dir
+    )
     status = "[green]verified[/]" if verification.ok else "[red]FAILED[/]"
     console.print(
         f"6. evidence log: {verification.log.events_checked} event(s), "
         f"{verification.log.artifacts_checked} artifact(s) and {verification.checkpoints_checked} signed "
         f"checkpoint(s), {status} (`dunbot evidence verify --db`)"
+    )
+    console.print(
+        f"   witness {settings.witness_dir}: {verification.insider.witnessed} checkpoint(s) kept outside "
+        "the database; the log was checked to extend each (RFC 9162 consistency proofs)",
+        highlight=False,
     )
     pack = _export_demo_pack(engine, settings, day, exported, directory, console)
     console.rule()

@@ -123,6 +123,8 @@ def evidence_verify(
         return
     from bot.evidence.service import verify_database
 
+    if witness is not None and not witness.is_dir():
+        raise typer.BadParameter(f"{witness} is not a folder", param_hint="--witness")
     settings = settings_from_config()
     with err.status("verifying the evidence log ..."):
         report = verify_database(

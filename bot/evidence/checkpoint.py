@@ -23,19 +23,19 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
+from bot.errors import EvidenceError
 from bot.evidence.canonical import format_instant
-from bot.evidence.merkle import CompactRange
-from bot.evidence.tree_store import leaf_of, store_nodes
+from bot.evidence.merkle import CompactRange, TreeProofs, verify_consistency
+from bot.evidence.tree_store import StoredTree, leaf_of, store_nodes, whole_tree
 from bot.store import tables
 
 if TYPE_CHECKING:
@@ -148,12 +148,31 @@ def _leaf_hashes_after(connection: Connection, after: int) -> Any:
     return connection.execute(statement)
 
 
+@dataclass(frozen=True, slots=True)
+class TreeHead:
+    """A tree size and root signed earlier and kept outside the database (a witnessed checkpoint):
+    what a new checkpoint must extend."""
+
+    tree_size: int
+    root: bytes
+    label: str  # how an error names it: "witnessed checkpoint 12 (/srv/witness)"
+
+
 def create_checkpoint(
-    engine: Engine, signer: NoticeSigner, origin: str, now: datetime, reason: str
+    engine: Engine,
+    signer: NoticeSigner,
+    origin: str,
+    now: datetime,
+    reason: str,
+    *,
+    extends: TreeHead | None = None,
 ) -> Checkpoint | None:
     """Sign a checkpoint of the whole log as it is now; the latest one when the log has not grown.
 
-    None when the log is empty. The tree is extended from the last checkpoint's compact range.
+    None when the log is empty. The tree is extended from the last checkpoint's compact range. With
+    ``extends``, nothing is signed unless the new tree is a consistent extension of that head (RFC 9162
+    §2.1.4): a log rewritten since it was witnessed raises :class:`EvidenceError` instead. Ids are
+    assigned here, under the lock, one after the other: a gap in them means a checkpoint was removed.
     """
     with Session(engine) as session:
         connection = session.connection()
@@ -163,6 +182,7 @@ def create_checkpoint(
         compact = CompactRange()
         if last is not None:
             compact = CompactRange.from_json(last.tree_size, json.loads(last.compact_range))
+        start_root = compact.root()
         expected = compact.size + 1
         made: list[tuple[int, int, bytes]] = []
         for row in _leaf_hashes_after(connection, compact.size):
@@ -175,14 +195,20 @@ def create_checkpoint(
             return None
         if last is not None and compact.size == last.tree_size:
             return last
+        if extends is not None and not (
+            extends.tree_size == (last.tree_size if last else 0) and extends.root == start_root
+        ):
+            # The usual case (the witness holds the last checkpoint) is consistent by construction.
+            _require_extension(connection, extends, compact.size, compact.root())
         root = compact.root().hex()
         statement = statement_text(origin, compact.size, root, now)
         signature = signer.sign_detached(statement)
         token = signer.timestamp_token(statement)
-        insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        highest = sa.select(sa.func.coalesce(sa.func.max(checkpoint_t.c.id), 0))
+        next_id = connection.execute(highest).scalar_one()
         connection.execute(
-            insert(checkpoint_t)
-            .values(
+            sa.insert(checkpoint_t).values(
+                id=next_id + 1,
                 tree_size=compact.size,
                 root_hash=root,
                 at=now,
@@ -193,13 +219,49 @@ def create_checkpoint(
                 compact_range=json.dumps(compact.as_json()),
                 reason=reason,
             )
-            .on_conflict_do_nothing()
         )
-        row = connection.execute(
-            sa.select(checkpoint_t).where(checkpoint_t.c.tree_size == compact.size)
-        ).one()
+        row = connection.execute(sa.select(checkpoint_t).where(checkpoint_t.c.id == next_id + 1)).one()
         session.commit()
     return _row_to_checkpoint(row)
+
+
+def require_extension(engine: Engine, head: TreeHead) -> None:
+    """Raise :class:`EvidenceError` unless the log as it is now is a consistent extension of ``head``."""
+    with engine.connect() as connection:
+        size = connection.execute(sa.select(sa.func.count()).select_from(event_t)).scalar_one()
+        _require_extension(connection, head, size, None)
+
+
+def _require_extension(connection: Connection, head: TreeHead, size: int, root: bytes | None) -> None:
+    """Raise unless the tree of ``size`` leaves extends ``head``, by an RFC 9162 consistency proof: to
+    ``root`` (what is about to be signed), or to the root of the log's leaves when None.
+
+    The proof is built from the stored nodes (a few reads) and, when that does not verify, from every
+    leaf; either way only a proof that verifies against ``head``'s signed root lets anything go on.
+    """
+    nothing = "; nothing is signed: run `dunbot evidence verify --db`"
+    if size < head.tree_size:
+        raise EvidenceError(
+            f"the log has {size} events but {head.label} covers {head.tree_size}: "
+            f"events were removed{nothing}"
+        )
+    trees: list[Callable[[], TreeProofs]] = [
+        lambda: StoredTree(connection, size),
+        lambda: whole_tree(connection, size),
+    ]
+    for tree in trees:
+        try:
+            proofs = tree()
+            proof = proofs.consistency_proof(head.tree_size)
+            new_root = proofs.root() if root is None else root
+        except EvidenceError:
+            continue
+        if verify_consistency(head.tree_size, size, head.root, new_root, proof):
+            return
+    raise EvidenceError(
+        f"the log is not a consistent extension of {head.label}: an event it covers was altered, "
+        f"removed or reordered{nothing}"
+    )
 
 
 # --- verification (offline: statement, signature, certificate and token are all there is) ----------

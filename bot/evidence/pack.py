@@ -48,13 +48,14 @@ from bot.config import Settings
 from bot.errors import EvidenceError, InputError
 from bot.evidence.artifacts import ArtifactStore
 from bot.evidence.canonical import format_instant
-from bot.evidence.checkpoint import Checkpoint, all_checkpoints, create_checkpoint
+from bot.evidence.checkpoint import Checkpoint, all_checkpoints
 from bot.evidence.chronology import chronology_rows, render_chronology
 from bot.evidence.log import EventKind, NewEvent, append_events
 from bot.evidence.merkle import TreeProofs, verify_consistency, verify_inclusion
 from bot.evidence.pack_readme import readme_text
 from bot.evidence.tree_store import StoredTree, whole_tree
 from bot.evidence.verify import referenced_artifacts
+from bot.evidence.witness import require_extended, witnessed_checkpoint
 from bot.store import tables
 from bot.store.engine import require_schema
 
@@ -157,13 +158,14 @@ def export_pack(
     with engine.connect() as connection:
         case = find_case(connection, customer, invoice)
         before = all_checkpoints(connection)
+    require_extended(engine, settings.witness_dir)  # a log rewritten since it was witnessed: no pack
     store = ArtifactStore(settings.path(settings.evidence.artifact_dir))
     origin = settings.company.legal_name
     signer = company_signer(settings)
     try:
         previous = before[-1] if before else None
         export_seq = _record_export(engine, case, out, actor, now, previous)
-        checkpoint = create_checkpoint(engine, signer, origin, now, "export")
+        checkpoint = witnessed_checkpoint(engine, signer, settings, now, "export")
         assert checkpoint is not None  # the log has at least the export event
         with engine.connect() as connection:
             rows = _case_rows(connection, case, checkpoint.tree_size)

@@ -18,18 +18,19 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bot.config import Settings
-from bot.errors import NoticeUnavailable, SigningFailed
+from bot.errors import EvidenceError, NoticeUnavailable, SigningFailed
 from bot.evidence.artifacts import ArtifactStore
 from bot.evidence.checkpoint import (
     Checkpoint,
     all_checkpoints,
-    create_checkpoint,
     parse_statement,
     verify_checkpoint_signature,
 )
+from bot.evidence.insider import InsiderReport, check_insider
 from bot.evidence.merkle import HASH_SIZE, MerkleTree, verify_consistency
 from bot.evidence.tree_store import stored_nodes
 from bot.evidence.verify import Problem, VerificationReport, event_t, verify_log
+from bot.evidence.witness import read_witness, witnessed_checkpoint
 from bot.store.engine import make_engine, require_schema
 
 if TYPE_CHECKING:
@@ -51,9 +52,12 @@ def checkpoint_now(engine: Engine, settings: Settings, now: datetime, reason: st
         log.warning("no evidence checkpoint: %s", exc)
         return None
     try:
-        return create_checkpoint(engine, signer, settings.company.legal_name, now, reason)
+        return witnessed_checkpoint(engine, signer, settings, now, reason)
     except SigningFailed as exc:
         log.warning("no evidence checkpoint: %s", exc)
+        return None
+    except EvidenceError as exc:  # the log is not what the witness saw: nothing is signed over it
+        log.error("no evidence checkpoint: %s", exc)
         return None
     finally:
         signer.close()
@@ -67,6 +71,7 @@ class DatabaseReport:
     checkpoints_checked: int = 0
     latest_checkpoint: Checkpoint | None = None
     problems: list[Problem] = field(default_factory=list)
+    insider: InsiderReport = field(default_factory=InsiderReport)  # witness, ids, cycles, unsigned tail
 
     @property
     def ok(self) -> bool:
@@ -100,21 +105,29 @@ def verify_database(
     """
     require_schema(engine)
     if engine.dialect.name != "sqlite" or _in_memory(engine):
-        return _verify_database(engine, artifact_dir, workers)
+        return _verify_database(engine, artifact_dir, workers, trust, witness)
     # Read without the write lock (the daemon may be sending meanwhile), and in parallel.
     reader = make_engine(engine.url.render_as_string(hide_password=False), read_only=True)
     try:
-        return _verify_database(reader, artifact_dir, workers)
+        return _verify_database(reader, artifact_dir, workers, trust, witness)
     finally:
         reader.dispose()
 
 
-def _verify_database(engine: Engine, artifact_dir: Path | None, workers: int | None) -> DatabaseReport:
+def _verify_database(
+    engine: Engine,
+    artifact_dir: Path | None,
+    workers: int | None,
+    trust: Sequence[asn1_x509.Certificate] = (),
+    witness: Path | None = None,
+) -> DatabaseReport:
     store = ArtifactStore(artifact_dir) if artifact_dir is not None else None
     with engine.connect() as connection:
         count, highest = connection.execute(sa.select(sa.func.count(), sa.func.max(event_t.c.seq))).one()
+    # The witness first, then the checkpoints, then the log: each read finds at least what the one
+    # before it names (a checkpoint is published after it is committed, and covers older events).
+    witnessed = read_witness(witness) if witness is not None else None
     with engine.connect() as connection:
-        # Before the log: whatever a checkpoint writes meanwhile covers events the log read has.
         checkpoints = all_checkpoints(connection)
         nodes = stored_nodes(connection).all()
     ranges = _ranges(highest or 0, _workers(engine, count, workers))
@@ -170,6 +183,9 @@ def _verify_database(engine: Engine, artifact_dir: Path | None, workers: int | N
                 )
         previous = checkpoint
     report.latest_checkpoint = checkpoints[-1] if checkpoints else None
+    with engine.connect() as connection:
+        report.insider = check_insider(connection, checkpoints, tree, witnessed, trust)
+    report.problems.extend(report.insider.problems)
     return report
 
 

@@ -12,7 +12,6 @@ import asyncio
 import logging
 import os
 import socket
-import ssl
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bot.channels.base import Sender
+from bot.channels.email_transport import email_sender
 from bot.config import Settings, secret
 from bot.domain.decisions import DecisionStatus, PlanDecision
 from bot.domain.ledger import Channel, CustomerLedger
@@ -98,29 +98,7 @@ def build_senders(settings: Settings) -> dict[Channel, Sender]:
     senders: dict[Channel, Sender] = {
         Channel.LETTER: LetterQueueSender(settings.path(settings.letter.queue_dir))
     }
-    email = settings.email
-    if email.transport == "smtp":
-        from bot.channels.smtp import SmtpSender
-
-        password = secret(email.password_env, "email.password_env") if email.username else None
-        tls_context = (
-            ssl.create_default_context(cafile=str(settings.path(email.ca_file))) if email.ca_file else None
-        )
-        senders[Channel.EMAIL] = SmtpSender(
-            host=email.host,
-            port=email.port,
-            starttls=email.starttls,
-            username=email.username,
-            password=password,
-            from_address=email.from_address,
-            timeout=float(email.timeout_seconds),
-            tls_context=tls_context,
-            connections=settings.outreach.concurrency,
-        )
-    else:
-        senders[Channel.EMAIL] = FileSender(
-            Channel.EMAIL, settings.path(email.drop_dir), from_address=email.from_address
-        )
+    senders[Channel.EMAIL] = email_sender(settings, connections=settings.outreach.concurrency)
     sms, voice = settings.sms, settings.voice
     if sms.transport == "twilio" or voice.transport == "twilio":
         from bot.channels.twilio import TwilioSmsSender, TwilioVoiceSender

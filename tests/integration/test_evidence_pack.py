@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import io
 import json
+import shutil
 import subprocess
 import zipfile
 from datetime import UTC, date, datetime, timedelta
@@ -452,8 +453,9 @@ def test_a_rewritten_history_does_not_extend_an_older_checkpoint(
     world: tuple[Engine, Settings], tmp_path: Path
 ) -> None:
     """An attacker with the database (and the key) rewrites event 1 consistently — new hashes, a new
-    chain — and deletes the checkpoints. The database alone cannot know; the checkpoint an earlier
-    pack showed can."""
+    chain — and deletes the checkpoints, the cycles and the witness folder too. The database alone
+    cannot know; the checkpoint an earlier pack showed can. (With the witness in place the export is
+    refused: tests/drills/test_insider_witness.py.)"""
     engine, settings = world
     _export(engine, settings, tmp_path / "genuine.zip", customer="C1")
     with engine.begin() as connection:
@@ -485,7 +487,10 @@ def test_a_rewritten_history_does_not_extend_an_older_checkpoint(
     problems = _problems(engine, settings)
     assert [item for _, item in problems] == [f"checkpoint:{c}" for c in stale]  # only the checkpoints know
     with engine.begin() as connection:
+        bypass_triggers(connection)
         connection.execute(sa.text("DELETE FROM checkpoint"))
+        connection.execute(sa.text("DELETE FROM cycle_run"))
+    shutil.rmtree(settings.witness_dir)
     assert _problems(engine, settings) == []  # a perfectly consistent forgery, on its own
     _export(engine, settings, tmp_path / "forged.zip", customer="C1")
     assert verify_pack(tmp_path / "forged.zip").ok
@@ -500,9 +505,12 @@ def test_an_altered_checkpoint_row_is_named(world: tuple[Engine, Settings]) -> N
     with engine.begin() as connection:
         checkpoint = connection.execute(sa.text("SELECT id, statement FROM checkpoint LIMIT 1")).one()
         forged = checkpoint.statement.replace("tree_size: ", "tree_size: 1")
-        connection.execute(
-            sa.text("UPDATE checkpoint SET statement = :s WHERE id = :id"), {"s": forged, "id": checkpoint.id}
-        )
+    change = sa.text("UPDATE checkpoint SET statement = :s WHERE id = :id")
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as connection:
+        connection.execute(change, {"s": forged, "id": checkpoint.id})
+    with engine.begin() as connection:
+        bypass_triggers(connection)
+        connection.execute(change, {"s": forged, "id": checkpoint.id})
     problems = _problems(engine, settings)
     assert (None, f"checkpoint:{checkpoint.id}") in problems
 

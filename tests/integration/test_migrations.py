@@ -191,3 +191,51 @@ def test_upgrading_to_0007_keeps_disputes_people_recorded_through_the_next_impor
         status = dict(connection.execute(sa.text("SELECT number, status FROM invoice")).all())
     assert status == {"OPENED": "disputed", "CLOSED": "open", "AT-SOURCE": "disputed"}
     engine.dispose()
+
+
+def test_upgrading_to_0010_keeps_the_checkpoints_and_makes_them_append_only(
+    db_url: str, notice_signer: object
+) -> None:
+    """A database with checkpoints from before 0010: they stay, refuse change, and the ids go on gapless."""
+    from datetime import UTC, datetime, timedelta
+
+    import sqlalchemy as sa
+    from sqlmodel import Session
+
+    from bot.evidence.checkpoint import create_checkpoint
+    from bot.evidence.log import EventKind, NewEvent, append_events
+    from bot.evidence.service import verify_database
+
+    engine = make_engine(db_url)
+    command.upgrade(alembic_config(engine), "0009")
+    at = datetime(2026, 6, 1, tzinfo=UTC)
+
+    def grow_and_sign(hour: int) -> object:
+        with Session(engine) as session:
+            append_events(session, at, [NewEvent(kind=EventKind.ALERT, actor="test", data={"h": hour})])
+            session.commit()
+        return create_checkpoint(engine, notice_signer, "Xinghe", at + timedelta(hours=hour), "hourly")  # type: ignore[arg-type]
+
+    grow_and_sign(1)
+    grow_and_sign(2)
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE checkpoint SET reason = 'cycle' WHERE id = 1"))  # allowed before
+    upgrade(engine)
+    for statement in ("UPDATE checkpoint SET reason = 'x'", "DELETE FROM checkpoint WHERE id = 2"):
+        with (
+            pytest.raises(sa.exc.DBAPIError, match="checkpoint is append-only"),
+            engine.begin() as connection,
+        ):
+            connection.execute(sa.text(statement))
+    if engine.dialect.name == "postgresql":
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as connection:
+            connection.execute(sa.text("TRUNCATE checkpoint"))
+    grow_and_sign(3)
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT id, tree_size, reason FROM checkpoint ORDER BY id")).all()
+    assert [tuple(row) for row in rows] == [(1, 1, "cycle"), (2, 2, "hourly"), (3, 3, "hourly")]
+    assert verify_database(engine, None).ok
+    command.downgrade(alembic_config(engine), "0009")  # and back: the triggers go with it
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE checkpoint SET reason = 'export' WHERE id = 3"))
+    engine.dispose()

@@ -130,8 +130,53 @@ def database_report_json(report: Any) -> dict[str, Any]:
             if latest
             else None
         ),
+        **insider_json(report.insider),
         "problems": [{"seq": p.seq, "item": p.item, "message": p.message} for p in report.all_problems],
     }
+
+
+def insider_json(insider: Any) -> dict[str, Any]:
+    """The witness and the events no checkpoint covers yet, for `verify --db --json`."""
+    unsigned = insider.unsigned
+    return {
+        "witness": (
+            {
+                "folder": str(insider.witness),
+                "found": insider.witness_found,
+                "checkpoints": insider.witnessed,
+                "note": insider.witness_note or None,
+            }
+            if insider.witness is not None
+            else None
+        ),
+        "after_newest_checkpoint": {
+            "events": unsigned.events,
+            "first_seq": unsigned.first_seq,
+            "last_seq": unsigned.last_seq,
+            "oldest_at": unsigned.oldest_at.isoformat() if unsigned.oldest_at else None,
+        },
+    }
+
+
+def insider_lines(insider: Any, ok: bool) -> list[str]:
+    """What `verify --db` says of the witness and of the events no checkpoint covers yet."""
+    lines = []
+    if insider.witness is not None and insider.witness_note:
+        lines.append(f"witness {escape(str(insider.witness))}: {escape(insider.witness_note)}")
+    elif insider.witness is not None and ok:
+        lines.append(
+            f"witness {escape(str(insider.witness))}: {insider.witnessed} checkpoint(s), each signed, "
+            "each in the database, and the log extends each (RFC 9162 consistency proofs)"
+        )
+    unsigned = insider.unsigned
+    if unsigned.events:
+        since = f", the oldest from {unsigned.oldest_at:%Y-%m-%d %H:%M:%S} UTC" if unsigned.oldest_at else ""
+        lines.append(
+            f"{unsigned.events} event(s) after the newest checkpoint (#{unsigned.first_seq}–"
+            f"#{unsigned.last_seq}{since}): no signature covers them yet; the next checkpoint (after a "
+            "cycle, hourly, or an export) will"
+        )
+    return lines
 
 
 def print_database_report(report: Any) -> None:
@@ -152,3 +197,5 @@ def print_database_report(report: Any) -> None:
             f"{report.log.artifacts_checked} artifact(s), chain head #{report.log.head_seq} "
             f"{report.log.head_chain_hash or '-'}{signed}"
         )
+    for line in insider_lines(report.insider, report.ok):
+        out.print(line, highlight=False)
