@@ -25,8 +25,10 @@ import zipfile
 from base64 import b64encode
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from asn1crypto import keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -35,10 +37,18 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
+from bot.config import Settings, SigningSettings
+from bot.evidence.anchors import certificate_name, company_anchor, named
+from bot.evidence.checkpoint import create_checkpoint
+from bot.evidence.log import EventKind, NewEvent, append_events
+from bot.evidence.service import verify_database
 from bot.render.signing import NoticeSigner
+from bot.render.verification import load_trust_anchors
 from tests.acceptance.test_notice_cli import AS_OF, CUSTOMERS, INVOICES, dunbot
-from tests.conftest import require_cjk_font
+from tests.conftest import bypass_triggers, require_cjk_font
 from tests.support.tsa_server import TsaServer
 
 COMPANY_PEM = "signing/trial-signing.pem"  # the company's certificate in a folder `dunbot init` made
@@ -154,6 +164,52 @@ def test_finding_4_checkpoints_resigned_with_a_same_name_certificate_fail_verify
     assert report["anchor"]["certificates"][0]["sha256"] == company_sha
     signer_problems = [p["message"] for p in report["problems"] if p["item"].startswith("checkpoint:")]
     assert signer_problems and all(forged_sha in m and company_sha in m for m in signer_problems)
+
+
+def test_finding_4_on_sqlite_and_postgresql(
+    engine: Engine, tmp_path: Path, trial_certificate: Any, notice_signer: NoticeSigner
+) -> None:
+    # The same drill below the command line, on both databases: the company's signed checkpoints,
+    # re-signed in place by an insider with a self-made certificate of the company's name.
+    start = datetime(2026, 6, 10, 1, 0, tzinfo=UTC)
+    for minute in range(2):
+        with Session(engine) as session:
+            event = NewEvent(EventKind.PAYMENT, "import", {"reference": f"P-{minute}"}, customer="C1")
+            append_events(session, start + timedelta(minutes=minute), [event])
+            session.commit()
+        create_checkpoint(engine, notice_signer, "上海星河精密机械有限公司", datetime.now(UTC), "cycle")
+    settings = Settings(signing=SigningSettings(pkcs12=str(trial_certificate.pkcs12)), base_dir=tmp_path)
+    anchor, why = company_anchor(settings)
+    assert anchor is not None and why == ""
+    assert verify_database(engine, None, trust=anchor).ok
+
+    forged = NoticeSigner.from_pkcs12(
+        _same_name_certificate(trial_certificate.certificate_pem, tmp_path), None
+    )
+    try:
+        with engine.begin() as connection:
+            bypass_triggers(connection)
+            if connection.dialect.name == "sqlite":
+                for name in connection.exec_driver_sql(
+                    "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'checkpoint'"
+                ).scalars():
+                    connection.exec_driver_sql(f'DROP TRIGGER "{name}"')
+            for checkpoint_id, statement in connection.exec_driver_sql(
+                "SELECT id, statement FROM checkpoint"
+            ):
+                signature = b64encode(forged.sign_detached(statement.encode("utf-8"))).decode("ascii")
+                connection.execute(
+                    sa.text("UPDATE checkpoint SET signature = :s, certificate = :c WHERE id = :i"),
+                    {"s": signature, "c": forged.certificate_pem, "i": checkpoint_id},
+                )
+        forged_pem = forged.certificate_pem
+    finally:
+        forged.close()
+    for trust in (anchor, load_trust_anchors([trial_certificate.certificate_pem])):
+        report = verify_database(engine, None, trust=trust)
+        failures = [p.message for p in report.problems if p.item.startswith("checkpoint:")]
+        assert not report.ok and len(failures) == 2, failures
+        assert all(certificate_name(forged_pem) in m and named(anchor.certificates[0]) in m for m in failures)
 
 
 def test_verify_db_names_its_anchor_and_says_when_it_has_none(copy: Path) -> None:
