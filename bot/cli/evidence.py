@@ -83,7 +83,11 @@ def evidence_verify(
     trust: Annotated[
         list[Path] | None,
         typer.Option(
-            "--trust", metavar="CERT", help="Certificate (PEM/DER) the signer must chain to; repeatable."
+            "--trust",
+            metavar="CERT",
+            help="Certificate (PEM/DER) every signer must be or chain to; repeatable (with --db the "
+            "default is the configured company certificate; a pack without it is checked for one "
+            "signer only).",
         ),
     ] = None,
     tsa_trust: Annotated[

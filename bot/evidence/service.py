@@ -29,6 +29,7 @@ from bot.evidence.checkpoint import (
     verify_checkpoint_signature,
 )
 from bot.evidence.merkle import HASH_SIZE, MerkleTree, verify_consistency
+from bot.evidence.timestamps import TimestampCheck
 from bot.evidence.tree_store import stored_nodes
 from bot.evidence.verify import Problem, VerificationReport, event_t, verify_log
 from bot.store.engine import make_engine, require_schema
@@ -70,6 +71,7 @@ class DatabaseReport:
     problems: list[Problem] = field(default_factory=list)
     anchor: Anchor | None = None  # what every checkpoint's signer was checked against
     unanchored_why: str = ""  # without an anchor: why there is none
+    timestamps: list[TimestampCheck] = field(default_factory=list)  # the checkpoints' tokens that hold
 
     @property
     def ok(self) -> bool:
@@ -147,12 +149,14 @@ def _verify_database(
         checkpoints = all_checkpoints(connection)
         nodes = stored_nodes(connection).all()
     ranges = _ranges(highest or 0, _workers(engine, count, workers))
+    stamps: list[TimestampCheck] = []
     if len(ranges) > 1:
         url = engine.url.render_as_string(hide_password=False)
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited connections
         with ProcessPoolExecutor(len(ranges), mp_context=context) as pool:
             futures = [pool.submit(_verify_range, url, artifact_dir, a, b) for a, b in ranges]
-            signatures = [checkpoint_problems(c, trust, tsa_trust) for c in checkpoints]  # meanwhile, here
+            # meanwhile, here
+            signatures = [checkpoint_problems(c, trust, tsa_trust, stamps) for c in checkpoints]
             parts = [future.result() for future in futures]
         log_report, leaves = _merge(parts)
         del parts  # their leaves are in the merged copy
@@ -160,8 +164,8 @@ def _verify_database(
         leaves = bytearray()
         with engine.connect() as connection:
             log_report = verify_log(connection, store, leaves)
-        signatures = [checkpoint_problems(c, trust, tsa_trust) for c in checkpoints]
-    report = DatabaseReport(log=log_report)
+        signatures = [checkpoint_problems(c, trust, tsa_trust, stamps) for c in checkpoints]
+    report = DatabaseReport(log=log_report, timestamps=stamps)
     tree = MerkleTree(leaves)
     report.problems.extend(_node_problems(nodes, tree))
     previous: Checkpoint | None = None
@@ -286,11 +290,13 @@ def checkpoint_problems(
     checkpoint: Checkpoint,
     trust: Sequence[asn1_x509.Certificate] = (),
     tsa_trust: Sequence[asn1_x509.Certificate] = (),
+    stamps: list[TimestampCheck] | None = None,
 ) -> list[str]:
     """What is wrong with a stored checkpoint's statement, signature and timestamp (empty: nothing).
 
     With ``trust``, a signer that is not one of those certificates and does not chain to one is wrong.
-    A timestamp whose time does not count is not (the signature holds without it).
+    A timestamp whose time does not count is not (the signature holds without it); a token that
+    holds is appended to ``stamps``, verified or not.
     """
     fields = parse_statement(checkpoint.statement)
     if fields is None:
@@ -307,6 +313,8 @@ def checkpoint_problems(
         tsa_trust=tsa_trust,
     )
     problems.extend(check.problems)
+    if stamps is not None and check.timestamp is not None:
+        stamps.append(check.timestamp)
     try:
         json.loads(checkpoint.compact_range)
     except ValueError:

@@ -422,6 +422,23 @@ def test_finding_6_a_backdated_token_from_a_self_made_digicert_is_never_a_verifi
         assert "outside the signer's certificate validity" in stamp["why"]
         assert "dated before the statement" in stamp["why"]
 
+    # The same token put in the database's newest checkpoint row: `verify --db` does not count it.
+    with sqlite3.connect(copy / "dunbot.db") as connection:
+        for (name,) in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'checkpoint'"
+        ).fetchall():
+            connection.execute(f'DROP TRIGGER "{name}"')
+        connection.execute(
+            "UPDATE checkpoint SET timestamp = ? WHERE statement = ?",
+            (b64encode(token).decode("ascii"), statement.decode("utf-8")),
+        )
+    args = ("evidence", "verify", "--db", "--tsa-trust", str(digicert_root))
+    database = json.loads(dunbot(copy, *args, "--json").stdout)
+    assert database["ok"] is True and database["timestamps"]["verified"] == 0
+    assert database["timestamps"]["latest"]["verified"] is False
+    people = dunbot(copy, *args)
+    assert "timestamped 2020" not in people.stdout and "0 of 1 verified" in people.stdout
+
 
 def test_finding_6_a_token_over_another_statement_fails_the_pack(copy: Path, tmp_path: Path) -> None:
     pack = tmp_path / "c1.zip"
@@ -464,6 +481,10 @@ def test_finding_6_a_local_tsa_token_counts_with_its_anchor(
     assert "dunbot test timestamp authority" in stamp["authority"]
     people = dunbot(copy, *args)
     assert "(verified)" in people.stdout and "UNVERIFIED" not in people.stdout
+    database = json.loads(
+        dunbot(copy, "evidence", "verify", "--db", "--tsa-trust", str(tsa_pem), "--json").stdout
+    )
+    assert database["ok"] is True and database["timestamps"]["latest"]["verified"] is True
 
     # [signing] tsa_trust in the config is the default TSA anchor.
     _set_signing(config, 'tsa_trust = "tsa-ca.pem"')

@@ -128,6 +128,11 @@ def database_report_json(report: Any) -> dict[str, Any]:
         "anchored": report.anchor is not None,
         "anchor": report.anchor.as_json() if report.anchor is not None else None,
         "signer_note": database_signer_note(report),
+        "timestamps": {
+            "verified": sum(1 for stamp in report.timestamps if stamp.verified),
+            "unverified": sum(1 for stamp in report.timestamps if not stamp.verified),
+            "latest": report.timestamps[-1].as_json() if report.timestamps else None,
+        },
         "latest_checkpoint": (
             {"id": latest.id, "tree_size": latest.tree_size, "root_hash": latest.root_hash}
             if latest
@@ -147,6 +152,13 @@ def database_signer_note(report: Any) -> str:
         f"the checkpoints were NOT checked against an anchor ({report.unanchored_why}); the newest is "
         f"signed by {report.latest_signer}; pass --trust CERT to check them"
     )
+
+
+def database_timestamp_note(stamps: list[Any]) -> str:
+    """How many checkpoint timestamps count; the newest's time only when it does."""
+    verified = sum(1 for stamp in stamps if stamp.verified)
+    latest = stamps[-1]
+    return f"timestamps: {verified} of {len(stamps)} verified; the newest checkpoint's: {latest.describe()}"
 
 
 def print_database_report(report: Any) -> None:
@@ -170,3 +182,5 @@ def print_database_report(report: Any) -> None:
         note = database_signer_note(report)
         style = "" if report.anchor is not None else "[yellow]warning[/]: "
         out.print(f"{style}{escape(note)}", highlight=False)
+        if report.timestamps:
+            out.print(escape(database_timestamp_note(report.timestamps)), highlight=False)
