@@ -4,9 +4,11 @@ Checked, each as one item of the report, in this order: the zip and its manifest
 signature; every file against the SHA-256 the manifest lists (and no file unlisted); the checkpoint's
 statement, signature and timestamp; every event (content hash, canonical form, seq, leaf hash and
 inclusion proof against the checkpoint root); every artifact (present, named by its hash, named by an
-event); every signed PDF; every consistency proof from an earlier checkpoint; and, with ``prior``,
-that this pack's log extends the one an earlier pack showed. The first failure is named; all are
-listed.
+event); every signed PDF; every consistency proof from an earlier checkpoint; with ``prior``,
+that this pack's log extends the one an earlier pack showed; and that the manifest, every checkpoint
+and every signed PDF share one signer certificate (with ``trust``, each must also be or chain to an
+anchor given; without, the report says the signer was not checked against one). The first failure
+is named; all are listed.
 """
 
 from __future__ import annotations
