@@ -23,6 +23,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.engine import Engine
 
 from bot.cli.config_checks import load_settings
@@ -58,6 +59,8 @@ def demo_date(today: date, country: str) -> date:
 
 def run_demo(directory: Path, as_of: date | None, now: datetime, console: Console) -> None:
     """Generate, import, plan and report; print where everything is."""
+    from bot.cli.views.evidence import database_signer_note
+    from bot.evidence.anchors import company_anchor
     from bot.evidence.service import verify_database
     from bot.ingest.demo_ledger import generate_demo_ledger
     from bot.ingest.service import ImportDefaults, import_file
@@ -166,8 +169,13 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
     console.print(f"5. aging as of {day} (`dunbot report aging --as-of {day}`):")
     print_aging(aging_report(engine, settings, day))
 
+    anchor, unanchored_why = company_anchor(settings)
     verification = verify_database(
-        engine, settings.path(settings.evidence.artifact_dir), witness=settings.witness_dir
+        engine,
+        settings.path(settings.evidence.artifact_dir),
+        trust=anchor or (),
+        unanchored_why=unanchored_why,
+        witness=settings.witness_dir,
     )
     status = "[green]verified[/]" if verification.ok else "[red]FAILED[/]"
     console.print(
@@ -180,6 +188,7 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
         "the database; the log was checked to extend each (RFC 9162 consistency proofs)",
         highlight=False,
     )
+    console.print(f"   {escape(database_signer_note(verification))}", highlight=False)
     pack = _export_demo_pack(engine, settings, day, exported, directory, console)
     console.rule()
     run = dunbot_command(directory)
@@ -286,6 +295,7 @@ def _export_demo_pack(
         f"   {report.events} event(s), {report.artifacts} artifact(s), {report.size / 1024:,.0f} KB "
         f"in {out}, checkpoint {report.checkpoint.id} of {report.checkpoint.tree_size} events: {status}"
     )
+    console.print(f"   {escape(verification.signer_note)}", highlight=False)
     return out
 
 

@@ -4,11 +4,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from bot.cli.common import SWITCH, actor, clock, err, handled, print_json, settings_from_config
+from bot.cli.common import (
+    SWITCH,
+    actor,
+    clock,
+    config_file,
+    err,
+    handled,
+    print_json,
+    settings_from_config,
+)
 from bot.cli.views.evidence import (
     database_report_json,
     export_json,
@@ -74,7 +83,11 @@ def evidence_verify(
     trust: Annotated[
         list[Path] | None,
         typer.Option(
-            "--trust", metavar="CERT", help="Certificate (PEM/DER) the signer must chain to; repeatable."
+            "--trust",
+            metavar="CERT",
+            help="Certificate (PEM/DER) every signer must be or chain to; repeatable (with --db the "
+            "default is the configured company certificate; a pack without it is checked for one "
+            "signer only).",
         ),
     ] = None,
     tsa_trust: Annotated[
@@ -110,10 +123,10 @@ def evidence_verify(
             raise typer.BadParameter(f"{pack} does not exist", param_hint="pack")
         if prior is not None and not prior.is_file():
             raise typer.BadParameter(f"{prior} does not exist", param_hint="--prior")
+        anchors = load_trust_anchors(trust or [])
+        tsa_anchors = load_trust_anchors(tsa_trust, "--tsa-trust") if tsa_trust else _configured_tsa_trust()
         with err.status(f"verifying {pack} ..."):
-            pack_report = verify_pack(
-                pack, load_trust_anchors(trust or []), prior, tsa_trust=load_trust_anchors(tsa_trust or [])
-            )
+            pack_report = verify_pack(pack, anchors, prior, tsa_trust=tsa_anchors)
         if as_json:
             print_json(pack_report_json(pack_report))
         else:
@@ -121,18 +134,23 @@ def evidence_verify(
         if not pack_report.ok:
             raise typer.Exit(1)
         return
+    from bot.evidence.anchors import configured_tsa_trust, database_anchor
     from bot.evidence.service import verify_database
 
     if witness is not None and not witness.is_dir():
         raise typer.BadParameter(f"{witness} is not a folder", param_hint="--witness")
     settings = settings_from_config()
+    anchor, unanchored_why = database_anchor(settings, load_trust_anchors(trust or []))
     with err.status("verifying the evidence log ..."):
         report = verify_database(
             make_engine(settings.database_url),
             settings.path(settings.evidence.artifact_dir),
-            trust=load_trust_anchors(trust or []),
-            tsa_trust=load_trust_anchors(tsa_trust or []),
+            trust=anchor or (),
+            tsa_trust=(
+                load_trust_anchors(tsa_trust, "--tsa-trust") if tsa_trust else configured_tsa_trust(settings)
+            ),
             witness=witness if witness is not None else settings.witness_dir,
+            unanchored_why=unanchored_why,
         )
     if as_json:
         print_json(database_report_json(report))
@@ -140,3 +158,10 @@ def evidence_verify(
         print_database_report(report)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _configured_tsa_trust() -> list[Any]:
+    # A pack verifies with nothing but the pack: the config is read only when there is one.
+    from bot.evidence.anchors import configured_tsa_trust
+
+    return configured_tsa_trust(settings_from_config()) if config_file().is_file() else []

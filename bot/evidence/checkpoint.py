@@ -25,7 +25,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -33,8 +33,10 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from bot.errors import EvidenceError
+from bot.evidence.anchors import named
 from bot.evidence.canonical import format_instant
 from bot.evidence.merkle import CompactRange, TreeProofs, verify_consistency
+from bot.evidence.timestamps import TimestampCheck, TimestampDamaged, check_timestamp
 from bot.evidence.tree_store import StoredTree, leaf_of, store_nodes, whole_tree
 from bot.store import tables
 
@@ -274,8 +276,7 @@ class SignatureCheck:
     problems: list[str]
     signer: str = ""
     certificate_sha256: str = ""
-    timestamp: datetime | None = None
-    timestamp_authority: str = ""
+    timestamp: TimestampCheck | None = None  # None: no token
 
 
 def verify_checkpoint_signature(
@@ -284,9 +285,16 @@ def verify_checkpoint_signature(
     certificate_pem: str,
     timestamp: bytes | None,
     trust: Sequence[asn1_x509.Certificate] = (),
+    *,
+    tsa_trust: Sequence[asn1_x509.Certificate] = (),
 ) -> SignatureCheck:
-    """Check a detached CMS signature over ``statement`` (and its RFC 3161 token), offline."""
-    return asyncio.run(_verify(statement, signature, certificate_pem, timestamp, trust))
+    """Check a detached CMS signature over ``statement`` (and its RFC 3161 token), offline.
+
+    With ``trust`` the signer's certificate must be one of those certificates or chain to one;
+    without, the signature is checked against the certificate given, which proves only that its
+    holder signed. The token's time counts as described in :mod:`bot.evidence.timestamps`.
+    """
+    return asyncio.run(_verify(statement, signature, certificate_pem, timestamp, trust, tsa_trust))
 
 
 async def _verify(
@@ -295,10 +303,11 @@ async def _verify(
     certificate_pem: str,
     timestamp: bytes | None,
     trust: Sequence[asn1_x509.Certificate],
+    tsa_trust: Sequence[asn1_x509.Certificate],
 ) -> SignatureCheck:
-    from asn1crypto import cms, pem, tsp
+    from asn1crypto import cms, pem
     from asn1crypto import x509 as asn1_x509
-    from pyhanko.sign.validation.generic_cms import async_validate_detached_cms, validate_tst_signed_data
+    from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
     from pyhanko_certvalidator import ValidationContext
 
     from bot.render.verification import quiet_pyhanko
@@ -330,33 +339,19 @@ async def _verify(
         problems.append("the signature does not verify against the statement")
     elif status.signing_cert.dump() != certificate.dump() or certificate.dump() not in embedded:
         problems.append("the signature was made with another certificate than the one in the pack")
-    elif trust and not status.trusted:
-        problems.append("the signer does not chain to the trusted certificate(s) given")
-    stamp_time, authority = None, ""
+    elif trust and not (status.trusted or any(a.dump() == certificate.dump() for a in trust)):
+        anchors = "; ".join(named(anchor) for anchor in trust)
+        problems.append(
+            f"its signer {named(certificate)} is not the anchor and does not chain to it ({anchors})"
+        )
+    stamp = None
     if timestamp is not None:
+        fields = parse_statement(statement)
+        stated = (
+            datetime.strptime(fields["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC) if fields else None
+        )
         try:
-            token = cms.ContentInfo.load(timestamp)
-            token_data = token["content"]
-            digest = hashlib.sha256(statement).digest()
-            # The token's own certificate is its trust root here: whether to trust the TSA is the
-            # reader's decision (README: openssl ts -verify -CAfile); this checks the token itself.
-            embedded_tsa = (
-                [c.chosen for c in token_data["certificates"]] if token_data["certificates"] else []
-            )
-            tsa_context = ValidationContext(
-                trust_roots=embedded_tsa, allow_fetching=False, revocation_mode="soft-fail"
-            )
-            with quiet_pyhanko():
-                kwargs = await validate_tst_signed_data(token_data, tsa_context, lambda _algorithm: digest)
-            info = token_data["encap_content_info"]["content"].parsed
-            if not isinstance(info, tsp.TSTInfo):
-                raise ValueError("not a TSTInfo")
-            stamp_time = info["gen_time"].native
-            authority = kwargs["signing_cert"].subject.human_friendly
-            if not (kwargs.get("intact") and kwargs.get("valid")):
-                problems.append("the timestamp token does not verify")
-        except Exception as exc:  # as above: the edge of third-party parsers
-            problems.append(
-                f"the timestamp token is damaged or not for this statement: {type(exc).__name__}: {exc}"
-            )
-    return SignatureCheck(problems, subject, fingerprint, stamp_time, authority)
+            stamp = await check_timestamp(timestamp, statement, certificate, stated, tsa_trust)
+        except TimestampDamaged as exc:
+            problems.append(str(exc))
+    return SignatureCheck(problems, subject, fingerprint, stamp)

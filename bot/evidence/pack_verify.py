@@ -4,9 +4,11 @@ Checked, each as one item of the report, in this order: the zip and its manifest
 signature; every file against the SHA-256 the manifest lists (and no file unlisted); the checkpoint's
 statement, signature and timestamp; every event (content hash, canonical form, seq, leaf hash and
 inclusion proof against the checkpoint root); every artifact (present, named by its hash, named by an
-event); every signed PDF; every consistency proof from an earlier checkpoint; and, with ``prior``,
-that this pack's log extends the one an earlier pack showed. The first failure is named; all are
-listed.
+event); every signed PDF; every consistency proof from an earlier checkpoint; with ``prior``,
+that this pack's log extends the one an earlier pack showed; and that the manifest, every checkpoint
+and every signed PDF share one signer certificate (with ``trust``, each must also be or chain to an
+anchor given; without, the report says the signer was not checked against one). The first failure
+is named; all are listed.
 """
 
 from __future__ import annotations
@@ -19,16 +21,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import InputError
+from bot.evidence.anchors import Anchor, given_anchor
 from bot.evidence.canonical import canonical_bytes
 from bot.evidence.checkpoint import parse_statement, verify_checkpoint_signature
 from bot.evidence.merkle import verify_consistency, verify_inclusion
 from bot.evidence.pack import PACK_FORMAT
 from bot.evidence.pack_reader import SIGNATURE_FILES, PackRefused
 from bot.evidence.pack_reader import PackArchive as _Pack
+from bot.evidence.timestamps import TimestampCheck
 from bot.evidence.verify import NotCanonical, parse_body, referenced_artifacts
 
 if TYPE_CHECKING:
     from asn1crypto import x509 as asn1_x509
+
+# The certificates a signer must chain to (--trust), and those a timestamp authority must (--tsa-trust).
+_Anchors = tuple[Sequence["asn1_x509.Certificate"], Sequence["asn1_x509.Certificate"]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +59,9 @@ class PackReport:
     checkpoint: dict[str, Any] = field(default_factory=dict)
     signer: str = ""
     signer_certificate_sha256: str = ""
+    anchor: Anchor | None = None  # what the signers were checked against (--trust); None: nothing
+    signed_by: dict[str, tuple[str, str]] = field(default_factory=dict)  # file -> (subject, SHA-256)
+    timestamp: TimestampCheck | None = None  # the checkpoint's token, if it has one
 
     @property
     def ok(self) -> bool:
@@ -68,6 +78,14 @@ class PackReport:
         self.items.append(PackItem(item, ok, detail))
         return ok
 
+    @property
+    def signer_note(self) -> str:
+        """Whom the signer was checked against, for people."""
+        signer = f"signer {self.signer}, certificate SHA-256 {self.signer_certificate_sha256}"
+        if self.anchor is None:
+            return f"{signer} — not checked against an anchor; pass --trust CERT to check it"
+        return f"{signer}, checked against the anchor {self.anchor.describe()}"
+
     def as_json(self) -> dict[str, Any]:
         """The report for machines."""
         first = self.failures[0] if self.failures else None
@@ -81,6 +99,10 @@ class PackReport:
             "checkpoint": self.checkpoint,
             "signer": self.signer,
             "signer_certificate_sha256": self.signer_certificate_sha256,
+            "anchored": self.anchor is not None,
+            "anchor": self.anchor.as_json() if self.anchor is not None else None,
+            "signer_note": self.signer_note,
+            "signers": {name: sha256 for name, (_, sha256) in sorted(self.signed_by.items())},
             "items": [{"item": i.item, "ok": i.ok, "detail": i.detail} for i in self.items],
         }
 
@@ -98,7 +120,7 @@ def verify_pack(
     PDFs must share one signer, named by fingerprint). ``tsa_trust``: the CAs a checkpoint's timestamp
     authority must chain to for its time to count.
     """
-    report = PackReport(path=str(path))
+    report = PackReport(path=str(path), anchor=given_anchor(trust))
     if not path.is_file():
         raise InputError(f"{path} does not exist")
     try:
@@ -129,19 +151,21 @@ def _verify_opened(
     )
     _manifest_signature(pack, certificate, trust, report)
     _file_hashes(pack, manifest, report)
-    root, size = _checkpoint(pack, manifest["checkpoint"], "checkpoint", trust, report)
+    root, size = _checkpoint(pack, manifest["checkpoint"], "checkpoint", (trust, tsa_trust), report)
     report.checkpoint = {
         "id": manifest["checkpoint"].get("id"),
         "tree_size": size,
         "root_hash": root.hex() if root else None,
+        "timestamp": report.timestamp.as_json() if report.timestamp else None,
     }
     if root is not None:
         _events(pack, manifest, root, size, report)
-        _consistency(pack, manifest, root, size, trust, report)
+        _consistency(pack, manifest, root, size, (trust, tsa_trust), report)
         if prior is not None:
             _prior(prior, manifest, root, size, report)
     _artifacts(pack, manifest, report)
     _pdfs(pack, manifest, trust, report)
+    _one_signer(report)
     return report
 
 
@@ -179,6 +203,8 @@ def _manifest_signature(
         pack.files["manifest.json"], pack.files["manifest.p7s"], certificate, None, trust
     )
     report.signer, report.signer_certificate_sha256 = check.signer, check.certificate_sha256
+    if check.certificate_sha256:
+        report.signed_by["manifest.p7s"] = (check.signer, check.certificate_sha256)
     if check.problems:
         report.add("manifest.p7s", False, "; ".join(check.problems))
     else:
@@ -218,7 +244,7 @@ def _sums_match(pack: _Pack, listed: dict[str, str], report: PackReport) -> bool
 
 
 def _checkpoint(
-    pack: _Pack, entry: dict[str, Any], label: str, trust: Sequence[asn1_x509.Certificate], report: PackReport
+    pack: _Pack, entry: dict[str, Any], label: str, anchors: _Anchors, report: PackReport
 ) -> tuple[bytes | None, int]:
     try:
         statement = pack.files[entry["statement"]]
@@ -235,15 +261,18 @@ def _checkpoint(
     if fields["tree_size"] != entry.get("tree_size") or fields["root_hash"] != entry.get("root_hash"):
         report.add(label, False, "the manifest's tree size or root differs from the signed statement")
         return None, 0
-    check = verify_checkpoint_signature(statement, signature, certificate, timestamp, trust)
+    trust, tsa_trust = anchors
+    check = verify_checkpoint_signature(
+        statement, signature, certificate, timestamp, trust, tsa_trust=tsa_trust
+    )
+    if check.certificate_sha256:
+        report.signed_by[str(entry["signature"])] = (check.signer, check.certificate_sha256)
     if check.problems:
         report.add(label, False, "; ".join(check.problems))
         return None, 0
-    stamped = (
-        f", timestamped {check.timestamp:%Y-%m-%d %H:%M:%S} UTC by {check.timestamp_authority}"
-        if check.timestamp
-        else ""
-    )
+    if label == "checkpoint":
+        report.timestamp = check.timestamp
+    stamped = f", {check.timestamp.describe()}" if check.timestamp else ""
     report.add(label, True, f"{fields['tree_size']} events, root {fields['root_hash'][:16]}…{stamped}")
     return bytes.fromhex(fields["root_hash"]), int(fields["tree_size"])
 
@@ -302,13 +331,13 @@ def _consistency(
     manifest: dict[str, Any],
     root: bytes,
     size: int,
-    trust: Sequence[asn1_x509.Certificate],
+    anchors: _Anchors,
     report: PackReport,
 ) -> None:
     for entry in manifest["consistency"]:
         old = entry.get("from", {})
         label = f"consistency from checkpoint {old.get('id')}"
-        old_root, old_size = _checkpoint(pack, old, f"checkpoint {old.get('id')}", trust, report)
+        old_root, old_size = _checkpoint(pack, old, f"checkpoint {old.get('id')}", anchors, report)
         if old_root is None:
             report.add(label, False, "its earlier checkpoint does not verify")
             continue
@@ -414,6 +443,8 @@ def _pdfs(
             continue
         result = verify_notice_bytes(data, name, trust)
         report.pdfs += 1
+        if result.signer_certificate_sha256:
+            report.signed_by[name] = (result.signer_subject or "", result.signer_certificate_sha256)
         label = name if name == candidates[0] else f"signed PDF {name}"
         if result.problems:
             report.add(label, False, "; ".join(result.problems))
@@ -421,3 +452,31 @@ def _pdfs(
             report.add(label, True, f"signed by {result.signer}, whole file covered")
     if report.pdfs > 1 and all(i.ok for i in report.items if i.item.startswith("signed PDF")):
         report.add("signed PDFs", True, f"{report.pdfs - 1} notices: signatures intact, whole files covered")
+
+
+def _one_signer(report: PackReport) -> None:
+    """The manifest, every checkpoint and every signed PDF must be signed with one certificate: a
+    pack assembled from files of several signers is not one signer's record."""
+    files_of: dict[str, list[str]] = {}
+    subject_of: dict[str, str] = {}
+    for name, (subject, sha256) in report.signed_by.items():
+        files_of.setdefault(sha256, []).append(name)
+        subject_of[sha256] = subject
+    if not files_of:
+        return
+    if len(files_of) > 1:
+        ordered = sorted(files_of.items(), key=lambda pair: "manifest.p7s" not in pair[1])
+        report.add(
+            "signers",
+            False,
+            "the pack's files have different signers: "
+            + "; ".join(
+                f"{', '.join(sorted(names))} signed by {subject_of[sha256]} (certificate SHA-256 {sha256})"
+                for sha256, names in ordered
+            )
+            + ". A pack is signed by one certificate throughout",
+        )
+        return
+    (sha256,) = files_of
+    detail = f"{len(report.signed_by)} signed files, one certificate: {subject_of[sha256]} (SHA-256 {sha256})"
+    report.add("signers", True, detail)

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 
 from bot.config import Settings
 from bot.errors import EvidenceError, NoticeUnavailable, SigningFailed
+from bot.evidence.anchors import Anchor, certificate_name, given_anchor
 from bot.evidence.artifacts import ArtifactStore
 from bot.evidence.checkpoint import (
     Checkpoint,
@@ -28,6 +29,7 @@ from bot.evidence.checkpoint import (
 )
 from bot.evidence.insider import InsiderReport, check_insider
 from bot.evidence.merkle import HASH_SIZE, MerkleTree, verify_consistency
+from bot.evidence.timestamps import TimestampCheck
 from bot.evidence.tree_store import stored_nodes
 from bot.evidence.verify import Problem, VerificationReport, event_t, verify_log
 from bot.evidence.witness import read_witness, witnessed_checkpoint
@@ -72,11 +74,24 @@ class DatabaseReport:
     latest_checkpoint: Checkpoint | None = None
     problems: list[Problem] = field(default_factory=list)
     insider: InsiderReport = field(default_factory=InsiderReport)  # witness, ids, cycles, unsigned tail
+    anchor: Anchor | None = None  # what every checkpoint's signer was checked against
+    unanchored_why: str = ""  # without an anchor: why there is none
+    timestamps: list[TimestampCheck] = field(default_factory=list)  # the checkpoints' tokens that hold
 
     @property
     def ok(self) -> bool:
         """True when nothing failed."""
         return self.log.ok and not self.problems
+
+    @property
+    def latest_signer(self) -> str:
+        """Who signed the newest checkpoint: subject and certificate SHA-256 ("" without one)."""
+        if self.latest_checkpoint is None:
+            return ""
+        try:
+            return certificate_name(self.latest_checkpoint.certificate_pem)
+        except ValueError:
+            return "an unreadable certificate"
 
     @property
     def all_problems(self) -> list[Problem]:
@@ -89,9 +104,10 @@ def verify_database(
     artifact_dir: Path | None,
     workers: int | None = None,
     *,
-    trust: Sequence[asn1_x509.Certificate] = (),
+    trust: Anchor | Sequence[asn1_x509.Certificate] = (),
     tsa_trust: Sequence[asn1_x509.Certificate] = (),
     witness: Path | None = None,
+    unanchored_why: str = "no --trust CERT given",
 ) -> DatabaseReport:
     """Verify every event, every artifact the events name, and every checkpoint against the log.
 
@@ -102,16 +118,29 @@ def verify_database(
 
     A large log is checked in ``workers`` processes at once (default: one per CPU from
     ``PARALLEL_FROM`` events), each taking a range of seq; the result is the same as one pass.
+
+    ``trust``: the anchor every checkpoint's signer must be or chain to (:func:`database_anchor`), or
+    the certificates ``--trust`` named; none: ``unanchored_why`` says why, and the report that the
+    signers were not checked against an anchor. ``tsa_trust``: see :mod:`bot.evidence.timestamps`.
     """
+    anchor = trust if isinstance(trust, Anchor) else given_anchor(trust)
+    certificates = anchor.certificates if anchor is not None else ()
     require_schema(engine)
     if engine.dialect.name != "sqlite" or _in_memory(engine):
-        return _verify_database(engine, artifact_dir, workers, trust, witness)
-    # Read without the write lock (the daemon may be sending meanwhile), and in parallel.
-    reader = make_engine(engine.url.render_as_string(hide_password=False), read_only=True)
-    try:
-        return _verify_database(reader, artifact_dir, workers, trust, witness)
-    finally:
-        reader.dispose()
+        report = _verify_database(
+            engine, artifact_dir, workers, certificates, witness=witness, tsa_trust=tsa_trust
+        )
+    else:
+        # Read without the write lock (the daemon may be sending meanwhile), and in parallel.
+        reader = make_engine(engine.url.render_as_string(hide_password=False), read_only=True)
+        try:
+            report = _verify_database(
+                reader, artifact_dir, workers, certificates, witness=witness, tsa_trust=tsa_trust
+            )
+        finally:
+            reader.dispose()
+    report.anchor, report.unanchored_why = anchor, "" if anchor is not None else unanchored_why
+    return report
 
 
 def _verify_database(
@@ -120,6 +149,7 @@ def _verify_database(
     workers: int | None,
     trust: Sequence[asn1_x509.Certificate] = (),
     witness: Path | None = None,
+    tsa_trust: Sequence[asn1_x509.Certificate] = (),
 ) -> DatabaseReport:
     store = ArtifactStore(artifact_dir) if artifact_dir is not None else None
     with engine.connect() as connection:
@@ -131,12 +161,14 @@ def _verify_database(
         checkpoints = all_checkpoints(connection)
         nodes = stored_nodes(connection).all()
     ranges = _ranges(highest or 0, _workers(engine, count, workers))
+    stamps: list[TimestampCheck] = []
     if len(ranges) > 1:
         url = engine.url.render_as_string(hide_password=False)
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited connections
         with ProcessPoolExecutor(len(ranges), mp_context=context) as pool:
             futures = [pool.submit(_verify_range, url, artifact_dir, a, b) for a, b in ranges]
-            signatures = [checkpoint_problems(c) for c in checkpoints]  # meanwhile, here
+            # meanwhile, here
+            signatures = [checkpoint_problems(c, trust, tsa_trust, stamps) for c in checkpoints]
             parts = [future.result() for future in futures]
         log_report, leaves = _merge(parts)
         del parts  # their leaves are in the merged copy
@@ -144,8 +176,8 @@ def _verify_database(
         leaves = bytearray()
         with engine.connect() as connection:
             log_report = verify_log(connection, store, leaves)
-        signatures = [checkpoint_problems(c) for c in checkpoints]
-    report = DatabaseReport(log=log_report)
+        signatures = [checkpoint_problems(c, trust, tsa_trust, stamps) for c in checkpoints]
+    report = DatabaseReport(log=log_report, timestamps=stamps)
     tree = MerkleTree(leaves)
     report.problems.extend(_node_problems(nodes, tree))
     previous: Checkpoint | None = None
@@ -269,8 +301,18 @@ def _node_problems(nodes: Sequence[Any], tree: MerkleTree) -> list[Problem]:
     return problems
 
 
-def checkpoint_problems(checkpoint: Checkpoint) -> list[str]:
-    """What is wrong with a stored checkpoint's statement, signature and timestamp (empty: nothing)."""
+def checkpoint_problems(
+    checkpoint: Checkpoint,
+    trust: Sequence[asn1_x509.Certificate] = (),
+    tsa_trust: Sequence[asn1_x509.Certificate] = (),
+    stamps: list[TimestampCheck] | None = None,
+) -> list[str]:
+    """What is wrong with a stored checkpoint's statement, signature and timestamp (empty: nothing).
+
+    With ``trust``, a signer that is not one of those certificates and does not chain to one is wrong.
+    A timestamp whose time does not count is not (the signature holds without it); a token that
+    holds is appended to ``stamps``, verified or not.
+    """
     fields = parse_statement(checkpoint.statement)
     if fields is None:
         return ["the signed statement is not a dunbot checkpoint statement"]
@@ -278,9 +320,16 @@ def checkpoint_problems(checkpoint: Checkpoint) -> list[str]:
     if fields["tree_size"] != checkpoint.tree_size or fields["root_hash"] != checkpoint.root_hash:
         problems.append("the row's tree size or root differs from the signed statement")
     check = verify_checkpoint_signature(
-        checkpoint.statement, checkpoint.signature, checkpoint.certificate_pem, checkpoint.timestamp
+        checkpoint.statement,
+        checkpoint.signature,
+        checkpoint.certificate_pem,
+        checkpoint.timestamp,
+        trust,
+        tsa_trust=tsa_trust,
     )
     problems.extend(check.problems)
+    if stamps is not None and check.timestamp is not None:
+        stamps.append(check.timestamp)
     try:
         json.loads(checkpoint.compact_range)
     except ValueError:

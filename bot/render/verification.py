@@ -81,14 +81,15 @@ class NoticeVerification:
         }
 
 
-def load_trust_anchors(paths: Sequence[Path]) -> list[asn1_x509.Certificate]:
-    """Certificates (PEM or DER, several per PEM file) to trust as signers' roots."""
+def load_trust_anchors(paths: Sequence[Path], option: str = "--trust") -> list[asn1_x509.Certificate]:
+    """Certificates (PEM or DER, several per PEM file) to trust as roots; ``option`` names where the
+    paths came from in errors."""
     anchors: list[asn1_x509.Certificate] = []
     for path in paths:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise InputError(f"--trust {path}: cannot read it ({exc.strerror})") from None
+            raise InputError(f"{option} {path}: cannot read it ({exc.strerror})") from None
         try:
             if pem.detect(data):
                 anchors.extend(
@@ -99,7 +100,7 @@ def load_trust_anchors(paths: Sequence[Path]) -> list[asn1_x509.Certificate]:
             for anchor in anchors:
                 anchor.native  # noqa: B018 (parse now, so a bad file is reported here)
         except (ValueError, TypeError) as exc:
-            raise InputError(f"--trust {path}: not a certificate in PEM or DER form ({exc})") from None
+            raise InputError(f"{option} {path}: not a certificate in PEM or DER form ({exc})") from None
     return anchors
 
 

@@ -37,6 +37,7 @@ from bot.evidence.pack import export_pack
 from bot.evidence.pack_verify import PackReport, verify_pack
 from bot.evidence.service import verify_database
 from bot.outreach.cycle import run_cycle
+from bot.render.verification import load_trust_anchors
 from bot.store import tables
 from tests.conftest import bypass_triggers, require_cjk_font, require_tool
 
@@ -337,9 +338,16 @@ def test_with_a_tsa_the_checkpoint_is_timestamped(
     _seed(engine)
     _cycle(engine, settings)
     _export(engine, settings, tmp_path / "c1.zip", customer="C1")
+    # Without a TSA anchor the token is whole and over the statement, but its time does not count.
     report = verify_pack(tmp_path / "c1.zip")
     assert report.ok, _failed(report)
-    assert any(i.item == "checkpoint" and "timestamped" in i.detail for i in report.items)
+    assert report.timestamp is not None and not report.timestamp.verified
+    assert "no TSA anchor" in report.timestamp.why
+    assert any(i.item == "checkpoint" and "timestamp UNVERIFIED" in i.detail for i in report.items)
+    tsa_anchor = load_trust_anchors([tsa_server.write_certificate(tmp_path / "tsa-anchor.pem")])
+    anchored = verify_pack(tmp_path / "c1.zip", tsa_trust=tsa_anchor)
+    assert anchored.ok and anchored.timestamp is not None and anchored.timestamp.verified
+    assert any(i.item == "checkpoint" and "(verified)" in i.detail for i in anchored.items)
     openssl = require_tool("openssl")
     folder = tmp_path / "unzipped"
     with zipfile.ZipFile(tmp_path / "c1.zip") as archive:

@@ -99,13 +99,13 @@ def print_pack_report(report: Any) -> None:
     table.add_column("result")
     table.add_column("detail", overflow="fold")
     for item in report.items:
-        table.add_row(item.item, "ok" if item.ok else FAIL, item.detail)
+        # Text, not markup: details quote config keys ("[signing] tsa_trust") and the pack's own names.
+        table.add_row(Text(item.item), "ok" if item.ok else FAIL, Text(item.detail))
     out.print(table)
     if report.ok:
         out.print(
             f"[green]ok[/]: {report.events} event(s), {report.artifacts} artifact(s), "
-            f"{report.pdfs} signed PDF(s); signed by {report.signer} "
-            f"(certificate SHA-256 {report.signer_certificate_sha256})"
+            f"{report.pdfs} signed PDF(s); {escape(report.signer_note)}"
         )
     else:
         first = report.failures[0] if report.failures else None
@@ -125,6 +125,14 @@ def database_report_json(report: Any) -> dict[str, Any]:
         "head_seq": report.log.head_seq,
         "head_chain_hash": report.log.head_chain_hash,
         "checkpoints_checked": report.checkpoints_checked,
+        "anchored": report.anchor is not None,
+        "anchor": report.anchor.as_json() if report.anchor is not None else None,
+        "signer_note": database_signer_note(report),
+        "timestamps": {
+            "verified": sum(1 for stamp in report.timestamps if stamp.verified),
+            "unverified": sum(1 for stamp in report.timestamps if not stamp.verified),
+            "latest": report.timestamps[-1].as_json() if report.timestamps else None,
+        },
         "latest_checkpoint": (
             {"id": latest.id, "tree_size": latest.tree_size, "root_hash": latest.root_hash}
             if latest
@@ -179,6 +187,25 @@ def insider_lines(insider: Any, ok: bool) -> list[str]:
     return lines
 
 
+def database_signer_note(report: Any) -> str:
+    """What the checkpoints' signers were checked against, or why they were not."""
+    if report.anchor is not None:
+        return f"every checkpoint's signer checked against the anchor {report.anchor.describe()}"
+    if report.latest_checkpoint is None:
+        return f"no checkpoint to check against an anchor ({report.unanchored_why})"
+    return (
+        f"the checkpoints were NOT checked against an anchor ({report.unanchored_why}); the newest is "
+        f"signed by {report.latest_signer}; pass --trust CERT to check them"
+    )
+
+
+def database_timestamp_note(stamps: list[Any]) -> str:
+    """How many checkpoint timestamps count; the newest's time only when it does."""
+    verified = sum(1 for stamp in stamps if stamp.verified)
+    latest = stamps[-1]
+    return f"timestamps: {verified} of {len(stamps)} verified; the newest checkpoint's: {latest.describe()}"
+
+
 def print_database_report(report: Any) -> None:
     """`dunbot evidence verify --db` for a person: every problem, then a summary."""
     for problem in report.all_problems:
@@ -197,5 +224,10 @@ def print_database_report(report: Any) -> None:
             f"{report.log.artifacts_checked} artifact(s), chain head #{report.log.head_seq} "
             f"{report.log.head_chain_hash or '-'}{signed}"
         )
+        note = database_signer_note(report)
+        style = "" if report.anchor is not None else "[yellow]warning[/]: "
+        out.print(f"{style}{escape(note)}", highlight=False)
+        if report.timestamps:
+            out.print(escape(database_timestamp_note(report.timestamps)), highlight=False)
     for line in insider_lines(report.insider, report.ok):
         out.print(line, highlight=False)
