@@ -108,8 +108,17 @@ def parse_date(value: str, option: str) -> date:
         raise typer.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD", param_hint=option) from None
 
 
+# JSON escapes C0 controls itself; these it would print raw although a terminal acts on them (C1
+# controls, DEL) or shows text out of order (bidi overrides and isolates): written as \uXXXX.
+_JSON_UNSAFE = {
+    c: f"\\u{c:04x}" for c in [0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+}
+
+
 def print_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n")
+    """``document`` as indented JSON on stdout (UTF-8 text; nothing in it can drive the terminal)."""
+    text = json.dumps(document, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write(text.translate(_JSON_UNSAFE) + "\n")
 
 
 def actor() -> str:

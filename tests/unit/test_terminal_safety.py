@@ -5,11 +5,14 @@ link. The CLI's consoles now show every control character as \\xNN; Rich's own s
 from __future__ import annotations
 
 import io
+import json
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
+import pytest
 from rich.console import Console
 
+from bot.cli.common import print_json
 from bot.cli.views import collector, tables
 from bot.cli.views.tables import SafeConsole, Table, printable
 
@@ -63,3 +66,16 @@ def test_the_cli_prints_through_safe_consoles() -> None:
 
     assert isinstance(tables.out, SafeConsole) and isinstance(tables.err, SafeConsole)
     assert common.err is tables.err
+
+
+def test_json_output_escapes_what_a_terminal_would_act_on_and_reads_back_the_same(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    value = f"{NAME}\u202egnp.exe\u2066x\u2069\x7f"
+    print_json({"name": value})
+    text = capsys.readouterr().out
+    assert json.loads(text) == {"name": value}
+    unsafe = [c for c in text if (ord(c) < 0x20 and c != "\n") or 0x7F <= ord(c) < 0xA0]
+    unsafe += [c for c in text if 0x202A <= ord(c) <= 0x202E or 0x2066 <= ord(c) <= 0x2069]
+    assert unsafe == []
+    assert "杭州远航" in text  # CJK stays readable, not \u escapes
