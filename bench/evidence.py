@@ -52,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import child, pg_url, reset_schema
 from bench.evidence_background import Background
 from bench.evidence_export import measure_export, pack_composition
-from bench.evidence_log import bench_settings, generate, migrate_schema, migrated, prepare
+from bench.evidence_log import bench_settings, generate, migrate_schema, migrated, prepare, publish_witness
 from bench.evidence_pack import measure_verify_pack
 from bench.evidence_render import CASE, ORIGIN, Blobs
 from bench.evidence_verify import measure_verify_db
@@ -113,6 +113,7 @@ def run(
             child(migrate_schema, url, schema)
         else:
             migrated(url)
+        child(publish_witness, url, schema, str(settings.witness_dir))
         common = (url, schema, str(folder), str(trial.pkcs12))
         if size_name == "large":
             if args.cold:

@@ -60,10 +60,12 @@ EVENT_COLUMNS = (
 def bench_settings(url: str, folder: Path, pkcs12: Path) -> Any:
     from bot.config import CompanySettings, DatabaseSettings, EvidenceSettings, Settings, SigningSettings
 
+    # One witness folder per log (the large and the small one share the folder of artifacts).
+    witness = folder / f"witness-{url.rsplit('/', 1)[-1].removesuffix('.db')}"
     return Settings(
         company=CompanySettings(name="星河精密", legal_name=ORIGIN),
         database=DatabaseSettings(url=url),
-        evidence=EvidenceSettings(artifact_dir=str(folder / "artifacts")),
+        evidence=EvidenceSettings(artifact_dir=str(folder / "artifacts"), witness_dir=str(witness)),
         signing=SigningSettings(pkcs12=str(pkcs12)),
         base_dir=folder,
     )
@@ -279,6 +281,23 @@ def prepare(case_cache: dict[str, Any], args: argparse.Namespace, blobs: Blobs, 
         case_cache["render_s"] = time.perf_counter() - started
     finally:
         signer.close()
+
+
+def publish_witness(url: str, schema: str | None, folder: str, result: Any) -> None:
+    """Witness every checkpoint of the log afresh, as a running system would have (not timed)."""
+    import shutil
+
+    from bot.evidence.witness import publish
+    from bot.store.engine import make_engine
+
+    use_schema(schema)
+    shutil.rmtree(folder, ignore_errors=True)
+    engine = make_engine(url)
+    report = publish(engine, Path(folder), create=True)
+    engine.dispose()
+    if report.problems:
+        raise RuntimeError(f"the witness could not be written: {report.problems}")
+    result.put({})
 
 
 def migrate_schema(url: str, schema: str, result: Any) -> None:

@@ -27,6 +27,7 @@ def _verify_workers(events: int) -> int:
 def measure_verify_db(
     url: str, schema: str | None, folder: str, pkcs12: str, profile: bool, result: Any
 ) -> None:
+    from bot.evidence.anchors import database_anchor
     from bot.evidence.service import verify_database
     from bot.store.engine import make_engine
 
@@ -34,13 +35,17 @@ def measure_verify_db(
     settings = bench_settings(url, Path(folder), Path(pkcs12))
     started = time.perf_counter()
     cpu = cpu_s()
-    # What `dunbot evidence verify --db` runs (bot/cli/evidence.py), the configured witness included.
+    # What `dunbot evidence verify --db` runs (bot/cli/evidence.py): the company certificate as the
+    # signers' anchor, the configured witness.
+    anchor, unanchored_why = database_anchor(settings, ())
     report = profiled(
         profile,
         lambda: verify_database(
             make_engine(settings.database_url),
             settings.path(settings.evidence.artifact_dir),
+            trust=anchor or (),
             witness=settings.witness_dir,
+            unanchored_why=unanchored_why,
         ),
     )
     elapsed = time.perf_counter() - started
