@@ -455,14 +455,24 @@ def _pdfs(
 
 
 def _one_signer(report: PackReport) -> None:
-    """The manifest, every checkpoint and every signed PDF must be signed with one certificate: a
-    pack assembled from files of several signers is not one signer's record."""
+    """Without an anchor, the manifest, every checkpoint and every signed PDF must be signed with one
+    certificate: a pack assembled from files of several signers is not one signer's record. With
+    one (``--trust``), each file's signer was checked against it, so several certificates — the
+    company's, renewed — may sign one pack."""
     files_of: dict[str, list[str]] = {}
     subject_of: dict[str, str] = {}
     for name, (subject, sha256) in report.signed_by.items():
         files_of.setdefault(sha256, []).append(name)
         subject_of[sha256] = subject
     if not files_of:
+        return
+    if len(files_of) > 1 and report.anchor is not None:
+        report.add(
+            "signers",
+            True,
+            f"{len(files_of)} certificates sign the pack's files, each checked against the anchor: "
+            + "; ".join(f"{subject_of[sha256]} (SHA-256 {sha256})" for sha256 in sorted(files_of)),
+        )
         return
     if len(files_of) > 1:
         ordered = sorted(files_of.items(), key=lambda pair: "manifest.p7s" not in pair[1])
@@ -474,7 +484,8 @@ def _one_signer(report: PackReport) -> None:
                 f"{', '.join(sorted(names))} signed by {subject_of[sha256]} (certificate SHA-256 {sha256})"
                 for sha256, names in ordered
             )
-            + ". A pack is signed by one certificate throughout",
+            + ". Without --trust a pack must be signed by one certificate throughout; if the company "
+            "renewed its certificate, pass --trust with its CA (or with every certificate it used)",
         )
         return
     (sha256,) = files_of

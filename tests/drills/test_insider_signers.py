@@ -154,6 +154,7 @@ def test_finding_4_checkpoints_resigned_with_a_same_name_certificate_fail_verify
     assert result.returncode == 1, result.stdout + result.stderr
     assert forged_sha in result.stderr and company_sha in result.stderr
     assert "does not chain" in result.stderr and "Traceback" not in result.stderr
+    assert "renewed its certificate" in result.stderr  # the way out after a genuine renewal
 
     # With --trust the certificate given is the anchor: the same verdict, in JSON too.
     trusted = dunbot(copy, "evidence", "verify", "--db", "--trust", COMPANY_PEM, "--json")
@@ -287,6 +288,29 @@ def test_finding_5_a_pack_whose_pdfs_have_another_signer_than_its_manifest_fails
     assert "manifest.p7s" in detail and ".pdf" in detail
     people = dunbot(copy, "evidence", "verify", str(pack))
     assert people.returncode == 1 and "FAILED" in people.stderr and "Traceback" not in people.stderr
+    assert "renewed" in detail  # the way out for a company that did renew its certificate
+
+    # Anchored, each file's signer is checked against the anchor: the company's certificate alone
+    # does not cover the manifest signed by the other one ...
+    alone = json.loads(dunbot(copy, "evidence", "verify", str(pack), "--trust", COMPANY_PEM, "--json").stdout)
+    assert alone["ok"] is False
+    # ... while both, as after a renewal (old letters, new manifest), make one record of two signers.
+    both = json.loads(
+        dunbot(
+            copy,
+            "evidence",
+            "verify",
+            str(pack),
+            "--trust",
+            COMPANY_PEM,
+            "--trust",
+            str(forged.with_suffix(".pem")),
+            "--json",
+        ).stdout
+    )
+    assert both["ok"] is True, both["first_failure"]
+    (item,) = [i for i in both["items"] if i["item"] == "signers"]
+    assert item["ok"] and "2 certificates" in item["detail"] and forged_sha in item["detail"]
 
 
 def test_a_genuine_pack_names_its_one_signer_and_the_anchor(copy: Path, tmp_path: Path) -> None:

@@ -211,6 +211,12 @@ def print_database_report(report: Any) -> None:
     for problem in report.all_problems:
         where = f"event {problem.seq}" if problem.seq is not None else problem.item
         err.print(f"[red]FAIL[/] {escape(where)}: {escape(problem.message)}", highlight=False)
+    if any("is not the anchor" in problem.message for problem in report.all_problems):
+        err.print(
+            "hint: if the company renewed its certificate, its older checkpoints carry the previous one: "
+            "pass --trust with every certificate it used (or with their CA)",
+            highlight=False,
+        )
     if report.ok:
         latest = report.latest_checkpoint
         signed = (
