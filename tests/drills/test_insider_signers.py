@@ -406,6 +406,10 @@ def _with_token(pack: Path, out: Path, token: bytes, company_p12: Path) -> Path:
     files[name] = token
     manifest["checkpoint"]["timestamp"] = name
     manifest["files"][name] = hashlib.sha256(token).hexdigest()
+    # The insider brings SHA256SUMS (for `sha256sum -c`) in line with the manifest as well.
+    listed = {n: d for n, d in manifest["files"].items() if n != "SHA256SUMS"}
+    files["SHA256SUMS"] = "".join(f"{d}  {n}\n" for n, d in sorted(listed.items())).encode("utf-8")
+    manifest["files"]["SHA256SUMS"] = hashlib.sha256(files["SHA256SUMS"]).hexdigest()
     files["manifest.json"] = json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8")
     signer = NoticeSigner.from_pkcs12(company_p12, None)
     try:
