@@ -329,6 +329,35 @@ class WebSettings(Section):
         return value
 
 
+class InboundSettings(Section):
+    """Replies (DESIGN §11): the mailbox dunbot polls over IMAP, or a drop folder for the demo, and how
+    replies steer the ladder. Inbound e-mail is on when imap_host (or inbox_dir) is set."""
+
+    imap_host: str | None = None
+    imap_port: int = Field(default=993, ge=1, le=65535)
+    # "tls": TLS from the first byte (port 993); "starttls": plain, then STARTTLS (port 143).
+    security: Literal["tls", "starttls"] = "tls"
+    ca_file: str | None = None  # a private CA to trust; the system's CAs otherwise
+    username: str | None = None
+    password_env: str | None = None
+    folder: str = "INBOX"
+    processed_folder: str = "dunbot-processed"  # each fetched message is moved here
+    # The demo's mailbox: a folder of .eml files, each read once and moved to processed/ beside them.
+    inbox_dir: str | None = None
+    poll_seconds: int = Field(default=60, ge=5)
+    batch_size: int = Field(default=200, ge=1, le=10_000)
+    timeout_seconds: int = Field(default=30, ge=1)
+    paid_claim_days: int = Field(default=5, ge=1, le=90)
+    # A classification below this goes to a collector to confirm, never acted on silently.
+    confirm_below: ExactDecimal = Field(default=Decimal("0.90"), ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _imap_needs(self) -> InboundSettings:
+        if self.imap_host and not self.username:
+            raise ValueError("imap_host is set but username is not: name the mailbox's user")
+        return self
+
+
 class LoggingSettings(Section):
     """How the daemon logs: human-readable lines or one JSON object a line."""
 

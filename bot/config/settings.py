@@ -16,6 +16,7 @@ from bot.config.sections import (
     EmailSettings,
     EvidenceSettings,
     FeeSettings,
+    InboundSettings,
     LetterSettings,
     LoggingSettings,
     OutreachSettings,
@@ -51,6 +52,7 @@ class Settings(Section):
     fees: FeeSettings = FeeSettings()
     scorecard: ScorecardSettings = ScorecardSettings()
     web: WebSettings = WebSettings()
+    inbound: InboundSettings = InboundSettings()
     logging: LoggingSettings = LoggingSettings()
     source: SourceSettings = SourceSettings()
     ladder: dict[Tactic, tuple[LadderStepSettings, ...]] = Field(default_factory=default_ladder)

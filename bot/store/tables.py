@@ -345,3 +345,53 @@ class DashboardSnapshot(SQLModel, table=True):
     as_of: date = Field(index=True)
     computed_at: datetime = Field(sa_column=_instant(nullable=False))
     body: str
+
+
+class InboundMessage(SQLModel, table=True):
+    """A reply as it arrived (DESIGN §11): one row per e-mail or SMS, written once by whoever fetched it
+    (``source_key`` is unique, so a second fetch of the same message is a no-op) and then handled once:
+    matched, classified and acted on in the transaction that moves ``state`` on from "received".
+    The raw bytes are an artifact (``raw_sha256``); the evidence is in ``evidence_event``."""
+
+    __tablename__ = "inbound_message"
+    __table_args__ = (sa.Index("ix_inbound_message_state", "state"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)  # "email" | "sms"
+    # Where it came from, unique: "imap:<host>/<user>/<folder>:<uidvalidity>:<uid>",
+    # "sms:<MessageSid>", "file:<sha256>".
+    source_key: str = Field(unique=True, max_length=255)
+    raw_sha256: str = Field(max_length=64)
+    sender: str = Field(default="", max_length=320)
+    subject: str = ""
+    header_message_id: str | None = Field(default=None, max_length=998)
+    received_at: datetime = Field(sa_column=_instant(nullable=False))
+    # received -> handled | confirm (a collector decides) ; failed after too many attempts
+    state: str = Field(default="received", max_length=16)
+    attempts: int = 0
+    lease_owner: str | None = None
+    lease_until: datetime | None = Field(default=None, sa_column=_instant())
+    last_error: str | None = None
+    customer_id: str | None = Field(default=None, index=True, max_length=64)
+    message_id: int | None = Field(default=None)  # the outgoing message it answers, when known
+    # tag | in-reply-to | references | sender | phone
+    matched_by: str | None = Field(default=None, max_length=16)
+    kind: str | None = Field(default=None, max_length=16)  # a ReplyKind value (bot.replies.model)
+    confidence: Decimal | None = Field(default=None, sa_column=sa.Column(sa.Numeric(4, 3), nullable=True))
+    action: str | None = None  # what was done, in words
+    created_at: datetime = Field(sa_column=_instant(nullable=False))
+    updated_at: datetime = Field(sa_column=_instant(nullable=False))
+
+
+class UndeliverableContact(SQLModel, table=True):
+    """An address or number that bounced hard or was reported undeliverable: no further e-mail step goes
+    to it until the customer's contact changes to another one (DESIGN §11)."""
+
+    __tablename__ = "undeliverable_contact"
+
+    channel: str = Field(primary_key=True, max_length=16)
+    address: str = Field(primary_key=True, max_length=320)  # lower-cased e-mail address or E.164 number
+    customer_id: str = Field(foreign_key="customer.id", index=True, max_length=64)
+    message_id: int | None = Field(default=None)  # the message that bounced
+    reason: str = ""
+    at: datetime = Field(sa_column=_instant(nullable=False))
