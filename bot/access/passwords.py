@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -27,13 +28,16 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-# A dummy hash checked when the name is unknown, so that a wrong name costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("not a password of anyone")
+@cache
+def _dummy_hash() -> str:
+    """A hash checked when the name is unknown, so that a wrong name costs as long as a wrong password.
+    Made on first use, not at import: every CLI command would otherwise pay one argon2 hash to start."""
+    return _hasher.hash("not a password of anyone")
 
 
 def burn_time(password: str) -> None:
     """Spend one verification's time on nothing (unknown user names)."""
-    verify_password(_DUMMY_HASH, password)
+    verify_password(_dummy_hash(), password)
 
 
 @dataclass(frozen=True, slots=True)
