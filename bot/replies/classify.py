@@ -180,7 +180,7 @@ def _zh_pays_after_date(text: str) -> bool:
 
 # Where a Chinese date phrase ends: a day, a weekday, a part of the month, or a relative day.
 _ZH_DATE_END = re.compile(
-    r"(?:[0-9一二两三四五六七八九十]+[号日]|(?:周|星期|礼拜)[一二三四五六日天1-7]|月(?:底|末|初|中)|年底|年末"
+    r"(?:[0-9一二两三四五六七八九十]+[号日]|(?:周|星期|礼拜)[一二三四五六日天1-7]|月(?:底|末|初|中)|年底|年末|元旦"
     r"|[0-9一二两三四五六七八九十]+(?:天|日|周|个?星期)(?:内|之内|以内|后|之后)|今天|明天|后天|下周|本周|这周)(?:前|之前|以前)?"
 )
 

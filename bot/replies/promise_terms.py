@@ -1,9 +1,10 @@
 """The date and the amount in a promise to pay, in zh-CN and en.
 
 Dates are resolved against the day the customer wrote, in the customer's timezone. English phrases go
-to dateparser; the rules here cover only what it cannot read: Chinese relative dates (下周五, 月底,
-15号, 下个月初, 3天内), "end of month", "early next month" and bare day ordinals ("the 5th", which
-dateparser reads as May). Amounts need a currency mark (¥, 元, 万, RMB, USD, $...): a bare number is an
+to dateparser; the rules here cover only what it cannot read (or reads otherwise than a customer means):
+Chinese relative dates (下周五, 月底, 15号, 下个月初, 3天内, 元旦), "end of month", "early next month",
+bare day ordinals ("the 5th", which dateparser reads as May) and "next <weekday>" (the weekday of next
+week; dateparser gives the coming one). "X前" / "by X" is read as X itself: the promise is kept by then. Amounts need a currency mark (¥, 元, 万, RMB, USD, $...): a bare number is an
 invoice number, a quantity or a date as often as it is money.
 
 Both functions take text already NFKC-normalised and lower-cased (full-width digits and ￥ folded).
@@ -42,7 +43,7 @@ _ZH_DATE = re.compile(
     rf"(?P<md>(?P<m>{_ZH_NUMBER})月(?P<d>{_ZH_NUMBER})[日号]?)"
     rf"|(?P<wd>(?P<wk>下下|下|本|这|这个|今)?(?:周|星期|礼拜)(?P<wn>[一二三四五六日天1-7]))"
     rf"|(?P<mp>(?P<mm>下下个?|下个?|本|这个?|当)?月(?P<part>底|末|初|中))"
-    rf"|(?P<yd>年底|年末)"
+    rf"|(?P<yd>年底|年末)|(?P<ny>元旦)"
     rf"|(?P<dom>(?P<nm>下个?月)?(?P<dn>{_ZH_NUMBER})[号日])"
     rf"|(?P<within>(?P<n>{_ZH_NUMBER})(?P<unit>天|日|周|个?星期|个?礼拜)(?:内|之内|以内|后|之后))"
     r"|(?P<week>(?P<wq>下|本|这)(?:周|星期|个星期|礼拜)(?:内)?)"
@@ -55,6 +56,7 @@ _MONTHS = (
 )
 # Three-letter "sat" and "sun" are left out: they are words too.
 _WEEKDAYS = r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tues?|wed|thu(?:rs?)?|fri"
+_EN_WEEKDAY_INDEX = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 _EN_DATE = re.compile(
     rf"(?P<eom>\bend of (?:the |this )?month\b|\bmonth[- ]end\b|\beom\b)"
     rf"|(?P<eonm>\bend of next month\b)"
@@ -64,7 +66,8 @@ _EN_DATE = re.compile(
     rf"|(?P<dm>\b\d{{1,2}}(?:st|nd|rd|th)? (?:of )?(?:{_MONTHS})\b\.?)"
     rf"|(?P<md>\b(?:{_MONTHS})\.? \d{{1,2}}(?:st|nd|rd|th)?\b)"
     rf"|(?P<ord>\b(?:the )?(?P<day>\d{{1,2}})(?:st|nd|rd|th)\b)"
-    rf"|(?P<wd>\b(?:next |this |coming )?(?:{_WEEKDAYS})\b)"
+    rf"|(?P<nwd>\bnext (?:{_WEEKDAYS})\b)"
+    rf"|(?P<wd>\b(?:this |coming )?(?:{_WEEKDAYS})\b)"
     r"|(?P<iso>\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b)"
     r"|(?P<rel>\b(?:today|tomorrow|tmrw|tmr|tomorow|next week|this week)\b)"
     r"|(?P<within>\b(?:in|within) (?:\d+|a|one|two|three|four|five|a few) (?:days?|weeks?)\b)"
@@ -174,6 +177,8 @@ def _zh_date(match: re.Match[str], day: date) -> date | None:
         return found
     if match.group("yd"):
         return date(day.year, 12, 31)
+    if match.group("ny"):
+        return date(day.year + 1, 1, 1)
     if match.group("dom"):
         number = _zh_int(match.group("dn"))
         if match.group("nm"):
@@ -206,6 +211,11 @@ def _en_date(match: re.Match[str], day: date) -> date | None:
         return found if found >= day else date(*_month_offset(day, 1), MID_MONTH_DAY)
     if match.group("ord"):
         return _next_day_of_month(day, int(match.group("day")))
+    if match.group("nwd"):
+        # "Next Tuesday" said on a Monday is not tomorrow: it is the Tuesday of next week, as 下周二 is.
+        # (dateparser reads it as the coming Tuesday.) For a promise the later reading is the safe one:
+        # read early, the ladder would chase a customer who is keeping their word.
+        return monday + timedelta(days=7 + _EN_WEEKDAY_INDEX[match.group("nwd")[5:8]])
     phrase = match.group(0)
     phrase = re.sub(r"\b(?:tmrw|tmr|tomorow)\b", "tomorrow", phrase)
     phrase = re.sub(r"\bwithin\b", "in", phrase)

@@ -45,12 +45,17 @@ OPT_OUT = _compile(
     _en(r"td(?!\s*bank)"),
     _en(r"un-?sub\w*"),
     _en(r"opt(?:ing)?[\s-]?out"),
-    _en(r"remove (?:me|us|my (?:number|name|e-?mail|phone|details|address|contact)|this number)"),
+    _en(
+        r"(?:remove|take|delete|drop)\s+(?:me|us|my (?:number|name|e-?mail|phone|details|address|contact)"
+        r"|this number)(?:\s+(?:off|from)(?![a-z]))?"
+    ),
+    _en(r"opt (?:me|us) out|(?:no longer|don'?t|do not) (?:want|wish) to (?:receive|get) (?:these|your|any)"),
     _en(r"(?:do not|don'?t|dont|never) (?:text|message|sms|e-?mail|contact|call) (?:me|us|this number)"),
     _en(r"no more (?:texts?|messages?|sms|e-?mails?|reminders?)"),
     _en(r"leave (?:me|us) alone"),
     r"退订|退定|取消订阅|取消(?:短信|邮件|订阅|提醒|通知)|拒收|退出(?:短信|订阅)",
     r"(?:请勿|勿|不要|别|不用)再?(?:给我们?|向我)?(?:发(?!票|货|错)|打扰|联系)",
+    r"(?:不想|不愿意?|不要|不再)再?(?:收到|接收|接到)|删除我的(?:号码|手机号|邮箱|联系方式)|拉黑|屏蔽",
     r"(?:不要|别)再?发了",
 )
 
@@ -67,6 +72,8 @@ PAID = _compile(
     r"(?:早就|早已|早)(?:付|汇|转|打|还)(?:了|过|款)",
     r"(?:付|转|打|汇)过去了|(?:付|结|还)清了|付过了",
     r"汇款(?:单|凭证|回单)|水单|银行回单|(?:付款|转账|汇款)(?:凭证|截图|记录)",
+    r"(?:昨天|前天|上周|上星期|上个?月|刚刚?|刚才|前几天|之前)\S{0,4}?(?:付款|付了|转账|转了|汇款|汇了|打款|打了|支付|还了)",
+    r"(?:付款|转账|汇款|支付|打款)(?:已经?)?(?:完成|成功)|已完成(?:付款|转账|支付|汇款)",
     _en(
         r"(?:already|alredy|allready|alrdy|aready)\s+(?:been\s+)?(?:paid|transferred|wired|remitted|settled)"
     ),
@@ -80,6 +87,10 @@ PAID = _compile(
         r"(?:made|sent|remitted|processed|transferred|completed|done|released)"
     ),
     _en(r"(?:we|i)\s+(?:already\s+)?(?:paid|transferred|wired|remitted|settled)"),
+    _en(
+        r"(?:we|i|we've|i've|we have|i have)\s+(?:already\s+)?(?:sent|made|transferred|wired|remitted)\s+"
+        r"(?:the\s+|you\s+|our\s+)?(?:money|payment|funds|transfer)"
+    ),
     r"^\W*paid(?![a-z])",
     _en(r"remittance|proof of payment|payment (?:confirmation|advice|receipt)|bank slip|transfer receipt"),
 )
@@ -88,6 +99,9 @@ DISPUTE = _compile(
     r"数量(?:不对|有误|不符|错了|不够|少了)|少发|漏发|发错|少了\S{0,3}(?:箱|件|个|台|套|包|吨)",
     r"质量(?:有)?问题|质量不(?:合格|行|好)|次品|不合格|破损|损坏|坏了|货不对",
     r"(?:价格|单价|金额|总价|账单|数目|数额)(?:有误|不对|错了|错误|有问题)|价格错|多算|多收|多开|重复(?:收费|扣款|开票)",
+    r"(?:价格|单价|金额|总价|账单|数量|发票)\S{0,8}?不(?:对|符|一致)|比(?:报价|合同价?|约定|订单)(?:高|贵|多|少)",
+    r"(?:和|跟|与)(?:样品|样板|合同|订单|报价)\S{0,2}不(?:一样|一致|符)",
+    r"发票\S{0,2}(?:没|未)(?:开|收到|寄|给)|(?:没|未)(?:收到|见到)\S{0,2}发票",
     r"(?:没|未|没有)收到(?:发票|货|货物)|发票(?:有误|不对|错了|开错)|抬头(?:写|开)?错",
     r"货.{0,3}(?:没|未)(?:收到|到)|对不上|不认(?:这笔|账|可)|有异议|有争议|投诉|不是我们(?:订|买)的|没订过|退货",
     _en(r"quantit(?:y|ies)\s+(?:was|is|were|are)\s+(?:short|wrong|incorrect|not right)"),
@@ -102,20 +116,30 @@ DISPUTE = _compile(
     _en(
         r"(?:incorrect|wrong)\s+(?:price|amount|invoice|quantity)|invoice\s+(?:is|was)\s+(?:wrong|incorrect)"
     ),
-    _en(r"damaged?|defective|faulty|broken"),
+    _en(r"damaged?|defective|faulty|broken|(?:poor|bad|low)\s+quality"),
+    _en(
+        r"\d+\s+(?:units|pcs|pieces|items|cartons|boxes|cases|pallets|bags)\s+(?:were\s+|are\s+)?(?:missing|short)"
+        r"|missing from (?:the|your|our) (?:delivery|shipment|order)"
+    ),
+    _en(
+        r"(?:invoiced|billed|charged)\s+(?:us\s+)?(?:for\s+)?\d+\S*\s+but\s+(?:only\s+)?"
+        r"(?:shipped|delivered|received|sent|got)"
+    ),
+    _en(r"(?:returning|sending back|send back)\s+(?:them|it|the goods|the items|the order|the products)"),
     _en(r"(?:never|not|didn'?t|did not|haven'?t|have not|hasn'?t)\s+(?:been\s+)?received"),
     _en(r"overcharg\w*|double[- ]charg\w*|charged (?:us )?twice|credit note|disput\w*"),
     _en(r"not our order|not what we ordered|(?:don'?t|do not|dont) owe|quality (?:issue|problem)s?"),
     _en(r"returned (?:the |all )?(?:goods|items|order|products)"),
 )
 
+# Verbs of paying in a promise ("will pay", "I'll send the payment", "can settle").
+_PAYING = (
+    r"pay|transfer|settle|wire|remit|clear|send (?:the |you |over )?(?:payment|money|funds|balance)"
+    r"|make (?:the )?payment"
+)
 PROMISE = _compile(
-    _en(
-        r"(?:will|ill|shall|going to|gonna|can|could)\s+(?:(?!not\b|never\b)\w+\s+)?"
-        r"(?:pay|transfer|settle|wire|remit|clear"
-        r"|send (?:the |you )?(?:payment|money|funds)|make (?:the )?payment)"
-    ),
-    r"'ll\s+(?:(?!not\b|never\b)\w+\s+)?(?:pay|transfer|settle|wire|remit|clear)(?![a-z])",
+    _en(rf"(?:will|ill|shall|going to|gonna|can|could)\s+(?:(?!not\b|never\b)\w+\s+)?(?:{_PAYING})"),
+    rf"'ll\s+(?:(?!not\b|never\b)\w+\s+)?(?:{_PAYING})(?![a-z])",
     _en(
         r"payment\s+(?:will|shall|should)\s+be\s+(?:made|sent|released|done|processed)|will\s+be\s+(?:paid|settled)"
     ),
@@ -123,11 +147,14 @@ PROMISE = _compile(
         r"(?:payment|pay(?:ing)?)\s+(?:it\s+|you\s+|this\s+|the\s+(?:balance|invoice|rest)\s+)?(?:by|on|before|within)"
     ),
     _en(r"arrange (?:the )?payment"),
-    r"(?:会|将|一定|保证|尽快|马上|争取|尽量)\S{0,3}?(?:付|还款|还清|打款|打过去|转账|转过去|汇款|结清|支付)",
+    r"(?:会|将|一定|肯定|保证|必须|尽快|马上|立刻|争取|尽量)\S{0,3}?"
+    r"(?:付|还款|还清|打款|打过去|转账|转过去|汇款|结清|支付)",
     r"安排(?:付款|支付|打款|转账|汇款)",
 )
 # After a date, a verb of paying not preceded by 已 (12月3号已付 is a payment made, not one promised).
-ZH_PAY_AFTER_DATE = re.compile(r"^[^，。,.!?！？]{0,8}?(?<!已)(?:付|还|打款|打过去|转|汇|结清|支付)")
+ZH_PAY_AFTER_DATE = re.compile(
+    r"^[^，。,.!?！？]{0,8}?(?<!已)(?:付|还|打款|打过去|打(?=[0-9一二两三四五六七八九十几]|钱|款)|转|汇|结清|支付)"
+)
 
 HEDGE = _compile(
     _en(r"maybe|might|perhaps|hopefully|try to|trying to|hope to|if"),
