@@ -4,8 +4,10 @@ Dates are resolved against the day the customer wrote, in the customer's timezon
 to dateparser; the rules here cover only what it cannot read (or reads otherwise than a customer means):
 Chinese relative dates (下周五, 月底, 15号, 下个月初, 3天内, 元旦), "end of month", "early next month",
 bare day ordinals ("the 5th", which dateparser reads as May) and "next <weekday>" (the weekday of next
-week; dateparser gives the coming one). "X前" / "by X" is read as X itself: the promise is kept by then. Amounts need a currency mark (¥, 元, 万, RMB, USD, $...): a bare number is an
-invoice number, a quantity or a date as often as it is money.
+week; dateparser gives the coming one). "X前" / "by X" is read as X itself: the promise is kept by then.
+
+Amounts need a currency mark (¥, 元, 万, RMB, USD, $...): a bare number is an invoice number, a
+quantity or a date as often as it is money.
 
 Both functions take text already NFKC-normalised and lower-cased (full-width digits and ￥ folded).
 """
