@@ -50,12 +50,17 @@ OPT_OUT = _compile(
         r"|this number)(?:\s+(?:off|from)(?![a-z]))?"
     ),
     _en(r"opt (?:me|us) out|(?:no longer|don'?t|do not) (?:want|wish) to (?:receive|get) (?:these|your|any)"),
+    _en(
+        r"(?:don'?t|do not|no longer)\s+(?:want|wish|need|like)\s+(?:to\s+(?:receive|get)\s+)?"
+        r"(?:these|your|any|the|such)\s+(?:\w+\s+)?(?:messages?|texts?|msgs?|sms|e-?mails?|reminders?|notifications?)"
+    ),
     _en(r"(?:do not|don'?t|dont|never) (?:text|message|sms|e-?mail|contact|call) (?:me|us|this number)"),
     _en(r"no more (?:texts?|messages?|sms|e-?mails?|reminders?)"),
     _en(r"leave (?:me|us) alone"),
     r"退订|退定|取消订阅|取消(?:短信|邮件|订阅|提醒|通知)|拒收|退出(?:短信|订阅)",
     r"(?:请勿|勿|不要|别|不用)再?(?:给我们?|向我)?(?:发(?!票|货|错)|打扰|联系)",
     r"(?:不想|不愿意?|不要|不再)再?(?:收到|接收|接到)|删除我的(?:号码|手机号|邮箱|联系方式)|拉黑|屏蔽",
+    r"(?:不想|不希望|不需要|停止|不要再)[^，。！？,.!?]{0,6}(?:短信|信息|消息|邮件|提醒|通知)",
     r"(?:不要|别)再?发了",
 )
 
@@ -68,7 +73,7 @@ OUR_HINT = _compile(
 
 PAID = _compile(
     r"已经?(?:付款|付了|付过|付清|支付|汇款|汇了|汇过|转账|转了|转过|打款|打了|打过|结清|还清|还款|还了|付)",
-    r"(?:款|钱|账)(?:已经?|早就?|早已)(?:付|汇|转|打|结清|还)",
+    r"(?:款|钱|账)(?:已经?|早就?|早已)(?:付|汇|转|打|结清|还)|已经?到账",
     r"(?:早就|早已|早)(?:付|汇|转|打|还)(?:了|过|款)",
     r"(?:付|转|打|汇)过去了|(?:付|结|还)清了|付过了",
     r"汇款(?:单|凭证|回单)|水单|银行回单|(?:付款|转账|汇款)(?:凭证|截图|记录)",
@@ -83,8 +88,8 @@ PAID = _compile(
     ),
     _en(r"(?:have|has|had|'ve|was|were|been)\s+(?:already\s+)?(?:paid|settled|transferred|wired|remitted)"),
     _en(
-        r"payment\s+(?:was|has been|had been|is)\s+(?:already\s+)?"
-        r"(?:made|sent|remitted|processed|transferred|completed|done|released)"
+        r"(?:payment|check|cheque|transfer|money|funds|wire)\s+(?:was|were|has been|have been|had been|is)\s+"
+        r"(?:already\s+)?(?:made|sent|remitted|processed|transferred|completed|done|released|mailed|posted|issued)"
     ),
     _en(r"(?:we|i)\s+(?:already\s+)?(?:paid|transferred|wired|remitted|settled)"),
     _en(
@@ -129,6 +134,8 @@ DISPUTE = _compile(
     _en(r"(?:never|not|didn'?t|did not|haven'?t|have not|hasn'?t)\s+(?:been\s+)?received"),
     _en(r"overcharg\w*|double[- ]charg\w*|charged (?:us )?twice|credit note|disput\w*"),
     _en(r"not our order|not what we ordered|(?:don'?t|do not|dont) owe|quality (?:issue|problem)s?"),
+    _en(r"(?:didn'?t|did not|never)\s+order(?:ed)?|duplicate|(?:billed|invoiced|charged)\s+(?:us\s+)?twice"),
+    r"重复|(?:货|货物|产品|东西|质量)\S{0,3}(?:有|出了?)(?:问题|毛病)",
     _en(r"returned (?:the |all )?(?:goods|items|order|products)"),
 )
 
@@ -147,6 +154,10 @@ PROMISE = _compile(
         r"(?:payment|pay(?:ing)?)\s+(?:it\s+|you\s+|this\s+|the\s+(?:balance|invoice|rest)\s+)?(?:by|on|before|within)"
     ),
     _en(r"arrange (?:the )?payment"),
+    _en(
+        r"(?:will|ill|'ll|going to|gonna|can)\s+(?:get|have)\s+(?:it|this|that|them|the invoices?|the balance)\s+paid"
+    ),
+    _en(r"payment\s+(?:is\s+)?(?:scheduled|planned|booked|set)\s+(?:for|on)|scheduled (?:the |a )?payment"),
     r"(?:会|将|一定|肯定|保证|必须|尽快|马上|立刻|争取|尽量)\S{0,3}?"
     r"(?:付|还款|还清|打款|打过去|转账|转过去|汇款|结清|支付)",
     r"安排(?:付款|支付|打款|转账|汇款)",
