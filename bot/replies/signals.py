@@ -155,7 +155,8 @@ PROMISE = _compile(
     ),
     _en(r"arrange (?:the )?payment"),
     _en(
-        r"(?:will|ill|'ll|going to|gonna|can)\s+(?:get|have)\s+(?:it|this|that|them|the invoices?|the balance)\s+paid"
+        r"(?:will|ill|'ll|going to|gonna|can)\s+(?:get|have)\s+"
+        r"(?:it|this|that|them|the invoices?|the balance)\s+paid"
     ),
     _en(r"payment\s+(?:is\s+)?(?:scheduled|planned|booked|set)\s+(?:for|on)|scheduled (?:the |a )?payment"),
     r"(?:会|将|一定|肯定|保证|必须|尽快|马上|立刻|争取|尽量)\S{0,3}?"
