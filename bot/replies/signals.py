@@ -72,7 +72,7 @@ OUR_HINT = _compile(
 )
 
 PAID = _compile(
-    r"已经?(?:付款|付了|付过|付清|支付|汇款|汇了|汇过|转账|转了|转过|打款|打了|打过|结清|还清|还款|还了|付)",
+    r"已经?(?:付款|付了|付过|付清|支付|汇款|汇了|汇过|转账|转了|转过|打款|打了|打过|结清|还清|还款|还了|付|汇(?!报|总))",
     r"(?:款|钱|账)(?:已经?|早就?|早已)(?:付|汇|转|打|结清|还)|已经?到账",
     r"(?:早就|早已|早)(?:付|汇|转|打|还)(?:了|过|款)",
     r"(?:付|转|打|汇)过去了|(?:付|结|还)清了|付过了",
@@ -92,6 +92,10 @@ PAID = _compile(
         r"(?:already\s+)?(?:made|sent|remitted|processed|transferred|completed|done|released|mailed|posted|issued)"
     ),
     _en(r"(?:we|i)\s+(?:already\s+)?(?:paid|transferred|wired|remitted|settled)"),
+    _en(
+        r"(?:payment|transfer|wire|money|funds)\s+(?:went through|has gone through|(?:has )?cleared"
+        r"|(?:is |was )?(?:done|completed))"
+    ),
     _en(
         r"(?:we|i|we've|i've|we have|i have)\s+(?:already\s+)?(?:sent|made|transferred|wired|remitted)\s+"
         r"(?:the\s+|you\s+|our\s+)?(?:money|payment|funds|transfer)"
@@ -136,6 +140,8 @@ DISPUTE = _compile(
     _en(r"not our order|not what we ordered|(?:don'?t|do not|dont) owe|quality (?:issue|problem)s?"),
     _en(r"(?:didn'?t|did not|never)\s+order(?:ed)?|duplicate|(?:billed|invoiced|charged)\s+(?:us\s+)?twice"),
     r"重复|(?:货|货物|产品|东西|质量)\S{0,3}(?:有|出了?)(?:问题|毛病)",
+    r"(?:还|尚)?(?:没|未)到期|账期(?:还)?(?:没|未)到",
+    _en(r"(?:not|isn'?t|is not)\s+(?:yet\s+)?(?:due|overdue)|not due (?:yet|until)"),
     _en(r"returned (?:the |all )?(?:goods|items|order|products)"),
 )
 
@@ -155,6 +161,10 @@ PROMISE = _compile(
     ),
     _en(r"arrange (?:the )?payment"),
     _en(
+        r"(?:payment|transfer|money|funds|wire|cheque|check)\s+(?:will|shall|is going to)\s+"
+        r"(?:go out|be (?:sent|made|released|done|processed|transferred|wired))"
+    ),
+    _en(
         r"(?:will|ill|'ll|going to|gonna|can)\s+(?:get|have)\s+"
         r"(?:it|this|that|them|the invoices?|the balance)\s+paid"
     ),
@@ -162,6 +172,7 @@ PROMISE = _compile(
     r"(?:会|将|一定|肯定|保证|必须|尽快|马上|立刻|争取|尽量)\S{0,3}?"
     r"(?:付|还款|还清|打款|打过去|转账|转过去|汇款|结清|支付)",
     r"安排(?:付款|支付|打款|转账|汇款)",
+    r"(?:这两天|这几天|近两天|近几天|过两天|过几天|近期|近日)\S{0,3}?(?:付|还款|打款|转|汇款|结清|支付)",
 )
 # After a date, a verb of paying not preceded by 已 (12月3号已付 is a payment made, not one promised).
 ZH_PAY_AFTER_DATE = re.compile(
