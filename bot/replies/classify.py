@@ -160,17 +160,49 @@ def _opt_out(text: str) -> tuple[Decimal, tuple[str, ...]] | None:
         return (Decimal("0.80") if weak else CERTAIN), (f'opt-out keyword: "{text}"',)
     unquoted = signals.OUR_HINT.sub(" ", text)
     hits = signals.find(signals.OPT_OUT, unquoted)
+    if _CJK.search(unquoted) or len(bare) <= 4:  # "谢谢，T": China's short keyword beside other words
+        hits += signals.find(signals.LONE_T, unquoted)
     acting = [hit for hit in hits if not hit.negated]
     if not acting:
         return None
     reasons = tuple(f'opt-out: "{hit.phrase}"' for hit in acting)
     if len(acting) < len(hits):
         return Decimal("0.60"), (*reasons, "a negated opt-out beside it")
-    if all(hit.phrase == "td" for hit in acting) and len(bare) > 12:
-        return Decimal("0.85"), (*reasons, "TD inside a longer message")
     if len(bare) <= 12 or bare.replace("td", "").replace("stop", "") == "":
         return CERTAIN, reasons
+    if all(_uncertain(hit, unquoted) for hit in acting):
+        # Still an opt-out (one is never missed), but a person reads it before the channel closes.
+        return Decimal("0.70"), (*reasons, "inside a longer message: not sure it is meant as an opt-out")
     return Decimal("0.95"), reasons
+
+
+def _uncertain(hit: signals.Hit, text: str) -> bool:
+    """TD or T inside a longer message, or a "stop" that is not said to us ("production had to stop")."""
+    if hit.phrase in ("td", "t"):
+        return True
+    if not hit.phrase.startswith("stop"):
+        return False
+    before = text[: hit.start].rstrip()
+    after = text[hit.start + len(hit.phrase) :]
+    return not (
+        not before
+        or before[-1] in _CLAUSE_END
+        or _STOP_ADDRESSED_BEFORE.search(before)
+        or _STOP_ADDRESSED_AFTER.match(after)
+        or not after.strip(" .!?。！？~")
+    )
+
+
+_CLAUSE_END = frozenset(".!?,;:。！？，；：\n")
+# A "stop" said to us: "please stop", "can you stop", "stop texting", "stop it", "..., stop".
+_STOP_ADDRESSED_BEFORE = re.compile(
+    r"(?<![a-z])(?:please|pls|plz|kindly|just|so|now|and|can you|could you|u|you)$"
+)
+_STOP_ADDRESSED_AFTER = re.compile(
+    r"\s*(?:texting|sending|messaging|msging|e-?mailing|contacting|calling|bothering|spamming|harassing"
+    r"|these|this|that|them|it|now|immediately|asap|please|pls|plz"
+    r"|the (?:messages|texts|e-?mails|reminders|sms))(?![a-z])"
+)
 
 
 def _zh_pays_after_date(text: str) -> bool:
@@ -180,7 +212,7 @@ def _zh_pays_after_date(text: str) -> bool:
 
 # Where a Chinese date phrase ends: a day, a weekday, a part of the month, or a relative day.
 _ZH_DATE_END = re.compile(
-    r"(?:[0-9一二两三四五六七八九十]+[号日]|(?:周|星期|礼拜)[一二三四五六日天1-7]|月(?:底|末|初|中)|年底|年末|元旦"
+    r"(?:[0-9一二两三四五六七八九十]+[号日]|(?:周|星期|礼拜)[一二三四五六日天1-7]|月(?:底|末|初|中)|年底|年末|元旦|圣诞节?"
     r"|[0-9一二两三四五六七八九十]+(?:天|日|周|个?星期)(?:内|之内|以内|后|之后)|今天|明天|后天|下周|本周|这周)(?:前|之前|以前)?"
 )
 

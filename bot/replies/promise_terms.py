@@ -2,9 +2,10 @@
 
 Dates are resolved against the day the customer wrote, in the customer's timezone. English phrases go
 to dateparser; the rules here cover only what it cannot read (or reads otherwise than a customer means):
-Chinese relative dates (下周五, 月底, 15号, 下个月初, 3天内, 元旦), "end of month", "early next month",
-bare day ordinals ("the 5th", which dateparser reads as May) and "next <weekday>" (the weekday of next
-week; dateparser gives the coming one). "X前" / "by X" is read as X itself: the promise is kept by then.
+Chinese relative dates (下周五, 月底, 15号, 下个月初, 3天内, 元旦, 圣诞), Christmas and New Year,
+"end of month", "early next month", bare day ordinals ("the 5th", which dateparser reads as May) and
+"next <weekday>" (the weekday of next week; dateparser gives the coming one). "X前" / "by X" is read
+as X itself: the promise is kept by then.
 
 Amounts need a currency mark (¥, 元, 万, RMB, USD, $...): a bare number is an invoice number, a
 quantity or a date as often as it is money.
@@ -45,7 +46,7 @@ _ZH_DATE = re.compile(
     rf"(?P<md>(?P<m>{_ZH_NUMBER})月(?P<d>{_ZH_NUMBER})[日号]?)"
     rf"|(?P<wd>(?P<wk>下下|下|本|这|这个|今)?(?:周|星期|礼拜)(?P<wn>[一二三四五六日天1-7]))"
     rf"|(?P<mp>(?P<mm>下下个?|下个?|本|这个?|当)?月(?P<part>底|末|初|中))"
-    rf"|(?P<yd>年底|年末)|(?P<ny>元旦)"
+    rf"|(?P<yd>年底|年末)|(?P<ny>元旦)|(?P<xmas>圣诞节?)"
     rf"|(?P<dom>(?P<nm>下个?月)?(?P<dn>{_ZH_NUMBER})[号日])"
     rf"|(?P<within>(?P<n>{_ZH_NUMBER})(?P<unit>天|日|周|个?星期|个?礼拜)(?:内|之内|以内|后|之后))"
     r"|(?P<week>(?P<wq>下|本|这)(?:周|星期|个星期|礼拜)(?:内)?)"
@@ -61,6 +62,7 @@ _WEEKDAYS = r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tues?
 _EN_WEEKDAY_INDEX = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 _EN_DATE = re.compile(
     rf"(?P<eom>\bend of (?:the |this )?month\b|\bmonth[- ]end\b|\beom\b)"
+    rf"|(?P<xmas>\b(?:christmas|xmas)\b)|(?P<ny>\bnew year(?:'s day)?\b)"
     rf"|(?P<eonm>\bend of next month\b)"
     rf"|(?P<eow>\bend of (?:the |this )?week\b)"
     rf"|(?P<early>\b(?:early|beginning of|start of|first week of) next month\b)"
@@ -113,6 +115,11 @@ def promise_amount(text: str) -> Decimal | None:
         if amount > 0:
             return amount
     return None
+
+
+def _christmas(day: date) -> date:
+    christmas = date(day.year, 12, 25)
+    return christmas if christmas >= day else date(day.year + 1, 12, 25)
 
 
 def _zh_int(value: str) -> int:
@@ -181,6 +188,8 @@ def _zh_date(match: re.Match[str], day: date) -> date | None:
         return date(day.year, 12, 31)
     if match.group("ny"):
         return date(day.year + 1, 1, 1)
+    if match.group("xmas"):
+        return _christmas(day)
     if match.group("dom"):
         number = _zh_int(match.group("dn"))
         if match.group("nm"):
@@ -201,6 +210,10 @@ def _en_date(match: re.Match[str], day: date) -> date | None:
     monday = day - timedelta(days=day.weekday())
     if match.group("eom"):
         return _last_day(day.year, day.month)
+    if match.group("xmas"):
+        return _christmas(day)
+    if match.group("ny"):
+        return date(day.year + 1, 1, 1)
     if match.group("eonm"):
         return _last_day(*_month_offset(day, 1))
     if match.group("eow"):

@@ -64,6 +64,10 @@ OPT_OUT = _compile(
     r"(?:不要|别)再?发了",
 )
 
+# China's one-letter keyword standing apart ("谢谢，T"), not in "T恤" or "can t": the caller counts it
+# only in a message with Chinese in it, or one of a few characters.
+LONE_T = re.compile(r"(?:^|(?<=[\s,，。.!！?？;；:：、]))t(?=$|[\s,，。.!！?？;；:：、])")
+
 # Our own opt-out hint ("回复TD退订", "Reply STOP to opt out"), which a customer may quote when asking
 # about something else: the words in it are not an opt-out unless the hint is all the message says.
 OUR_HINT = _compile(
@@ -151,8 +155,8 @@ _PAYING = (
     r"|make (?:the )?payment"
 )
 PROMISE = _compile(
-    _en(rf"(?:will|ill|shall|going to|gonna|can|could)\s+(?:(?!not\b|never\b)\w+\s+)?(?:{_PAYING})"),
-    rf"'ll\s+(?:(?!not\b|never\b)\w+\s+)?(?:{_PAYING})(?![a-z])",
+    _en(rf"(?:will|ill|shall|going to|gonna|can|could)\s+(?:(?!not\b|never\b|t\b)\w+\s+)?(?:{_PAYING})"),
+    rf"'ll\s+(?:(?!not\b|never\b|t\b)\w+\s+)?(?:{_PAYING})(?![a-z])",
     _en(
         r"payment\s+(?:will|shall|should)\s+be\s+(?:made|sent|released|done|processed)|will\s+be\s+(?:paid|settled)"
     ),

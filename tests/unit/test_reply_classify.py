@@ -182,6 +182,7 @@ def test_negated_payment_and_lookalike_words_are_not_signals() -> None:
     """ "Haven't paid yet" is no paid claim, "stopped" and "Ltd" are no STOP or TD, 不要发票 is no 不要发."""
     assert sms("Haven't paid yet, waiting for approval").kind == ReplyKind.OTHER
     assert sms("not been paid yet").kind == ReplyKind.OTHER
+    assert sms("I can t pay this month").kind == ReplyKind.OTHER
     assert sms("Why was my service stopped?").kind == ReplyKind.OTHER
     assert sms("ABC Trading Ltd accounts here").kind == ReplyKind.OTHER
     assert sms("我们不要发票，直接报价").kind != ReplyKind.OPT_OUT
@@ -244,3 +245,39 @@ def test_language_and_acknowledgement() -> None:
     )
     denial = sms("We don't owe you anything, this is not our order")
     assert (denial.kind, denial.language, denial.acknowledges_debt) == (ReplyKind.DISPUTE, "en", False)
+
+
+@pytest.mark.parametrize("text", ["谢谢，T", "T 谢谢", "已付 T"])
+def test_chinese_t_beside_other_words_is_an_opt_out(text: str) -> None:
+    """China's one-letter keyword counts beside other words in a Chinese message."""
+    assert sms(text).kind == ReplyKind.OPT_OUT
+
+
+@pytest.mark.parametrize("text", ["I can t pay this month", "买了一件T恤的钱还没付"])
+def test_a_t_that_is_part_of_something_else_is_no_opt_out(text: str) -> None:
+    """A typo's lone "t" in English and the T of T恤 are not the keyword."""
+    assert sms(text).kind != ReplyKind.OPT_OUT
+
+
+def test_a_stop_not_said_to_us_is_confirmed_by_a_collector() -> None:
+    """ "Production had to stop" in a long message is kept as an opt-out (none is missed) but below
+    confirm_below; "please stop texting me" in the same kind of message is acted on."""
+    unsure = sms("Our production line had to stop for two weeks after the fire, we will pay on the 20th")
+    assert unsure.kind == ReplyKind.OPT_OUT
+    assert unsure.confidence < CONFIRM_BELOW
+    sure = sms("We have been customers for years and this is too much, please stop texting me every day")
+    assert sure.kind == ReplyKind.OPT_OUT
+    assert sure.confidence >= CONFIRM_BELOW
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("圣诞前付款", date(2026, 12, 25)),
+        ("will pay before Christmas", date(2026, 12, 25)),
+        ("元旦前付", date(2027, 1, 1)),
+    ],
+)
+def test_holidays_with_a_fixed_date_are_promise_dates(text: str, expected: date) -> None:
+    """Christmas and New Year's Day (圣诞, 元旦) have fixed dates; "before X" is read as by X."""
+    assert sms(text).promise_date == expected
