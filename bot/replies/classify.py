@@ -28,6 +28,8 @@ _QUOTE_HEADER = re.compile(
     r"|(?:from|发件人)[:：].*\n\s*(?:sent|date|发送时间|时间|日期)[:：])",
     re.IGNORECASE | re.MULTILINE,
 )
+# The RFC 3676 signature separator ("-- "), and the bare "--" many clients write instead.
+_SIGNATURE = re.compile(r"^--[ \t]*$", re.MULTILINE)
 _FORWARDED = re.compile(r"-{2,}\s*(?:forwarded message|转发的邮件|转发邮件)", re.IGNORECASE)
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _LATIN = re.compile(r"[a-z]")
@@ -138,11 +140,15 @@ def classify(reply: Reply, *, today: date, timezone: str) -> Classification:
 
 def own_text(reply: Reply) -> str:
     """What the customer wrote this time, normalised: the parser's ``text`` (or the whole body), cut
-    where a quoted message starts and with ``>`` lines dropped, NFKC-folded and lower-cased."""
+    where a quoted message or the signature starts and with ``>`` lines dropped, NFKC-folded and
+    lower-cased. The parser removes both already; this holds when it could not tell."""
     body = reply.text or reply.full_text
     cut = _QUOTE_HEADER.search(body)
     if cut is not None and not _FORWARDED.search(body, 0, cut.start()):
         body = body[: cut.start()]
+    signature = _SIGNATURE.search(body)
+    if signature is not None:
+        body = body[: signature.start()]
     lines = [line for line in body.splitlines() if not line.lstrip().startswith(">")]
     return _normalise("\n".join(lines)).strip()
 

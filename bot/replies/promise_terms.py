@@ -44,7 +44,7 @@ MID_MONTH_DAY = 15
 
 _ZH_DATE = re.compile(
     rf"(?P<md>(?P<m>{_ZH_NUMBER})月(?P<d>{_ZH_NUMBER})[日号]?)"
-    rf"|(?P<wd>(?P<wk>下下|下|本|这|这个|今)?(?:周|星期|礼拜)(?P<wn>[一二三四五六日天1-7]))"
+    rf"|(?P<wd>(?P<wk>上个?|下下|下|本|这|这个|今)?(?:周|星期|礼拜)(?P<wn>[一二三四五六日天1-7]))"
     rf"|(?P<mp>(?P<mm>下下个?|下个?|本|这个?|当)?月(?P<part>底|末|初|中))"
     rf"|(?P<yd>年底|年末)|(?P<ny>元旦)|(?P<xmas>圣诞节?)"
     rf"|(?P<dom>(?P<nm>下个?月)?(?P<dn>{_ZH_NUMBER})[号日])"
@@ -169,7 +169,7 @@ def _zh_date(match: re.Match[str], day: date) -> date | None:
     if match.group("wd"):
         weekday = _ZH_WEEKDAYS.get(match.group("wn"))
         weekday = int(match.group("wn")) - 1 if weekday is None else weekday
-        weeks = {"下下": 2, "下": 1}.get(match.group("wk") or "", 0)
+        weeks = {"下下": 2, "下": 1, "上": -1, "上个": -1}.get(match.group("wk") or "", 0)
         found = monday + timedelta(days=7 * weeks + weekday)
         return found + timedelta(days=7) if found < day and not match.group("wk") else found
     if match.group("mp"):

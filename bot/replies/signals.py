@@ -178,9 +178,10 @@ PROMISE = _compile(
     r"安排(?:付款|支付|打款|转账|汇款)",
     r"(?:这两天|这几天|近两天|近几天|过两天|过几天|近期|近日)\S{0,3}?(?:付|还款|打款|转|汇款|结清|支付)",
 )
-# After a date, a verb of paying not preceded by 已 (12月3号已付 is a payment made, not one promised).
+# After a date, a verb of paying with no 已 before it (12月3号已付, 周五已经转账 are payments made, not
+# ones promised).
 ZH_PAY_AFTER_DATE = re.compile(
-    r"^[^，。,.!?！？]{0,8}?(?<!已)(?:付|还|打款|打过去|打(?=[0-9一二两三四五六七八九十几]|钱|款)|转|汇|结清|支付)"
+    r"^(?:(?!已)[^，。,.!?！？]){0,8}?(?:付|还|打款|打过去|打(?=[0-9一二两三四五六七八九十几]|钱|款)|转|汇|结清|支付)"
 )
 
 HEDGE = _compile(

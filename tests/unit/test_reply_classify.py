@@ -281,3 +281,21 @@ def test_a_stop_not_said_to_us_is_confirmed_by_a_collector() -> None:
 def test_holidays_with_a_fixed_date_are_promise_dates(text: str, expected: date) -> None:
     """Christmas and New Year's Day (圣诞, 元旦) have fixed dates; "before X" is read as by X."""
     assert sms(text).promise_date == expected
+
+
+def test_a_payment_made_last_friday_is_no_promise() -> None:
+    """ "上周五已经转账" names a past Friday and a payment made: a sure paid claim, not a conflict with a
+    promise for this Friday."""
+    got = sms("这笔款上周五已经转账了，请查收")
+    assert got.kind == ReplyKind.PAID
+    assert got.confidence >= CONFIRM_BELOW
+
+
+def test_the_signature_and_its_disclaimer_are_not_read() -> None:
+    """A disclaimer under the "-- " separator ("if you received it in error, delete it") neither hedges
+    the promise above it nor adds words of its own."""
+    text = "Both invoices will be paid at the end of the month.\n\n-- \nPriya | Meridian Foods\nIf you received this in error, delete it."
+    reply = Reply(channel="email", sender="p@example.co.uk", text=text, full_text=text)
+    got = classify(reply, today=TODAY, timezone=SHANGHAI)
+    assert (got.kind, got.promise_date) == (ReplyKind.PROMISE, date(2026, 12, 31))
+    assert got.confidence >= CONFIRM_BELOW
