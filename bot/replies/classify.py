@@ -160,9 +160,11 @@ def _normalise(text: str) -> str:
 def _opt_out(text: str) -> tuple[Decimal, tuple[str, ...]] | None:
     """How sure an opt-out is, and why; None when the text holds none (or only negated ones)."""
     bare = _NOT_WORD.sub("", text)
+    # "pls T", "TD 谢谢", "STOP thanks": a keyword with nothing but courtesy around it.
+    keyword = _NOT_WORD.sub("", _COURTESY.sub(" ", text))
     only_our_hint = signals.OUR_HINT.search(text) and not _NOT_WORD.sub("", signals.OUR_HINT.sub("", text))
-    if bare in signals.OPT_OUT_KEYWORDS or only_our_hint:
-        weak = bare in signals.WEAK_OPT_OUT_KEYWORDS
+    if keyword in signals.OPT_OUT_KEYWORDS or only_our_hint:
+        weak = keyword in signals.WEAK_OPT_OUT_KEYWORDS
         return (Decimal("0.80") if weak else CERTAIN), (f'opt-out keyword: "{text}"',)
     unquoted = signals.OUR_HINT.sub(" ", text)
     hits = signals.find(signals.OPT_OUT, unquoted)
@@ -199,6 +201,10 @@ def _uncertain(hit: signals.Hit, text: str) -> bool:
     )
 
 
+_COURTESY = re.compile(
+    r"(?<![a-z])(?:please|pls|plz|thanks|thank you|thx|ty|ok|okay|hi|hello)(?![a-z])"
+    r"|谢谢|多谢|麻烦|请|您好|你好|好的"
+)
 _CLAUSE_END = frozenset(".!?,;:。！？，；：\n")
 # A "stop" said to us: "please stop", "can you stop", "stop texting", "stop it", "..., stop".
 _STOP_ADDRESSED_BEFORE = re.compile(

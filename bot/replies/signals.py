@@ -64,9 +64,9 @@ OPT_OUT = _compile(
     r"(?:不要|别)再?发了",
 )
 
-# China's one-letter keyword standing apart ("谢谢，T"), not in "T恤" or "can t": the caller counts it
-# only in a message with Chinese in it, or one of a few characters.
-LONE_T = re.compile(r"(?:^|(?<=[\s,，。.!！?？;；:：、]))t(?=$|[\s,，。.!！?？;；:：、])")
+# China's one-letter keyword standing apart ("谢谢，T", "请T"), not in "T恤" or "can t": the caller
+# counts it only in a message with Chinese in it, or one of a few characters.
+LONE_T = re.compile(r"(?<![a-z0-9'])t(?![a-z0-9'\u3400-\u9fff])")
 
 # Our own opt-out hint ("回复TD退订", "Reply STOP to opt out"), which a customer may quote when asking
 # about something else: the words in it are not an opt-out unless the hint is all the message says.

@@ -4,6 +4,8 @@ signals, headers and attachments."""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -299,3 +301,30 @@ def test_the_signature_and_its_disclaimer_are_not_read() -> None:
     got = classify(reply, today=TODAY, timezone=SHANGHAI)
     assert (got.kind, got.promise_date) == (ReplyKind.PROMISE, date(2026, 12, 31))
     assert got.confidence >= CONFIRM_BELOW
+
+
+def _full_width(text: str) -> str:
+    return "".join(chr(ord(char) + 0xFEE0) if "!" <= char <= "~" else char for char in text)
+
+
+_OPT_OUT_FORMS = ["STOP", "stop", "TD", "T", "退订", "T退订", "TD退订", "unsubscribe", "取消订阅", "请勿再发"]
+
+
+_CASES: list[Callable[[str], str]] = [str.upper, str.lower, str.title, str]
+_BEFORE = ["", " ", "\n", "您好，", "请", "麻烦", "pls ", "please ", "🙄 ", "!!"]
+_AFTER = ["", ".", "。", "！", "!!!", " 谢谢", " thanks", " 😡", "\n", " pls"]
+
+
+def test_every_dressing_of_an_opt_out_keyword_is_an_opt_out() -> None:
+    """Opt-out recall under the dressings SMS replies come in, every combination tried: any case,
+    full-width letters, polite words, punctuation and emoji around STOP, TD, T, 退订, unsubscribe,
+    取消订阅, 请勿再发."""
+    missed = []
+    for form, case, full_width, before, after in itertools.product(
+        _OPT_OUT_FORMS, _CASES, (False, True), _BEFORE, _AFTER
+    ):
+        keyword = case(form)
+        text = before + (_full_width(keyword) if full_width else keyword) + after
+        if sms(text).kind != ReplyKind.OPT_OUT:
+            missed.append(text)
+    assert not missed, missed[:20]
