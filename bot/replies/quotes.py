@@ -95,7 +95,9 @@ def _history_start(lines: list[str]) -> int:
             continue
         if _SEPARATOR.match(line):
             return index
-        if _WROTE.search(line) and len(line) < 300:
+        previous = lines[index - 1] if index > 0 else ""
+        # An attribution names a date: "Our bank wrote:" in the customer's own text is not one.
+        if _WROTE.search(line) and len(line) < 300 and re.search(r"\d", previous + line):
             # A wrapped attribution: "On Mon, 7 Dec 2026 at 10:02, Accounts\n<ar@x.com> wrote:".
             wrapped = index > 0 and _ATTRIBUTION_START.match(lines[index - 1])
             if wrapped and not _ATTRIBUTION_START.match(line):

@@ -442,7 +442,7 @@ MAILS = [
         "zh",
         "您好，发票抬头开错了，应该是“天津津南化工原料有限公司”，税号也不对，我们财务无法入账，请作废重开。",
         customer=8,
-        quote="outlook",
+        quote="outlook-old",
         charset="gbk",
         cte="base64",
         notes="invoice details wrong",
@@ -603,7 +603,7 @@ MAILS = [
         "zh",
         "这笔钱我们早就付了，是用承兑汇票支付的，汇票号码 1304 2900 0012 3456，请贵司财务核实。",
         customer=3,
-        quote="outlook",
+        quote="outlook-old",
         notes="paid by bank acceptance bill",
     ),
     M(
