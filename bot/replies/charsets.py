@@ -49,7 +49,7 @@ def codec_for(charset: str | None) -> str | None:
     name = _SUPERSETS.get(name, name)
     try:
         return codecs.lookup(name).name
-    except LookupError:
+    except (LookupError, UnicodeError, ValueError):  # unknown, or not even a name (8-bit bytes, NUL)
         return None
 
 

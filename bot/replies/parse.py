@@ -25,7 +25,7 @@ from inscriptis import get_text
 
 from bot.replies.charsets import decode_bytes, decode_header
 from bot.replies.dsn import RETURNED_TYPES, STATUS_TYPES, delivery_reports
-from bot.replies.model import Attachment, Reply
+from bot.replies.model import Attachment, DeliveryReport, Reply
 from bot.replies.quotes import strip_history
 
 logger = logging.getLogger(__name__)
@@ -66,9 +66,12 @@ def parse_email(raw: bytes) -> Reply:
     _collect(message, walk, "1")
     full_text = _join(walk.texts)
     in_reply_to = _first_id(headers.text("in-reply-to"))
-    reports = (
-        delivery_reports(walk.status_parts, walk.returned_parts, in_reply_to) if walk.status_parts else ()
-    )
+    reports: tuple[DeliveryReport, ...] = ()
+    if walk.status_parts:
+        try:
+            reports = delivery_reports(walk.status_parts, walk.returned_parts, in_reply_to)
+        except Exception as exc:  # a mangled report still leaves the DSN's text to a collector
+            walk.problems.append(f"delivery status: not readable ({type(exc).__name__})")
     subject = headers.text("subject")
     return Reply(
         channel="email",
@@ -131,9 +134,17 @@ def _collect(part: Message, walk: _Walk, number: str) -> None:
     elif part.is_multipart():
         for index, sub in enumerate(_subparts(part), start=1):
             _collect(sub, walk, f"{number}.{index}")
-    elif _is_attachment(part):
+    else:
+        try:
+            _collect_leaf(part, walk, number)
+        except Exception as exc:  # one unreadable part must not lose the rest of the reply
+            walk.problems.append(f"part {number} ({content_type}): not readable ({type(exc).__name__})")
+
+
+def _collect_leaf(part: Message, walk: _Walk, number: str) -> None:
+    if _is_attachment(part):
         walk.attachments.append(_attachment(part, number))
-    elif content_type in ("text/plain", "text/html"):
+    elif part.get_content_type() in ("text/plain", "text/html"):
         walk.texts.append(_part_text(part, walk, number))
     else:
         walk.attachments.append(_attachment(part, number))
@@ -177,11 +188,21 @@ def _attachment(part: Message, number: str) -> Attachment:
     if part.get_content_type().startswith("message/"):
         inner = part.get_payload()
         first = inner[0] if isinstance(inner, list) and inner else None
-        data = first.as_bytes(policy=policy.default) if isinstance(first, Message) else b""
+        data = _message_bytes(first) if isinstance(first, Message) else b""
     else:
         raw = part.get_payload(decode=True)
         data = raw if isinstance(raw, bytes) else b""
     return Attachment(filename=name or f"part-{number}", content_type=part.get_content_type(), data=data)
+
+
+def _message_bytes(message: Message) -> bytes:
+    """An embedded message as bytes; compat32 writes back headers that policy.default cannot refold."""
+    for writing_policy in (policy.default, policy.compat32):
+        try:
+            return message.as_bytes(policy=writing_policy)
+        except (UnicodeError, ValueError, TypeError, LookupError):
+            continue
+    return b""
 
 
 def _part_text(part: Message, walk: _Walk, number: str) -> str:
