@@ -192,7 +192,8 @@ def _attachment(part: Message, number: str) -> Attachment:
     else:
         raw = part.get_payload(decode=True)
         data = raw if isinstance(raw, bytes) else b""
-    return Attachment(filename=name or f"part-{number}", content_type=part.get_content_type(), data=data)
+    fallback = f"part-{number}.eml" if part.get_content_type().startswith("message/") else f"part-{number}"
+    return Attachment(filename=name or fallback, content_type=part.get_content_type(), data=data)
 
 
 def _message_bytes(message: Message) -> bytes:
