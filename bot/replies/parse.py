@@ -103,10 +103,12 @@ class _Headers:
 
     def __init__(self, message: Message) -> None:
         self._values: dict[str, list[str]] = {}
+        self._raw: dict[str, list[str]] = {}
         self.problems: list[str] = []
         for name, raw in message.raw_items():
             value, clean = decode_header(str(raw))
             self._values.setdefault(name.lower(), []).append(value)
+            self._raw.setdefault(name.lower(), []).append(re.sub(r"\r?\n[ \t]+", " ", str(raw)))
             if not clean:
                 self.problems.append(f"header {name}: did not decode cleanly")
 
@@ -114,8 +116,10 @@ class _Headers:
         values = self._values.get(name, [])
         return values[0] if values else ""
 
-    def all(self, name: str) -> list[str]:
-        return self._values.get(name, [])
+    def raw(self, name: str) -> list[str]:
+        """As sent: addresses are read from these, since a decoded display name ("王丽, 财务部") can
+        hold the commas and angle brackets that separate addresses."""
+        return self._raw.get(name, [])
 
     def has(self, name: str) -> bool:
         return name in self._values
@@ -237,7 +241,7 @@ def _join(texts: list[str]) -> str:
 
 def _sender(headers: _Headers) -> str:
     for name in ("from", "sender", "reply-to", "return-path"):
-        addresses = _addresses(headers.all(name))
+        addresses = _addresses(headers.raw(name))
         if addresses:
             return addresses[0]
     return ""
@@ -246,7 +250,7 @@ def _sender(headers: _Headers) -> str:
 def _recipients(headers: _Headers) -> tuple[str, ...]:
     seen: dict[str, None] = {}
     for name in RECIPIENT_HEADERS:
-        for address in _addresses(headers.all(name)):
+        for address in _addresses(headers.raw(name)):
             seen.setdefault(address)
     return tuple(seen)
 

@@ -143,6 +143,15 @@ def test_rfc2047_q_encoding_and_mixed_words() -> None:
     assert reply.sender == "chen.jing@xinyu-pack.example"
 
 
+def test_an_encoded_display_name_holding_an_address_does_not_become_the_sender() -> None:
+    """A display name like "陈静 <old@x.example>, 财务部" arrives RFC 2047-encoded; decoded first it
+    would split into addresses, so addresses are read from the header as sent."""
+    name = base64.b64encode("陈静 <old@x.example>, 财务部".encode()).decode()
+    raw = f"From: =?utf-8?B?{name}?= <Chen@X.example>\r\nTo: =?utf-8?B?{name}?= <ar@huayu.example>\r\n\r\nok"
+    reply = parse_email(raw.encode())
+    assert (reply.sender, reply.recipients) == ("chen@x.example", ("ar@huayu.example",))
+
+
 def test_recipients_are_to_cc_delivered_to_and_x_original_to_lower_cased_once() -> None:
     """Tags are looked for in every recipient header; each address once, lower-cased, in header order."""
     raw = (
