@@ -220,7 +220,43 @@ def _part_text(part: Message, walk: _Walk, number: str) -> str:
         walk.problems.append(f"part {number} ({kind}; charset={charset}): did not decode cleanly")
     if part.get_content_type() == "text/html":
         text = _html_to_text(text)
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if _param(part, "format") == "flowed":
+        text = _unflow(text, delete_space=_param(part, "delsp") == "yes")
+    return text
+
+
+def _unflow(text: str, delete_space: bool) -> str:
+    """RFC 3676 format=flowed back into paragraphs (Thunderbird, Apple Mail): a line ending in a space
+    goes on in the next line of the same quote depth; a leading space is stuffing."""
+    lines: list[str] = []
+    pending: tuple[int, str] | None = None  # a flowed line waiting for its continuation
+    for line in text.split("\n"):
+        depth = len(line) - len(line.lstrip(">"))
+        content = line[depth:]
+        content = content[1:] if content.startswith(" ") else content
+        is_signature_separator = content == "-- "
+        if pending is not None and pending[0] == depth:
+            content = pending[1] + content
+        elif pending is not None:
+            lines.append(_quote_depth(*pending))
+        pending = None
+        if content.endswith(" ") and not is_signature_separator:
+            pending = (depth, content[:-1] if delete_space else content)
+        else:
+            lines.append(_quote_depth(depth, content))
+    if pending is not None:
+        lines.append(_quote_depth(*pending))
+    return "\n".join(lines)
+
+
+def _quote_depth(depth: int, content: str) -> str:
+    return ">" * depth + " " + content if depth else content
+
+
+def _param(part: Message, name: str) -> str:
+    value = part.get_param(name)
+    return value.lower() if isinstance(value, str) else ""
 
 
 def _html_to_text(html: str) -> str:
@@ -232,7 +268,7 @@ def _html_to_text(html: str) -> str:
         logger.warning("HTML part not converted", extra={"error": repr(exc)})
         text = re.sub(r"<[^>]+>", " ", html)
     # inscriptis indents block content; in a reply the indentation carries nothing the text needs
-    return "\n".join(line.strip() for line in text.split("\n"))
+    return "\n".join(line.strip() for line in text.replace("\xa0", " ").split("\n"))
 
 
 def _join(texts: list[str]) -> str:

@@ -14,9 +14,11 @@ Mail clients quote the message being answered in a handful of shapes, in English
 A message the customer forwards on purpose (``---------- Forwarded message ---------``, ``转发的邮件``:
 a bank's remittance notice) is their text, not history: its header block does not cut.
 
-Everything from the first of those markers on is history. A signature starts at an RFC 3676 ``-- ``
-line, or at a closing (``Best regards``, ``此致``, ``顺颂商祺`` …) near the end followed by a few short
-lines (name, title, telephone). "Sent from my iPhone" lines go too.
+Everything from the first of those markers on is history. A company's legal footer
+(``CONFIDENTIALITY NOTICE``, ``This e-mail and any attachments are confidential``, ``免责声明``,
+``本邮件及其附件含有…``) goes with everything under it. A signature starts at an RFC 3676 ``-- `` line,
+or at a closing (``Best regards``, ``此致``, ``顺颂商祺`` …) near the end followed by a few short lines
+(name, title, telephone). "Sent from my iPhone" lines go too.
 
 ``mail-parser-reply`` (1.36, the maintained one with a ``zh`` table) was tried on these shapes and
 kept Foxmail's ``发件人：`` block (full-width colons), the ``-----原始邮件-----`` line, ``写道:`` with an
@@ -54,6 +56,14 @@ _OTHER_FIELD = re.compile(
     r"[*\s]*[:：]",
     re.IGNORECASE,
 )
+# The first line of a company's legal footer; it and everything under it leave the text.
+_DISCLAIMER = re.compile(
+    r"^\s*[*\s]*(?:confidentiality notice|confidentiality|disclaimer|important notice|"
+    r"this (?:e-?mail|message)(?: and any (?:files|attachments?)(?: transmitted with it)?)? "
+    r"(?:is|are|may (?:be|contain)|contains?) (?:confidential|privileged|intended)|"
+    r"免责声明|保密声明|本邮件(?:及其附件)?(?:含有|包含|仅供|可能包含|内容仅)|本郵件(?:及其附件)?(?:含有|包含|僅供))",
+    re.IGNORECASE,
+)
 _QUOTED_LINE = re.compile(r"^\s*>")
 _SIGNATURE_DASHES = re.compile(r"^-- ?$")
 _MOBILE_FOOTER = re.compile(
@@ -80,6 +90,7 @@ def strip_history(text: str) -> str:
     cut = _history_start(lines)
     own = [line for line in lines[:cut] if not _QUOTED_LINE.match(line)]
     own = [line for line in own if not _MOBILE_FOOTER.match(line)]
+    own = own[: _disclaimer_start(own)]
     own = own[: _signature_start(own)]
     result = _tidy("\n".join(own))
     return result or _tidy(text)
@@ -119,6 +130,13 @@ def _field_block(lines: list[str], start: int) -> range:
 def _header_block_follows(lines: list[str], index: int) -> bool:
     following = [line for line in lines[index + 1 : index + 6] if line.strip()]
     return sum(1 for line in following if _OTHER_FIELD.match(line)) >= 2
+
+
+def _disclaimer_start(lines: list[str]) -> int:
+    for index, line in enumerate(lines):
+        if _DISCLAIMER.match(line) and any(above.strip() for above in lines[:index]):
+            return index
+    return len(lines)
 
 
 def _signature_start(lines: list[str]) -> int:

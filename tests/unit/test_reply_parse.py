@@ -197,6 +197,25 @@ def test_multipart_alternative_prefers_the_plain_part_and_falls_back_to_html() -
     assert parse_email(raw).text == "We will pay on Friday."
 
 
+def test_format_flowed_lines_are_joined_back_into_sentences() -> None:
+    """RFC 3676: soft breaks (a trailing space) join, quoted depth is kept apart, delsp=yes drops the
+    space, and the "-- " signature separator is not a soft break."""
+    body = (
+        b"We will pay the USD 3,200 \r\non 18 December.\r\n\r\n-- \r\nEmma\r\n\r\n"
+        b"On Fri, 4 Dec 2026 at 10:00, AR <ar@x.example> wrote:\r\n> Invoice HY-1 is \r\n> past due.\r\n"
+    )
+    raw = b"From: e@x.example\r\nContent-Type: text/plain; charset=utf-8; format=flowed\r\n\r\n" + body
+    reply = parse_email(raw)
+    assert reply.text == "We will pay the USD 3,200 on 18 December."
+    assert "> Invoice HY-1 is past due." in reply.full_text
+    chinese = "我们下周五\r\n付款。".replace("\r\n", " \r\n").encode()
+    raw = (
+        b"From: e@x.example\r\nContent-Type: text/plain; charset=utf-8; format=flowed; delsp=yes\r\n\r\n"
+        + chinese
+    )
+    assert parse_email(raw).text == "我们下周五付款。"
+
+
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
@@ -238,6 +257,17 @@ def test_signature_is_removed_from_text_but_kept_in_full_text() -> None:
     chinese = parse_email(_corpus("zh_promise_03"))
     assert chinese.text == "收到。我们公司每月15号统一付款，这张发票会排在15号付，金额36,720元。"
     assert "此致" in chinese.full_text
+
+
+def test_legal_footers_leave_the_text() -> None:
+    """A disclaimer under the signature (en and zh) is cut with it, so its words ("reply UNSUBSCRIBE",
+    "删除") never reach the classifier; full_text keeps it."""
+    english = parse_email(_corpus("en_dispute_18"))
+    assert "UNSUBSCRIBE" not in english.text and "reply UNSUBSCRIBE" in english.full_text
+    assert english.text.startswith("The rate charged for expedited freight was never agreed.")
+    chinese = parse_email(_corpus("zh_promise_22"))
+    assert chinese.text == "您好，\n\n贵司发票HY-2026-1120已列入我司12月18日的付款计划，金额15,600元。"
+    assert "免责声明" in chinese.full_text
 
 
 def test_forwarded_remittance_advice_stays_in_text() -> None:
