@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
@@ -125,49 +126,87 @@ class _Headers:
         return name in self._values
 
 
+@dataclass(frozen=True)
+class _Head:
+    """A part's Content-Type and Content-Disposition, read once: under policy.default every read of a
+    header parses it again, and that was most of the time spent on a reply."""
+
+    content_type: str
+    params: dict[str, str]
+    disposition: str | None
+    filename: str | None
+
+    @property
+    def charset(self) -> str | None:
+        return self.params.get("charset")
+
+
+def _head(part: Message) -> _Head:
+    content_type_header = part.get("content-type")
+    if content_type_header is None:
+        content_type, params = part.get_default_type(), {}
+    else:
+        content_type = str(content_type_header).split(";", 1)[0].strip().lower()
+        content_type = content_type if content_type.count("/") == 1 else "text/plain"
+        params = _params(content_type_header)
+    disposition_header = part.get("content-disposition")
+    disposition, disposition_params = None, {}
+    if disposition_header is not None:
+        disposition = str(disposition_header).split(";", 1)[0].strip().lower() or None
+        disposition_params = _params(disposition_header)
+    filename = disposition_params.get("filename") or params.get("name")
+    return _Head(content_type, params, disposition, filename)
+
+
+def _params(header: object) -> dict[str, str]:
+    params = getattr(header, "params", None)  # policy.default's parsed header: RFC 2231 already decoded
+    if not isinstance(params, Mapping):
+        return {}
+    return {str(key).lower(): str(value) for key, value in params.items()}
+
+
 def _collect(part: Message, walk: _Walk, number: str) -> None:
-    content_type = part.get_content_type()
-    if content_type in STATUS_TYPES:
+    head = _head(part)
+    if head.content_type in STATUS_TYPES:
         walk.status_parts.append(part)
-    elif content_type in RETURNED_TYPES:
+    elif head.content_type in RETURNED_TYPES:
         walk.returned_parts.append(part)
-        if content_type in ("message/rfc822", "message/global"):  # a forwarded or returned message
-            walk.attachments.append(_attachment(part, number))
-    elif content_type == "multipart/alternative":
+        if head.content_type in ("message/rfc822", "message/global"):  # a forwarded or returned message
+            walk.attachments.append(_attachment(part, head, number))
+    elif head.content_type == "multipart/alternative":
         _collect_alternative(part, walk, number)
     elif part.is_multipart():
         for index, sub in enumerate(_subparts(part), start=1):
             _collect(sub, walk, f"{number}.{index}")
     else:
         try:
-            _collect_leaf(part, walk, number)
+            _collect_leaf(part, head, walk, number)
         except Exception as exc:  # one unreadable part must not lose the rest of the reply
-            walk.problems.append(f"part {number} ({content_type}): not readable ({type(exc).__name__})")
+            walk.problems.append(f"part {number} ({head.content_type}): not readable ({type(exc).__name__})")
 
 
-def _collect_leaf(part: Message, walk: _Walk, number: str) -> None:
-    if _is_attachment(part):
-        walk.attachments.append(_attachment(part, number))
-    elif part.get_content_type() in ("text/plain", "text/html"):
-        walk.texts.append(_part_text(part, walk, number))
+def _collect_leaf(part: Message, head: _Head, walk: _Walk, number: str) -> None:
+    if _is_attachment(head):
+        walk.attachments.append(_attachment(part, head, number))
+    elif head.content_type in ("text/plain", "text/html"):
+        walk.texts.append(_part_text(part, head, walk, number))
     else:
-        walk.attachments.append(_attachment(part, number))
+        walk.attachments.append(_attachment(part, head, number))
 
 
 def _collect_alternative(part: Message, walk: _Walk, number: str) -> None:
     """The plain-text alternative when it says something, else the richest other one (HTML)."""
-    choices: list[_Walk] = []
+    choices: list[tuple[str, _Walk]] = []
     for index, sub in enumerate(_subparts(part), start=1):
         choice = _Walk()
         _collect(sub, choice, f"{number}.{index}")
-        choices.append(choice)
-    types = [sub.get_content_type() for sub in _subparts(part)]
-    plain = [choice for choice, kind in zip(choices, types, strict=True) if kind == "text/plain"]
-    said = [c for c in plain if _join(c.texts)] or [c for c in reversed(choices) if _join(c.texts)]
-    chosen = said[0] if said else (choices[-1] if choices else _Walk())
+        choices.append((_head(sub).content_type, choice))
+    plain = [choice for kind, choice in choices if kind == "text/plain" and _join(choice.texts)]
+    said = plain or [choice for _kind, choice in reversed(choices) if _join(choice.texts)]
+    chosen = said[0] if said else (choices[-1][1] if choices else _Walk())
     walk.texts.extend(chosen.texts)
     walk.problems.extend(chosen.problems)
-    for choice in choices:  # inline images of the HTML alternative are still attachments
+    for _kind, choice in choices:  # inline images of the HTML alternative are still attachments
         walk.attachments.extend(choice.attachments)
         walk.status_parts.extend(choice.status_parts)
         walk.returned_parts.extend(choice.returned_parts)
@@ -178,26 +217,24 @@ def _subparts(part: Message) -> list[Message]:
     return [sub for sub in payload if isinstance(sub, Message)] if isinstance(payload, list) else []
 
 
-def _is_attachment(part: Message) -> bool:
-    if part.get_content_disposition() == "attachment":
+def _is_attachment(head: _Head) -> bool:
+    if head.disposition == "attachment" or not head.content_type.startswith("text/"):
         return True
-    return part.get_content_maintype() not in ("text",) or (
-        part.get_filename() is not None and part.get_content_type() not in ("text/plain", "text/html")
-    )
+    return head.filename is not None and head.content_type not in ("text/plain", "text/html")
 
 
-def _attachment(part: Message, number: str) -> Attachment:
-    filename = part.get_filename() or part.get_param("name", header="content-type") or ""
-    name = decode_header(filename)[0] if isinstance(filename, str) else ""
-    if part.get_content_type().startswith("message/"):
+def _attachment(part: Message, head: _Head, number: str) -> Attachment:
+    name = decode_header(head.filename)[0] if head.filename else ""
+    if head.content_type.startswith("message/"):
         inner = part.get_payload()
         first = inner[0] if isinstance(inner, list) and inner else None
         data = _message_bytes(first) if isinstance(first, Message) else b""
+        fallback = f"part-{number}.eml"
     else:
         raw = part.get_payload(decode=True)
         data = raw if isinstance(raw, bytes) else b""
-    fallback = f"part-{number}.eml" if part.get_content_type().startswith("message/") else f"part-{number}"
-    return Attachment(filename=name or fallback, content_type=part.get_content_type(), data=data)
+        fallback = f"part-{number}"
+    return Attachment(filename=name or fallback, content_type=head.content_type, data=data)
 
 
 def _message_bytes(message: Message) -> bytes:
@@ -210,19 +247,19 @@ def _message_bytes(message: Message) -> bytes:
     return b""
 
 
-def _part_text(part: Message, walk: _Walk, number: str) -> str:
+def _part_text(part: Message, head: _Head, walk: _Walk, number: str) -> str:
     raw = part.get_payload(decode=True)
     data = raw if isinstance(raw, bytes) else b""
-    charset = part.get_content_charset()
-    text, clean = decode_bytes(data, charset)
+    text, clean = decode_bytes(data, head.charset)
     if not clean:
-        kind = part.get_content_type()
-        walk.problems.append(f"part {number} ({kind}; charset={charset}): did not decode cleanly")
-    if part.get_content_type() == "text/html":
+        walk.problems.append(
+            f"part {number} ({head.content_type}; charset={head.charset}): did not decode cleanly"
+        )
+    if head.content_type == "text/html":
         text = _html_to_text(text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if _param(part, "format") == "flowed":
-        text = _unflow(text, delete_space=_param(part, "delsp") == "yes")
+    if head.params.get("format", "").lower() == "flowed":
+        text = _unflow(text, delete_space=head.params.get("delsp", "").lower() == "yes")
     return text
 
 
@@ -252,11 +289,6 @@ def _unflow(text: str, delete_space: bool) -> str:
 
 def _quote_depth(depth: int, content: str) -> str:
     return ">" * depth + " " + content if depth else content
-
-
-def _param(part: Message, name: str) -> str:
-    value = part.get_param(name)
-    return value.lower() if isinstance(value, str) else ""
 
 
 def _html_to_text(html: str) -> str:
