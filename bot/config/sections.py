@@ -6,6 +6,7 @@ accepts, templates that exist) are the caller's (:mod:`bot.config.hooks`)."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import time
 from decimal import Decimal
@@ -59,6 +60,14 @@ class EmailSettings(Section):
     drop_dir: str = "outbox/email"
     timeout_seconds: int = Field(default=30, ge=1)
     ca_file: str | None = None  # a private CA to trust for STARTTLS; the system's CAs otherwise
+
+    @field_validator("from_name")
+    @classmethod
+    def _from_name(cls, value: str | None) -> str | None:
+        # A tab or another control character in the display name is folded or dropped by mail readers.
+        if value is not None and any(unicodedata.category(char) == "Cc" for char in value):
+            raise ValueError("from_name may not contain a tab, a line break or another control character")
+        return value
 
     @field_validator("reply_to")
     @classmethod

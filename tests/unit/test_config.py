@@ -373,6 +373,16 @@ def test_reply_to_is_one_bare_address(tmp_path: Path, reply_to: str) -> None:
     ]
 
 
+@pytest.mark.parametrize("name", ["星河\t应收", "AR\nBcc: x@y.z", "AR\u0007"])
+def test_from_name_refuses_control_characters(tmp_path: Path, name: str) -> None:
+    """A tab or line break in the From display name would be folded or dropped by mail readers: refused."""
+    problems = _problems(tmp_path, f"[email]\nfrom_name = {json.dumps(name)}\n")
+    assert problems == [
+        f"{tmp_path / 'dunbot.toml'}:email.from_name: from_name may not contain a tab, a line break or "
+        "another control character"
+    ]
+
+
 @pytest.mark.parametrize(
     ("window", "start", "end"),
     [
