@@ -47,7 +47,12 @@ OPT_OUT = _compile(
     _en(r"opt(?:ing)?[\s-]?out"),
     _en(
         r"(?:remove|take|delete|drop)\s+(?:me|us|my (?:number|name|e-?mail|phone|details|address|contact)"
-        r"|this (?:number|(?:e-?mail )?address|inbox|mailbox))(?:\s+(?:off|from)(?![a-z]))?"
+        r"|this number)(?:\s+(?:off|from)(?![a-z]))?"
+    ),
+    # "remove this address (from your list)", not "delete this address from the invoice header".
+    _en(
+        r"(?:remove|take|delete|drop)\s+this\s+(?:(?:e-?mail\s+)?address|inbox|mailbox)(?=\s*(?:[.!]|$|(?:from|off)"
+        r"\s+(?:your|the|all)\s+(?:\w+\s+)?(?:lists?|mailing|distribution|records|system|database)))"
     ),
     _en(
         r"(?:off|from) (?:your|the|all) (?:\w+ )?(?:mailing|distribution|contact|e-?mail|sms|reminder) lists?"
@@ -63,6 +68,10 @@ OPT_OUT = _compile(
     # 拒收 is also what a warehouse does with wrong goods ("通知仓库拒收", "拒收货物"): not that one.
     r"退订|退定|取消订阅|取消(?:短信|邮件|订阅|提醒|通知)|(?<!仓库)(?<!货)拒收(?!货|了?这批|该批)|退出(?:短信|订阅)",
     r"(?:请勿|勿|不要|别|不用)再?(?:给我们?|向我)?(?:发(?!票|货|错)|打扰|联系)",
+    # "不要再给这个邮箱发…", "把这个邮箱从名单中删除": said of the address rather than of "me".
+    r"(?:请勿|勿|不要|别|不用)再?(?:给|向|往)[^，。,.!?！？]{0,8}?发(?!票|货|错)",
+    r"把(?:这个|本|我们?的?)(?:邮箱|号码|地址|手机号?)[^，。,.!?！？]{0,12}?(?:删除|移除|去掉)"
+    r"|(?:名单|列表)[^，。,.!?！？]{0,4}?(?:删除|移除|去掉)",
     r"(?:不想|不愿意?|不要|不再)再?(?:收到|接收|接到)|删除我的(?:号码|手机号|邮箱|联系方式)|拉黑|屏蔽",
     r"(?:不想|不希望|不需要|停止|不要再)[^，。！？,.!?]{0,6}(?:短信|信息|消息|邮件|提醒|通知)",
     r"(?:不要|别)再?发了",
@@ -155,7 +164,10 @@ DISPUTE = _compile(
     _en(r"(?:returning|sending back|send back)\s+(?:them|it|the goods|the items|the order|the products)"),
     _en(r"(?:never|not|didn'?t|did not|haven'?t|have not|hasn'?t)\s+(?:been\s+)?received"),
     _en(r"overcharg\w*|double[- ]charg\w*|charged (?:us )?twice|credit note|disput\w*"),
-    _en(r"not our order|not what we ordered|(?:don'?t|do not|dont) owe|quality (?:issue|problem)s?"),
+    _en(
+        r"not our order|not what (?:we|was) (?:ordered|agreed|quoted|contracted)"
+        r"|(?:don'?t|do not|dont) owe|quality (?:issue|problem)s?"
+    ),
     _en(r"(?:didn'?t|did not|never)\s+order(?:ed)?|duplicate|(?:billed|invoiced|charged)\s+(?:us\s+)?twice"),
     r"重复|(?:货|货物|产品|东西|质量)\S{0,3}(?:有|出了?)(?:问题|毛病)",
     r"(?:还|尚)?(?:没|未)到期|账期(?:还)?(?:没|未)到",
@@ -188,6 +200,10 @@ DISPUTE = _compile(
     _en(
         r"(?:won'?t|will not|cannot|can'?t|unable to)\s+(?:process|approve|accept)"
         r"\s+(?:the\s+invoice|this\s+invoice|it)"
+    ),
+    _en(
+        r"(?:invoiced|billed|charged)[^.;!?]{0,30}?\bbut\s+only\s+[^.;!?]{0,20}?"
+        r"(?:arrived|came|delivered|received|shipped)"
     ),
     _en(r"on back-?order|only pay for what|(?:not|never)\s+(?:yet\s+)?(?:been\s+)?delivered"),
     _en(
@@ -232,7 +248,13 @@ PROMISE = _compile(
         rf"{_PAYMENT}\s+(?:will|shall|should)\s+be\s+(?:made|sent|released|done|processed|transferred|wired|remitted)"
         r"|will\s+be\s+(?:paid|settled|released|remitted|transferred|wired)"
     ),
-    _en(rf"{_PAYMENT}\s+(?:goes|will go|is going|is going to go)\s+out"),
+    _en(rf"{_PAYMENT}\s+(?:goes|will go|should go|shall go|is going|is going to go)\s+out"),
+    _en(
+        rf"{_PAYMENT}\s+(?:is|are)\s+(?:due|expected|set|scheduled|planned)\s+to\s+"
+        r"(?:be\s+(?:released|made|sent|processed|transferred|wired|remitted)|go out|arrive|reach you|clear)"
+    ),
+    r"(?:(?<![a-z])will|(?<![a-z])shall|'ll)\s+(?:have|get)\s+(?:the\s+)?(?:money|payment|funds)\s+"
+    r"(?:to you|over|across)(?![a-z])",
     _en(r"(?:balance|rest|remainder|payment|transfer|cheque|check)\s+will\s+follow"),
     _en(rf"confirm(?:ing|ed|s)?\s+(?:the\s+|our\s+)?{_PAYMENT}\s+(?:on|by|for)"),
     # "we can do USD 500 a month": an instalment offered.

@@ -410,3 +410,39 @@ def test_a_payment_method_is_no_promise_date() -> None:
     """ "Payment by credit card?" asks how to pay; "payment by Friday" promises."""
     assert email("Do you take payment by credit card?").kind == ReplyKind.OTHER
     assert email("Payment by Friday.").kind == ReplyKind.PROMISE
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "请不要再给这个邮箱发催款邮件。",
+        "请把这个邮箱从你们的名单里删除。",
+        "Please remove this address from your list.",
+    ],
+)
+def test_an_opt_out_said_of_the_address_is_an_opt_out(text: str) -> None:
+    """ "Don't mail this mailbox", "take this address off your list": the address, not "me", opts out."""
+    assert email(text).kind == ReplyKind.OPT_OUT
+
+
+def test_an_address_deleted_from_a_document_is_no_opt_out() -> None:
+    """ "Delete this address from the invoice header" changes a document, not the mailing."""
+    assert email("Please delete this address from the invoice header and use our new one.").kind == (
+        ReplyKind.OTHER
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The transfer should go out next Tuesday.", date(2026, 12, 15)),
+        ("Payment is due to be released on the 15th.", date(2026, 12, 15)),
+        ("We'll have the money to you by the 18th.", date(2026, 12, 18)),
+        ("Confirming payment of USD 900 on 22 December.", date(2026, 12, 22)),
+    ],
+)
+def test_a_payment_said_of_the_future_is_a_promise(text: str, expected: date) -> None:
+    """A transfer that "should go out", a payment "due to be released", money we "will have to you":
+    each a promise with its date."""
+    got = email(text)
+    assert (got.kind, got.promise_date) == (ReplyKind.PROMISE, expected)
