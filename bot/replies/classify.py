@@ -18,6 +18,8 @@ from datetime import date
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import opencc
+
 from bot.replies import signals
 from bot.replies.model import Classification, Reply, ReplyKind
 from bot.replies.promise_terms import promise_amount, promise_date
@@ -48,7 +50,9 @@ def classify(reply: Reply, *, today: date, timezone: str) -> Classification:
             sorted({f"{report.action} {report.status}" for report in reply.delivery_reports})
         )
         return Classification(ReplyKind.BOUNCE, CERTAIN, reasons=(f"delivery report: {statuses}",))
-    text = own_text(reply)
+    subject = own_subject(reply)
+    # A reply with nothing in its body says it in the subject ("STOP", "退订", "Paid").
+    text = own_text(reply) or subject
     language = _language(text)
     if reply.auto_submitted:
         reason = f"header: Auto-Submitted: {reply.auto_submitted}"
@@ -58,10 +62,17 @@ def classify(reply: Reply, *, today: date, timezone: str) -> Classification:
         return Classification(ReplyKind.AUTO_REPLY, Decimal("0.95"), language, reasons=(reason,))
 
     opt_out = _opt_out(text)
+    if opt_out is None and _NOT_WORD.sub("", _COURTESY.sub(" ", subject)) in signals.OPT_OUT_KEYWORDS:
+        # The subject replaced by a keyword ("STOP", "Unsubscribe", "退订"): meant, whatever the body says.
+        opt_out = (Decimal("0.95"), (f'opt-out keyword in the subject: "{subject}"',))
     if opt_out is not None:
         return Classification(ReplyKind.OPT_OUT, opt_out[0], language, reasons=opt_out[1])
 
-    paid = [hit for hit in signals.find(signals.PAID, text) if not hit.negated]
+    paid = [
+        hit
+        for hit in signals.find(signals.PAID, text)
+        if not hit.negated and not signals.FUTURE_BEFORE.search(text[: hit.start])
+    ]
     remittance_files = [
         attachment.filename
         for attachment in reply.attachments
@@ -85,12 +96,16 @@ def classify(reply: Reply, *, today: date, timezone: str) -> Classification:
     content = sum(bool(found) for found in (paid or remittance_files, dispute, promise))
 
     auto_text = signals.find(signals.AUTO_REPLY, f"{_normalise(reply.subject)}\n{text}")
+    read_it = signals.find(signals.READ_IT, text)
+    if auto_text and read_it and not signals.find(signals.AUTO_REPLY, _normalise(reply.subject)):
+        auto_text = []  # "on leave until Thursday, will look at this when I'm back": a person wrote it
     if auto_text:
         confidence = Decimal("0.92") if content == 0 else Decimal("0.65")
         reason = f'auto-reply text: "{auto_text[0].phrase}"'
         return Classification(ReplyKind.AUTO_REPLY, confidence, language, reasons=(reason, *reasons))
 
-    if paid or remittance_files:
+    duplicate = paid and any(signals.DUPLICATE.search(hit.phrase) for hit in dispute)
+    if (paid or remittance_files) and not duplicate:
         confidence = Decimal("0.97") if remittance_files and paid else Decimal("0.93")
         if content > 1:
             confidence = Decimal("0.60")
@@ -110,8 +125,12 @@ def classify(reply: Reply, *, today: date, timezone: str) -> Classification:
         )
     if dispute:
         confidence = Decimal("0.92") if content == 1 else Decimal("0.70")
-        return Classification(ReplyKind.DISPUTE, confidence, language, reasons=reasons)
+        # "Credit the 20 missing units and we will pay the balance": the rest of the debt is owned.
+        return Classification(
+            ReplyKind.DISPUTE, confidence, language, acknowledges_debt=acknowledges, reasons=reasons
+        )
     if promise:
+        found_date = promise_date(text, day, after=min(hit.start for hit in promise))
         confidence = Decimal("0.94") if found_date is not None else Decimal("0.75")
         hedges = signals.find(signals.HEDGE, text)
         if hedges:
@@ -125,7 +144,7 @@ def classify(reply: Reply, *, today: date, timezone: str) -> Classification:
             confidence,
             language,
             promise_date=found_date,
-            promise_amount=promise_amount(text),
+            promise_amount=promise_amount(text, after=min(hit.start for hit in promise)),
             acknowledges_debt=True,
             reasons=reasons,
         )
@@ -153,8 +172,22 @@ def own_text(reply: Reply) -> str:
     return _normalise("\n".join(lines)).strip()
 
 
+def own_subject(reply: Reply) -> str:
+    """The subject the customer wrote, normalised: reply and forward prefixes (RE:, 回复：, AW:) removed."""
+    return _REPLY_PREFIX.sub("", _normalise(reply.subject)).strip()
+
+
+_REPLY_PREFIX = re.compile(r"^(?:\s*(?:re|fw|fwd|aw|sv|wg|答复|回复|转发)\s*(?:\[\d+\])?\s*:\s*)+")
+
+
 def _normalise(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).casefold()
+    """NFKC-folded (full-width letters, digits, ￥), traditional Chinese as simplified, lower-cased."""
+    return str(_TO_SIMPLIFIED.convert(unicodedata.normalize("NFKC", text))).casefold()
+
+
+# OpenCC's traditional-to-simplified table: Big5 mail from Hong Kong and Taiwan (請勿再發送, 付過了,
+# 電匯) is read with the same zh-CN rules.
+_TO_SIMPLIFIED = opencc.OpenCC("t2s")
 
 
 def _opt_out(text: str) -> tuple[Decimal, tuple[str, ...]] | None:
@@ -219,7 +252,15 @@ _STOP_ADDRESSED_AFTER = re.compile(
 
 def _zh_pays_after_date(text: str) -> bool:
     """A Chinese date followed by a verb of paying ("月底付", "15号打款"), not one already made."""
-    return any(signals.ZH_PAY_AFTER_DATE.search(text[found.end() :]) for found in _ZH_DATE_END.finditer(text))
+    return any(
+        signals.ZH_PAY_AFTER_DATE.search(text[found.end() :])
+        and not _ZH_DONE_BEFORE.search(text[: found.start()])
+        for found in _ZH_DATE_END.finditer(text)
+    )
+
+
+# 已 just before the date: "已于12月3日付款", "已经在11月28日支付" tell of a payment made.
+_ZH_DONE_BEFORE = re.compile(r"已经?(?:于|在)?\s*$")
 
 
 # Where a Chinese date phrase ends: a day, a weekday, a part of the month, or a relative day.

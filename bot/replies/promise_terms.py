@@ -48,6 +48,7 @@ _ZH_DATE = re.compile(
     rf"|(?P<mp>(?P<mm>下下个?|下个?|本|这个?|当)?月(?P<part>底|末|初|中))"
     rf"|(?P<yd>年底|年末)|(?P<ny>元旦)|(?P<xmas>圣诞节?)"
     rf"|(?P<dom>(?P<nm>下个?月)?(?P<dn>{_ZH_NUMBER})[号日])"
+    r"|(?P<month>(?P<mq>这个?|本|当|下个?)月(?:内|之内|以内)?)"
     rf"|(?P<within>(?P<n>{_ZH_NUMBER})(?P<unit>天|日|周|个?星期|个?礼拜)(?:内|之内|以内|后|之后))"
     r"|(?P<week>(?P<wq>下|本|这)(?:周|星期|个星期|礼拜)(?:内)?)"
     r"|(?P<rel>今天|明天|后天|大后天)"
@@ -78,8 +79,10 @@ _EN_DATE = re.compile(
 )
 
 
-def promise_date(text: str, day: date) -> date | None:
-    """The first date in ``text`` that is not before ``day`` (the day the customer wrote), or None."""
+def promise_date(text: str, day: date, after: int = 0) -> date | None:
+    """The first date in ``text`` from position ``after`` on (where the promise is said: "Sam is out this
+    week; the USD 14,275 will be released on the 18th") that is not before ``day`` (the day the
+    customer wrote); else the first such date anywhere ("本周五之前我们会把…打到贵司账户"); else None."""
     candidates: list[tuple[int, date]] = []
     for match in _ZH_DATE.finditer(text):
         resolved = _zh_date(match, day)
@@ -90,7 +93,8 @@ def promise_date(text: str, day: date) -> date | None:
         if resolved is not None:
             candidates.append((match.start(), resolved))
     future = [(position, found) for position, found in candidates if found >= day]
-    return min(future)[1] if future else None
+    following = [(position, found) for position, found in future if position >= after]
+    return min(following or future)[1] if future else None
 
 
 _CURRENCY_BEFORE = r"(?:¥|rmb|cny|人民币|usd|us\$|hkd|hk\$|eur|€|£|gbp|\$)"
@@ -102,9 +106,12 @@ _AMOUNT = re.compile(
 )
 
 
-def promise_amount(text: str) -> Decimal | None:
-    """The first amount of money in ``text`` (1.2万 is 12000), or None."""
-    for match in _AMOUNT.finditer(text):
+def promise_amount(text: str, after: int = 0) -> Decimal | None:
+    """The first amount of money in ``text`` (1.2万 is 12000) from position ``after`` on, where the
+    promise is said ("¥21,300 我们计划分两次支付：本周五先付10,000元" promises 10,000 first); else the first
+    anywhere ("the USD 14,275 will be released"); else None."""
+    matches = list(_AMOUNT.finditer(text))
+    for match in [found for found in matches if found.start() >= after] + matches:
         digits = match.group("a") or match.group("b")
         try:
             amount = Decimal(digits.replace(",", ""))
@@ -196,6 +203,8 @@ def _zh_date(match: re.Match[str], day: date) -> date | None:
             year, month = _month_offset(day, 1)
             return _day_in_month(year, month, number)
         return _next_day_of_month(day, number)
+    if match.group("month"):  # "最迟不超过这个月", "下个月内": by the month's last day
+        return _last_day(*_month_offset(day, 1 if match.group("mq").startswith("下") else 0))
     if match.group("within"):
         count = _zh_int(match.group("n"))
         return day + timedelta(days=count if match.group("unit") in ("天", "日") else 7 * count)

@@ -328,3 +328,121 @@ def test_every_dressing_of_an_opt_out_keyword_is_an_opt_out() -> None:
         if sms(text).kind != ReplyKind.OPT_OUT:
             missed.append(text)
     assert not missed, missed[:20]
+
+
+def email(text: str, subject: str = "RE: Invoice INV-7 is past due") -> Classification:
+    reply = Reply(channel="email", sender="ap@example.com", subject=subject, text=text, full_text=text)
+    return classify(reply, today=TODAY, timezone=SHANGHAI)
+
+
+def test_traditional_chinese_is_read_with_the_simplified_rules() -> None:
+    """Big5 mail from Hong Kong or Taiwan says the same things in other characters: 請勿再發送 is an
+    opt-out, 已經電匯 a payment, 下週五付款 a promise for next week's Friday."""
+    assert email("以後請勿再發送這類通知給我們。").kind == ReplyKind.OPT_OUT
+    assert email("貨款已於上週五電匯,請查收。").kind == ReplyKind.PAID
+    got = email("我們會在下週五付款。")
+    assert (got.kind, got.promise_date) == (ReplyKind.PROMISE, date(2026, 12, 18))
+
+
+def test_an_opt_out_said_only_in_the_subject_is_an_opt_out() -> None:
+    """A mail whose subject is a keyword ("Unsubscribe", "回复：退订") opts out, whether its body is empty
+    or not; a subject that merely starts our own thread ("RE: Stop-loss report") does not."""
+    assert email("", subject="Unsubscribe").kind == ReplyKind.OPT_OUT
+    assert email("谢谢", subject="回复：退订").kind == ReplyKind.OPT_OUT
+    assert email("Please call me about it.", subject="RE: Stop-loss report").kind == ReplyKind.OTHER
+    assert email("", subject="Paid").kind == ReplyKind.PAID
+
+
+def test_refusing_goods_at_the_warehouse_is_a_dispute_not_an_opt_out() -> None:
+    """拒收 is China's SMS keyword, and also what a warehouse does with the wrong goods."""
+    assert email("型号不对,仓库拒收了,这张发票我们不认。").kind == ReplyKind.DISPUTE
+    assert email("以后这类邮件我们拒收。").kind == ReplyKind.OPT_OUT
+
+
+def test_a_paying_verb_in_the_future_is_a_promise_not_a_payment() -> None:
+    """ "will be paid on 22 December" names a day to come; "was paid on Friday" one gone."""
+    got = email("Both invoices will be paid on 22 December via SEPA.")
+    assert (got.kind, got.promise_date) == (ReplyKind.PROMISE, date(2026, 12, 22))
+    assert email("Both invoices were paid on Friday via SEPA.").kind == ReplyKind.PAID
+
+
+def test_the_promise_date_is_the_one_said_with_the_promise() -> None:
+    """A date named before the promise about something else ("out this week") does not become the
+    promise date; a date said before the verb in Chinese (本周五之前…会把…打到) still does."""
+    got = email("Anna is away this week, but the EUR 2,400.50 will be remitted on the 21st.")
+    assert (got.kind, got.promise_date, got.promise_amount) == (
+        ReplyKind.PROMISE,
+        date(2026, 12, 21),
+        Decimal("2400.50"),
+    )
+    got = email("下周三之前我们会把¥3,000.00转到贵司账户。")
+    assert (got.promise_date, got.promise_amount) == (date(2026, 12, 16), Decimal("3000.00"))
+    assert email("尽快安排付款,最迟不超过本月。").promise_date == date(2026, 12, 31)
+
+
+def test_a_colleague_or_a_person_on_leave_is_not_an_autoresponder() -> None:
+    """Leave said of someone else (张三下周起休年假) or by a person who has read the mail ("will check
+    this when I'm back") is a message for a collector; "我正在休假" alone is an auto-reply."""
+    assert email("张三下周起休年假,期间请联系李四。").kind == ReplyKind.OTHER
+    assert email("I'm on holiday until Monday, will check this when I'm back.").kind == ReplyKind.OTHER
+    assert email("我正在休假，12月15日返回。").kind == ReplyKind.AUTO_REPLY
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The unit price is USD 3.10 but our PO says USD 2.90. Please correct and reissue.",
+        "We do not recognise this invoice and have no purchase order for it.",
+        "The pumps failed our incoming inspection; payment is withheld until they are replaced.",
+        "The invoice doesn't match the quote we signed.",
+        "订单我们上个月已经取消了,不存在欠款。",
+        "设备还没有通过验收,现在没到付款条件。",
+        "税率开错了,请红冲后重新开票。",
+    ],
+)
+def test_ways_of_contesting_an_invoice_are_disputes(text: str) -> None:
+    """A price against the PO, an invoice not recognised, failed inspection, a cancelled order, an
+    acceptance not passed, a wrong tax rate: each contests the invoice."""
+    assert email(text).kind == ReplyKind.DISPUTE
+
+
+def test_a_payment_method_is_no_promise_date() -> None:
+    """ "Payment by credit card?" asks how to pay; "payment by Friday" promises."""
+    assert email("Do you take payment by credit card?").kind == ReplyKind.OTHER
+    assert email("Payment by Friday.").kind == ReplyKind.PROMISE
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "请不要再给这个邮箱发催款邮件。",
+        "请把这个邮箱从你们的名单里删除。",
+        "Please remove this address from your list.",
+    ],
+)
+def test_an_opt_out_said_of_the_address_is_an_opt_out(text: str) -> None:
+    """ "Don't mail this mailbox", "take this address off your list": the address, not "me", opts out."""
+    assert email(text).kind == ReplyKind.OPT_OUT
+
+
+def test_an_address_deleted_from_a_document_is_no_opt_out() -> None:
+    """ "Delete this address from the invoice header" changes a document, not the mailing."""
+    assert email("Please delete this address from the invoice header and use our new one.").kind == (
+        ReplyKind.OTHER
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The transfer should go out next Tuesday.", date(2026, 12, 15)),
+        ("Payment is due to be released on the 15th.", date(2026, 12, 15)),
+        ("We'll have the money to you by the 18th.", date(2026, 12, 18)),
+        ("Confirming payment of USD 900 on 22 December.", date(2026, 12, 22)),
+    ],
+)
+def test_a_payment_said_of_the_future_is_a_promise(text: str, expected: date) -> None:
+    """A transfer that "should go out", a payment "due to be released", money we "will have to you":
+    each a promise with its date."""
+    got = email(text)
+    assert (got.kind, got.promise_date) == (ReplyKind.PROMISE, expected)
