@@ -133,22 +133,20 @@ def record_arrivals(
         if connection.dialect.name == "postgresql":
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ARRIVAL_LOCK_KEY})
         keys = [arrival.source_key for arrival in arrivals]
-        known_keys: dict[str, int | None] = dict(
-            connection.execute(
+        known_keys: dict[str, int | None] = {
+            key: inbound_id
+            for key, inbound_id in connection.execute(
                 sa.select(inbound_t.c.source_key, inbound_t.c.id).where(inbound_t.c.source_key.in_(keys))
             )
-            .tuples()
-            .all()
-        )
-        known_content: dict[str, int | None] = dict(
-            connection.execute(
+        }
+        known_content: dict[str, int | None] = {
+            digest: inbound_id
+            for digest, inbound_id in connection.execute(
                 sa.select(inbound_t.c.raw_sha256, sa.func.min(inbound_t.c.id))
                 .where(inbound_t.c.raw_sha256.in_(digests))
                 .group_by(inbound_t.c.raw_sha256)
             )
-            .tuples()
-            .all()
-        )
+        }
         for arrival, digest in zip(arrivals, digests, strict=True):
             if arrival.source_key in known_keys:
                 results.append(

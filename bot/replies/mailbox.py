@@ -95,16 +95,31 @@ class ImapMailbox:
             return
         target = self._settings.processed_folder
         move = self.can_move if use_move is None else use_move
+        remaining = list(uids)
         with _translated(self._settings, f"moving messages to inbound.processed_folder {target!r}"):
-            if move:
-                self._client.move(list(uids), target)
-                return
-            self._client.copy(list(uids), target)
-            self._client.add_flags(list(uids), [b"\\Deleted"], silent=True)
-            if b"UIDPLUS" in self._capabilities:
-                self._client.expunge(list(uids))
-            else:  # without UIDPLUS, EXPUNGE removes every \Deleted message of the folder
-                self._client.expunge()
+            for _ in range(3):
+                try:
+                    self._move_or_copy(remaining, target, move=move)
+                    return
+                except IMAPClientError as exc:
+                    # Another instance moved some of them meanwhile: move the ones still here.
+                    if b"EXPUNGEISSUED" not in str(exc).encode().upper():
+                        raise
+                remaining = [int(uid) for uid in self._client.search(["UID", _uid_set(remaining)])]
+                if not remaining:
+                    return
+            self._move_or_copy(remaining, target, move=move)
+
+    def _move_or_copy(self, uids: list[int], target: str, *, move: bool) -> None:
+        if move:
+            self._client.move(uids, target)
+            return
+        self._client.copy(uids, target)
+        self._client.add_flags(uids, [b"\\Deleted"], silent=True)
+        if b"UIDPLUS" in self._capabilities:
+            self._client.expunge(uids)
+        else:  # without UIDPLUS, EXPUNGE removes every \Deleted message of the folder
+            self._client.expunge()
 
     def ensure_processed_folder(self) -> None:
         """Create the processed folder when it does not exist (another instance may create it too)."""
@@ -169,6 +184,10 @@ def open_mailbox(settings: InboundSettings, password: str, ca_file: Path | None)
         except (IMAPClientError, OSError):
             with contextlib.suppress(OSError):
                 client.shutdown()
+
+
+def _uid_set(uids: Sequence[int]) -> str:
+    return ",".join(str(uid) for uid in uids)
 
 
 def _text(exc: BaseException) -> str:

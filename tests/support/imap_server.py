@@ -1,7 +1,7 @@
 """A real IMAP server for tests: Debian's Dovecot (``dovecot-imapd``) on 127.0.0.1, TLS only.
 
 One Dovecot runs per test session (starting one takes about a second); each test gets a mailbox of
-its own with :meth:`ImapServer.new_user`, since the passwd file is read again when it changes. The
+its own with :meth:`ImapServer.new_user` (a static passdb: any user name, one password). The
 server has two listeners: ``tls_port`` speaks TLS from the first byte (imaps), ``starttls_port``
 plain IMAP that must upgrade with STARTTLS before it accepts a login (``ssl = required``). The
 certificate for ``localhost`` and ``127.0.0.1`` is signed by a CA made at start-up; ``ca_file`` is
@@ -130,6 +130,7 @@ ssl_key = <{dir}/server.key
 ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = yes
 auth_mechanisms = plain login
+auth_failure_delay = 0
 mail_location = maildir:{dir}/mail/%u
 default_internal_user = {internal_user}
 default_internal_group = {internal_group}
@@ -166,8 +167,8 @@ service stats {{
   }}
 }}
 passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN {dir}/passwd
+  driver = static
+  args = password={password}
 }}
 userdb {{
   driver = static
@@ -203,7 +204,6 @@ class ImapServer:
     def start(self) -> ImapServer:
         mail = self.folder / "mail"
         mail.mkdir()
-        (self.folder / "passwd").write_text("")
         if os.geteuid() == 0:
             internal, login = "dovecot", "dovenull"
             mail_uid = mail_gid = "dovecot"
@@ -223,13 +223,13 @@ class ImapServer:
                 login_user=login,
                 mail_uid=mail_uid,
                 mail_gid=mail_gid,
+                password=PASSWORD,
             )
         )
-        self._process = subprocess.Popen(
-            [DOVECOT, "-F", "-c", str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=(self.folder / "dovecot.stderr").open("wb"),
-        )
+        with (self.folder / "dovecot.stderr").open("wb") as stderr:
+            self._process = subprocess.Popen(
+                [DOVECOT, "-F", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=stderr
+            )
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
@@ -267,18 +267,17 @@ class ImapServer:
                 self._process.wait()
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def new_user(self, password: str = PASSWORD) -> Mailbox:
-        """A user with an empty mailbox of its own (per-test isolation on the shared server)."""
+    def new_user(self) -> Mailbox:
+        """A user with an empty mailbox of its own (per-test isolation on the shared server): every
+        user name logs in with :data:`PASSWORD`, and its maildir is made at the first login."""
         username = f"u{uuid.uuid4().hex[:10]}"
-        with (self.folder / "passwd").open("a") as passwd:
-            passwd.write(f"{username}:{{PLAIN}}{password}\n")
         return Mailbox(
             host="127.0.0.1",
             tls_port=self.tls_port,
             starttls_port=self.starttls_port,
             ca_file=self.ca_file,
             username=username,
-            password=password,
+            password=PASSWORD,
         )
 
     def client(self, mailbox: Mailbox) -> IMAPClient:
