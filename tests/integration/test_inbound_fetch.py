@@ -237,7 +237,9 @@ def test_a_refused_login_names_the_settings(
     assert f"inbound.password_env ({PASSWORD_ENV})" in message
 
     monkeypatch.delenv(PASSWORD_ENV)
-    with pytest.raises(ConfigError, match=f"environment variable {PASSWORD_ENV} \\(from inbound.password_env\\)"):
+    with pytest.raises(
+        ConfigError, match=f"environment variable {PASSWORD_ENV} \\(from inbound.password_env\\)"
+    ):
         fetch_pass(engine, settings, NOW)
     assert rows(engine) == []
     assert len(imap_server.uids(mailbox, "INBOX")) == 1
@@ -248,9 +250,9 @@ def test_an_untrusted_certificate_or_a_wrong_port_is_a_clear_mailbox_error(
 ) -> None:
     """Without the CA the server's certificate is refused, and the message says to set inbound.ca_file;
     TLS spoken to the STARTTLS port fails naming inbound.security; both as MailboxError."""
-    with pytest.raises(MailboxError, match="not trusted .*inbound.ca_file"):
+    with pytest.raises(MailboxError, match=r"not trusted .*inbound\.ca_file"):
         fetch_pass(engine, settings_for(mailbox, tmp_path, ca_file=None), NOW)
-    with pytest.raises(MailboxError, match="inbound.security"):
+    with pytest.raises(MailboxError, match=r"inbound\.security"):
         fetch_pass(engine, settings_for(mailbox, tmp_path, imap_port=mailbox.starttls_port), NOW)
 
 
@@ -306,6 +308,6 @@ def test_a_message_with_broken_headers_is_still_recorded(engine: Engine, inbox: 
 
 def test_no_mailbox_configured_is_a_config_error(engine: Engine, tmp_path: Path) -> None:
     """Without imap_host or inbox_dir a pass refuses, saying what to set."""
-    with pytest.raises(ConfigError, match="set imap_host .* or inbox_dir"):
+    with pytest.raises(ConfigError, match=r"set imap_host .* or inbox_dir"):
         fetch_pass(engine, Settings(base_dir=tmp_path), NOW)
     assert rows(engine) == []
