@@ -19,8 +19,10 @@ def poll(
         bool, typer.Option("--json", metavar=SWITCH, help="Print JSON (for scripts) instead of a table.")
     ] = False,
 ) -> None:
-    """Fetch the replies waiting in the \\[inbound] mailbox once: each is recorded, then moved to the
-    processed folder. The daemon (`dunbot run`) polls by itself every \\[inbound] poll_seconds."""
+    """Fetch the replies waiting in the \\[inbound] mailbox once: each recorded, then moved.
+
+    A re-run records nothing twice; the daemon polls by itself every \\[inbound] poll_seconds.
+    """
     from bot.cli.views.inbound import print_fetch
     from bot.logs import configure_logging
     from bot.replies.fetch import fetch_pass
