@@ -196,16 +196,17 @@ def test_copy_and_expunge_moves_where_move_is_not_used(
     engine: Engine, imap_server: ImapServer, mailbox: Mailbox, tmp_path: Path
 ) -> None:
     """The fallback for servers without MOVE (COPY, \\Deleted, UID EXPUNGE) empties the folder into the
-    processed one just the same, into a processed folder of the operator's naming."""
+    processed one just the same, into a processed folder of the operator's naming (a Chinese name: modified
+    UTF-7 on the wire)."""
     sent = [reply(n) for n in range(4)]
     imap_server.append(mailbox, *sent)
-    settings = settings_for(mailbox, tmp_path, processed_folder="Archive/dunbot")
+    settings = settings_for(mailbox, tmp_path, processed_folder="Archive/已处理")
 
     report = fetch_pass(engine, settings, NOW, use_move=False)
 
     assert (report.recorded, report.moved) == (4, 4)
     assert imap_server.uids(mailbox, "INBOX") == []
-    assert imap_server.messages(mailbox, "Archive/dunbot") == sent
+    assert imap_server.messages(mailbox, "Archive/已处理") == sent
 
 
 def test_starttls_on_the_plain_port(
@@ -292,9 +293,12 @@ def test_the_demo_folder_is_read_once_and_emptied_into_processed(
 
 
 def test_a_message_with_broken_headers_is_still_recorded(engine: Engine, inbox: Path, tmp_path: Path) -> None:
-    """A message whose From and Subject cannot be read is recorded with empty fields, never dropped:
-    the raw bytes are what the evidence keeps."""
-    broken = b"From: <<<@@@\r\nSubject: =?x-unknown?q?=FF=FE?=\r\nMessage-ID:\r\n\r\n\xff\xfe body\r\n"
+    """A message whose From and Subject cannot be read (an unknown charset, raw GBK bytes, a NUL) is
+    recorded with what could be read, never dropped: the raw bytes are what the evidence keeps."""
+    broken = (
+        b"From: <<<@@@\r\nSubject: =?x-unknown?q?=FF=FE?= \x00\xb7\xa2\xc6\xb1\r\nMessage-ID:\r\n\r\n"
+        b"\xff\xfe body\r\n"
+    )
     (inbox / "broken.eml").write_bytes(broken)
     settings = Settings(base_dir=tmp_path, inbound=InboundSettings(inbox_dir=str(inbox)))
 
@@ -303,6 +307,7 @@ def test_a_message_with_broken_headers_is_still_recorded(engine: Engine, inbox: 
     assert report.recorded == 1
     row = rows(engine)[0]
     assert row.raw_sha256 == hashlib.sha256(broken).hexdigest() and row.header_message_id is None
+    assert "\x00" not in row.subject and row.sender == ""
     assert ArtifactStore(tmp_path / "artifacts").get(row.raw_sha256) == broken
 
 
@@ -311,3 +316,21 @@ def test_no_mailbox_configured_is_a_config_error(engine: Engine, tmp_path: Path)
     with pytest.raises(ConfigError, match=r"set imap_host .* or inbox_dir"):
         fetch_pass(engine, Settings(base_dir=tmp_path), NOW)
     assert rows(engine) == []
+
+
+def test_the_same_bytes_twice_in_one_batch_are_one_row(
+    engine: Engine, imap_server: ImapServer, mailbox: Mailbox, tmp_path: Path
+) -> None:
+    """A message delivered twice into the mailbox (same bytes, two UIDs, one batch) is one row; the
+    second copy is "same content", naming that row, and both leave the folder."""
+    imap_server.append(mailbox, reply(1), reply(1), reply(2))
+
+    report = fetch_pass(engine, settings_for(mailbox, tmp_path), NOW)
+
+    outcomes = [(r.outcome, r.inbound_id) for r in report.arrivals]
+    first_id = outcomes[0][1]
+    assert outcomes[0] == (ArrivalOutcome.RECORDED, first_id)
+    assert outcomes[1] == (ArrivalOutcome.SAME_CONTENT, first_id)
+    assert outcomes[2][0] is ArrivalOutcome.RECORDED and outcomes[2][1] != first_id
+    assert len(rows(engine)) == 2 and report.moved == 3
+    assert imap_server.uids(mailbox, "INBOX") == []
