@@ -7,6 +7,9 @@ plain IMAP that must upgrade with STARTTLS before it accepts a login (``ssl = re
 certificate for ``localhost`` and ``127.0.0.1`` is signed by a CA made at start-up; ``ca_file`` is
 that CA, which the client must be told to trust (``[inbound] ca_file``).
 
+Dovecot penalises failed logins from one address (anvil's auth penalty: a later failure from 127.0.0.1
+answers after a few seconds), which is why the refused-login tests take longer than the others.
+
 Dovecot runs in the foreground with a config of its own (no system service, no system paths); as root
 its workers run as Debian's ``dovecot`` and ``dovenull`` users, otherwise as the user running the tests.
 """
