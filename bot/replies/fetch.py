@@ -101,6 +101,26 @@ def fetch_pass(
     raise ConfigError("[inbound] has no mailbox: set imap_host (with username and password_env) or inbox_dir")
 
 
+def check_mailbox(settings: Settings) -> str:
+    """`dunbot check-config --connect`: log in and look, changing nothing; what was found, in words.
+
+    Raises like :func:`fetch_pass` when the mailbox cannot be read.
+    """
+    inbound = settings.inbound
+    if not inbound.imap_host:
+        folder = settings.path(inbound.inbox_dir or ".")
+        return f"{folder}: {len(inbox_dir.pending_files(folder))} .eml files waiting"
+    password = secret(inbound.password_env, "inbound.password_env")
+    ca_file = settings.path(inbound.ca_file) if inbound.ca_file else None
+    with open_mailbox(inbound, password, ca_file) as mailbox:
+        waiting = len(mailbox.uids())
+        processed = "present" if mailbox.processed_folder_exists() else "absent (the first poll creates it)"
+    return (
+        f"{inbound.imap_host}:{inbound.imap_port} ({inbound.security}) as {inbound.username}: "
+        f"{waiting} messages waiting in {inbound.folder!r}; {inbound.processed_folder!r} {processed}"
+    )
+
+
 def _fetch_imap(
     engine: Engine,
     settings: Settings,

@@ -121,6 +121,12 @@ class ImapMailbox:
         else:  # without UIDPLUS, EXPUNGE removes every \Deleted message of the folder
             self._client.expunge()
 
+    def processed_folder_exists(self) -> bool:
+        """True when the processed folder is there already (the first poll creates it otherwise)."""
+        target = self._settings.processed_folder
+        with _translated(self._settings, f"looking for inbound.processed_folder {target!r}"):
+            return bool(self._client.folder_exists(target))
+
     def ensure_processed_folder(self) -> None:
         """Create the processed folder when it does not exist (another instance may create it too)."""
         target = self._settings.processed_folder

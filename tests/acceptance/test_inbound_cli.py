@@ -101,3 +101,24 @@ def test_poll_without_a_mailbox_says_what_to_set(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "set imap_host" in result.stderr and "inbox_dir" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_check_config_connect_looks_into_the_mailbox_without_touching_it(
+    configured: tuple[Path, Mailbox], imap_server: ImapServer
+) -> None:
+    """check-config --connect logs in and says how many replies wait and whether the processed folder
+    exists, fetching and moving nothing; a wrong password makes the check fail (exit 1) saying so."""
+    folder, box = configured
+    imap_server.append(box, reply(1), reply(2))
+
+    good = dunbot(folder, "check-config", "--connect", "--json", password=box.password)
+    bad = dunbot(folder, "check-config", "--connect", "--json", password="wrong")
+
+    assert good.returncode == 0, good.stdout + good.stderr
+    imap = {c["name"]: c for c in json.loads(good.stdout)["connections"]}["imap"]
+    assert imap["ok"] and "2 messages waiting in 'INBOX'" in imap["detail"]
+    assert "'dunbot-processed' absent" in imap["detail"]
+    assert len(imap_server.uids(box, "INBOX")) == 2
+    assert bad.returncode == 1
+    failed = {c["name"]: c for c in json.loads(bad.stdout)["connections"]}["imap"]
+    assert not failed["ok"] and "refused the login" in failed["detail"]
