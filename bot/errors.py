@@ -16,6 +16,7 @@
     │   ├── DatabaseNotInitialised   no schema yet: run `dunbot init`
     │   └── AppendOnlyViolation      something tried to change or delete an evidence event
     ├── EvidenceError                the evidence log or an artifact failed verification
+    ├── MailboxError                 the reply mailbox cannot be reached or read (exit 1; next poll retries)
     └── ChannelError                 a transport failed (translated once, at the channel's edge)
         ├── TransientChannelError    try again later (SMTP 4xx, Twilio 5xx/20429, timeouts before sending)
         ├── PermanentChannelError    never retry (SMTP 5xx, Twilio 21211/21614)
@@ -114,6 +115,14 @@ class AppendOnlyViolation(StoreError):
 
 class EvidenceError(DunbotError):
     """Verification of the evidence log or an artifact failed."""
+
+    exit_code = 1
+
+
+class MailboxError(DunbotError):
+    """The reply mailbox ([inbound]) cannot be reached or read: the server is down, TLS failed, a folder
+    is missing. Nothing was lost: what was not recorded stays in the mailbox for the next poll. A
+    refused login is a :class:`ConfigError` (the settings are wrong, not the server)."""
 
     exit_code = 1
 

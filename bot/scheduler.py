@@ -12,6 +12,9 @@ reached inside its window on the same business day, although the tick runs at 09
 The messages and their times stay in the database; the job holds only the instant. What the jobs
 do lives in :class:`DaemonJobs`, which the tests drive with their own clock.
 
+When ``[inbound]`` names a mailbox, an "inbound" interval job polls it every ``poll_seconds`` (and
+once at start): the replies are recorded and moved out of the mailbox (:mod:`bot.replies.fetch`).
+
 Cron expressions are standard crontab (``0 9 * * 1-5`` = 09:00 Monday to Friday). APScheduler 3
 numbers weekdays from Monday = 0, so numeric weekdays are translated to names first; without that,
 ``1-5`` would run Tuesday to Saturday.
@@ -33,12 +36,14 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Settings
 from bot.errors import ConfigError, DunbotError
 from bot.outreach.preflight import require_ready
+from bot.replies.fetch import FetchReport, fetch_pass, inbound_configured
 
 if TYPE_CHECKING:
     from bot.channels.base import Sender
@@ -222,6 +227,30 @@ class DaemonJobs:
             log.error("%s failed: %s", what, "; ".join([str(exc), *problems]))
             return None
 
+    async def poll_inbound(self) -> FetchReport | None:
+        """One pass over the reply mailbox (every ``[inbound] poll_seconds``); None when it failed.
+
+        A mailbox that cannot be reached or a refused login is logged; the next poll tries again.
+        It does not wait for ``busy``: recording replies touches no row a cycle writes.
+        """
+        if self.stop.is_set():
+            return None
+        now = self.clock()
+        try:
+            report = await asyncio.to_thread(
+                fetch_pass, self.engine, self.settings, now, should_stop=self.stop.is_set
+            )
+        except DunbotError as exc:
+            problems = exc.problems if isinstance(exc, ConfigError) else []
+            log.error("polling the reply mailbox failed: %s", "; ".join([str(exc), *problems]))
+            return None
+        except SQLAlchemyError:
+            log.exception("polling the reply mailbox failed on the database; the next poll tries again")
+            return None
+        # handle pass: wired by the lead at merge
+        # (bot.replies.handling.handle_pending(self.engine, self.settings, now, owner=...), in a thread)
+        return report
+
     def plan_wake(self, *, failed: bool = False) -> datetime | None:
         """Tell ``wake_at`` when the earliest waiting message comes due (None: nothing waits).
 
@@ -316,6 +345,16 @@ async def run_daemon(
         max_instances=1,
         misfire_grace_time=300,
     )
+    if inbound_configured(settings):
+        scheduler.add_job(
+            jobs.poll_inbound,
+            IntervalTrigger(seconds=settings.inbound.poll_seconds, timezone=ZoneInfo(tz)),
+            id="inbound",
+            next_run_time=clock(),  # the first poll at start: replies that came while it was down
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
     jobs.plan_wake()  # messages left waiting by the last run (or due while it was down)
     web_task = _start_web(engine, settings, clock, stop)
     scheduler.start()

@@ -259,3 +259,22 @@ def _session_packs_verify_independently(tmp_path_factory: pytest.TempPathFactory
     found = _disagreements(tmp_path_factory.getbasetemp())
     if found:
         pytest.fail("the two pack verifiers disagree:\n" + "\n".join(found))
+
+
+@pytest.fixture(scope="session")
+def imap_server() -> Iterator[object]:
+    """One real Dovecot for the whole test session (tests/support/imap_server.py); each test takes a
+    mailbox of its own with ``imap_server.new_user()``. Skipped with a reason where dovecot is missing
+    (a failure in CI, DUNBOT_REQUIRE_SYSTEM_TOOLS=1)."""
+    from tests.support.imap_server import ImapServer, dovecot_missing
+
+    missing = dovecot_missing()
+    if missing:
+        if SYSTEM_TOOLS_REQUIRED:
+            pytest.fail(f"DUNBOT_REQUIRE_SYSTEM_TOOLS=1 but {missing}")
+        pytest.skip(missing)
+    server = ImapServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()

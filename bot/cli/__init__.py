@@ -18,6 +18,7 @@ from bot.cli import (
     cycles,
     demo,
     evidence,
+    inbound,
     ledger,
     notes,
     notices,
@@ -55,6 +56,7 @@ app.add_typer(collector.dispute_app, name="dispute")
 app.add_typer(collector.task_app, name="task")
 app.add_typer(collector.message_app, name="message")
 app.add_typer(users.app, name="user")
+app.add_typer(inbound.app, name="inbound")
 
 
 def main() -> None:

@@ -3,7 +3,8 @@
 Each check is the real operation, made the way a cycle makes it: the database (connect, schema at
 the newest migration), the SMTP server (the session a send opens: STARTTLS, AUTH, then QUIT),
 Twilio (fetching the account with the configured credentials, through ``api_base_url`` when set),
-and the timestamp authority (one RFC 3161 request). Nothing is sent to anyone.
+the timestamp authority (one RFC 3161 request) and the reply mailbox (the login and the folders a
+poll uses, nothing fetched or moved). Nothing is sent to anyone.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def check_connections(settings: Settings) -> list[ConnectionCheck]:
         checks.append(asyncio.run(_twilio(settings)))
     if settings.signing.tsa_url:
         checks.append(_tsa(settings))
+    if settings.inbound.imap_host or settings.inbound.inbox_dir:
+        checks.append(_mailbox(settings))
     return checks
 
 
@@ -119,3 +122,13 @@ def _tsa(settings: Settings) -> ConnectionCheck:
     return ConnectionCheck(
         "timestamp authority", True, f"{settings.signing.tsa_url}: a token of {size} bytes"
     )
+
+
+def _mailbox(settings: Settings) -> ConnectionCheck:
+    from bot.replies.fetch import check_mailbox
+
+    name = "imap" if settings.inbound.imap_host else "inbox"
+    try:
+        return ConnectionCheck(name, True, check_mailbox(settings))
+    except DunbotError as exc:
+        return ConnectionCheck(name, False, str(exc))

@@ -364,6 +364,11 @@ class InboundSettings(Section):
     def _imap_needs(self) -> InboundSettings:
         if self.imap_host and not self.username:
             raise ValueError("imap_host is set but username is not: name the mailbox's user")
+        if self.processed_folder == self.folder:
+            # Each poll would find the moved messages again, for ever.
+            raise ValueError(
+                f"processed_folder is folder ({self.folder!r}): name another folder to move replies to"
+            )
         return self
 
 

@@ -354,7 +354,11 @@ class InboundMessage(SQLModel, table=True):
     The raw bytes are an artifact (``raw_sha256``); the evidence is in ``evidence_event``."""
 
     __tablename__ = "inbound_message"
-    __table_args__ = (sa.Index("ix_inbound_message_state", "state"),)
+    __table_args__ = (
+        sa.Index("ix_inbound_message_state", "state"),
+        # A message whose bytes already arrived under another key is not recorded again.
+        sa.Index("ix_inbound_message_raw_sha256", "raw_sha256"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=16)  # "email" | "sms"

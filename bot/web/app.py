@@ -2,7 +2,8 @@
 
 One module per concern contributes its routes:
 
-* ``bot.web.twilio`` — ``POST /twilio/status``, Twilio's signed delivery reports;
+* ``bot.web.twilio`` — ``POST /twilio/status``, Twilio's signed delivery reports, and ``POST
+  /twilio/inbound``, the SMS customers send (recorded for the replies' handle pass);
 * ``bot.web.health`` — ``GET /healthz``, ``/readyz``, ``/metrics``;
 * ``bot.web.unsubscribe`` — ``GET`` and ``POST /unsubscribe``, the one-click link in e-mails; not
   routed (404) when the app is made without the link's secret;
@@ -48,6 +49,7 @@ def make_app(
     max_cycle_age: timedelta = timedelta(hours=80),
     unsubscribe_secret: str | None = None,
     console: ConsoleConfig | None = None,
+    inbound_url: str | None = None,
 ) -> Starlette:
     """The app; ``public_url`` is the status callback URL Twilio was given (its signature covers it).
 
@@ -55,10 +57,16 @@ def make_app(
     ``unsubscribe_secret``: the ``[web] session_secret_env`` secret the e-mails' unsubscribe links
     were signed with; without it ``/unsubscribe`` is 404 (no e-mail carries such a link).
     ``console``: serve the console too; every route but the endpoints then needs a login.
+    ``inbound_url``: the number's messaging webhook URL as Twilio calls it (its signature covers it).
     """
     routes: list[BaseRoute] = [
         *twilio.routes(
-            engine, auth_token=auth_token, public_url=public_url, artifacts=artifacts, clock=clock
+            engine,
+            auth_token=auth_token,
+            public_url=public_url,
+            artifacts=artifacts,
+            clock=clock,
+            inbound_url=inbound_url,
         ),
         *health.routes(engine, clock, max_cycle_age),
     ]
@@ -124,4 +132,5 @@ def app_from_settings(
         max_cycle_age=timedelta(hours=web.ready_after_hours),
         unsubscribe_secret=unsubscribe_secret,
         console=console,
+        inbound_url=twilio.inbound_webhook_url(web.public_url, settings.sms.status_callback_url),
     )

@@ -54,6 +54,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("inbound_message") as batch_op:
         batch_op.create_index("ix_inbound_message_state", ["state"], unique=False)
+        batch_op.create_index("ix_inbound_message_raw_sha256", ["raw_sha256"], unique=False)
         batch_op.create_index(batch_op.f("ix_inbound_message_customer_id"), ["customer_id"], unique=False)
     op.create_table(
         "undeliverable_contact",
@@ -78,5 +79,6 @@ def downgrade() -> None:
     op.drop_table("undeliverable_contact")
     with op.batch_alter_table("inbound_message") as batch_op:
         batch_op.drop_index(batch_op.f("ix_inbound_message_customer_id"))
+        batch_op.drop_index("ix_inbound_message_raw_sha256")
         batch_op.drop_index("ix_inbound_message_state")
     op.drop_table("inbound_message")

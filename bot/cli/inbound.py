@@ -1,0 +1,41 @@
+"""`dunbot inbound poll`: one pass over the reply mailbox (DESIGN §8, §11); the daemon polls by itself."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from bot.cli.common import SWITCH, clock, handled, print_json, settings_from_config
+from bot.store.engine import make_engine, require_schema
+
+app = typer.Typer(help="Replies: the mailbox dunbot reads (\\[inbound]).", no_args_is_help=True)
+
+
+@app.command("poll")
+@handled
+def poll(
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar=SWITCH, help="Print JSON (for scripts) instead of a table.")
+    ] = False,
+) -> None:
+    """Fetch the replies waiting in the \\[inbound] mailbox once: each recorded, then moved.
+
+    A re-run records nothing twice; the daemon polls by itself every \\[inbound] poll_seconds.
+    """
+    from bot.cli.views.inbound import print_fetch
+    from bot.logs import configure_logging
+    from bot.replies.fetch import fetch_pass
+
+    settings = settings_from_config()
+    configure_logging(settings)
+    engine = make_engine(settings.database_url)
+    require_schema(engine)
+    now = clock()
+    report = fetch_pass(engine, settings, now)
+    # handle pass: wired by the lead at merge
+    # (bot.replies.handling.handle_pending(engine, settings, now, owner=...) on the rows just recorded)
+    if as_json:
+        print_json(report.as_json())
+    else:
+        print_fetch(report, settings.company.timezone)
