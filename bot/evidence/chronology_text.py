@@ -35,6 +35,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "message_delivered": ("送达回执", "Delivery report"),
     "message_cancelled": ("取消发送", "Cancelled"),
     "message_resolved": ("人工核实发送结果", "Outcome resolved"),
+    "message_undeliverable": ("无法送达", "Undeliverable"),
     "opt_out": ("退订", "Opt-out"),
     "task_created": ("创建催收任务", "Task created"),
     "task_done": ("完成催收任务", "Task done"),
@@ -350,6 +351,17 @@ def _message_resolved(data: Mapping[str, Any], report: str, language: int) -> st
     return _join([f"found: {resolved}", f"note: {note}" if note else ""], language)
 
 
+def _message_undeliverable(data: Mapping[str, Any], report: str, language: int) -> str:
+    recipient, reason = str(data.get("recipient") or ""), str(data.get("reason") or "")
+    if language == ZH:
+        hard = "地址无效，更正前不再发送" if data.get("hard") else "本次未送达"
+        return _join([f"{recipient} {hard}", f"原因：{reason}" if reason else ""], language)
+    hard = (
+        "the address is bad: nothing more goes to it until corrected" if data.get("hard") else "not delivered"
+    )
+    return _join([f"{recipient}: {hard}", f"reason: {reason}" if reason else ""], language)
+
+
 def _opt_out(data: Mapping[str, Any], report: str, language: int) -> str:
     channel = label(CHANNELS, data.get("channel"), language)
     code, reason = data.get("code"), str(data.get("reason") or "")
@@ -516,6 +528,7 @@ _SENTENCES = {
     "message_delivered": _message_delivered,
     "message_cancelled": _message_cancelled,
     "message_resolved": _message_resolved,
+    "message_undeliverable": _message_undeliverable,
     "opt_out": _opt_out,
     "task_created": _task_created,
     "task_done": _task_done,

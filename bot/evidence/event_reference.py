@@ -78,6 +78,11 @@ EVENT_REFERENCE: dict[EventKind, tuple[str, str]] = {
         "a collector said what became of a message whose outcome was unknown",
         "message, channel, step, key, outcome, state, note, task",
     ),
+    EventKind.MESSAGE_UNDELIVERABLE: (
+        "a bounce (RFC 3464 DSN) or a carrier report said the address or number did not take the "
+        "message; when hard, nothing more goes to it until the customer's contact changes",
+        "message, channel, recipient, hard, state, reason",
+    ),
     EventKind.OPT_OUT: (
         "a recipient unsubscribed from a channel",
         "channel, recipient, code (provider's), message, reason",
