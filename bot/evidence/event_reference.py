@@ -87,6 +87,15 @@ EVENT_REFERENCE: dict[EventKind, tuple[str, str]] = {
         "a recipient unsubscribed from a channel",
         "channel, recipient, code (provider's), message, reason",
     ),
+    EventKind.REPLY_RECEIVED: (
+        "a customer's reply arrived by e-mail or SMS and was matched and classified",
+        "inbound (the reply's id), channel, sender, kind, confidence, message, raw artifact; see the "
+        "reply handling's own reference",
+    ),
+    EventKind.REPLY_ACTED: (
+        "what was done about a reply: by the bot when it was sure, or after a collector confirmed it",
+        "inbound, kind, action, confirmed_by",
+    ),
     EventKind.TASK_CREATED: (
         "a collector work item was created (a call, a letter to post, a review)",
         "task, kind, message, step, title, and what raised it",
