@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from bot.channels.file import FileSender
 from bot.channels.twilio import TwilioSmsSender
+from bot.cli.views.message import print_message
 from bot.config import (
     ComplianceSettings,
     EmailSettings,
@@ -159,7 +160,7 @@ def _bounce(engine: Engine, message_id: int, *, hard: bool, now: datetime) -> No
 
 
 def test_a_hard_bounce_holds_the_next_email_until_the_address_changes(
-    engine: Engine, settings: Settings, tmp_path: Path
+    engine: Engine, settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A DSN 5.1.1 marks the e-mail undelivered, blocks the address (case-insensitively) and raises
     one task however often it bounces; the next e-mail step waits, planned and unclaimed, with the
@@ -187,6 +188,10 @@ def test_a_hard_bounce_holds_the_next_email_until_the_address_changes(
     assert detail.waiting is not None and detail.waiting.goes_at is None
     assert [w.reason for w in detail.waiting.waits] == [WaitReason.UNDELIVERABLE]
     assert "ap@yuanhang.com.cn is undeliverable" in detail.waiting.waits[0].detail
+    print_message(detail)  # as `dunbot message show` prints it
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "- undeliverable: ap@yuanhang.com.cn is undeliverable since 2026-06-10" in printed
+    assert "it goes with the first cycle after the customer's contact changes" in printed
     assert queued_messages(engine, second, _noon(second)).due == 0
     assert next_send_at(engine, second, _noon(second)) is None  # the daemon does not spin on it
     assert len(_contact_tasks(engine)) == 1
