@@ -37,6 +37,8 @@ from bot.ingest.service import import_file
 from bot.outreach.contacts import record_undeliverable
 from bot.outreach.cycle import next_send_at, queued_messages, run_cycle
 from bot.outreach.message_detail import show_message
+from bot.outreach.outbox import Outbox, Outcome
+from bot.outreach.planning import record_plan
 from bot.store import tables
 from tests.integration.test_twilio_callbacks import Running
 from tests.support.twilio_server import ACCOUNT_SID, AUTH_TOKEN
@@ -142,7 +144,7 @@ def _undeliverable(engine: Engine) -> list[tuple[str, str, str]]:
     return [(r.channel, r.address, r.customer_id) for r in rows]
 
 
-def _bounce(engine: Engine, message_id: int, *, hard: bool, now: datetime) -> None:
+def _bounce(engine: Engine, message_id: int | None, *, hard: bool, now: datetime) -> None:
     """What the reply handling does with an RFC 3464 DSN for ``message_id``."""
     with Session(engine) as session:
         events = record_undeliverable(
@@ -295,3 +297,29 @@ def _bodies(engine: Engine, kind: str) -> list[str]:
                 sa.text("SELECT body FROM evidence_event WHERE kind = :kind ORDER BY seq"), {"kind": kind}
             ).scalars()
         )
+
+
+def test_a_bounce_between_claim_and_send_holds_the_claimed_message(
+    engine: Engine, settings: Settings
+) -> None:
+    """The address bounces hard (a DSN for an earlier e-mail) after a worker claimed the next one: the
+    re-check before sending puts it back, planned and unclaimed, sends nothing and leaves one task."""
+    day = date(2026, 6, 10)
+    _seed(engine, due=date(2026, 6, 17))
+    clock = _noon(day)
+    record_plan(engine, settings, day, clock)
+    outbox = Outbox(
+        engine, settings, _file_senders(settings), ArtifactStore(settings.path("artifacts")), worker="w1",
+        clock=lambda: clock,
+    )  # fmt: skip
+    try:
+        claims = outbox.claim(day, 10)
+        assert len(claims) == 1
+        _bounce(engine, None, hard=True, now=clock)
+        assert asyncio.run(outbox.deliver(*claims[0], day))[2] is Outcome.HELD
+        assert outbox.claim(day, 10) == []
+    finally:
+        outbox.close()
+    assert _messages(engine)["pre_due_reminder/email"][1] == "planned"
+    assert not settings.path("outbox/email").exists()
+    assert len(_contact_tasks(engine)) == 1
