@@ -22,6 +22,7 @@ from bot.cli import (
     ledger,
     notes,
     notices,
+    replies,
     reports,
     setup,
     users,
@@ -57,6 +58,7 @@ app.add_typer(collector.task_app, name="task")
 app.add_typer(collector.message_app, name="message")
 app.add_typer(users.app, name="user")
 app.add_typer(inbound.app, name="inbound")
+app.add_typer(replies.app, name="reply")
 
 
 def main() -> None:

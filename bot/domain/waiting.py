@@ -1,10 +1,11 @@
 """Why a planned outbox message has not gone yet, and from when it can (`dunbot message show`).
 
 The gates are the outbox's (DESIGN §4 rules 3 and 5, §5): its business date in the recipient's
-time zone, a pause, an approval, a retry's backoff, the contact window, one message per channel per
-local day, and the rolling 7-day cap. Each gate that holds the message back is a :class:`Wait`
-naming until when; ``explain_wait`` walks them forward from ``now`` until every one is open, so the
-answer is the earliest instant the outbox would send it (a cycle at or after that instant does).
+time zone, a pause, an approval, an address that bounced hard, a retry's backoff, the contact
+window, one message per channel per local day, and the rolling 7-day cap. Each gate that holds the
+message back is a :class:`Wait` naming until when; ``explain_wait`` walks them forward from ``now``
+until every one is open, so the answer is the earliest instant the outbox would send it (a cycle at
+or after that instant does).
 The window and the two caps are asked of :func:`bot.domain.holds.contact_hold`, as the outbox asks.
 """
 
@@ -31,6 +32,7 @@ class WaitReason(StrEnum):
     BUSINESS_DATE = "business_date"  # its business date has not begun where the recipient is
     PAUSED = "paused"  # a collector paused the invoice(s) or the customer
     APPROVAL = "approval"  # the step waits for `dunbot approve`
+    UNDELIVERABLE = "undeliverable"  # the address bounced hard: it waits for a new one (an import)
     RETRY = "retry"  # a transient failure: the next attempt waits for its backoff
     HELD = "held"  # the outbox set its next attempt later, for a reason no longer visible
     CONTACT_WINDOW = "contact_window"  # outside the recipient's contact window
@@ -62,6 +64,7 @@ class PendingMessage:
     paused_until: date | None = None  # the last paused day (the customer's or all its invoices')
     pause_reason: str | None = None
     approval_task: int | None = None
+    undeliverable: str | None = None  # why the customer's current address cannot be used, if so
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +72,7 @@ class WaitExplanation:
     """Every gate that holds a message back, in the order they open, and when it can go."""
 
     waits: tuple[Wait, ...]
-    goes_at: datetime | None  # None while it waits for a person (an approval)
+    goes_at: datetime | None  # None while it waits for a person (an approval, a new address)
 
 
 def explain_wait(message: PendingMessage, policy: CompliancePolicy, now: datetime) -> WaitExplanation:
@@ -88,6 +91,8 @@ def explain_wait(message: PendingMessage, policy: CompliancePolicy, now: datetim
             f"the step waits for approval: `dunbot approve {message.approval_task}` "
             f"(or reject {message.approval_task})",
         )
+    if message.undeliverable is not None:
+        hold(WaitReason.UNDELIVERABLE, None, message.undeliverable)
     day_starts = _local_midnight(message.business_date, zone)
     if day_starts > at:
         hold(
@@ -121,7 +126,8 @@ def explain_wait(message: PendingMessage, policy: CompliancePolicy, now: datetim
             else held
         )
     waits = tuple(sorted(found.values(), key=lambda w: (w.until is None, w.until or at)))
-    goes_at = None if message.approval_task is not None else at
+    for_person = message.approval_task is not None or message.undeliverable is not None
+    goes_at = None if for_person else at
     return WaitExplanation(tuple(w for w in waits if w.until is None or w.until > now), goes_at)
 
 

@@ -35,7 +35,10 @@ KINDS: dict[str, tuple[str, str]] = {
     "message_delivered": ("送达回执", "Delivery report"),
     "message_cancelled": ("取消发送", "Cancelled"),
     "message_resolved": ("人工核实发送结果", "Outcome resolved"),
+    "message_undeliverable": ("无法送达", "Undeliverable"),
     "opt_out": ("退订", "Opt-out"),
+    "reply_received": ("收到客户回复", "Reply received"),
+    "reply_acted": ("按客户回复处理", "Reply acted on"),
     "task_created": ("创建催收任务", "Task created"),
     "task_done": ("完成催收任务", "Task done"),
     "task_updated": ("调整催收任务", "Task updated"),
@@ -350,6 +353,54 @@ def _message_resolved(data: Mapping[str, Any], report: str, language: int) -> st
     return _join([f"found: {resolved}", f"note: {note}" if note else ""], language)
 
 
+def _message_undeliverable(data: Mapping[str, Any], report: str, language: int) -> str:
+    recipient, reason = str(data.get("recipient") or ""), str(data.get("reason") or "")
+    if language == ZH:
+        hard = "地址无效，更正前不再发送" if data.get("hard") else "本次未送达"
+        return _join([f"{recipient} {hard}", f"原因：{reason}" if reason else ""], language)
+    hard = (
+        "the address is bad: nothing more goes to it until corrected" if data.get("hard") else "not delivered"
+    )
+    return _join([f"{recipient}: {hard}", f"reason: {reason}" if reason else ""], language)
+
+
+# What a reply was classified as (bot.replies.model.ReplyKind values).
+REPLY_KINDS = {
+    "bounce": ("退信", "bounce"),
+    "auto-reply": ("自动回复", "auto-reply"),
+    "opt-out": ("退订", "opt-out"),
+    "paid": ("称已付款", "says it has paid"),
+    "dispute": ("提出异议", "dispute"),
+    "promise": ("承诺付款", "promise to pay"),
+    "other": ("其他", "other"),
+}
+
+
+def reply_kind(data: Mapping[str, Any]) -> str | None:
+    """The kind a reply event names: ``kind``, or ``classification.kind``; None when neither is a
+    string (the reply handling owns the payload; it is read defensively)."""
+    kind = data.get("kind")
+    classification = data.get("classification")
+    if not isinstance(kind, str) and isinstance(classification, Mapping):
+        kind = classification.get("kind")
+    return kind if isinstance(kind, str) and kind else None
+
+
+def _reply(data: Mapping[str, Any], report: str, language: int) -> str:
+    kind = reply_kind(data)
+    named = label(REPLY_KINDS, kind, language) if kind in REPLY_KINDS else (kind or "")
+    sender = data.get("sender") or data.get("from")
+    action = data.get("action")
+    if language == ZH:
+        return _join(
+            [f"来自 {sender}" if sender else "", f"类别：{named}" if named else "", str(action or "")],
+            language,
+        )
+    return _join(
+        [f"from {sender}" if sender else "", f"as {named}" if named else "", str(action or "")], language
+    )
+
+
 def _opt_out(data: Mapping[str, Any], report: str, language: int) -> str:
     channel = label(CHANNELS, data.get("channel"), language)
     code, reason = data.get("code"), str(data.get("reason") or "")
@@ -516,7 +567,10 @@ _SENTENCES = {
     "message_delivered": _message_delivered,
     "message_cancelled": _message_cancelled,
     "message_resolved": _message_resolved,
+    "message_undeliverable": _message_undeliverable,
     "opt_out": _opt_out,
+    "reply_received": _reply,
+    "reply_acted": _reply,
     "task_created": _task_created,
     "task_done": _task_done,
     "task_updated": _task_updated,

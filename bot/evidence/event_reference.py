@@ -78,9 +78,23 @@ EVENT_REFERENCE: dict[EventKind, tuple[str, str]] = {
         "a collector said what became of a message whose outcome was unknown",
         "message, channel, step, key, outcome, state, note, task",
     ),
+    EventKind.MESSAGE_UNDELIVERABLE: (
+        "a bounce (RFC 3464 DSN) or a carrier report said the address or number did not take the "
+        "message; when hard, nothing more goes to it until the customer's contact changes",
+        "message, channel, recipient, hard, state, reason",
+    ),
     EventKind.OPT_OUT: (
         "a recipient unsubscribed from a channel",
         "channel, recipient, code (provider's), message, reason",
+    ),
+    EventKind.REPLY_RECEIVED: (
+        "a customer's reply arrived by e-mail or SMS and was matched and classified",
+        "inbound (the reply's id), channel, sender, kind, confidence, message, raw artifact; see the "
+        "reply handling's own reference",
+    ),
+    EventKind.REPLY_ACTED: (
+        "what was done about a reply: by the bot when it was sure, or after a collector confirmed it",
+        "inbound, kind, action, confirmed_by",
     ),
     EventKind.TASK_CREATED: (
         "a collector work item was created (a call, a letter to post, a review)",

@@ -49,7 +49,10 @@ class EventKind(StrEnum):
     MESSAGE_DELIVERED = "message_delivered"  # a provider reported delivery (or non-delivery)
     MESSAGE_CANCELLED = "message_cancelled"  # the fresh re-check found the message no longer due
     MESSAGE_RESOLVED = "message_resolved"  # a collector said what became of an unknown message
+    MESSAGE_UNDELIVERABLE = "message_undeliverable"  # a bounce or carrier report: the contact failed
     OPT_OUT = "opt_out"  # a recipient unsubscribed from a channel (e.g. Twilio 21610)
+    REPLY_RECEIVED = "reply_received"  # a customer's reply arrived (its raw bytes an artifact)
+    REPLY_ACTED = "reply_acted"  # what was done about a reply (by the bot, or a collector who confirmed it)
     TASK_CREATED = "task_created"  # a collector work item was created
     TASK_DONE = "task_done"  # a collector finished a work item
     TASK_UPDATED = "task_updated"  # an open work item no longer covers some of its invoices

@@ -6,6 +6,9 @@ so a worker whose lease expired cannot move a message another worker claimed sin
 ``FOR UPDATE SKIP LOCKED`` on PostgreSQL; on SQLite one instance runs at a time
 (:mod:`bot.outreach.instance`).
 
+A message whose customer's current contact on its channel is undeliverable
+(:mod:`bot.store.undeliverable`) is never claimed: it waits, ``planned``, for the contact to change.
+
 Recovery gives back expired claims (``planned`` again) and turns a message found ``sending`` with an
 expired lease into ``unknown`` with a review task: it may have gone out, so it is never resent.
 """
@@ -21,6 +24,7 @@ from sqlalchemy.engine import Engine
 from bot.evidence.log import NewEvent, append_events
 from bot.outreach.outbox_values import MessageState, message_t
 from bot.outreach.recording import Recorder
+from bot.store.undeliverable import any_blocked_contact
 
 
 class Claims:
@@ -75,6 +79,8 @@ class Claims:
                     message_t.c.state == MessageState.PLANNED,
                     message_t.c.business_date <= as_of,
                     sa.or_(message_t.c.next_attempt_at.is_(None), message_t.c.next_attempt_at <= now),
+                    # its contact bounced hard: it waits for a new address, unclaimed
+                    ~any_blocked_contact(),
                 )
                 .order_by(message_t.c.id)
                 .limit(limit)
@@ -128,6 +134,7 @@ class Claims:
                     message_t.c.business_date <= as_of,
                     message_t.c.attempts > 0,
                     message_t.c.next_attempt_at <= now + horizon,
+                    ~any_blocked_contact(),
                 )
             ).scalar()
         if earliest is None:

@@ -46,6 +46,7 @@ from bot.render.environment import TemplateRenderError
 from bot.render.notice import NoticeRenderer, SignedNotice
 from bot.store.engine import require_schema
 from bot.store.queries import message_t
+from bot.store.undeliverable import any_blocked_contact
 
 
 @dataclass
@@ -360,7 +361,8 @@ class QueuedMessages:
 
 def queued_messages(engine: Engine, as_of: date, now: datetime) -> QueuedMessages:
     """What the outbox holds for ``as_of`` and earlier that is not sent yet."""
-    planned = message_t.c.state == MessageState.PLANNED
+    # A message waiting for a new contact (its address bounced hard) is neither due nor held.
+    planned = (message_t.c.state == MessageState.PLANNED) & ~any_blocked_contact()
     held = planned & (message_t.c.next_attempt_at > now)
     ready = planned & (message_t.c.next_attempt_at.is_(None) | (message_t.c.next_attempt_at <= now))
     # A claim whose lease ran out (a cycle that died before sending): the next cycle releases it
@@ -384,7 +386,11 @@ def next_send_at(engine: Engine, as_of: date, now: datetime) -> datetime | None:
     their ``next_attempt_at`` (window, caps, retry) live in the database, the scheduler holds only
     the time. Messages of a later business date are left to that date's cycle.
     """
-    waiting = (message_t.c.state == MessageState.PLANNED) & (message_t.c.business_date <= as_of)
+    waiting = (
+        (message_t.c.state == MessageState.PLANNED)
+        & (message_t.c.business_date <= as_of)
+        & ~any_blocked_contact()  # it waits for a person to change the contact, not for a time
+    )
     with engine.connect() as connection:
         unheld, earliest = connection.execute(
             sa.select(

@@ -230,6 +230,9 @@ def _entry(event: dict[str, Any]) -> HistoryEntry:
         state, detail = "unknown", f"{data.get('reason', '')}; never resent automatically"
     elif kind == "message_delivered":
         state, detail = str(data.get("state") or "delivered"), f"provider status {data.get('status')}"
+    elif kind == "message_undeliverable":
+        state = "undeliverable" if data.get("hard") else "undelivered"
+        detail = f"{data.get('recipient')}: {data.get('reason', '')}"
     elif kind == "message_cancelled":
         state, detail = "cancelled", str(data.get("reason", ""))
     elif kind == "message_resolved":

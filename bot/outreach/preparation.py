@@ -1,7 +1,8 @@
 """Preparation: the fresh re-check of a claimed message at send time, and rendering its content.
 
 In ONE transaction per claimed batch, each message is judged again on today's facts: no longer due
-(paid, disputed, promised, paused, do-not-contact, opted out, no address) is ``cancelled``; outside
+(paid, disputed, promised, paused, do-not-contact, opted out, no address) is ``cancelled``; one whose
+address bounced hard waits, planned, for a new one (:mod:`bot.outreach.contacts`); outside
 the recipient's window or over the caps (:func:`bot.domain.holds.contact_hold`) is held, ``planned``
 again for later; a step gone from the ladder, banned content or a template error fails with a review
 task; a signed notice whose timestamp authority did not answer waits for a retry. A task-channel
@@ -36,6 +37,7 @@ from bot.domain.policy import LadderStep
 from bot.errors import DunbotError, SigningFailed
 from bot.evidence.log import NewEvent, append_events
 from bot.outreach.compose import BlockedContent, compose
+from bot.outreach.contacts import contact_task
 from bot.outreach.notices import NoticeService
 from bot.outreach.outbox_values import (
     CONTACTED,
@@ -55,6 +57,7 @@ from bot.outreach.recording import Recorder
 from bot.render.environment import TemplateRenderError
 from bot.render.notice import SignedNotice
 from bot.store.queries import iter_ledgers
+from bot.store.undeliverable import normalise_address, undeliverable_reason
 
 log = logging.getLogger("bot.outreach.outbox")  # the outbox's logger, as before it was split
 
@@ -156,6 +159,9 @@ class Preparation:
         reason = self._not_sendable(customer, channel, still_due, reaches_on)
         if reason:
             return self.recorder.not_sent(connection, row, MessageState.CANCELLED, reason, now, events)
+        undeliverable = undeliverable_reason(connection, channel.value, customer)
+        if undeliverable:
+            return self._wait_for_contact(connection, row, customer, undeliverable, now, events)
         if channel in AUTOMATED_CHANNELS:
             sent = recent.setdefault(customer.id, [])
             hold = self._hold_until(customer, channel, row.business_date, sent, now)
@@ -241,6 +247,43 @@ class Preparation:
             business_date=row.business_date,
             local_date=local_date,
         )
+
+    def _wait_for_contact(
+        self,
+        connection: Connection,
+        row: Any,
+        customer: Customer,
+        reason: str,
+        now: datetime,
+        events: list[NewEvent],
+    ) -> Done:
+        """The customer's contact on this channel bounced hard (since the claim): the message waits,
+        planned and unclaimed, for a new address; the collector's task to fix it is made sure of."""
+        connection.execute(
+            sa.update(message_t)
+            .where(message_t.c.id == row.id)
+            .values(
+                state=MessageState.PLANNED,
+                last_error=reason,
+                lease_owner=None,
+                lease_until=None,
+                updated_at=now,
+            )
+        )
+        contact_task(
+            connection,
+            events,
+            channel=row.channel,
+            address=normalise_address(
+                row.channel, recipient_for(customer, Channel(row.channel), self.settings)
+            ),
+            customer_id=customer.id,
+            message_id=row.id,
+            reason=reason,
+            hard=True,
+            now=now,
+        )
+        return Done(row.step, row.channel, Outcome.HELD)
 
     def _hold_for_retry(self, connection: Connection, row: Any, reason: str, now: datetime) -> Done:
         """Put a message back for a later attempt (the timestamp authority did not answer)."""

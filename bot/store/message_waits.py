@@ -17,6 +17,7 @@ from bot.domain.ledger import AUTOMATED_CHANNELS, Channel
 from bot.domain.policy import CompliancePolicy
 from bot.domain.waiting import PendingMessage, WaitExplanation, explain_wait
 from bot.store import tables
+from bot.store.undeliverable import undeliverable_reason
 
 message_t = tables.Message.__table__  # type: ignore[attr-defined]
 invoice_t = tables.Invoice.__table__  # type: ignore[attr-defined]
@@ -117,4 +118,5 @@ def _pending(
         paused_until=paused_until,
         pause_reason=pause_reason,
         approval_task=int(approval) if approval is not None else None,
+        undeliverable=undeliverable_reason(connection, row.channel, customer),
     )

@@ -3,7 +3,9 @@
 A good callback is recorded once: the raw body becomes an artifact, the message's provider status
 moves only forward (a late "sent" after "delivered" changes nothing), a final status moves the
 message to ``delivered`` or ``undelivered``, and each forward step is one evidence event (deduplicated
-by SID and status, so Twilio's retries add nothing). The HTTP side, with the signature check, is
+by SID and status, so Twilio's retries add nothing). An SMS the carrier refused for its number
+(:data:`bot.outreach.contacts.HARD_SMS_ERRORS`, ``SOFT_SMS_ERRORS``) also records the contact
+undeliverable and asks a collector to fix it. The HTTP side, with the signature check, is
 ``bot.web.twilio``.
 """
 
@@ -14,11 +16,12 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from bot.evidence.artifacts import ArtifactStore
 from bot.evidence.log import EventKind, NewEvent, append_events
+from bot.outreach.contacts import HARD_SMS_ERRORS, SOFT_SMS_ERRORS, record_undeliverable
 from bot.store import tables
 
 log = logging.getLogger(__name__)
@@ -90,28 +93,48 @@ def record_callback(
                 ).scalars()
             )
         )
-        append_events(
-            session,
-            now,
-            [
-                NewEvent(
-                    kind=EventKind.MESSAGE_DELIVERED,
-                    actor="twilio",
-                    customer=message.customer_id,
-                    invoices=invoices,
-                    data={
-                        "message": message.id,
-                        "channel": message.channel,
-                        "provider_id": sid,
-                        "status": status,
-                        "state": values.get("state", message.state),
-                        "error_code": params.get("ErrorCode") or None,
-                        "callback_sha256": digest,
-                        "resolved_unknown": resolved_unknown,
-                    },
-                    dedupe_key=f"callback:{sid}:{status}",
-                )
-            ],
-        )
+        events = [
+            NewEvent(
+                kind=EventKind.MESSAGE_DELIVERED,
+                actor="twilio",
+                customer=message.customer_id,
+                invoices=invoices,
+                data={
+                    "message": message.id,
+                    "channel": message.channel,
+                    "provider_id": sid,
+                    "status": status,
+                    "state": values.get("state", message.state),
+                    "error_code": params.get("ErrorCode") or None,
+                    "callback_sha256": digest,
+                    "resolved_unknown": resolved_unknown,
+                },
+                dedupe_key=f"callback:{sid}:{status}",
+            )
+        ]
+        events.extend(_bad_number(connection, message, final, params, now))
+        append_events(session, now, events)
         session.commit()
     return "recorded"
+
+
+def _bad_number(
+    connection: Connection, message: Any, final: str | None, params: dict[str, str], now: datetime
+) -> list[NewEvent]:
+    """An SMS the carrier refused for its number (Twilio 30003/30005/30006): the contact is recorded
+    undeliverable (blocked when the number is bad) and a collector is asked to fix it."""
+    code = params.get("ErrorCode") or ""
+    if message.channel != "sms" or final != "undelivered" or not message.recipient:
+        return []
+    if code not in HARD_SMS_ERRORS and code not in SOFT_SMS_ERRORS:
+        return []
+    return record_undeliverable(
+        connection,
+        channel="sms",
+        address=message.recipient,
+        customer_id=message.customer_id,
+        message_id=message.id,
+        reason=f"Twilio error {code}: {params.get('ErrorMessage') or 'undelivered'}".strip(),
+        hard=code in HARD_SMS_ERRORS,
+        now=now,
+    )

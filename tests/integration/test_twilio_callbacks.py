@@ -227,3 +227,25 @@ def test_healthz_and_unknown_paths(server: Running) -> None:
         urllib.request.urlopen(f"{server.base}/nope", timeout=10)
     caught.value.close()
     assert caught.value.code == 404
+
+
+@pytest.mark.parametrize(
+    ("code", "blocked"), [("30003", False), ("30005", True), ("30006", True), ("30007", None)]
+)
+def test_a_carrier_error_about_the_number_asks_for_a_new_one(
+    server: Running, sent: Engine, code: str, blocked: bool | None
+) -> None:
+    """30005 (no such handset) and 30006 (landline) block the number and raise a task to fix it;
+    30003 (handset off or out of reach, usually temporary) raises the task but blocks nothing;
+    30007 (carrier filtering) says nothing about the number: no task, nothing blocked."""
+    assert server.post(_form("undelivered", ErrorCode=code, ErrorMessage="carrier said no")) == 204
+    assert _state(sent) == ("undelivered", "undelivered")
+    with sent.connect() as connection:
+        rows = connection.execute(sa.text("SELECT channel, address FROM undeliverable_contact")).all()
+        tasks = connection.execute(
+            sa.text("SELECT assignee FROM task WHERE dedupe_key = 'contact:sms:+8613800138000'")
+        ).all()
+    assert [tuple(r) for r in rows] == ([("sms", "+8613800138000")] if blocked else [])
+    assert len(tasks) == (0 if blocked is None else 1)
+    kinds = [e["kind"] for e in _events(sent)]
+    assert kinds.count("message_undeliverable") == (0 if blocked is None else 1)

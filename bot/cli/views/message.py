@@ -169,7 +169,9 @@ def print_message(detail: Any) -> None:
     for wait in waiting.waits:
         until = f" until {wait.until:%Y-%m-%d %H:%M} UTC" if wait.until is not None else ""
         _say(f"- {wait.reason.value}{until}: {wait.detail}")
-    if waiting.goes_at is None:
+    if any(wait.reason.value == "undeliverable" for wait in waiting.waits):
+        _say("it goes with the first cycle after the customer's contact changes (`dunbot import customers`)")
+    elif waiting.goes_at is None:
         _say("it goes once a collector decides (then with the next cycle)")
     else:
         _say(

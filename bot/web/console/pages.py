@@ -23,6 +23,7 @@ from bot.web.console import (
     customer_pages,
     dashboard_page,
     evidence_page,
+    replies_page,
     worklist_page,
 )
 from bot.web.console.context import Console
@@ -39,6 +40,7 @@ PAGE_MODULES = (
     customer_actions,
     dashboard_page,
     evidence_page,
+    replies_page,
 )
 
 
