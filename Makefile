@@ -31,8 +31,12 @@ layers: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
+# One pytest worker per core (pytest-xdist); a file's tests stay together on one worker, so its
+# module fixtures are built once. `make test WORKERS=1` runs them one after another.
+WORKERS ?= auto
+
 test: lint typecheck layers
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(WORKERS) --dist loadfile
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache
