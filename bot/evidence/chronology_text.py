@@ -48,6 +48,9 @@ KINDS: dict[str, tuple[str, str]] = {
     "user_added": ("新增控制台用户", "Console user added"),
     "user_disabled": ("停用控制台用户", "Console user disabled"),
     "customer_reassigned": ("客户改派", "Customer reassigned"),
+    "reply_received": ("收到客户回复", "Reply received"),
+    "reply_acted": ("处理客户回复", "Reply acted on"),
+    "contact_undeliverable": ("联系方式无法送达", "Contact undeliverable"),
 }
 OTHER_KIND = ("其他记录", "Other record")
 
@@ -500,6 +503,61 @@ def _customer_reassigned(data: Mapping[str, Any], report: str, language: int) ->
     )
 
 
+_REPLY_KINDS = {
+    "opt-out": ("退订", "opt-out"),
+    "promise": ("付款承诺", "promise to pay"),
+    "dispute": ("异议", "dispute"),
+    "paid": ("声称已付款", "says paid"),
+    "auto-reply": ("自动回复", "automatic reply"),
+    "bounce": ("退信", "bounce"),
+    "other": ("其他", "other"),
+}
+
+
+def _reply_received(data: Mapping[str, Any], report: str, language: int) -> str:
+    kind = _REPLY_KINDS.get(str(data.get("kind") or ""), (str(data.get("kind") or ""),) * 2)[language]
+    sender, channel = str(data.get("sender") or ""), CHANNELS.get(str(data.get("channel") or ""))
+    acknowledged = bool(data.get("acknowledges_debt"))
+    confirm = data.get("state") == "confirm"
+    if language == ZH:
+        return _join(
+            [
+                f"{channel[ZH] if channel else ''}来自 {sender}",
+                f"分类：{kind}",
+                "客户承认债务" if acknowledged else "",
+                "待人工确认" if confirm else "",
+            ],
+            language,
+        )
+    return _join(
+        [
+            f"{channel[EN] if channel else 'reply'} from {sender}",
+            f"classified: {kind}",
+            "the customer acknowledges the debt" if acknowledged else "",
+            "awaits a collector's confirmation" if confirm else "",
+        ],
+        language,
+    )
+
+
+def _reply_acted(data: Mapping[str, Any], report: str, language: int) -> str:
+    kind = _REPLY_KINDS.get(str(data.get("kind") or ""), ("", ""))[language]
+    if language == ZH:
+        return _join(
+            [f"按{kind}处理" if kind else "不予处理", "经人工确认" if data.get("confirmed") else ""], ZH
+        )
+    return _join(
+        [str(data.get("action") or ""), "confirmed by a collector" if data.get("confirmed") else ""], EN
+    )
+
+
+def _contact_undeliverable(data: Mapping[str, Any], report: str, language: int) -> str:
+    address = str(data.get("address") or "")
+    return (
+        f"{address} 无法送达，停止使用" if language == ZH else f"{address} cannot be reached: not used again"
+    )
+
+
 _SENTENCES = {
     "payment": _payment,
     "tier_change": _tier_change,
@@ -530,4 +588,7 @@ _SENTENCES = {
     "user_added": _user,
     "user_disabled": _user,
     "customer_reassigned": _customer_reassigned,
+    "reply_received": _reply_received,
+    "reply_acted": _reply_acted,
+    "contact_undeliverable": _contact_undeliverable,
 }

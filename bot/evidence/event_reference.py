@@ -113,4 +113,20 @@ EVENT_REFERENCE: dict[EventKind, tuple[str, str]] = {
         "a manager gave a customer to another collector",
         "from, to, assigned_to, reason, tasks",
     ),
+    EventKind.REPLY_RECEIVED: (
+        "a customer's e-mail or SMS arrived, was matched to a customer (and message) and classified",
+        "inbound, channel, sender, subject, raw_sha256 (the reply as it arrived, in artifacts/), "
+        "attachments (file name -> SHA-256), match (by: tag|in-reply-to|references|sender|phone|dsn, "
+        "message, candidates), kind, confidence, language, acknowledges_debt (the customer "
+        "acknowledged the debt: it matters for limitation periods), promise_date, promise_amount, "
+        "remittance, reasons, text, state (handled|confirm), why_confirm",
+    ),
+    EventKind.REPLY_ACTED: (
+        "what was done about a reply: by dunbot, or by the collector who confirmed it",
+        "inbound, kind, action (in words), confirmed (by a collector), invoices, tasks, raw_sha256",
+    ),
+    EventKind.CONTACT_UNDELIVERABLE: (
+        "an address or number bounced hard: no further message goes to it until the contact changes",
+        "channel, address, message, reason, report_sha256 (the bounce or callback, in artifacts/)",
+    ),
 }

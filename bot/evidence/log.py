@@ -62,6 +62,9 @@ class EventKind(StrEnum):
     USER_ADDED = "user_added"  # a console user was created (name, role; never the password)
     USER_DISABLED = "user_disabled"  # a console user was disabled and their sessions ended
     CUSTOMER_REASSIGNED = "customer_reassigned"  # a manager gave a customer to another collector
+    REPLY_RECEIVED = "reply_received"  # a customer's e-mail or SMS arrived, matched and classified
+    REPLY_ACTED = "reply_acted"  # what was done about a reply (automatically or by a collector)
+    CONTACT_UNDELIVERABLE = "contact_undeliverable"  # an address or number bounced hard: not used again
 
 
 class WrittenEvent(NamedTuple):

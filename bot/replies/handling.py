@@ -1,0 +1,374 @@
+"""Handling the replies that arrived (DESIGN §11): each ``inbound_message`` row in state ``received`` is
+read from its raw artifact, parsed, matched, classified and acted on, once.
+
+A row moves ``received`` -> ``handled`` (acted on) | ``confirm`` (a collector decides) | ``failed``
+(it could not be read after :data:`MAX_ATTEMPTS` tries). The guarantees come from the order of
+commits, as in the outbox (:mod:`bot.outreach.outbox`):
+
+* a pass leases a batch of rows (``lease_owner``, ``lease_until``, ``attempts`` + 1), with
+  ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two instances take different rows;
+* the action and the row's move out of ``received`` are ONE transaction, and it begins with the
+  conditional update (``state = 'received' AND lease_owner = <this owner>``): a crash before the
+  commit leaves the row ``received`` with nothing done (the lease expires and it is handled again),
+  and of two owners racing for a row whose lease expired only the first to commit acts;
+* a row that cannot be read or acted on keeps its lease until it expires, with ``last_error``, and
+  is tried again by a later pass.
+
+Reading the artifact, parsing and classifying happen before that transaction, holding no lock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot.config import Settings
+from bot.errors import InputError
+from bot.evidence.artifacts import ArtifactStore
+from bot.evidence.log import EventKind, NewEvent, append_events
+from bot.outreach.reply_tag import tag_secret
+from bot.replies.acting import Acted, Understood, act, ask_confirmation, details_of
+from bot.replies.classify import classify
+from bot.replies.matching import match
+from bot.replies.model import Reply, ReplyKind
+from bot.replies.parse import parse_email, sms_reply
+from bot.store import tables
+from bot.store.engine import require_schema
+
+log = logging.getLogger(__name__)
+
+inbound_t = tables.InboundMessage.__table__  # type: ignore[attr-defined]
+customer_t = tables.Customer.__table__  # type: ignore[attr-defined]
+
+MAX_ATTEMPTS = 5  # a reply that fails this often is set aside (``failed``) for a person to look at
+EVENT_TEXT_LIMIT = 2000  # characters of a reply's text in its reply_received event (the rest is raw)
+
+
+class InboundState(StrEnum):
+    """States of an ``inbound_message`` row."""
+
+    RECEIVED = "received"  # stored, not handled yet
+    HANDLED = "handled"  # acted on (or nothing to do: an automatic reply)
+    CONFIRM = "confirm"  # waits for a collector to say what it is, or whose
+    FAILED = "failed"  # could not be read or acted on after MAX_ATTEMPTS tries
+
+
+@dataclass
+class HandleSummary:
+    """What one pass did."""
+
+    handled: int = 0
+    confirm: int = 0
+    retried: int = 0  # an error; tried again when the lease expires
+    failed: int = 0
+    lost: int = 0  # another instance handled the row first
+    kinds: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def total(self) -> int:
+        return self.handled + self.confirm + self.retried + self.failed + self.lost
+
+
+def handle_pending(
+    engine: Engine, settings: Settings, now: datetime, *, owner: str, limit: int | None = None
+) -> HandleSummary:
+    """Handle the replies waiting in state ``received`` (up to ``limit``), as ``owner`` (this
+    instance's name, also the actor of the events); safe with several instances at once."""
+    require_schema(engine)
+    handler = _Handler(engine, settings, now, owner)
+    summary = HandleSummary()
+    batch = settings.inbound.batch_size
+    while limit is None or summary.total < limit:
+        wanted = batch if limit is None else min(batch, limit - summary.total)
+        leased = handler.lease(wanted)
+        if not leased:
+            break
+        for inbound in leased:
+            handler.handle(inbound, summary)
+    return summary
+
+
+def read_reply(raw: bytes, channel: str, sender: str, received_at: datetime) -> Reply:
+    """The reply in a raw artifact: an RFC 5322 message, or for an SMS Twilio's webhook form body
+    (``From``, ``Body``)."""
+    if channel == "sms":
+        form = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
+        body = form.get("Body", [""])[0]
+        return sms_reply(form.get("From", [sender])[0] or sender, body, received_at)
+    return parse_email(raw)
+
+
+class _Handler:
+    def __init__(self, engine: Engine, settings: Settings, now: datetime, owner: str) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.now = now
+        self.owner = owner
+        self.store = ArtifactStore(settings.path(settings.evidence.artifact_dir))
+        self.secret = tag_secret(settings)
+        self.lease_for = timedelta(seconds=settings.outreach.lease_seconds)
+
+    def lease(self, limit: int) -> list[int]:
+        """Lease up to ``limit`` rows waiting in ``received`` whose lease (if any) expired."""
+        free = sa.or_(inbound_t.c.lease_until.is_(None), inbound_t.c.lease_until <= self.now)
+        waiting = (
+            sa.select(inbound_t.c.id)
+            .where(inbound_t.c.state == InboundState.RECEIVED.value, free)
+            .order_by(inbound_t.c.id)
+            .limit(limit)
+        )
+        with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                waiting = waiting.with_for_update(skip_locked=True)
+            ids = list(connection.execute(waiting).scalars())
+            if not ids:
+                return []
+            leased = connection.execute(
+                sa.update(inbound_t)
+                .where(inbound_t.c.id.in_(ids), inbound_t.c.state == InboundState.RECEIVED.value, free)
+                .values(
+                    lease_owner=self.owner,
+                    lease_until=self.now + self.lease_for,
+                    attempts=inbound_t.c.attempts + 1,
+                    updated_at=self.now,
+                )
+                .returning(inbound_t.c.id)
+            ).scalars()
+            return sorted(int(i) for i in leased)
+
+    def handle(self, inbound: int, summary: HandleSummary) -> None:
+        try:
+            understood = self.understand(inbound)
+            outcome = self.settle(understood, self.why_confirm(understood))
+        except Exception as exc:  # one unreadable reply must not stop the others
+            log.exception("reply %s could not be handled", inbound, extra={"inbound": inbound})
+            outcome = self.record_error(inbound, exc)
+        if outcome is InboundState.HANDLED:
+            summary.handled += 1
+        elif outcome is InboundState.CONFIRM:
+            summary.confirm += 1
+        elif outcome is InboundState.FAILED:
+            summary.failed += 1
+        elif outcome is InboundState.RECEIVED:
+            summary.retried += 1
+        else:
+            summary.lost += 1
+
+    def understand(self, inbound: int) -> Understood:
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(inbound_t).where(inbound_t.c.id == inbound)).one()
+            reply = read_reply(self.store.get(row.raw_sha256), row.channel, row.sender, row.received_at)
+            found = match(connection, reply, secret=self.secret)
+            zone = self.settings.company.timezone
+            if found.customer is not None:
+                zone = connection.execute(
+                    sa.select(customer_t.c.timezone).where(customer_t.c.id == found.customer)
+                ).scalar_one()
+        today = self.now.astimezone(ZoneInfo(zone)).date()
+        attachments = store_attachments(self.store, reply)
+        classification = classify(reply, today=today, timezone=zone)
+        return Understood(inbound, row.raw_sha256, reply, found, classification, attachments, today)
+
+    def why_confirm(self, understood: Understood) -> str | None:
+        """Why a collector must confirm the reply before anything is done; None: act on it."""
+        found, matched = understood.classification, understood.match
+        if matched.ambiguous:
+            return f"several customers share {understood.reply.sender}: {', '.join(matched.candidates)}"
+        if matched.customer is None:
+            return f"no customer matched {understood.reply.sender or 'the sender'}"
+        threshold = self.settings.inbound.confirm_below
+        if found.confidence < threshold:
+            return f"classified {found.kind.value} with confidence {found.confidence}, below {threshold}"
+        return None
+
+    def settle(self, understood: Understood, why: str | None) -> InboundState | None:
+        """Act on the reply (``why`` None) or ask a collector, in one transaction with the row's move
+        out of ``received``; None when another owner moved it first."""
+        state = InboundState.CONFIRM if why else InboundState.HANDLED
+        with Session(self.engine) as session:
+            if not self._move(session, understood, state, why):
+                return None
+            events = [received_event(understood, state, why, actor=self.owner)]
+            if why is not None:
+                events.extend(ask_confirmation(session, understood, why, actor=self.owner, now=self.now))
+                action = f"waits for a collector: {why}"
+            else:
+                try:
+                    acted = act(session, self.settings, understood, actor=self.owner, now=self.now)
+                except InputError as exc:
+                    # It cannot be done as classified (a promise for a day already past): nothing
+                    # of it is kept, and a collector is asked instead.
+                    session.rollback()
+                    why = str(exc)
+                else:
+                    events.extend(acted.events)
+                    events.append(acted_event(understood, acted, actor=self.owner, confirmed_by=None))
+                    action = acted.action
+            if why is None or state is InboundState.CONFIRM:
+                session.connection().execute(
+                    sa.update(inbound_t)
+                    .where(inbound_t.c.id == understood.inbound)
+                    .values(action=action[:2000])
+                )
+                append_events(session, self.now, events)
+                session.commit()
+        if why is not None and state is InboundState.HANDLED:
+            return self.settle(understood, why)
+        log.info(
+            "reply %s from %s: %s, %s",
+            understood.inbound,
+            understood.reply.sender,
+            understood.classification.kind.value,
+            action,
+            extra={"inbound": understood.inbound, "customer": understood.match.customer},
+        )
+        return state
+
+    def _move(self, session: Session, understood: Understood, state: InboundState, why: str | None) -> bool:
+        # First in the transaction: on PostgreSQL it locks the row, so a second owner waits here and
+        # then finds it no longer ``received``; on SQLite the transaction holds the write lock.
+        found, matched = understood.classification, understood.match
+        moved = (
+            session.connection()
+            .execute(
+                sa.update(inbound_t)
+                .where(
+                    inbound_t.c.id == understood.inbound,
+                    inbound_t.c.state == InboundState.RECEIVED.value,
+                    inbound_t.c.lease_owner == self.owner,
+                )
+                .values(
+                    state=state.value,
+                    customer_id=matched.customer,
+                    message_id=matched.message,
+                    matched_by=matched.matched_by,
+                    kind=found.kind.value,
+                    confidence=found.confidence,
+                    details=details_of(understood, why),
+                    lease_owner=None,
+                    lease_until=None,
+                    last_error=None,
+                    updated_at=self.now,
+                )
+            )
+            .rowcount
+        )
+        return bool(moved)
+
+    def record_error(self, inbound: int, exc: Exception) -> InboundState | None:
+        """Keep the lease (tried again once it expires) and say why; after MAX_ATTEMPTS, ``failed``."""
+        with self.engine.begin() as connection:
+            attempts = connection.execute(
+                sa.select(inbound_t.c.attempts).where(
+                    inbound_t.c.id == inbound,
+                    inbound_t.c.state == InboundState.RECEIVED.value,
+                    inbound_t.c.lease_owner == self.owner,
+                )
+            ).scalar()
+            if attempts is None:
+                return None
+            final = attempts >= MAX_ATTEMPTS
+            values: dict[str, Any] = {
+                "last_error": f"{type(exc).__name__}: {exc}"[:2000],
+                "updated_at": self.now,
+            }
+            if final:
+                values.update(state=InboundState.FAILED.value, lease_owner=None, lease_until=None)
+            connection.execute(sa.update(inbound_t).where(inbound_t.c.id == inbound).values(**values))
+        return InboundState.FAILED if final else InboundState.RECEIVED
+
+
+def store_attachments(store: ArtifactStore, reply: Reply) -> dict[str, str]:
+    """Each attachment into the artifact store: file name -> SHA-256 (a repeated name gets a suffix)."""
+    stored: dict[str, str] = {}
+    for attachment in reply.attachments:
+        name = attachment.filename or "attachment"
+        unique, number = name, 1
+        while unique in stored:
+            number += 1
+            unique = f"{name} ({number})"
+        stored[unique] = store.put(attachment.data)
+    return stored
+
+
+def received_event(understood: Understood, state: InboundState, why: str | None, *, actor: str) -> NewEvent:
+    """The ``reply_received`` event: the raw artifact, who sent it, whom it matched, what it is."""
+    reply, found, matched = understood.reply, understood.classification, understood.match
+    text = reply.text or reply.full_text
+    return NewEvent(
+        kind=EventKind.REPLY_RECEIVED,
+        actor=actor,
+        customer=matched.customer,
+        invoices=matched.invoices,
+        data={
+            "inbound": understood.inbound,
+            "channel": reply.channel,
+            "sender": reply.sender,
+            "subject": reply.subject,
+            "raw_sha256": understood.raw_sha256,
+            "attachments": dict(understood.attachments),
+            "match": {
+                "by": matched.matched_by,
+                "message": matched.message,
+                "candidates": list(matched.candidates),
+            },
+            "kind": found.kind.value,
+            "confidence": found.confidence,
+            "language": found.language,
+            # The customer acknowledged the debt: it interrupts limitation periods (DESIGN §12).
+            "acknowledges_debt": found.acknowledges_debt,
+            "promise_date": found.promise_date,
+            "promise_amount": found.promise_amount,
+            "remittance": found.remittance,
+            "reasons": list(found.reasons),
+            "text": text[:EVENT_TEXT_LIMIT],
+            "state": state.value,
+            "why_confirm": why,
+        },
+        dedupe_key=f"reply_received:{understood.inbound}",
+    )
+
+
+def acted_event(
+    understood: Understood,
+    acted: Acted,
+    *,
+    actor: str,
+    confirmed_by: str | None,
+    dismissed: bool = False,
+) -> NewEvent:
+    """The ``reply_acted`` event: what was done about the reply, and by whom (``confirmed_by``, a
+    collector who confirmed it, or dismissed it: then its kind is None)."""
+    kind: ReplyKind | None = None if dismissed else understood.classification.kind
+    return NewEvent(
+        kind=EventKind.REPLY_ACTED,
+        actor=actor,
+        customer=understood.match.customer,
+        invoices=acted.invoices or understood.match.invoices,
+        data={
+            "inbound": understood.inbound,
+            "kind": kind.value if kind else None,
+            "action": acted.action,
+            "confirmed": confirmed_by is not None,
+            "confirmed_by": confirmed_by,
+            "tasks": acted.tasks,
+            "raw_sha256": understood.raw_sha256,
+        },
+        dedupe_key=f"reply_acted:{understood.inbound}",
+    )
+
+
+def stored_details(row: Any) -> dict[str, Any]:
+    """The ``details`` JSON of an ``inbound_message`` row."""
+    return dict(json.loads(row.details or "{}"))
