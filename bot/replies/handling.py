@@ -23,9 +23,9 @@ import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
@@ -41,7 +41,7 @@ from bot.outreach.reply_tag import tag_secret
 from bot.replies.acting import Acted, Understood, act, ask_confirmation, details_of
 from bot.replies.classify import classify
 from bot.replies.matching import match
-from bot.replies.model import Reply, ReplyKind
+from bot.replies.model import Classification, Reply, ReplyKind
 from bot.replies.parse import parse_email, sms_reply
 from bot.store import tables
 from bot.store.engine import require_schema
@@ -80,13 +80,30 @@ class HandleSummary:
         return self.handled + self.confirm + self.retried + self.failed + self.lost
 
 
+class Classifier(Protocol):
+    """What :func:`bot.replies.classify.classify` is: a reply into a classification."""
+
+    def __call__(self, reply: Reply, *, today: date, timezone: str) -> Classification: ...
+
+
 def handle_pending(
-    engine: Engine, settings: Settings, now: datetime, *, owner: str, limit: int | None = None
+    engine: Engine,
+    settings: Settings,
+    now: datetime,
+    *,
+    owner: str,
+    limit: int | None = None,
+    classifier: Classifier = classify,
 ) -> HandleSummary:
     """Handle the replies waiting in state ``received`` (up to ``limit``), as ``owner`` (this
-    instance's name, also the actor of the events); safe with several instances at once."""
+    instance's name, also the actor of the events); safe with several instances at once.
+
+    The events deliberately carry no dedupe key: the row's conditional move out of ``received`` is
+    what keeps a reply from being acted on twice, and a second event would show it if it did not.
+    ``classifier`` is :func:`~bot.replies.classify.classify` but in tests that label replies
+    themselves."""
     require_schema(engine)
-    handler = _Handler(engine, settings, now, owner)
+    handler = _Handler(engine, settings, now, owner, classifier)
     summary = HandleSummary()
     batch = settings.inbound.batch_size
     while limit is None or summary.total < limit:
@@ -110,8 +127,11 @@ def read_reply(raw: bytes, channel: str, sender: str, received_at: datetime) -> 
 
 
 class _Handler:
-    def __init__(self, engine: Engine, settings: Settings, now: datetime, owner: str) -> None:
+    def __init__(
+        self, engine: Engine, settings: Settings, now: datetime, owner: str, classifier: Classifier
+    ) -> None:
         self.engine = engine
+        self.classifier = classifier
         self.settings = settings
         self.now = now
         self.owner = owner
@@ -177,7 +197,7 @@ class _Handler:
                 ).scalar_one()
         today = self.now.astimezone(ZoneInfo(zone)).date()
         attachments = store_attachments(self.store, reply)
-        classification = classify(reply, today=today, timezone=zone)
+        classification = self.classifier(reply, today=today, timezone=zone)
         return Understood(inbound, row.raw_sha256, reply, found, classification, attachments, today)
 
     def why_confirm(self, understood: Understood) -> str | None:
@@ -336,7 +356,6 @@ def received_event(understood: Understood, state: InboundState, why: str | None,
             "state": state.value,
             "why_confirm": why,
         },
-        dedupe_key=f"reply_received:{understood.inbound}",
     )
 
 
@@ -365,7 +384,6 @@ def acted_event(
             "tasks": acted.tasks,
             "raw_sha256": understood.raw_sha256,
         },
-        dedupe_key=f"reply_acted:{understood.inbound}",
     )
 
 
