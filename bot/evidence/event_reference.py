@@ -116,9 +116,10 @@ EVENT_REFERENCE: dict[EventKind, tuple[str, str]] = {
     EventKind.REPLY_RECEIVED: (
         "a customer's e-mail or SMS arrived, was matched to a customer (and message) and classified",
         "inbound, channel, sender, subject, raw_sha256 (the reply as it arrived, in artifacts/), "
-        "attachments (file name -> SHA-256), match (by: tag|in-reply-to|references|sender|phone|dsn, "
-        "message, candidates), kind, confidence, language, acknowledges_debt (the customer "
-        "acknowledged the debt: it matters for limitation periods), promise_date, promise_amount, "
+        "artifacts (the attachments: file name -> SHA-256), match (by: tag|in-reply-to|references|"
+        "dsn|dsn-recipient|sender|phone, message, candidates), kind, confidence, language, "
+        "acknowledges_debt (the customer acknowledged the debt: it matters for limitation periods), "
+        "promise_date, promise_amount, "
         "remittance, reasons, text, state (handled|confirm), why_confirm",
     ),
     EventKind.REPLY_ACTED: (

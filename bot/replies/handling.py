@@ -73,7 +73,7 @@ class HandleSummary:
     retried: int = 0  # an error; tried again when the lease expires
     failed: int = 0
     lost: int = 0  # another instance handled the row first
-    kinds: Counter[str] = field(default_factory=Counter)
+    kinds: Counter[str] = field(default_factory=Counter)  # handled or to confirm, by ReplyKind value
 
     @property
     def total(self) -> int:
@@ -171,6 +171,8 @@ class _Handler:
         try:
             understood = self.understand(inbound)
             outcome = self.settle(understood, self.why_confirm(understood))
+            if outcome is not None:
+                summary.kinds[understood.classification.kind.value] += 1
         except Exception as exc:  # one unreadable reply must not stop the others
             log.exception("reply %s could not be handled", inbound, extra={"inbound": inbound})
             outcome = self.record_error(inbound, exc)
@@ -337,7 +339,8 @@ def received_event(understood: Understood, state: InboundState, why: str | None,
             "sender": reply.sender,
             "subject": reply.subject,
             "raw_sha256": understood.raw_sha256,
-            "attachments": dict(understood.attachments),
+            # The attachments by file name -> SHA-256 ("artifacts": an evidence pack exports them).
+            "artifacts": dict(understood.attachments),
             "match": {
                 "by": matched.matched_by,
                 "message": matched.message,

@@ -164,7 +164,7 @@ def test_a_paid_claim_pauses_the_invoices_and_asks_to_check_the_attached_remitta
     digest = ArtifactStore(settings.path("artifacts")).put(pdf)
     assert task.customer_id == "C1" and task.assignee == f"am-c1@{DOMAIN}" and digest in task.body
     (received,) = events(engine, "reply_received")
-    assert received["data"]["attachments"] == {"水单.pdf": digest}
+    assert received["data"]["artifacts"] == {"水单.pdf": digest}
     assert [e["data"]["until"] for e in events(engine, "pause")] == [until.isoformat()] * 2
 
 
