@@ -7,10 +7,11 @@ commits, as in the outbox (:mod:`bot.outreach.outbox`):
 
 * a pass leases a batch of rows (``lease_owner``, ``lease_until``, ``attempts`` + 1), with
   ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two instances take different rows;
-* the action and the row's move out of ``received`` are ONE transaction, and it begins with the
-  conditional update (``state = 'received' AND lease_owner = <this owner>``): a crash before the
-  commit leaves the row ``received`` with nothing done (the lease expires and it is handled again),
-  and of two owners racing for a row whose lease expired only the first to commit acts;
+* the action and the row's move out of ``received`` are ONE transaction (a group of up to
+  :data:`SETTLE_GROUP` replies shares it: one commit for many), and each reply's part begins with
+  the conditional update (``state = 'received' AND lease_owner = <this owner>``): a crash before the
+  commit leaves the rows ``received`` with nothing done (the leases expire and they are handled
+  again), and of two owners racing for a row whose lease expired only the first to commit acts;
 * a row that cannot be read or acted on keeps its lease until it expires, with ``last_error``, and
   is tried again by a later pass.
 
@@ -40,7 +41,7 @@ from bot.evidence.log import EventKind, NewEvent, append_events
 from bot.outreach.reply_tag import tag_secret
 from bot.replies.acting import Acted, Understood, act, ask_confirmation, details_of
 from bot.replies.classify import classify
-from bot.replies.matching import match
+from bot.replies.matching import Match, match
 from bot.replies.model import Classification, Reply, ReplyKind
 from bot.replies.parse import parse_email, sms_reply
 from bot.store import tables
@@ -52,6 +53,9 @@ inbound_t = tables.InboundMessage.__table__  # type: ignore[attr-defined]
 customer_t = tables.Customer.__table__  # type: ignore[attr-defined]
 
 MAX_ATTEMPTS = 5  # a reply that fails this often is set aside (``failed``) for a person to look at
+# Replies settled in one transaction: one commit for many (a commit is most of a reply's cost on
+# SQLite), short enough that the rows and invoices it locks are soon free again.
+SETTLE_GROUP = 50
 EVENT_TEXT_LIMIT = 2000  # characters of a reply's text in its reply_received event (the rest is raw)
 
 
@@ -78,6 +82,21 @@ class HandleSummary:
     @property
     def total(self) -> int:
         return self.handled + self.confirm + self.retried + self.failed + self.lost
+
+    def add(self, state: InboundState | None, understood: Understood | None) -> None:
+        """Count one reply's outcome (None: another instance handled it first)."""
+        if state is InboundState.HANDLED:
+            self.handled += 1
+        elif state is InboundState.CONFIRM:
+            self.confirm += 1
+        elif state is InboundState.FAILED:
+            self.failed += 1
+        elif state is InboundState.RECEIVED:
+            self.retried += 1
+        else:
+            self.lost += 1
+        if understood is not None and state in (InboundState.HANDLED, InboundState.CONFIRM):
+            self.kinds[understood.classification.kind.value] += 1
 
 
 class Classifier(Protocol):
@@ -111,8 +130,7 @@ def handle_pending(
         leased = handler.lease(wanted)
         if not leased:
             break
-        for inbound in leased:
-            handler.handle(inbound, summary)
+        handler.handle(leased, summary)
     return summary
 
 
@@ -167,40 +185,71 @@ class _Handler:
             ).scalars()
             return sorted(int(i) for i in leased)
 
-    def handle(self, inbound: int, summary: HandleSummary) -> None:
-        try:
-            understood = self.understand(inbound)
-            outcome = self.settle(understood, self.why_confirm(understood))
-            if outcome is not None:
-                summary.kinds[understood.classification.kind.value] += 1
-        except Exception as exc:  # one unreadable reply must not stop the others
-            log.exception("reply %s could not be handled", inbound, extra={"inbound": inbound})
-            outcome = self.record_error(inbound, exc)
-        if outcome is InboundState.HANDLED:
-            summary.handled += 1
-        elif outcome is InboundState.CONFIRM:
-            summary.confirm += 1
-        elif outcome is InboundState.FAILED:
-            summary.failed += 1
-        elif outcome is InboundState.RECEIVED:
-            summary.retried += 1
-        else:
-            summary.lost += 1
+    def handle(self, leased: list[int], summary: HandleSummary) -> None:
+        understood: list[Understood] = []
+        for read in self.read_and_match(leased, summary):
+            try:
+                understood.append(self.classify(*read))
+            except Exception as exc:  # one reply the classifier chokes on must not stop the others
+                log.exception("reply %s could not be classified", read[0], extra={"inbound": read[0]})
+                summary.add(self.record_error(read[0], exc), None)
+        for start in range(0, len(understood), SETTLE_GROUP):
+            group = understood[start : start + SETTLE_GROUP]
+            try:
+                settled = self.settle(group)
+            except Exception:
+                # Something the database refused (a deadlock victim, a constraint): each reply
+                # alone, so one that cannot be recorded holds back none of the others.
+                log.warning(
+                    "a group of %s replies failed; settling them one by one", len(group), exc_info=True
+                )
+                settled = []
+                for one in group:
+                    try:
+                        settled.extend(self.settle([one]))
+                    except Exception as exc:
+                        log.exception(
+                            "reply %s could not be handled", one.inbound, extra={"inbound": one.inbound}
+                        )
+                        summary.add(self.record_error(one.inbound, exc), None)
+            for one, state in settled:
+                summary.add(state, one)
 
-    def understand(self, inbound: int) -> Understood:
+    def read_and_match(
+        self, leased: list[int], summary: HandleSummary
+    ) -> list[tuple[int, str, Reply, Match, str]]:
+        """Parse each leased reply, then match them all in one short read transaction (on SQLite every
+        transaction holds the write lock: none is open while parsing or classifying).
+        Returns (row id, raw SHA-256, reply, match, timezone) for each that could be read."""
         with self.engine.connect() as connection:
-            row = connection.execute(sa.select(inbound_t).where(inbound_t.c.id == inbound)).one()
-            reply = read_reply(self.store.get(row.raw_sha256), row.channel, row.sender, row.received_at)
-            found = match(connection, reply, secret=self.secret)
-            zone = self.settings.company.timezone
-            if found.customer is not None:
-                zone = connection.execute(
-                    sa.select(customer_t.c.timezone).where(customer_t.c.id == found.customer)
-                ).scalar_one()
+            rows = connection.execute(sa.select(inbound_t).where(inbound_t.c.id.in_(leased))).all()
+        parsed: list[tuple[int, str, Reply]] = []
+        for row in sorted(rows, key=lambda r: int(r.id)):
+            try:
+                reply = read_reply(self.store.get(row.raw_sha256), row.channel, row.sender, row.received_at)
+            except Exception as exc:  # one unreadable reply must not stop the others
+                log.exception("reply %s could not be read", row.id, extra={"inbound": row.id})
+                summary.add(self.record_error(int(row.id), exc), None)
+                continue
+            parsed.append((int(row.id), str(row.raw_sha256), reply))
+        matched = []
+        with self.engine.connect() as connection:
+            for inbound, digest, reply in parsed:
+                found = match(connection, reply, secret=self.secret)
+                zone = self.settings.company.timezone
+                if found.customer is not None:
+                    zone = connection.execute(
+                        sa.select(customer_t.c.timezone).where(customer_t.c.id == found.customer)
+                    ).scalar_one()
+                matched.append((inbound, digest, reply, found, str(zone)))
+        return matched
+
+    def classify(self, inbound: int, digest: str, reply: Reply, found: Match, zone: str) -> Understood:
+        """Classify a matched reply on the customer's date (its attachments go into the artifact store)."""
         today = self.now.astimezone(ZoneInfo(zone)).date()
         attachments = store_attachments(self.store, reply)
         classification = self.classifier(reply, today=today, timezone=zone)
-        return Understood(inbound, row.raw_sha256, reply, found, classification, attachments, today)
+        return Understood(inbound, digest, reply, found, classification, attachments, today)
 
     def why_confirm(self, understood: Understood) -> str | None:
         """Why a collector must confirm the reply before anything is done; None: act on it."""
@@ -214,48 +263,70 @@ class _Handler:
             return f"classified {found.kind.value} with confidence {found.confidence}, below {threshold}"
         return None
 
-    def settle(self, understood: Understood, why: str | None) -> InboundState | None:
-        """Act on the reply (``why`` None) or ask a collector, in one transaction with the row's move
-        out of ``received``; None when another owner moved it first."""
-        state = InboundState.CONFIRM if why else InboundState.HANDLED
+    def settle(self, group: list[Understood]) -> list[tuple[Understood, InboundState | None]]:
+        """Act on each reply of ``group`` (or ask a collector) in ONE transaction with the rows' moves
+        out of ``received``: a commit per group, not per reply. A reply that cannot be done as
+        classified (a promise for a day already past) is undone to its savepoint and given to a
+        collector instead. A state of None: another owner moved the row first."""
+        settled: list[tuple[Understood, InboundState | None]] = []
+        events: list[NewEvent] = []
         with Session(self.engine) as session:
-            if not self._move(session, understood, state, why):
-                return None
-            events = [received_event(understood, state, why, actor=self.owner)]
-            if why is not None:
-                events.extend(ask_confirmation(session, understood, why, actor=self.owner, now=self.now))
-                action = f"waits for a collector: {why}"
+            for understood in group:
+                settled.append((understood, self._settle_one(session, understood, events)))
+            append_events(session, self.now, events)
+            session.commit()
+        for understood, state in settled:
+            log.info(
+                "reply %s from %s: %s, %s",
+                understood.inbound,
+                understood.reply.sender,
+                understood.classification.kind.value,
+                state.value if state else "handled by another instance",
+                extra={"inbound": understood.inbound, "customer": understood.match.customer},
+            )
+        return settled
+
+    def _settle_one(
+        self, session: Session, understood: Understood, events: list[NewEvent]
+    ) -> InboundState | None:
+        why = self.why_confirm(understood)
+        if why is None:
+            savepoint = session.begin_nested()
+            try:
+                state, acted = self._record(session, understood, None)
+                session.flush()
+            except InputError as exc:
+                # Nothing of the attempt is kept; a collector is asked instead.
+                savepoint.rollback()
+                why = str(exc)
             else:
-                try:
-                    acted = act(session, self.settings, understood, actor=self.owner, now=self.now)
-                except InputError as exc:
-                    # It cannot be done as classified (a promise for a day already past): nothing
-                    # of it is kept, and a collector is asked instead.
-                    session.rollback()
-                    why = str(exc)
-                else:
-                    events.extend(acted.events)
-                    events.append(acted_event(understood, acted, actor=self.owner, confirmed_by=None))
-                    action = acted.action
-            if why is None or state is InboundState.CONFIRM:
-                session.connection().execute(
-                    sa.update(inbound_t)
-                    .where(inbound_t.c.id == understood.inbound)
-                    .values(action=action[:2000])
-                )
-                append_events(session, self.now, events)
-                session.commit()
-        if why is not None and state is InboundState.HANDLED:
-            return self.settle(understood, why)
-        log.info(
-            "reply %s from %s: %s, %s",
-            understood.inbound,
-            understood.reply.sender,
-            understood.classification.kind.value,
-            action,
-            extra={"inbound": understood.inbound, "customer": understood.match.customer},
-        )
+                savepoint.commit()
+                events.extend(acted)
+                return state
+        state, asked = self._record(session, understood, why)
+        events.extend(asked)
         return state
+
+    def _record(
+        self, session: Session, understood: Understood, why: str | None
+    ) -> tuple[InboundState | None, list[NewEvent]]:
+        """Move the row and act on the reply (``why`` None) or ask a collector; the events to append."""
+        state = InboundState.CONFIRM if why else InboundState.HANDLED
+        if not self._move(session, understood, state, why):
+            return None, []
+        events = [received_event(understood, state, why, actor=self.owner)]
+        if why is not None:
+            events.extend(ask_confirmation(session, understood, why, actor=self.owner, now=self.now))
+            action = f"waits for a collector: {why}"
+        else:
+            acted = act(session, self.settings, understood, actor=self.owner, now=self.now)
+            events.extend(acted.events)
+            events.append(acted_event(understood, acted, actor=self.owner, confirmed_by=None))
+            action = acted.action
+        session.connection().execute(
+            sa.update(inbound_t).where(inbound_t.c.id == understood.inbound).values(action=action[:2000])
+        )
+        return state, events
 
     def _move(self, session: Session, understood: Understood, state: InboundState, why: str | None) -> bool:
         # First in the transaction: on PostgreSQL it locks the row, so a second owner waits here and
