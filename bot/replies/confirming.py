@@ -24,9 +24,9 @@ from bot.errors import InputError
 from bot.evidence.artifacts import ArtifactStore
 from bot.evidence.log import EventKind, NewEvent, append_events
 from bot.replies.acting import Acted, Understood, act, confirmation_prefix
-from bot.replies.handling import InboundState, acted_event, read_reply, stored_details
 from bot.replies.matching import Match
 from bot.replies.model import Classification, ReplyKind
+from bot.replies.records import InboundState, acted_event, read_reply, stored_details
 from bot.store import tables
 from bot.store.engine import require_schema
 
