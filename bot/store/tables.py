@@ -381,7 +381,7 @@ class InboundMessage(SQLModel, table=True):
     action: str | None = None  # what was done, in words
     # JSON: what handling found and a collector confirming it needs (the classification's date,
     # amount and flags, the invoices, the candidate customers, the attachments' hashes, why it waits)
-    details: str = "{}"
+    details: str = Field(default="{}", sa_column_kwargs={"server_default": "{}"})  # fetchers need not set it
     created_at: datetime = Field(sa_column=_instant(nullable=False))
     updated_at: datetime = Field(sa_column=_instant(nullable=False))
 

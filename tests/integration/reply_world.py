@@ -232,7 +232,6 @@ def arrive(
                     received_at=at,
                     state="received",
                     attempts=0,
-                    details="{}",
                     created_at=at,
                     updated_at=at,
                 )
