@@ -231,7 +231,8 @@ class DaemonJobs:
         """One pass over the reply mailbox (every ``[inbound] poll_seconds``); None when it failed.
 
         A mailbox that cannot be reached or a refused login is logged; the next poll tries again.
-        It does not wait for ``busy``: recording replies touches no row a cycle writes.
+        Fetching does not wait for ``busy`` (recording replies touches no row a cycle writes); acting
+        on them (:func:`bot.replies.handling.handle_pending`) does.
         """
         if self.stop.is_set():
             return None
@@ -247,8 +248,29 @@ class DaemonJobs:
         except SQLAlchemyError:
             log.exception("polling the reply mailbox failed on the database; the next poll tries again")
             return None
-        # handle pass: wired by the lead at merge
-        # (bot.replies.handling.handle_pending(self.engine, self.settings, now, owner=...), in a thread)
+        from bot.outreach.cycle import worker_name
+        from bot.replies.handling import handle_pending
+
+        # Acting on replies changes invoices (promises, disputes, pauses) and messages (bounces) that a
+        # cycle reads and writes: the handle pass waits for `busy`, so it never runs beside a drain.
+        try:
+            async with self.busy:
+                summary = await asyncio.to_thread(
+                    handle_pending, self.engine, self.settings, self.clock(), owner=worker_name()
+                )
+        except DunbotError as exc:
+            log.error("acting on replies failed: %s", exc)
+        except SQLAlchemyError:
+            log.exception("acting on replies failed on the database; the next poll tries again")
+        else:
+            if summary.total:
+                log.info(
+                    "replies: %d acted on, %d for a collector to confirm, %d to retry, %d failed",
+                    summary.handled,
+                    summary.confirm,
+                    summary.retried,
+                    summary.failed,
+                )
         return report
 
     def plan_wake(self, *, failed: bool = False) -> datetime | None:

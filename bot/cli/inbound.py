@@ -19,13 +19,16 @@ def poll(
         bool, typer.Option("--json", metavar=SWITCH, help="Print JSON (for scripts) instead of a table.")
     ] = False,
 ) -> None:
-    """Fetch the replies waiting in the \\[inbound] mailbox once: each recorded, then moved.
+    """Fetch the replies waiting in the \\[inbound] mailbox once (each recorded, then moved) and act
+    on them: matched, classified, acted on or given to a collector to confirm.
 
     A re-run records nothing twice; the daemon polls by itself every \\[inbound] poll_seconds.
     """
-    from bot.cli.views.inbound import print_fetch
+    from bot.cli.views.inbound import print_fetch, print_handled
     from bot.logs import configure_logging
+    from bot.outreach.cycle import worker_name
     from bot.replies.fetch import fetch_pass
+    from bot.replies.handling import handle_pending
 
     settings = settings_from_config()
     configure_logging(settings)
@@ -33,9 +36,9 @@ def poll(
     require_schema(engine)
     now = clock()
     report = fetch_pass(engine, settings, now)
-    # handle pass: wired by the lead at merge
-    # (bot.replies.handling.handle_pending(engine, settings, now, owner=...) on the rows just recorded)
+    summary = handle_pending(engine, settings, clock(), owner=worker_name())
     if as_json:
-        print_json(report.as_json())
+        print_json({**report.as_json(), "handled": summary.as_json()})
     else:
         print_fetch(report, settings.company.timezone)
+        print_handled(summary)

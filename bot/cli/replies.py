@@ -12,7 +12,7 @@ from bot.cli.common import SWITCH, actor, clock, handled, print_json, settings_f
 from bot.cli.views.replies import detail_json, print_replies, print_reply, reply_json
 from bot.cli.views.tables import out
 from bot.evidence.artifacts import ArtifactStore
-from bot.replies.handling import confirm_reply
+from bot.replies.confirming import confirm_reply
 from bot.replies.review import KINDS, STATES, check_confirmable, find_reply, list_replies, show_reply
 from bot.store.engine import make_engine
 
@@ -73,7 +73,7 @@ def reply_confirm(
     settings = settings_from_config()
     engine = make_engine(settings.database_url)
     chosen = check_confirmable(engine, reply, kind, None)
-    confirm_reply(engine, reply, chosen, actor(), clock())
+    confirm_reply(engine, settings, reply, chosen, actor(), clock())
     with engine.connect() as connection:
         done = find_reply(connection, reply, None)
     action = f": {done.action}" if done.action else ""

@@ -129,6 +129,8 @@ def _when(at: str) -> str:
 
 
 def _content_hash(data: Mapping[str, Any]) -> str:
+    if isinstance(data.get("raw_sha256"), str):  # a reply: the message as it arrived, not an attachment
+        return str(data["raw_sha256"])
     artifacts = data.get("artifacts")
     if isinstance(artifacts, Mapping) and artifacts:
         for name in ARTIFACT_PREFERENCE:
@@ -136,7 +138,7 @@ def _content_hash(data: Mapping[str, Any]) -> str:
                 return str(artifacts[name])
         first = next(iter(sorted(artifacts)))
         return str(artifacts[first])
-    for key in ("notice_sha256", "callback_sha256"):
+    for key in ("notice_sha256", "callback_sha256", "report_sha256"):
         if isinstance(data.get(key), str):
             return str(data[key])
     return ""

@@ -37,8 +37,6 @@ KINDS: dict[str, tuple[str, str]] = {
     "message_resolved": ("人工核实发送结果", "Outcome resolved"),
     "message_undeliverable": ("无法送达", "Undeliverable"),
     "opt_out": ("退订", "Opt-out"),
-    "reply_received": ("收到客户回复", "Reply received"),
-    "reply_acted": ("按客户回复处理", "Reply acted on"),
     "task_created": ("创建催收任务", "Task created"),
     "task_done": ("完成催收任务", "Task done"),
     "task_updated": ("调整催收任务", "Task updated"),
@@ -51,6 +49,8 @@ KINDS: dict[str, tuple[str, str]] = {
     "user_added": ("新增控制台用户", "Console user added"),
     "user_disabled": ("停用控制台用户", "Console user disabled"),
     "customer_reassigned": ("客户改派", "Customer reassigned"),
+    "reply_received": ("收到客户回复", "Reply received"),
+    "reply_acted": ("处理客户回复", "Reply acted on"),
 }
 OTHER_KIND = ("其他记录", "Other record")
 
@@ -376,31 +376,6 @@ REPLY_KINDS = {
 }
 
 
-def reply_kind(data: Mapping[str, Any]) -> str | None:
-    """The kind a reply event names: ``kind``, or ``classification.kind``; None when neither is a
-    string (the reply handling owns the payload; it is read defensively)."""
-    kind = data.get("kind")
-    classification = data.get("classification")
-    if not isinstance(kind, str) and isinstance(classification, Mapping):
-        kind = classification.get("kind")
-    return kind if isinstance(kind, str) and kind else None
-
-
-def _reply(data: Mapping[str, Any], report: str, language: int) -> str:
-    kind = reply_kind(data)
-    named = label(REPLY_KINDS, kind, language) if kind in REPLY_KINDS else (kind or "")
-    sender = data.get("sender") or data.get("from")
-    action = data.get("action")
-    if language == ZH:
-        return _join(
-            [f"来自 {sender}" if sender else "", f"类别：{named}" if named else "", str(action or "")],
-            language,
-        )
-    return _join(
-        [f"from {sender}" if sender else "", f"as {named}" if named else "", str(action or "")], language
-    )
-
-
 def _opt_out(data: Mapping[str, Any], report: str, language: int) -> str:
     channel = label(CHANNELS, data.get("channel"), language)
     code, reason = data.get("code"), str(data.get("reason") or "")
@@ -551,6 +526,43 @@ def _customer_reassigned(data: Mapping[str, Any], report: str, language: int) ->
     )
 
 
+def _reply_received(data: Mapping[str, Any], report: str, language: int) -> str:
+    kind = REPLY_KINDS.get(str(data.get("kind") or ""), (str(data.get("kind") or ""),) * 2)[language]
+    sender, channel = str(data.get("sender") or ""), CHANNELS.get(str(data.get("channel") or ""))
+    acknowledged = bool(data.get("acknowledges_debt"))
+    confirm = data.get("state") == "confirm"
+    if language == ZH:
+        return _join(
+            [
+                f"{channel[ZH] if channel else ''}来自 {sender}",
+                f"分类：{kind}",
+                "客户承认债务" if acknowledged else "",
+                "待人工确认" if confirm else "",
+            ],
+            language,
+        )
+    return _join(
+        [
+            f"{channel[EN] if channel else 'reply'} from {sender}",
+            f"classified: {kind}",
+            "the customer acknowledges the debt" if acknowledged else "",
+            "awaits a collector's confirmation" if confirm else "",
+        ],
+        language,
+    )
+
+
+def _reply_acted(data: Mapping[str, Any], report: str, language: int) -> str:
+    kind = REPLY_KINDS.get(str(data.get("kind") or ""), ("", ""))[language]
+    if language == ZH:
+        return _join(
+            [f"按{kind}处理" if kind else "不予处理", "经人工确认" if data.get("confirmed") else ""], ZH
+        )
+    return _join(
+        [str(data.get("action") or ""), "confirmed by a collector" if data.get("confirmed") else ""], EN
+    )
+
+
 _SENTENCES = {
     "payment": _payment,
     "tier_change": _tier_change,
@@ -569,8 +581,6 @@ _SENTENCES = {
     "message_resolved": _message_resolved,
     "message_undeliverable": _message_undeliverable,
     "opt_out": _opt_out,
-    "reply_received": _reply,
-    "reply_acted": _reply,
     "task_created": _task_created,
     "task_done": _task_done,
     "task_updated": _task_updated,
@@ -584,4 +594,6 @@ _SENTENCES = {
     "user_added": _user,
     "user_disabled": _user,
     "customer_reassigned": _customer_reassigned,
+    "reply_received": _reply_received,
+    "reply_acted": _reply_acted,
 }

@@ -87,15 +87,6 @@ EVENT_REFERENCE: dict[EventKind, tuple[str, str]] = {
         "a recipient unsubscribed from a channel",
         "channel, recipient, code (provider's), message, reason",
     ),
-    EventKind.REPLY_RECEIVED: (
-        "a customer's reply arrived by e-mail or SMS and was matched and classified",
-        "inbound (the reply's id), channel, sender, kind, confidence, message, raw artifact; see the "
-        "reply handling's own reference",
-    ),
-    EventKind.REPLY_ACTED: (
-        "what was done about a reply: by the bot when it was sure, or after a collector confirmed it",
-        "inbound, kind, action, confirmed_by",
-    ),
     EventKind.TASK_CREATED: (
         "a collector work item was created (a call, a letter to post, a review)",
         "task, kind, message, step, title, and what raised it",
@@ -126,5 +117,18 @@ EVENT_REFERENCE: dict[EventKind, tuple[str, str]] = {
     EventKind.CUSTOMER_REASSIGNED: (
         "a manager gave a customer to another collector",
         "from, to, assigned_to, reason, tasks",
+    ),
+    EventKind.REPLY_RECEIVED: (
+        "a customer's e-mail or SMS arrived, was matched to a customer (and message) and classified",
+        "inbound, channel, sender, subject, raw_sha256 (the reply as it arrived, in artifacts/), "
+        "artifacts (the attachments: file name -> SHA-256), match (by: tag|in-reply-to|references|"
+        "dsn|dsn-recipient|sender|phone, message, candidates), kind, confidence, language, "
+        "acknowledges_debt (the customer acknowledged the debt: it matters for limitation periods), "
+        "promise_date, promise_amount, "
+        "remittance, reasons, text, state (handled|confirm), why_confirm",
+    ),
+    EventKind.REPLY_ACTED: (
+        "what was done about a reply: by dunbot, or by the collector who confirmed it",
+        "inbound, kind, action (in words), confirmed (by a collector), invoices, tasks, raw_sha256",
     ),
 }

@@ -51,8 +51,6 @@ class EventKind(StrEnum):
     MESSAGE_RESOLVED = "message_resolved"  # a collector said what became of an unknown message
     MESSAGE_UNDELIVERABLE = "message_undeliverable"  # a bounce or carrier report: the contact failed
     OPT_OUT = "opt_out"  # a recipient unsubscribed from a channel (e.g. Twilio 21610)
-    REPLY_RECEIVED = "reply_received"  # a customer's reply arrived (its raw bytes an artifact)
-    REPLY_ACTED = "reply_acted"  # what was done about a reply (by the bot, or a collector who confirmed it)
     TASK_CREATED = "task_created"  # a collector work item was created
     TASK_DONE = "task_done"  # a collector finished a work item
     TASK_UPDATED = "task_updated"  # an open work item no longer covers some of its invoices
@@ -65,6 +63,8 @@ class EventKind(StrEnum):
     USER_ADDED = "user_added"  # a console user was created (name, role; never the password)
     USER_DISABLED = "user_disabled"  # a console user was disabled and their sessions ended
     CUSTOMER_REASSIGNED = "customer_reassigned"  # a manager gave a customer to another collector
+    REPLY_RECEIVED = "reply_received"  # a customer's e-mail or SMS arrived, matched and classified
+    REPLY_ACTED = "reply_acted"  # what was done about a reply (automatically or by a collector)
 
 
 class WrittenEvent(NamedTuple):

@@ -428,13 +428,21 @@ def _artifacts(pack: _Pack, manifest: dict[str, Any], report: PackReport) -> Non
         report.add("artifacts", True, f"{len(listed)} artifacts, each named by an event and intact")
 
 
+def _customer_document(manifest: dict[str, Any], artifact: dict[str, Any]) -> bool:
+    """An artifact only replies name (a customer's attachment, say a remittance advice PDF): the
+    customer's document, kept intact (its hash is checked) but never signed by the company."""
+    replies = {e.get("seq") for e in manifest["events"] if e.get("kind") == "reply_received"}
+    named_by = set(artifact.get("named_by") or ())
+    return bool(named_by) and named_by <= replies
+
+
 def _pdfs(
     pack: _Pack, manifest: dict[str, Any], trust: Sequence[asn1_x509.Certificate], report: PackReport
 ) -> None:
     from bot.render.verification import verify_notice_bytes
 
     candidates = [str(manifest.get("chronology", "chronology.pdf"))]
-    candidates += [str(e.get("file")) for e in manifest["artifacts"]]
+    candidates += [str(e.get("file")) for e in manifest["artifacts"] if not _customer_document(manifest, e)]
     for name in candidates:
         data = pack.files.get(name)
         if data is None or not data.startswith(b"%PDF-"):

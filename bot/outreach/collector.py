@@ -138,13 +138,13 @@ def record_promise(
     require_schema(engine)
     with Session(engine) as session:
         invoice = _invoice(session, number)
-        changes, events = _promise(session, invoice, promised_on, amount, actor, now, made_on, tolerance)
+        changes, events = promise_in(session, invoice, promised_on, amount, actor, now, made_on, tolerance)
         append_events(session, now, events)
         session.commit()
     return changes
 
 
-def _promise(
+def promise_in(
     session: Session,
     invoice: Invoice,
     promised_on: date,
@@ -154,6 +154,7 @@ def _promise(
     made_on: date,
     tolerance: Decimal,
 ) -> tuple[list[CallTaskChange], list[NewEvent]]:
+    """:func:`record_promise` inside the caller's transaction: the invoice changed, the events to append."""
     number = invoice.number
     _check_promise(session, invoice, promised_on, amount, made_on, tolerance)
     invoice.promise_date = promised_on
@@ -216,7 +217,7 @@ def log_call(
             invoice = _invoice(session, promise.invoice)
             if invoice.customer_id != task.customer:
                 raise InputError(f"invoice {promise.invoice} is not {task.customer}'s, whose call this was")
-            settled, promised = _promise(
+            settled, promised = promise_in(
                 session, invoice, promise.on, promise.amount, actor, now, made_on, tolerance
             )
             changes.extend(settled)
@@ -236,34 +237,42 @@ def set_dispute(
     require_schema(engine)
     _require_reason(reason)
     with Session(engine) as session:
-        invoice = _invoice(session, number)
-        if invoice.status == "written_off":
-            raise InputError(f"invoice {number} is written off; there is nothing to dispute")
-        wanted = "disputed" if open_ else "open"
-        if invoice.status == wanted:
-            state = "already disputed" if open_ else "not disputed"
-            raise InputError(f"invoice {number} is {state}")
-        invoice.status = wanted
-        session.add(invoice)
-        events = [
-            NewEvent(
-                kind=EventKind.DISPUTE,
-                actor=actor,
-                customer=invoice.customer_id,
-                invoices=(number,),
-                data={"action": "open" if open_ else "close", "reason": reason},
-            )
-        ]
-        changes: list[CallTaskChange] = []
-        if open_:
-            note = f"{number}: disputed ({reason}), recorded by {actor}"
-            changes, task_events = _settle_call_tasks(
-                session, invoice.customer_id, number, "disputed", note, actor, now
-            )
-            events.extend(task_events)
+        changes, events = dispute_in(session, _invoice(session, number), open_, reason, actor, now)
         append_events(session, now, events)
         session.commit()
     return changes
+
+
+def dispute_in(
+    session: Session, invoice: Invoice, open_: bool, reason: str, actor: str, now: datetime
+) -> tuple[list[CallTaskChange], list[NewEvent]]:
+    """:func:`set_dispute` inside the caller's transaction: the invoice changed, the events to append."""
+    number = invoice.number
+    if invoice.status == "written_off":
+        raise InputError(f"invoice {number} is written off; there is nothing to dispute")
+    wanted = "disputed" if open_ else "open"
+    if invoice.status == wanted:
+        state = "already disputed" if open_ else "not disputed"
+        raise InputError(f"invoice {number} is {state}")
+    invoice.status = wanted
+    session.add(invoice)
+    events = [
+        NewEvent(
+            kind=EventKind.DISPUTE,
+            actor=actor,
+            customer=invoice.customer_id,
+            invoices=(number,),
+            data={"action": "open" if open_ else "close", "reason": reason},
+        )
+    ]
+    changes: list[CallTaskChange] = []
+    if open_:
+        note = f"{number}: disputed ({reason}), recorded by {actor}"
+        changes, task_events = _settle_call_tasks(
+            session, invoice.customer_id, number, "disputed", note, actor, now
+        )
+        events.extend(task_events)
+    return changes, events
 
 
 def _settle_call_tasks(
@@ -379,29 +388,36 @@ def opt_out(
         raise InputError(f"--channel must be one of {names}; tasks are not sent to customers")
     _require_reason(reason)
     with Session(engine) as session:
-        # Locked on PostgreSQL: two opt-outs at once (a mail provider retrying its one-click POST)
-        # must not both find the channel open and log it twice.
-        customer = _customer(session, customer_id, lock=True)
-        channels = {c for c in customer.opted_out.split(",") if c}
-        if channel.value in channels:
+        event = opt_out_in(session, customer_id, channel, reason, actor)
+        if event is None:
             return False
-        customer.opted_out = ",".join(sorted(channels | {channel.value}))
-        session.add(customer)
-        recipient = {
-            Channel.EMAIL: customer.email,
-            Channel.SMS: customer.phone,
-            Channel.VOICE: customer.phone,
-            Channel.LETTER: customer.address,
-        }[channel]
-        append_event(
-            session,
-            now,
-            NewEvent(
-                kind=EventKind.OPT_OUT,
-                actor=actor,
-                customer=customer_id,
-                data={"channel": channel.value, "recipient": recipient, "reason": reason},
-            ),
-        )
+        append_event(session, now, event)
         session.commit()
     return True
+
+
+def opt_out_in(
+    session: Session, customer_id: str, channel: Channel, reason: str, actor: str
+) -> NewEvent | None:
+    """:func:`opt_out` inside the caller's transaction: the event to append, None when the customer
+    already was opted out of ``channel`` (nothing changed)."""
+    # Locked on PostgreSQL: two opt-outs at once (a mail provider retrying its one-click POST)
+    # must not both find the channel open and log it twice.
+    customer = _customer(session, customer_id, lock=True)
+    channels = {c for c in customer.opted_out.split(",") if c}
+    if channel.value in channels:
+        return None
+    customer.opted_out = ",".join(sorted(channels | {channel.value}))
+    session.add(customer)
+    recipient = {
+        Channel.EMAIL: customer.email,
+        Channel.SMS: customer.phone,
+        Channel.VOICE: customer.phone,
+        Channel.LETTER: customer.address,
+    }[channel]
+    return NewEvent(
+        kind=EventKind.OPT_OUT,
+        actor=actor,
+        customer=customer_id,
+        data={"channel": channel.value, "recipient": recipient, "reason": reason},
+    )

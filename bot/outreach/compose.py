@@ -22,6 +22,7 @@ from bot.domain.fees import late_fee, terms_for
 from bot.domain.ledger import Channel, Contract, Customer, Invoice
 from bot.domain.money import format_amount
 from bot.domain.policy import FeeTerms, LadderStep
+from bot.outreach.reply_tag import reply_address, reply_tag, tag_secret
 from bot.outreach.unsubscribe import unsubscribe_mailto, unsubscribe_url
 from bot.render.context import (
     CompanyContext,
@@ -173,11 +174,13 @@ def compose(
     as_of: date,
     reference: str,
     notice: SignedNotice | None = None,
+    message_row: int | None = None,
 ) -> Composed:
     """Render ``step`` for ``channel``; raises :class:`BlockedContent` on a banned phrase.
 
     With ``notice`` the signed PDF is attached (e-mail) or is the letter itself (letter), and the
-    message takes the notice's reference number.
+    message takes the notice's reference number. ``message_row`` (the outbox row's id) gives an e-mail
+    its per-message reply address (:mod:`bot.outreach.reply_tag`); a dry run has none.
     """
     if notice is not None:
         reference = notice.reference
@@ -210,7 +213,7 @@ def compose(
         attachments = (Attachment(notice.filename, "application/pdf", notice.pdf),)
         metadata["notice_sha256"] = notice.sha256
     headers = (
-        email_headers(settings, key, context["company"]["name"])
+        email_headers(settings, key, context["company"]["name"], message_row=message_row)
         if channel is Channel.EMAIL
         else EmailHeaders(sender_name="", reply_to="", unsubscribe=())
     )
@@ -250,12 +253,20 @@ class EmailHeaders(TypedDict):
     unsubscribe: tuple[str, ...]
 
 
-def email_headers(settings: Settings, key: str, company_name: str) -> EmailHeaders:
+def email_headers(
+    settings: Settings, key: str, company_name: str, *, message_row: int | None = None
+) -> EmailHeaders:
     """From's display name (``[email] from_name``, else the company's name as the customer sees it),
     Reply-To and the List-Unsubscribe URIs: a mailto: to where replies go, and with an https
-    ``[web] public_url`` a signed one-click link first (RFC 8058)."""
+    ``[web] public_url`` a signed one-click link first (RFC 8058).
+
+    With ``message_row`` replies go to the tagged address of this message (``[email] reply_to``, else
+    ``from_address``, with ``+<tag>``), and so does the unsubscribe mailto:, so a reply and an
+    unsubscribe e-mail are both matched to the message and its customer."""
     email, web = settings.email, settings.web
     replies = email.reply_to or email.from_address
+    if message_row is not None:
+        replies = reply_address(replies, reply_tag(tag_secret(settings), message_row, key))
     links = [unsubscribe_mailto(replies)]
     if web.public_url and web.public_url.startswith("https://") and web.session_secret_env:
         secret_value = os.environ.get(web.session_secret_env)
@@ -263,6 +274,6 @@ def email_headers(settings: Settings, key: str, company_name: str) -> EmailHeade
             links.insert(0, unsubscribe_url(web.public_url, secret_value, key))
     return EmailHeaders(
         sender_name=email.from_name or company_name,
-        reply_to=email.reply_to or "",
+        reply_to=replies if message_row is not None else (email.reply_to or ""),
         unsubscribe=tuple(links),
     )

@@ -52,6 +52,18 @@ class LogEntry:
             return f"{data.get('kind')} task {data.get('task')}: {dropped} dropped, open for {left}"
         if self.kind in ("task_created", "task_done"):
             return " ".join(str(p) for p in (data.get("kind"), data.get("title"), data.get("note")) if p)
+        if self.kind == "reply_received":
+            parts = [
+                f"reply {data.get('inbound')}: {data.get('channel')} from {data.get('sender')}",
+                f"{data.get('kind')} ({data.get('confidence')})",
+                "acknowledges the debt" if data.get("acknowledges_debt") else "",
+                f"to confirm: {data.get('why_confirm')}" if data.get("state") == "confirm" else "",
+                f"raw {str(data.get('raw_sha256', ''))[:12]}",
+            ]
+            return ", ".join(p for p in parts if p)
+        if self.kind == "reply_acted":
+            who = f" (confirmed by {data.get('confirmed_by')})" if data.get("confirmed") else ""
+            return f"reply {data.get('inbound')}: {data.get('action')}{who}"
         if self.kind == "payment":
             amount = f"{data.get('currency')} {data.get('amount')}"
             return f"{data.get('reference')} {amount} on {data.get('paid_on')}"

@@ -13,7 +13,9 @@ the contact. The row is never removed: changing the contact back to the bad addr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -47,8 +49,13 @@ def record_undeliverable(
     reason: str,
     hard: bool,
     now: datetime,
+    actor: str = "dunbot",
+    evidence: Mapping[str, Any] | None = None,
 ) -> list[NewEvent]:
     """Record that ``address`` on ``channel`` did not take message ``message_id``; returns the events.
+
+    ``evidence`` goes into the ``message_undeliverable`` event's data: name the raw report there as
+    ``report_sha256`` (a DSN) or ``callback_sha256`` (a provider's callback) so a pack carries it.
 
     The message (when known and still ``sent``/``sending``/``unknown``) becomes ``undelivered``; a hard
     failure adds the address to ``undeliverable_contact`` (the first report is kept); one task per
@@ -86,7 +93,7 @@ def record_undeliverable(
     events.append(
         NewEvent(
             kind=EventKind.MESSAGE_UNDELIVERABLE,
-            actor="dunbot",
+            actor=actor,
             customer=customer_id,
             invoices=invoices,
             data={
@@ -96,6 +103,7 @@ def record_undeliverable(
                 "hard": hard,
                 "state": state,
                 "reason": reason,
+                **(evidence or {}),
             },
             dedupe_key=f"message_undeliverable:{channel}:{address}:{message_id}",
         )

@@ -231,6 +231,7 @@ class Preparation:
                 as_of=dated,
                 reference=reference,
                 notice=notice,
+                message_row=row.id,
             )
         except (BlockedContent, TemplateRenderError) as exc:
             return blocked(str(exc))

@@ -89,6 +89,17 @@ def raise_task(
     return int(task_id)
 
 
+def collector_of(connection: Connection, customer: str) -> str:
+    """Who works ``customer`` (the assignee of the tasks its replies and bounces raise): a manager's
+    reassignment, else the ledger's account manager, else the collectors' desk."""
+    row = connection.execute(
+        sa.select(customer_t.c.assigned_to, customer_t.c.account_manager).where(customer_t.c.id == customer)
+    ).first()
+    if row is not None and (row.assigned_to or row.account_manager):
+        return str(row.assigned_to or row.account_manager)
+    return Assignee.COLLECTOR.value
+
+
 def invoices_of(connection: Connection, message_id: int) -> tuple[str, ...]:
     """The invoice numbers a message speaks of, sorted."""
     return tuple(

@@ -3,22 +3,17 @@ checks before a collector confirms one (`dunbot reply confirm`, one click in the
 
 A reply the classifier was not sure of waits in state ``confirm``: nothing was done about it. A
 collector sees the replies of the customers they work (a manager and legal see all, unmatched ones
-too); confirming goes to :func:`bot.replies.handling.confirm_reply`, which acts as for a sure one.
+too); confirming goes to :func:`bot.replies.confirming.confirm_reply`, which acts as for a sure one.
 The text shown is read back from the raw artifact (the e-mail's bytes, the SMS webhook's form).
 """
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
-from email.message import EmailMessage
-from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import parse_qs
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -26,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from bot.errors import EvidenceError, InputError
 from bot.evidence.artifacts import ArtifactStore
 from bot.replies.model import ReplyKind
+from bot.replies.records import read_reply
 from bot.reporting.visibility import Viewer, visible_customers
 from bot.store import tables
 from bot.store.engine import require_schema
@@ -126,11 +122,9 @@ def find_reply(connection: Connection, reply_id: int, viewer: Viewer | None) -> 
     return _summary(row)
 
 
-def check_confirmable(
-    engine: Engine, reply_id: int, kind: str | None, viewer: Viewer | None
-) -> ReplyKind | None:
+def check_confirmable(engine: Engine, reply_id: int, kind: str | None, viewer: Viewer | None) -> ReplyKind:
     """Before confirming: the reply exists, ``viewer`` may see it, it awaits confirmation, and
-    ``kind`` (None: as classified) is a kind of reply. Returns the kind to pass on."""
+    ``kind`` (None: as classified) is a kind of reply. Returns the kind to act on."""
     require_schema(engine)
     chosen = None
     if kind is not None:
@@ -148,9 +142,11 @@ def check_confirmable(
             + (f": {reply.action}" if reply.action else "")
             + ")"
         )
-    if chosen is None and reply.kind is None:
+    if chosen is not None:
+        return chosen
+    if reply.kind is None:
         raise InputError(f"reply {reply_id} was not classified: say what it is with --as KIND")
-    return chosen
+    return ReplyKind(reply.kind)
 
 
 def _query(viewer: Viewer | None) -> sa.Select[Any]:
@@ -204,57 +200,8 @@ def _text(artifacts: ArtifactStore, channel: str, digest: str) -> tuple[str, str
         return "", f"the reply names no artifact ({digest!r})"
     if not path.is_file():
         return "", f"the raw reply {digest} is missing from the artifact store"
-    raw = path.read_bytes()
-    if channel == "sms":
-        form = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
-        text = (form.get("Body") or [""])[0]
-    else:
-        text = _email_text(raw)
+    reply = read_reply(path.read_bytes(), channel, "", datetime.now(UTC))
+    text = (reply.full_text or reply.text).strip()
     if len(text) > MAX_TEXT:
         return text[:MAX_TEXT], f"cut at {MAX_TEXT} characters: the whole message is artifact {digest}"
     return text, ""
-
-
-def _email_text(raw: bytes) -> str:
-    parsed = email.message_from_bytes(raw, policy=email.policy.default)
-    assert isinstance(parsed, EmailMessage)
-    try:
-        body = parsed.get_body(preferencelist=("plain", "html"))
-        if not isinstance(body, EmailMessage):
-            return ""
-        content = body.get_content()
-    except (LookupError, ValueError, AttributeError):  # an unknown charset, a broken part
-        return "(the body could not be decoded: see the raw artifact)"
-    text = str(content)
-    if body.get_content_subtype() == "html":
-        extractor = _Text()
-        extractor.feed(text)
-        text = extractor.text()
-    return text.strip()
-
-
-class _Text(HTMLParser):
-    """The visible text of an HTML-only reply (scripts and styles left out)."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.hidden = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style"):
-            self.hidden += 1
-        elif tag in ("br", "p", "div", "tr", "li"):
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style") and self.hidden:
-            self.hidden -= 1
-
-    def handle_data(self, data: str) -> None:
-        if not self.hidden:
-            self.parts.append(data)
-
-    def text(self) -> str:
-        lines = (" ".join(line.split()) for line in "".join(self.parts).splitlines())
-        return "\n".join(line for line in lines if line)

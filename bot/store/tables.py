@@ -383,6 +383,9 @@ class InboundMessage(SQLModel, table=True):
     kind: str | None = Field(default=None, max_length=16)  # a ReplyKind value (bot.replies.model)
     confidence: Decimal | None = Field(default=None, sa_column=sa.Column(sa.Numeric(4, 3), nullable=True))
     action: str | None = None  # what was done, in words
+    # JSON: what handling found and a collector confirming it needs (the classification's date,
+    # amount and flags, the invoices, the candidate customers, the attachments' hashes, why it waits)
+    details: str = Field(default="{}", sa_column_kwargs={"server_default": "{}"})  # fetchers need not set it
     created_at: datetime = Field(sa_column=_instant(nullable=False))
     updated_at: datetime = Field(sa_column=_instant(nullable=False))
 

@@ -125,15 +125,10 @@ def test_reply_confirm_refuses_what_cannot_be_confirmed(
         assert db.execute("SELECT count(*) FROM evidence_event").fetchone() == (0,)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/replies/handling.py is a placeholder in this branch: remove this mark at merge",
-)
 def test_reply_confirm_acts_on_the_reply(inbox: Path) -> None:
     """`reply confirm 1 --as dispute` reaches the reply handling, which acts: the reply leaves
     `confirm` and the command says what was done."""
     result = dunbot(inbox, "reply", "confirm", "1", "--as", "dispute")
-    assert "NotImplementedError" not in result.stderr  # the placeholder, until merge
     assert result.returncode == 0, result.stderr
     assert "reply 1 confirmed as dispute" in result.stdout
     with sqlite3.connect(inbox / "dunbot.db") as db:

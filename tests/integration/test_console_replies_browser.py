@@ -211,10 +211,6 @@ def test_replies_show_in_the_customer_s_timeline(browser: Any, server: ConsoleSe
     context.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/replies/handling.py is a placeholder in this branch: remove this mark at merge",
-)
 def test_one_click_confirm_acts_on_the_reply(browser: Any, server: ConsoleServer) -> None:
     """Alice picks "dispute" for reply 1 and clicks Confirm: back on /replies, reply 1 no longer
     waits (the reply handling acted on it)."""

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bot.channels.gsm import sms_segments
@@ -31,7 +32,9 @@ from bot.config import (
 )
 from bot.domain.ledger import Channel
 from bot.outreach.cycle import run_cycle
+from bot.outreach.reply_tag import reply_tag, tagged_message
 from bot.outreach.unsubscribe import token_matches
+from bot.store import tables
 from tests.integration.test_outbox import (
     AS_OF,
     NOON_SHANGHAI,
@@ -99,6 +102,13 @@ def _email_cycle(engine: Engine, settings: Settings, smtp_server: Any) -> Any:
     return received
 
 
+def _message_rows(engine: Engine) -> list[Any]:
+    """The e-mails in the outbox."""
+    message_t = tables.Message.__table__  # type: ignore[attr-defined]
+    with engine.connect() as connection:
+        return list(connection.execute(sa.select(message_t).where(message_t.c.channel == "email")).all())
+
+
 def _raw_header(raw: bytes, name: str) -> str:
     """A header as it came over the wire, unfolded, before any parser decoded it."""
     head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
@@ -117,10 +127,14 @@ def test_an_english_customer_gets_the_english_company_and_every_header(
     (sender,) = message["From"].addresses
     assert (sender.display_name, sender.addr_spec) == ("Xinghe Precision", "ar@xinghe.com.cn")
     assert _raw_header(received.raw, "From") == "Xinghe Precision <ar@xinghe.com.cn>"
-    assert str(message["Reply-To"]) == "replies@xinghe.com.cn"
+    # Replies go to this message's tagged address (issue 20), and so does the unsubscribe mailto:.
+    (row,) = _message_rows(engine)
+    tagged = f"replies+{reply_tag(SECRET, row.id, received.message_id)}@xinghe.com.cn"
+    assert str(message["Reply-To"]) == tagged
+    assert tagged_message(tagged) is not None
     links = [link.strip().strip("<>") for link in _raw_header(received.raw, "List-Unsubscribe").split(",")]
     https, mailto = links
-    assert mailto == "mailto:replies@xinghe.com.cn?subject=unsubscribe"
+    assert mailto == f"mailto:{tagged}?subject=unsubscribe"
     parts = urlsplit(https)
     assert (parts.scheme, parts.netloc, parts.path) == ("https", "dunbot.xinghe.example", "/unsubscribe")
     query = parse_qs(parts.query)
@@ -144,9 +158,12 @@ def test_a_chinese_customer_gets_the_chinese_name_rfc2047_encoded(
     raw_from = _raw_header(received.raw, "From")
     assert raw_from.startswith("=?utf-8?b?") and raw_from.endswith(" <ar@xinghe.com.cn>")
     assert str(make_header(decode_header(raw_from))) == "示例贸易有限公司 <ar@xinghe.com.cn>"
-    assert received.parsed["Reply-To"] is None
-    # Without an https public_url: a mailto: to the sender, and no one-click promise.
-    assert _raw_header(received.raw, "List-Unsubscribe") == "<mailto:ar@xinghe.com.cn?subject=unsubscribe>"
+    # Without [email] reply_to, replies go to the sender's address, tagged for this message.
+    (row,) = _message_rows(engine)
+    tagged = f"ar+{reply_tag('', row.id, received.message_id)}@xinghe.com.cn"
+    assert str(received.parsed["Reply-To"]) == tagged
+    # Without an https public_url: a mailto: to that address, and no one-click promise.
+    assert _raw_header(received.raw, "List-Unsubscribe") == f"<mailto:{tagged}?subject=unsubscribe>"
     assert received.parsed["List-Unsubscribe-Post"] is None
 
 

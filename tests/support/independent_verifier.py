@@ -319,7 +319,13 @@ class _Check:
         ).stdout  # fmt: skip
         common = re.search(r"commonName\s*=\s*(.+)", subject)
         names = [str(self.manifest.get("chronology", "chronology.pdf"))]
-        names += [str(e.get("file")) for e in self.manifest["artifacts"]]
+        # A PDF only replies name is the customer's own document (a remittance advice): not signed by us.
+        replies = {e.get("seq") for e in self.manifest["events"] if e.get("kind") == "reply_received"}
+        names += [
+            str(e.get("file"))
+            for e in self.manifest["artifacts"]
+            if not (e.get("named_by") and set(e["named_by"]) <= replies)
+        ]
         for name in names:
             data = self.files.get(name)
             if data is None or not data.startswith(b"%PDF-"):

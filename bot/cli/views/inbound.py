@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from bot.cli.views.tables import Column, out, print_fitted
 from bot.replies.fetch import FetchReport
+from bot.replies.handling import HandleSummary
 
 TABLE_ROWS = 500  # a longer pass is for `--json`, not for reading
 
@@ -45,3 +46,15 @@ def print_fetch(report: FetchReport, timezone: str) -> None:
         highlight=False,
         soft_wrap=True,
     )
+
+
+def print_handled(summary: HandleSummary) -> None:
+    """What the handle pass did with the replies waiting: acted on, for a collector, by kind."""
+    if not summary.total:
+        out.print("No reply waited to be acted on.", markup=False)
+        return
+    kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(summary.kinds.items()))
+    line = f"{summary.handled} acted on, {summary.confirm} for a collector to confirm (`dunbot reply list`)"
+    if summary.retried or summary.failed:
+        line += f", {summary.retried} to retry, {summary.failed} failed (see the log)"
+    out.print(line + (f": {kinds}" if kinds else ""), markup=False, highlight=False, soft_wrap=True)

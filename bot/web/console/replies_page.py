@@ -1,7 +1,7 @@
 """``/replies``: the replies the classifier was not sure of, waiting for a collector (a collector's
 own customers; a manager's and legal's everyone's, unmatched ones too), each with one-click Confirm
 and a select to act on it as another kind; ``/replies/{id}`` one reply with its text. Confirming
-is :func:`bot.replies.handling.confirm_reply`, as `dunbot reply confirm` calls it. Legal reads; an
+is :func:`bot.replies.confirming.confirm_reply`, as `dunbot reply confirm` calls it. Legal reads; an
 admin is refused; a reply the user may not see answers 404 like one that does not exist.
 """
 
@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 from bot.errors import InputError
 from bot.evidence import chronology_text as words
 from bot.evidence.artifacts import ArtifactStore
-from bot.replies.handling import confirm_reply
+from bot.replies.confirming import confirm_reply
 from bot.replies.review import AWAITING, KINDS, MAX_ID, check_confirmable, list_replies, show_reply
 from bot.web.console.context import Console
 from bot.web.console.worklist_page import bad_request
@@ -90,7 +90,13 @@ def routes(console: Console) -> list[BaseRoute]:
                 return console.error(request, 404, "not_found")
             return bad_request(console, request, str(problem), translate=False)
         await asyncio.to_thread(
-            confirm_reply, console.engine, reply_id, kind, console.actor(request), console.config.clock()
+            confirm_reply,
+            console.engine,
+            console.settings,
+            reply_id,
+            kind,
+            console.actor(request),
+            console.config.clock(),
         )
         return RedirectResponse("/replies", status_code=303)
 

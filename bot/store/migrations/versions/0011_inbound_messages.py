@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("kind", text(length=16), nullable=True),
         sa.Column("confidence", sa.Numeric(4, 3), nullable=True),
         sa.Column("action", text(), nullable=True),
+        sa.Column("details", text(), server_default="{}", nullable=False),
         sa.Column("created_at", instant, nullable=False),
         sa.Column("updated_at", instant, nullable=False),
         sa.PrimaryKeyConstraint("id"),
