@@ -10,12 +10,13 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from bot.errors import EvidenceError
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
-_READ_WHOLE = 32 << 20
+_CHUNK = 1 << 20  # read at a time when verifying: most artifacts (2–100 KB) in one read
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -111,21 +112,38 @@ class ArtifactStore:
 
     def verify(self, digest: str) -> str | None:
         """None when the artifact is present and intact, else what is wrong with it."""
+        return self.verify_all([digest])[0][1]
+
+    def verify_all(self, digests: Iterable[str]) -> list[tuple[str, str | None]]:
+        """Each digest with None when its artifact is present and intact, else what is wrong with it.
+
+        Every file is read to its end and hashed whole. Verification reads every artifact of the log
+        (half a million small files for a million events), so this is the lean way: plain strings,
+        a descriptor rather than a file object (which costs an fstat, an isatty and a buffer of its
+        own per file), and one buffer for all the reads.
+        """
+        buffer = bytearray(_CHUNK)
+        view = memoryview(buffer)
+        return [(digest, self._check(digest, buffer, view)) for digest in digests]
+
+    def _check(self, digest: str, buffer: bytearray, view: memoryview) -> str | None:
         if not _HASH.match(digest):
             return "not a SHA-256 digest"
-        # Plain strings and one open: verification hashes every artifact of the log.
         path = os.path.join(self._root, digest[:2], digest[2:4], digest)
         try:
-            with open(path, "rb") as stream:
-                # read() sized by the file: no 1 MiB buffer for a 5 KB e-mail; big files in pieces.
-                if os.fstat(stream.fileno()).st_size <= _READ_WHOLE:
-                    actual = hashlib.sha256(stream.read()).hexdigest()
-                else:
-                    actual = hashlib.file_digest(stream, "sha256").hexdigest()
+            descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             return "missing"
+        except OSError as exc:
+            return f"cannot be read: {exc.strerror or exc}"
+        try:
+            hashed = hashlib.sha256()
+            while read := os.readv(descriptor, (buffer,)):  # to the end of the file, whatever its size
+                hashed.update(view[:read])
         except IsADirectoryError:
             return "not a file"
         except OSError as exc:
             return f"cannot be read: {exc.strerror or exc}"
-        return None if actual == digest else "content does not match its SHA-256"
+        finally:
+            os.close(descriptor)
+        return None if hashed.hexdigest() == digest else "content does not match its SHA-256"

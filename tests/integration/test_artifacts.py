@@ -77,3 +77,38 @@ def test_verify_reports_missing_and_altered(tmp_path: Path) -> None:
 def test_a_digest_must_be_a_sha256(tmp_path: Path) -> None:
     with pytest.raises(EvidenceError, match="not a SHA-256"):
         ArtifactStore(tmp_path).path_of("../../etc/passwd")
+
+
+def test_verify_hashes_every_byte_of_a_file_larger_than_one_read(tmp_path: Path) -> None:
+    """An artifact of several read buffers is hashed to its last byte: a change there is found."""
+    store = ArtifactStore(tmp_path)
+    data = os.urandom(3 << 20) + b"tail"  # three 1 MiB reads and a short one
+    digest = store.put(data)
+    assert store.verify_all([digest]) == [(digest, None)]
+    path = store.path_of(digest)
+    path.chmod(0o644)
+    path.write_bytes(data[:-1] + b"T")
+    assert store.verify(digest) == "content does not match its SHA-256"
+    path.write_bytes(data[:-1])  # cut short by one byte
+    assert store.verify(digest) == "content does not match its SHA-256"
+
+
+def test_verify_all_answers_each_digest_in_order(tmp_path: Path) -> None:
+    """One call checks many artifacts with one buffer; each answer is that artifact's own."""
+    store = ArtifactStore(tmp_path)
+    intact, altered, missing, folder = (store.put(f"artifact {i}".encode()) for i in range(4))
+    store.path_of(altered).chmod(0o644)
+    store.path_of(altered).write_bytes(b"artifact 1!")
+    store.path_of(missing).unlink()
+    store.path_of(folder).unlink()
+    store.path_of(folder).mkdir()
+    empty = hashlib.sha256(b"").hexdigest()
+    store.put(b"")
+    assert store.verify_all([intact, altered, missing, folder, "nothex", empty]) == [
+        (intact, None),
+        (altered, "content does not match its SHA-256"),
+        (missing, "missing"),
+        (folder, "not a file"),
+        ("nothex", "not a SHA-256 digest"),
+        (empty, None),
+    ]
