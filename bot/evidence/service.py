@@ -152,15 +152,17 @@ def _verify_database(
     tsa_trust: Sequence[asn1_x509.Certificate] = (),
 ) -> DatabaseReport:
     store = ArtifactStore(artifact_dir) if artifact_dir is not None else None
+    # The highest seq, not a count: a count reads every row (1.6 s of a cold million-event SQLite
+    # file before any worker starts), the maximum one index entry. Gaps are found by the pass itself.
     with engine.connect() as connection:
-        count, highest = connection.execute(sa.select(sa.func.count(), sa.func.max(event_t.c.seq))).one()
+        highest = connection.execute(sa.select(sa.func.max(event_t.c.seq))).scalar()
     # The witness first, then the checkpoints, then the log: each read finds at least what the one
     # before it names (a checkpoint is published after it is committed, and covers older events).
     witnessed = read_witness(witness) if witness is not None else None
     with engine.connect() as connection:
         checkpoints = all_checkpoints(connection)
         nodes = stored_nodes(connection).all()
-    ranges = _ranges(highest or 0, _workers(engine, count, workers))
+    ranges = _ranges(highest or 0, _workers(engine, highest or 0, workers))
     stamps: list[TimestampCheck] = []
     if len(ranges) > 1:
         url = engine.url.render_as_string(hide_password=False)
