@@ -50,6 +50,10 @@ def inbox(tmp_path: Path) -> Path:
             " VALUES ('C1', '杭州远航贸易有限公司', 'CN', 'Asia/Shanghai', 'zh-CN', 'ap@yuanhang.example.cn',"
             " '+8613800138000', 30, 0, 0, 0, '', 'li')"
         )
+        db.execute(
+            "INSERT INTO invoice (number, customer_id, currency, amount, issue_date, due_date, status)"
+            " VALUES ('INV-1', 'C1', 'CNY', '12500.00', '2026-04-01', '2026-05-01', 'open')"
+        )
         for values in (
             ("email", "file:a", email_raw, "ap@yuanhang.example.cn", "回复：逾期付款提醒", "confirm", "C1", "tag",
              "promise", "0.62", None),
@@ -90,7 +94,8 @@ def test_reply_show_reads_the_text_back_from_the_raw_artifact(inbox: Path) -> No
     sent them, the match and the classification; an unknown id is exit 1 naming the list command."""
     shown = dunbot(inbox, "reply", "show", "1")
     assert shown.returncode == 0, shown.stderr
-    assert "我们下周五付款，\n谢谢。" in shown.stdout and "x()" not in shown.stdout
+    text = shown.stdout.split("\ntext\n", 1)[1]
+    assert [line for line in text.splitlines() if line] == ["我们下周五付款，", "谢谢。"]  # no script
     assert "matched by tag" in shown.stdout and "promise (confidence 0.62)" in shown.stdout
     assert "dunbot reply confirm 1" in shown.stdout
     sms = json.loads(dunbot(inbox, "reply", "show", "2", "--json").stdout)
@@ -132,4 +137,7 @@ def test_reply_confirm_acts_on_the_reply(inbox: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "reply 1 confirmed as dispute" in result.stdout
     with sqlite3.connect(inbox / "dunbot.db") as db:
-        assert db.execute("SELECT state FROM inbound_message WHERE id = 1").fetchone() != ("confirm",)
+        assert db.execute("SELECT state FROM inbound_message WHERE id = 1").fetchone() == ("handled",)
+        assert db.execute("SELECT status FROM invoice WHERE number = 'INV-1'").fetchone() == ("disputed",)
+        kinds = [row[0] for row in db.execute("SELECT kind FROM evidence_event ORDER BY seq")]
+        assert "reply_acted" in kinds and "dispute" in kinds

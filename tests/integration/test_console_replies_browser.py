@@ -5,6 +5,8 @@ handling's ``confirm_reply``, and replies in the customer's timeline."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,12 @@ def server(sqlite_url: str, tmp_path: Path) -> Iterator[ConsoleServer]:
                     language="zh-CN", account_manager=manager,
                 )
             )  # fmt: skip
+            session.add(
+                tables.Invoice(
+                    number=f"INV-{customer}", customer_id=customer, currency="CNY", amount=Decimal("8800.00"),
+                    issue_date=date(2026, 4, 1), due_date=date(2026, 5, 1),
+                )
+            )  # fmt: skip
         session.flush()
         for n, (customer, sender, subject, text, state, kind, sure) in enumerate(replies, 1):
             sms = sender.startswith("+")
@@ -84,8 +92,8 @@ def server(sqlite_url: str, tmp_path: Path) -> Iterator[ConsoleServer]:
             now,
             [
                 NewEvent(EventKind.REPLY_RECEIVED, "dunbot", {"inbound": 1, "kind": "promise", "sender": "ap@a1.cn"}, "A1"),
-                NewEvent(EventKind.REPLY_ACTED, "dunbot", {"inbound": 4, "classification": {"kind": "opt-out"},
-                         "action": "sms opted out"}, "A1"),
+                NewEvent(EventKind.REPLY_ACTED, "dunbot", {"inbound": 4, "kind": "opt-out",
+                         "action": "sms opted out", "confirmed": "alice@xinghe.cn"}, "A1"),
             ],
         )  # fmt: skip
         session.commit()
@@ -193,18 +201,15 @@ def test_the_role_matrix(browser: Any, server: ConsoleServer) -> None:
 
 
 def test_replies_show_in_the_customer_s_timeline(browser: Any, server: ConsoleServer) -> None:
-    """A1's timeline names the reply received (kind from ``kind``) and the one acted on (kind from
-    ``classification.kind``), each linking to its reply."""
+    """A1's timeline names the reply received and the one acted on (as the reply handling writes
+    them: ``kind``, ``action``, ``confirmed``), each linking to its reply."""
     context, page = _page(browser, server, "alice@xinghe.cn")
     assert page.goto(server.url("/customers/A1")).status == 200
     received = page.locator("li.kind-reply_received")
     acted = page.locator("li.kind-reply_acted")
     assert received.locator(".label").inner_text() == "收到客户回复"
     assert "承诺付款" in received.locator(".summary").inner_text()
-    assert (
-        "退订" in acted.locator(".summary").inner_text()
-        and "sms opted out" in acted.locator(".summary").inner_text()
-    )
+    assert acted.locator(".summary").inner_text() == "按退订处理，经人工确认"
     assert received.locator("a[href='/replies/1']").count() == 1
     assert acted.locator("a[href='/replies/4']").count() == 1
     screenshot(page, "customer-timeline-replies-zh")
@@ -221,4 +226,22 @@ def test_one_click_confirm_acts_on_the_reply(browser: Any, server: ConsoleServer
         page.click("tr[data-reply='1'] form.confirm button")
     assert navigation.value.status == 200 and page.url.endswith("/replies")
     assert _listed(page) == [] and _states(server)[0] != "confirm"
+    context.close()
+
+
+def test_a_confirmation_that_cannot_be_done_is_refused_with_the_reason(
+    browser: Any, server: ConsoleServer
+) -> None:
+    """The manager confirms the unmatched reply 3 as "other" without saying whose it is: a 400 page
+    naming what is missing, and the reply still waits (nothing written)."""
+    context, page = _page(browser, server, "mgr")
+    page.goto(server.url("/replies"))
+    refused = context.request.post(
+        server.url("/replies/3/confirm"),
+        form={"csrf_token": _csrf(page), "kind": "other"},
+        max_redirects=0,
+    )
+    assert refused.status == 400
+    assert "say whose reply 3 is" in refused.text()
+    assert _states(server)[2] == "confirm"
     context.close()

@@ -105,9 +105,9 @@ def test_the_chronology_and_the_log_show_the_reply(
     (received,) = events(engine, "reply_received")
     digest = received["data"]["raw_sha256"]
     (line,) = [line for line in shown.splitlines() if "收到客户回复" in line]  # its row names the raw e-mail
-    assert digest[:32] in line and "声称已付款" in line
+    assert digest[:32] in line and "称已付款" in line
     assert "承认债务" in shown  # the acknowledgment of the debt (the cell wraps after 客户)
-    assert "处理客户回复" in shown and "按声称已付款处理" in shown
+    assert "处理客户回复" in shown and "按称已付款处理" in shown
     lines = [e.summary for e in contact_log(engine, customer="C1") if e.kind.startswith("reply_")]
     assert lines[0].startswith(
         f"reply {inbound}: email from ap@yuanhang.com.cn, paid (0.95), acknowledges the debt"

@@ -75,7 +75,7 @@ def test_each_role_sees_its_replies(engine: Engine, replies: ArtifactStore) -> N
 def test_what_may_be_confirmed(engine: Engine, replies: ArtifactStore) -> None:
     """Confirming needs a reply the viewer sees, awaiting confirmation, a real kind, and a kind at all
     for one the classifier left unclassified."""
-    assert check_confirmable(engine, 1, None, ALICE) is None
+    assert check_confirmable(engine, 1, None, ALICE) is ReplyKind.PROMISE  # as classified
     assert check_confirmable(engine, 2, "dispute", ALICE) is ReplyKind.DISPUTE
     with pytest.raises(InputError, match="no reply 3"):
         check_confirmable(engine, 3, None, ALICE)

@@ -89,15 +89,18 @@ def routes(console: Console) -> list[BaseRoute]:
             if str(problem).startswith(f"no reply {reply_id}:"):
                 return console.error(request, 404, "not_found")
             return bad_request(console, request, str(problem), translate=False)
-        await asyncio.to_thread(
-            confirm_reply,
-            console.engine,
-            console.settings,
-            reply_id,
-            kind,
-            console.actor(request),
-            console.config.clock(),
-        )
+        try:
+            await asyncio.to_thread(
+                confirm_reply,
+                console.engine,
+                console.settings,
+                reply_id,
+                kind,
+                console.actor(request),
+                console.config.clock(),
+            )
+        except InputError as problem:  # e.g. a dispute for a customer with no open invoice
+            return bad_request(console, request, str(problem), translate=False)
         return RedirectResponse("/replies", status_code=303)
 
     return [
