@@ -22,6 +22,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.engine import Engine
@@ -32,6 +33,8 @@ from bot.cli.views.reports import print_aging
 from bot.cli.views.tables import Table
 from bot.config import EXAMPLE_CONFIG, Settings
 from bot.domain.calendar import is_business_day
+from bot.domain.decisions import DecisionStatus
+from bot.store import tables
 from bot.store.engine import make_engine
 
 DEMO_ACTOR = "demo"
@@ -47,6 +50,8 @@ DEMO_USERS = (
 # [web] session_secret_env of the demo's config, and the file in the demo folder holding its value.
 DEMO_SECRET_ENV = "DUNBOT_SESSION_SECRET"
 DEMO_SECRET_FILE = "session-secret"
+# [inbound] inbox_dir of the demo's config: the customers' replies arrive here as .eml files.
+DEMO_INBOX = "inbox"
 
 
 def demo_date(today: date, country: str) -> date:
@@ -78,19 +83,21 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
     # A demo starts clean every time: same seed, same ledger, same plan.
     for stale in (database, directory / "dunbot.db-wal", directory / "dunbot.db-shm"):
         stale.unlink(missing_ok=True)
-    for folder in ("artifacts", "outbox", "signing"):
+    for folder in ("artifacts", "outbox", "signing", "inbox"):
         shutil.rmtree(directory / folder, ignore_errors=True)
     for stale_pack in directory.glob("evidence-*.zip"):
         stale_pack.unlink()
     shutil.copyfile(EXAMPLE_CONFIG, config)
     enable_demo_console(config)
+    enable_demo_inbox(config)
     settings = load_settings(config)
     zone = ZoneInfo(settings.company.timezone)
     day = as_of or demo_date(now.astimezone(zone).date(), "CN")
     # The demo acts out its plan day in company time: the ledger arrives at 09:00, the cycle runs at
-    # 10:00 and legal exports a pack at 10:05, so the evidence log reads in order whenever it runs.
+    # 10:00, customers reply at 12:00 and legal exports a pack at 16:00, so the evidence log reads in
+    # order whenever it runs.
     clock_at = datetime.combine(day, time(10, 0), tzinfo=zone)
-    arrived, exported = clock_at - timedelta(hours=1), clock_at + timedelta(minutes=5)
+    arrived, exported = clock_at - timedelta(hours=1), clock_at + timedelta(hours=6)
     # Valid from the earlier of the demo's day and now, and still valid now: notices are signed
     # at the real time, the log's checkpoints at the demo's.
     valid_from = min(now, arrived)
@@ -165,8 +172,9 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
         console.print(f"   {label:<26} {count:>4} file(s) in {where}")
 
     _print_notices(engine, settings, day, console)
+    _demo_replies(engine, settings, day, clock_at + timedelta(hours=2), console)
 
-    console.print(f"5. aging as of {day} (`dunbot report aging --as-of {day}`):")
+    console.print(f"6. aging as of {day} (`dunbot report aging --as-of {day}`):")
     print_aging(aging_report(engine, settings, day))
 
     anchor, unanchored_why = company_anchor(settings)
@@ -179,7 +187,7 @@ def run_demo(directory: Path, as_of: date | None, now: datetime, console: Consol
     )
     status = "[green]verified[/]" if verification.ok else "[red]FAILED[/]"
     console.print(
-        f"6. evidence log: {verification.log.events_checked} event(s), "
+        f"7. evidence log: {verification.log.events_checked} event(s), "
         f"{verification.log.artifacts_checked} artifact(s) and {verification.checkpoints_checked} signed "
         f"checkpoint(s), {status} (`dunbot evidence verify --db`)"
     )
@@ -220,6 +228,71 @@ def enable_demo_console(config: Path) -> str:
     secret_file.touch(mode=0o600)
     secret_file.write_text(value + "\n", encoding="utf-8")
     return value
+
+
+def enable_demo_inbox(config: Path) -> None:
+    """Turn on ``[inbound] inbox_dir = "inbox"`` in the demo's ``config``: replies are .eml files there."""
+    text = config.read_text(encoding="utf-8")
+    line = f'inbox_dir = "{DEMO_INBOX}"   # the demo: replies are .eml files here (`dunbot inbound poll`)'
+    text, found = re.subn(r"(?m)^#\s*inbox_dir\s*=.*$", line, text, count=1)
+    if not found:
+        text += f"\n[inbound]\n{line}\n"
+    config.write_text(text, encoding="utf-8")
+
+
+def _demo_replies(engine: Engine, settings: Settings, day: date, at: datetime, console: Console) -> None:
+    """Step 5: a few customers answer the e-mails just sent; dunbot reads and acts; the next day's
+    plan shows the ladder reacting."""
+    from bot.cli.demo_replies import write_demo_replies
+    from bot.outreach.planning import preview_plan
+    from bot.replies.fetch import fetch_pass
+    from bot.replies.handling import handle_pending
+
+    inbox = settings.path(DEMO_INBOX)
+    written = write_demo_replies(settings.path(settings.email.drop_dir), inbox, engine, at)
+    if not written:
+        console.print("5. no e-mail went out today, so no customer replied")
+        return
+    console.print(f"5. {len(written)} customers replied at {at.strftime('%H:%M')}, into {inbox};")
+    console.print("   `dunbot inbound poll` read the replies and acted:")
+    fetch_pass(engine, settings, at)
+    summary = handle_pending(engine, settings, at, owner=DEMO_ACTOR)
+    inbound_t = tables.InboundMessage.__table__  # type: ignore[attr-defined]
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(inbound_t).order_by(inbound_t.c.id)).all()
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("reply", "customer", "kind", "sure", "what dunbot did"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        action = row.action or (
+            "waits for a collector (`dunbot reply list`)" if row.state == "confirm" else ""
+        )
+        table.add_row(
+            str(row.id), row.customer_id or "?", row.kind or "", f"{row.confidence or 0:.2f}", action
+        )
+    console.print(table)
+    console.print(
+        f"   {summary.handled} acted on, {summary.confirm} for a collector to confirm;", highlight=False
+    )
+    console.print("   each reply is evidence (`dunbot log --customer <ID>`)", highlight=False)
+    customers = {row.customer_id for row in rows if row.customer_id}
+    following = demo_date(day + timedelta(days=1), "CN")
+    preview = preview_plan(engine, settings, following)
+    theirs = [
+        d for d in preview.decisions if d.customer in customers and d.status is not DecisionStatus.SUPERSEDED
+    ]
+    console.print(f"   the ladder reacts: their invoices in the plan for {following}:")
+    if not theirs:
+        console.print("   no step for them: promised, disputed, paused or opted out", highlight=False)
+        return
+    plan = Table(show_edge=False, pad_edge=False)
+    for column in ("invoice", "customer", "step", "status", "reason"):
+        plan.add_column(column, overflow="fold")
+    for decision in theirs:
+        plan.add_row(
+            decision.invoice, decision.customer, decision.step, decision.status.value, decision.reason
+        )
+    console.print(plan)
 
 
 def create_demo_users(engine: Engine, now: datetime) -> None:
@@ -282,7 +355,7 @@ def _export_demo_pack(
             )
         ).scalar()
     if busiest is None:
-        console.print("7. no message was sent, so there is no evidence pack to export")
+        console.print("8. no message was sent, so there is no evidence pack to export")
         return None
     out = directory / f"evidence-{busiest}.zip"
     report = export_pack(engine, settings, customer=busiest, invoice=None, out=out, actor=DEMO_ACTOR, now=now)
@@ -290,7 +363,7 @@ def _export_demo_pack(
     failure = verification.failures[0] if verification.failures else None
     status = "[green]verified offline[/]" if verification.ok else f"[red]FAILED: {failure}[/]"
     command = f"dunbot evidence export --customer {busiest} --out {out.name}"
-    console.print(f"7. the evidence pack of customer {busiest} (`{command}`):")
+    console.print(f"8. the evidence pack of customer {busiest} (`{command}`):")
     console.print(
         f"   {report.events} event(s), {report.artifacts} artifact(s), {report.size / 1024:,.0f} KB "
         f"in {out}, checkpoint {report.checkpoint.id} of {report.checkpoint.tree_size} events: {status}"

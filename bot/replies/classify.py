@@ -82,8 +82,9 @@ def classify(reply: Reply, *, today: date, timezone: str) -> Classification:
     day = _reference_day(reply, today, timezone)
     found_date = promise_date(text, day)
     promise = [hit for hit in signals.find(signals.PROMISE, text) if not hit.negated]
-    if not promise and found_date is not None and _zh_pays_after_date(text):
-        promise = [signals.Hit("date and a verb of paying", 0, negated=False)]
+    paying_from = _zh_pays_after_date(text) if not promise and found_date is not None else None
+    if paying_from is not None:  # the date is the one the verb follows, not an earlier one (本月资金…)
+        promise = [signals.Hit("date and a verb of paying", paying_from, negated=False)]
     acknowledges = bool(promise) or any(not hit.negated for hit in signals.find(signals.ACKNOWLEDGES, text))
     negated_opt_out = [hit for hit in signals.find(signals.OPT_OUT, text) if hit.negated]
 
@@ -250,13 +251,15 @@ _STOP_ADDRESSED_AFTER = re.compile(
 )
 
 
-def _zh_pays_after_date(text: str) -> bool:
-    """A Chinese date followed by a verb of paying ("月底付", "15号打款"), not one already made."""
-    return any(
-        signals.ZH_PAY_AFTER_DATE.search(text[found.end() :])
-        and not _ZH_DONE_BEFORE.search(text[: found.start()])
-        for found in _ZH_DATE_END.finditer(text)
-    )
+def _zh_pays_after_date(text: str) -> int | None:
+    """Where a Chinese date followed by a verb of paying starts ("月底付", "15号打款"), not one already
+    made ("已于12月3日付款"); None when there is none."""
+    for found in _ZH_DATE_END.finditer(text):
+        if signals.ZH_PAY_AFTER_DATE.search(text[found.end() :]) and not _ZH_DONE_BEFORE.search(
+            text[: found.start()]
+        ):
+            return found.start()
+    return None
 
 
 # 已 just before the date: "已于12月3日付款", "已经在11月28日支付" tell of a payment made.

@@ -426,7 +426,22 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         events = connection.execute("SELECT at, kind FROM evidence_event ORDER BY seq").fetchall()
     assert [at for at, _ in events] == sorted(at for at, _ in events)
     assert events[0][0].startswith(f"{AS_OF} 01:00") and events[-1][1] == "export"  # 09:00 in Shanghai
+    # customers answered the e-mails: each reply read once, matched and acted on, and the ladder reacted
+    assert "5 customers replied" in result.stdout and "the ladder reacts" in result.stdout
+    with sqlite3.connect(tmp_path / "demo" / "dunbot.db") as connection:
+        replies = connection.execute(
+            "SELECT kind, state, matched_by FROM inbound_message ORDER BY id"
+        ).fetchall()
+        promised = connection.execute(
+            "SELECT count(*) FROM invoice WHERE promise_date IS NOT NULL"
+        ).fetchone()
+    assert sorted(kind for kind, _, _ in replies) == ["auto-reply", "dispute", "opt-out", "paid", "promise"]
+    assert {(state, by) for _, state, by in replies} == {("handled", "tag")}  # by the Reply-To tag
+    assert sorted(kind for _, kind in events).count("reply_received") == 5 and promised[0] >= 1
+    assert not list((tmp_path / "demo" / "inbox").glob("*.eml"))  # all read, moved to processed/
     # the demo's folder is a working dunbot folder
+    again = dunbot(tmp_path / "demo", "inbound", "poll", "--json")
+    assert again.returncode == 0 and json.loads(again.stdout)["handled"]["acted_on"] == 0
     plan = dunbot(tmp_path / "demo", "plan", "--as-of", AS_OF, "--json")
     assert plan.returncode == 0 and json.loads(plan.stdout)
 

@@ -37,15 +37,18 @@ def configured(tmp_path: Path, imap_server: ImapServer) -> tuple[Path, Mailbox]:
     box = imap_server.new_user()
     config = tmp_path / "dunbot.toml"
     config.write_text(
-        config.read_text()
-        + f"""
+        config.read_text().replace(
+            "\n[inbound]\n",
+            f"""
 [inbound]
 imap_host = "127.0.0.1"
 imap_port = {box.tls_port}
 ca_file = "{box.ca_file}"
 username = "{box.username}"
 password_env = "{PASSWORD_ENV}"
-"""
+""",
+            1,
+        )
     )
     return tmp_path, box
 

@@ -73,8 +73,9 @@ def test_sigkill_mid_poll_loses_nothing_and_records_nothing_twice(
     config = tmp_path / "dunbot.toml"
     text = config.read_text().replace('url = "sqlite:///dunbot.db"', f'url = "{db_url}"')
     config.write_text(
-        text
-        + f"""
+        text.replace(
+            "\n[inbound]\n",
+            f"""
 [inbound]
 imap_host = "127.0.0.1"
 imap_port = {box.tls_port}
@@ -82,7 +83,9 @@ ca_file = "{box.ca_file}"
 username = "{box.username}"
 password_env = "{PASSWORD_ENV}"
 batch_size = 20
-"""
+""",
+            1,
+        )
     )
     init = subprocess.run(
         [sys.executable, "-m", "bot", "init"],

@@ -113,7 +113,9 @@ def test_dunbot_run_polls_the_inbox_by_itself(tmp_path: Path) -> None:
     config = tmp_path / "dunbot.toml"
     port = _free_port()
     text = config.read_text().replace('listen = "127.0.0.1:8080"', f'listen = "127.0.0.1:{port}"')
-    config.write_text(text + '\n[inbound]\ninbox_dir = "inbox"\npoll_seconds = 5\n')
+    config.write_text(
+        text.replace("\n[inbound]\n", '\n[inbound]\ninbox_dir = "inbox"\npoll_seconds = 5\n', 1)
+    )
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     daemon = subprocess.Popen(

@@ -6,6 +6,7 @@ reply events, shown in the chronology; `dunbot log` lists them."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import zipfile
 from datetime import timedelta
@@ -106,7 +107,11 @@ def test_the_chronology_and_the_log_show_the_reply(
     digest = received["data"]["raw_sha256"]
     (line,) = [line for line in shown.splitlines() if "收到客户回复" in line]  # its row names the raw e-mail
     assert digest[:32] in line and "称已付款" in line
-    assert "承认债务" in shown  # the acknowledgment of the debt (the cell wraps after 客户)
+    # The acknowledgment of the debt, in the summary cell: the cell wraps, and on the next line the
+    # other columns' rest (the time, the hash's second half) comes before the cell's rest.
+    at = shown.splitlines().index(line)
+    rows = " ".join(shown.splitlines()[at : at + 4])
+    assert re.search(r"客户承?[\s0-9a-f:]*认?[\s0-9a-f:]*债务", rows) and "客户" in rows, rows
     assert "处理客户回复" in shown and "按称已付款处理" in shown
     lines = [e.summary for e in contact_log(engine, customer="C1") if e.kind.startswith("reply_")]
     assert lines[0].startswith(

@@ -446,3 +446,17 @@ def test_a_payment_said_of_the_future_is_a_promise(text: str, expected: date) ->
     each a promise with its date."""
     got = email(text)
     assert (got.kind, got.promise_date) == (ReplyKind.PROMISE, expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "promised"),
+    [
+        ("因本月资金安排，我司将于下周五前支付全部欠款。", date(2026, 12, 18)),
+        ("月底前资金紧张，我们下周三付款。", date(2026, 12, 16)),
+    ],
+)
+def test_the_promised_date_is_the_one_the_paying_verb_follows(text: str, promised: date) -> None:
+    """An earlier date phrase that only gives a reason (本月资金安排) is not the promised day: the date
+    the verb of paying follows is."""
+    found = sms(text)
+    assert found.kind is ReplyKind.PROMISE and found.promise_date == promised
