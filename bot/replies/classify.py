@@ -198,8 +198,9 @@ def _opt_out(text: str) -> tuple[Decimal, tuple[str, ...]] | None:
     keyword = _NOT_WORD.sub("", _COURTESY.sub(" ", text))
     only_our_hint = signals.OUR_HINT.search(text) and not _NOT_WORD.sub("", signals.OUR_HINT.sub("", text))
     if keyword in signals.OPT_OUT_KEYWORDS or only_our_hint:
-        weak = keyword in signals.WEAK_OPT_OUT_KEYWORDS
-        return (Decimal("0.80") if weak else CERTAIN), (f'opt-out keyword: "{text}"',)
+        # The whole message is the keyword: "cancel" and "取消" alone act like STOP (Twilio's own list
+        # has CANCEL); stopping when in doubt is the side that never harasses.
+        return CERTAIN, (f'opt-out keyword: "{text}"',)
     unquoted = signals.OUR_HINT.sub(" ", text)
     hits = signals.find(signals.OPT_OUT, unquoted)
     if _CJK.search(unquoted) or len(bare) <= 4:  # "谢谢，T": China's short keyword beside other words

@@ -36,9 +36,6 @@ OPT_OUT_KEYWORDS = frozenset(
     {"t", "td", "tdtd", "stop", "stopall", "end", "cancel", "quit", "unsubscribe", "unsub", "退订", "退定"}
     | {"拒收", "取消", "t退订", "td退订"}
 )
-# Keywords that are an opt-out only when they are the whole message ("end", "cancel" and "取消" are
-# ordinary words in a sentence); the less certain ones are confirmed by a collector.
-WEAK_OPT_OUT_KEYWORDS = frozenset({"取消"})
 
 OPT_OUT = _compile(
     _en(r"(?<!non-)(?<!non )stop(?:all)?(?! by\b)(?! payment)"),

@@ -139,6 +139,18 @@ def test_corpus_meets_the_issue_thresholds(capsys: pytest.CaptureFixture[str]) -
     assert len(acted_wrong) <= 0.02 * len(acted), "\n".join(acted_wrong)
 
 
+def test_every_opt_out_of_the_corpus_acts() -> None:
+    """Every form of STOP, 退订, TD, unsubscribe in the corpus is acted on at once (confidence at or
+    above [inbound] confirm_below), never left waiting for a collector while messages go on."""
+    waiting = [
+        f"{label.file}: {got.kind.value} {got.confidence} {got.reasons}"
+        for label, got in corpus_results()
+        if label.kind == ReplyKind.OPT_OUT
+        and (got.kind != ReplyKind.OPT_OUT or got.confidence < CONFIRM_BELOW)
+    ]
+    assert not waiting, "\n".join(waiting)
+
+
 def test_corpus_promise_terms_match_the_labels() -> None:
     """Every reply labelled and classified a promise carries the labelled date (resolved against
     2026-12-07 in Shanghai) and amount; and the debt is marked acknowledged exactly where labelled."""
