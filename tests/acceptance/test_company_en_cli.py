@@ -8,6 +8,7 @@ account, and the Chinese customer's keep ``[company]``.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from email import message_from_bytes
@@ -98,7 +99,10 @@ def test_a_cycle_writes_each_customer_in_its_company_language(folder: Path) -> N
     (sender,) = english["From"].addresses
     assert (sender.display_name, sender.addr_spec) == ("Example Trading", "ar@example.com")
     assert "ICBC Shanghai Branch" in english.get_body(("plain",)).get_content()
-    assert "<mailto:ar@example.com?subject=unsubscribe>" in str(english["List-Unsubscribe"])
+    # replies and the mailto unsubscribe go to the message's own tagged address (DESIGN §11)
+    (reply_to,) = english["Reply-To"].addresses
+    assert re.fullmatch(r"ar\+r\d+-[0-9a-f]{10}@example\.com", reply_to.addr_spec), reply_to.addr_spec
+    assert f"<mailto:{reply_to.addr_spec}?subject=unsubscribe>" in str(english["List-Unsubscribe"])
     chinese = emails["finance@hengtong.example.cn"]
     assert chinese["From"].addresses[0].display_name == "示例贸易有限公司"
     letters = {}

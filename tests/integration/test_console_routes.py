@@ -12,7 +12,16 @@ from starlette.routing import Mount, Route
 from bot.web.console.settings import is_public
 
 # What may answer without a session, and nothing else (DESIGN §10).
-EXPECTED_PUBLIC = {"/healthz", "/readyz", "/metrics", "/twilio/status", "/unsubscribe", "/login", "/static"}
+EXPECTED_PUBLIC = {
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/twilio/status",
+    "/twilio/inbound",  # Twilio's signature is its check, not a session (DESIGN §11)
+    "/unsubscribe",
+    "/login",
+    "/static",
+}
 
 
 def _request(port: int, method: str, path: str) -> tuple[int, dict[str, str]]:
