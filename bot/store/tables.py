@@ -149,7 +149,9 @@ class Message(SQLModel, table=True):
     lease_owner: str | None = None
     lease_until: datetime | None = Field(default=None, sa_column=_instant())
     fence: int = 0
-    message_id: str | None = None  # stable RFC 5322 Message-ID, reused on every retry
+    message_id: str | None = Field(
+        default=None, index=True
+    )  # stable RFC 5322 Message-ID, reused on every retry
     provider_id: str | None = None
     provider_status: str | None = None
     artifacts: str = "[]"  # JSON list of artifact SHA-256 hashes
@@ -345,6 +347,11 @@ class DashboardSnapshot(SQLModel, table=True):
     as_of: date = Field(index=True)
     computed_at: datetime = Field(sa_column=_instant(nullable=False))
     body: str
+
+
+# Indexes on expressions, made by migration 0011 and not described here (Alembic cannot compare them):
+# a reply's sender is matched on lower(trim(customer.email | customer.phone)) (bot/replies/matching.py).
+EXPRESSION_INDEXES = frozenset({"ix_customer_email_match", "ix_customer_phone_match"})
 
 
 class InboundMessage(SQLModel, table=True):

@@ -6,7 +6,8 @@ Create Date: 2026-12-07
 
 Replies (DESIGN §11): ``inbound_message`` holds each e-mail or SMS that arrived, once (unique
 ``source_key``), with its handling state; ``undeliverable_contact`` the addresses and numbers that
-bounced hard, which no further e-mail step is sent to until the contact changes.
+bounced hard, which no further e-mail step is sent to until the contact changes. Indexes for
+matching replies: ``message.message_id`` and the customers' addresses and numbers as compared.
 """
 
 from __future__ import annotations
@@ -73,8 +74,20 @@ def upgrade() -> None:
             batch_op.f("ix_undeliverable_contact_customer_id"), ["customer_id"], unique=False
         )
 
+    # Matching a reply (bot/replies/matching.py): In-Reply-To / References by the message's
+    # Message-ID, and the sender by the customer's address or number as compared there. The two
+    # expression indexes live here only (see EXPRESSION_INDEXES in bot/store/tables.py).
+    with op.batch_alter_table("message") as batch_op:
+        batch_op.create_index(batch_op.f("ix_message_message_id"), ["message_id"], unique=False)
+    for name, column in (("ix_customer_email_match", "email"), ("ix_customer_phone_match", "phone")):
+        op.execute(f"CREATE INDEX {name} ON customer (lower(trim({column})))")
+
 
 def downgrade() -> None:
+    for name in ("ix_customer_phone_match", "ix_customer_email_match"):
+        op.execute(f"DROP INDEX {name}")
+    with op.batch_alter_table("message") as batch_op:
+        batch_op.drop_index(batch_op.f("ix_message_message_id"))
     with op.batch_alter_table("undeliverable_contact") as batch_op:
         batch_op.drop_index(batch_op.f("ix_undeliverable_contact_customer_id"))
     op.drop_table("undeliverable_contact")
