@@ -160,9 +160,11 @@ def prepared(folder: Path, db_url: str, box: Mailbox) -> sa.Engine:
     text = config.read_text().replace('url = "sqlite:///dunbot.db"', f'url = "{db_url}"')
     assert "\nlease_seconds = 300 " in text
     text = text.replace("\nlease_seconds = 300 ", f"\nlease_seconds = {LEASE_SECONDS} ", 1)
+    assert "\n[inbound]\n" in text
     config.write_text(
-        text
-        + f"""
+        text.replace(
+            "\n[inbound]\n",
+            f"""
 [inbound]
 imap_host = "127.0.0.1"
 imap_port = {box.tls_port}
@@ -170,7 +172,9 @@ ca_file = "{box.ca_file}"
 username = "{box.username}"
 password_env = "{PASSWORD_ENV}"
 batch_size = 20
-"""
+""",
+            1,
+        )
     )
     init = subprocess.run(run, cwd=folder, env=env, capture_output=True, text=True, timeout=120)
     assert init.returncode == 0, init.stderr  # the schema in the configured database
