@@ -61,25 +61,33 @@ def routes(
     ``inbound_url`` the messaging webhook URL of the number (both: None for the URL as requested)."""
     validator = RequestValidator(auth_token)
 
-    async def status_callback(request: Request) -> Response:
-        body = await request.body()  # past the limit, bot.web.limits answers 413
+    async def signed_form(
+        request: Request, signed_for: str | None, what: str
+    ) -> tuple[bytes, dict[str, str]] | None:
+        """The POSTed body and its form fields when Twilio's signature over them checks out, else None
+        (logged). Past the size limit, bot.web.limits has already answered 413."""
+        body = await request.body()
         params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-        url = signed_url(request.scope, public_url)
+        url = signed_url(request.scope, signed_for)
         signature = request.headers.get("x-twilio-signature")
         if not auth_token or not signature or not validator.validate(url, params, signature):
-            log.warning("status callback with a missing or bad signature refused (url %s)", url)
+            log.warning("%s with a missing or bad signature refused (url %s)", what, url)
+            return None
+        return body, params
+
+    async def status_callback(request: Request) -> Response:
+        signed = await signed_form(request, public_url, "status callback")
+        if signed is None:
             return plain(403, b"bad signature")
+        body, params = signed
         await asyncio.to_thread(record_callback, engine, params, body, artifacts, clock())
         return plain(204, b"")
 
     async def inbound_sms(request: Request) -> Response:
-        body = await request.body()
-        params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-        url = signed_url(request.scope, inbound_url)
-        signature = request.headers.get("x-twilio-signature")
-        if not auth_token or not signature or not validator.validate(url, params, signature):
-            log.warning("inbound SMS with a missing or bad signature refused (url %s)", url)
+        signed = await signed_form(request, inbound_url, "inbound SMS")
+        if signed is None:
             return plain(403, b"bad signature")
+        _, params = signed
         now = clock()
         arrival = sms_arrival(params, now)
         if arrival is None:
